@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+export FLASK_APP := wsgi
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test lint format bench migrate install system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@.ci/system-deps
+
+## run: migrate SQLite under instance/, create the admin user on first run, start everything
+run: install
+	@mkdir -p instance
+	flask db upgrade
+	flask bootstrap
+	MAILAPP_PORT=$(PORT) BASE_URL=$${BASE_URL:-http://127.0.0.1:$(PORT)} \
+	  honcho -f Procfile.dev start $(if $(REDIS_URL),,redis) smtp web worker scheduler
+
+## test: throwaway Redis and PostgreSQL, the whole suite on SQLite and PostgreSQL
+test: install system-deps
+	python -m tests.support.servers -- python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+format: install
+	ruff format .
+	ruff check --fix .
+
+migrate: install
+	flask db upgrade
+
+bench: install system-deps
+	@if ls bench/*.py >/dev/null 2>&1; then \
+	  python -m tests.support.servers -- sh -c 'for b in bench/*.py; do python $$b || exit 1; done'; \
+	else echo "no benchmarks yet"; fi

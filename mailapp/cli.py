@@ -1,0 +1,140 @@
+"""`flask` commands for operators and scripts; each one calls a service."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from mailapp import crypto
+from mailapp.extensions import db, get_redis
+from mailapp.models import User
+from mailapp.services import ServiceError
+from mailapp.services.audit import Actor
+from mailapp.services.checks import ServiceUnavailable, wait_for_services
+from mailapp.services.projects import create_project
+from mailapp.services.seed import DEMO_SLUG, seed_demo
+from mailapp.services.users import create_user, generate_password, get_user_by_email
+
+CLI_ACTOR = Actor.system("cli")
+
+users_cli = AppGroup("users", help="Back-office users.")
+projects_cli = AppGroup("projects", help="Projects (tenants).")
+secrets_cli = AppGroup("secrets", help="Keys for SECRET_KEY and ENCRYPTION_KEY.")
+
+
+def init_app(app: Flask) -> None:
+    for command in (users_cli, projects_cli, secrets_cli, seed_demo_command, bootstrap, check):
+        app.cli.add_command(command)
+
+
+def _fail(exc: ServiceError) -> click.ClickException:
+    db.session.rollback()
+    return click.ClickException(str(exc))
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, help="owner, admin, marketer, analyst or support")
+@click.option("--project", "project_slug", required=True, help="the project's slug")
+@click.option("--name", default=None)
+@click.option("--superuser", is_flag=True, help="an operator who may manage every project")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def create_user_command(
+    email: str,
+    role: str,
+    project_slug: str,
+    name: str | None,
+    superuser: bool,
+    password_stdin: bool,
+) -> None:
+    """Create a user with a role in a project."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(
+            email,
+            password,
+            role=role,
+            project_slug=project_slug,
+            name=name,
+            is_superuser=superuser,
+            actor=CLI_ACTOR,
+        )
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"created user {user.email} ({role} in {project_slug})")
+
+
+@projects_cli.command("create")
+@click.argument("slug")
+@click.option("--name", default=None)
+@click.option("--timezone", default="UTC", help="IANA zone, e.g. Europe/Berlin")
+def create_project_command(slug: str, name: str | None, timezone: str) -> None:
+    """Create a project."""
+    try:
+        project = create_project(slug, name=name, timezone=timezone, actor=CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"created project {project.slug}")
+
+
+@secrets_cli.command("generate-key")
+def generate_key() -> None:
+    """Print a new key suitable for ENCRYPTION_KEY."""
+    click.echo(crypto.generate_key())
+
+
+@click.command("seed-demo")
+@click.option("--owner-email", default=None, help="make this user the demo project's owner")
+def seed_demo_command(owner_email: str | None) -> None:
+    """Create or complete the demo project (idempotent)."""
+    owner = get_user_by_email(owner_email) if owner_email else None
+    if owner_email and owner is None:
+        raise click.ClickException(f"no user {owner_email}")
+    project = seed_demo(owner=owner, actor=CLI_ACTOR)
+    click.echo(f"demo project ready: {project.slug}")
+
+
+@click.command("bootstrap")
+def bootstrap() -> None:
+    """First start of `make run`: an admin user (password printed once) and the demo."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        return
+    email = os.environ.get("ADMIN_EMAIL") or "admin@example.com"
+    given = os.environ.get("ADMIN_PASSWORD")
+    password = given or generate_password()
+    if os.environ.get("SEED_DEMO", "1") != "0":
+        slug = seed_demo(owner=None, actor=CLI_ACTOR).slug
+    else:
+        slug = create_project("default", name="Default", actor=CLI_ACTOR).slug
+    try:
+        user = create_user(
+            email, password, role="owner", project_slug=slug, is_superuser=True, actor=CLI_ACTOR
+        )
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    banner = f"admin user {user.email} (owner of project {slug!r})"
+    if given:
+        click.echo(f"created {banner}")
+    else:
+        click.echo(f"\n  created {banner}\n  password: {password}\n  (shown once)\n")
+    if slug == DEMO_SLUG:
+        click.echo("demo project seeded (skip with SEED_DEMO=0)")
+
+
+@click.command("check")
+@click.option("--wait", default=0.0, help="seconds to keep trying before giving up")
+def check(wait: float) -> None:
+    """Exit non-zero with one line naming what is unreachable (database, Redis)."""
+    try:
+        wait_for_services(current_app.config, get_redis(), wait)
+    except ServiceUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("database and redis reachable")

@@ -1,0 +1,161 @@
+"""Settings from the environment (12-factor), validated once at start.
+
+Every problem is a ConfigError whose message names the variable, so a process can
+print one line and exit instead of dying with a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from mailapp import crypto
+
+ENVIRONMENTS = ("development", "production", "testing")
+DEV_REDIS_URL = "redis://127.0.0.1:{port}/0"
+DEV_SMTP_URL = "smtp://127.0.0.1:{port}"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config from environment variables."""
+    mode = env.get("MAILAPP_ENV", "development")
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"MAILAPP_ENV: {mode!r} is not one of {', '.join(ENVIRONMENTS)}")
+    production = mode == "production"
+    port = _port(env.get("PORT", "5000"), "PORT")
+    secret_key, encryption_key = _secrets(env, instance_path, production)
+    return {
+        "MAILAPP_ENV": mode,
+        "SECRET_KEY": secret_key,
+        "ENCRYPTION_KEY": encryption_key,
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'mailapp.db'}"
+        ),
+        "REDIS_URL": redis_url(env, production),
+        "BASE_URL": _base_url(env.get("BASE_URL") or f"http://127.0.0.1:{port}"),
+        "SMTP_URL": _smtp_url(env, production),
+        "PORT": port,
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
+        "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
+    }
+
+
+def database_url(raw: str) -> str:
+    """Normalize DATABASE_URL: Heroku's postgres:// becomes SQLAlchemy + psycopg 3."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL: cannot parse {redact_url(raw)!r}") from None
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return raw
+    raise ConfigError(
+        f"DATABASE_URL: unsupported scheme {url.drivername!r} (use postgresql:// or sqlite:///)"
+    )
+
+
+def redis_url(env: Mapping[str, str], production: bool = False) -> str:
+    """REDIS_URL, or the embedded development server's address when unset."""
+    raw = env.get("REDIS_URL")
+    if not raw:
+        if production:
+            raise ConfigError("REDIS_URL: required in production")
+        return DEV_REDIS_URL.format(port=env.get("DEV_REDIS_PORT", "6390"))
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL: {redact_url(raw)!r} is not a redis://, rediss:// or unix:// URL"
+        )
+    return raw
+
+
+def _smtp_url(env: Mapping[str, str], production: bool) -> str | None:
+    raw = env.get("SMTP_URL")
+    if not raw:
+        # Production may rely on per-sender transports; development uses the capture server.
+        return None if production else DEV_SMTP_URL.format(port=env.get("DEV_SMTP_PORT", "1025"))
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"SMTP_URL: {redact_url(raw)!r} is not an smtp:// or smtps:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"SMTP_URL: bad port in {redact_url(raw)!r}") from None
+    return raw
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"BASE_URL: {raw!r} is not an absolute http(s) URL")
+    return raw.rstrip("/")
+
+
+def _port(raw: str, name: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name}: {raw!r} is not a port number")
+    return int(raw)
+
+
+def _secrets(env: Mapping[str, str], instance_path: Path, production: bool) -> tuple[str, str]:
+    secret_key = env.get("SECRET_KEY")
+    encryption_key = env.get("ENCRYPTION_KEY")
+    if production:
+        missing = [
+            n for n, v in (("SECRET_KEY", secret_key), ("ENCRYPTION_KEY", encryption_key)) if not v
+        ]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)}: required in production")
+    if not (secret_key and encryption_key):
+        stored = _stored_secrets(instance_path)
+        secret_key = secret_key or stored["SECRET_KEY"]
+        encryption_key = encryption_key or stored["ENCRYPTION_KEY"]
+    if production and len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY: use at least 32 random characters in production")
+    try:
+        crypto.validate_keys(encryption_key)
+    except ValueError:
+        raise ConfigError(
+            "ENCRYPTION_KEY: not a Fernet key (32 url-safe base64 bytes; "
+            "make one with `flask secrets generate-key`)"
+        ) from None
+    return secret_key, encryption_key
+
+
+def _stored_secrets(instance_path: Path) -> dict[str, str]:
+    """Development secrets, generated on first start and reused afterwards."""
+    path = instance_path / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_urlsafe(48), "ENCRYPTION_KEY": crypto.generate_key()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    return values
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

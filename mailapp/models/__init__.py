@@ -1,0 +1,78 @@
+"""All models, re-exported so Alembic and callers see one namespace."""
+
+from mailapp.models.account import Account, Project
+from mailapp.models.audit import AuditLog
+from mailapp.models.base import Base
+from mailapp.models.campaign import Campaign, CampaignStatus, CampaignVariant, Link, ScheduleMode
+from mailapp.models.contact import ConsentRecord, Contact, ContactStatus, ContactTag
+from mailapp.models.delivery import FINAL_STATUSES, Delivery, DeliveryStatus, Message
+from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType
+from mailapp.models.importjob import DuplicatePolicy, ImportJob, ImportProblem, ImportStatus
+from mailapp.models.inbound import InboundMessage
+from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
+from mailapp.models.segment import Segment, SegmentMember
+from mailapp.models.sender import Sender
+from mailapp.models.suppression import Suppression, SuppressionReason
+from mailapp.models.template import Asset, Template, TemplateKind, TemplateVersion, VersionStatus
+from mailapp.models.user import ApiKey, Membership, Role, User
+from mailapp.models.webhook import (
+    AttemptStatus,
+    EspProvider,
+    InboundWebhook,
+    ProviderEvent,
+    WebhookAttempt,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Account",
+    "ApiKey",
+    "Asset",
+    "AttemptStatus",
+    "AuditLog",
+    "Base",
+    "Campaign",
+    "CampaignEngagement",
+    "CampaignStatus",
+    "CampaignVariant",
+    "ConsentRecord",
+    "Contact",
+    "ContactStatus",
+    "ContactTag",
+    "DailyStat",
+    "Delivery",
+    "DeliveryStatus",
+    "DuplicatePolicy",
+    "EspProvider",
+    "Event",
+    "EventType",
+    "ImportJob",
+    "ImportProblem",
+    "ImportStatus",
+    "InboundMessage",
+    "InboundWebhook",
+    "Link",
+    "List",
+    "ListMembership",
+    "Membership",
+    "MembershipStatus",
+    "Message",
+    "OptIn",
+    "Project",
+    "ProviderEvent",
+    "Role",
+    "ScheduleMode",
+    "Segment",
+    "SegmentMember",
+    "Sender",
+    "Suppression",
+    "SuppressionReason",
+    "Template",
+    "TemplateKind",
+    "TemplateVersion",
+    "User",
+    "VersionStatus",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+]

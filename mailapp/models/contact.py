@@ -1,0 +1,94 @@
+"""Contacts: one person per project, their tags and their consent ledger."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailapp.models.base import (
+    Base,
+    BigIntPK,
+    JSONType,
+    ProjectScoped,
+    TimestampMixin,
+    UTCDateTime,
+    enum_type,
+    utcnow,
+)
+
+
+class ContactStatus(enum.StrEnum):
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    ERASED = "erased"
+
+
+class Contact(TimestampMixin, ProjectScoped, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "email"),
+        sa.Index(None, "project_id", "status"),
+        sa.Index(None, "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Normalized (trimmed, domain lower-cased); email_raw keeps what was given.
+    email: Mapped[str] = mapped_column(sa.String(320))
+    email_raw: Mapped[str] = mapped_column(sa.String(320))
+    status: Mapped[ContactStatus] = mapped_column(
+        enum_type(ContactStatus), default=ContactStatus.ACTIVE
+    )
+    first_name: Mapped[str | None] = mapped_column(sa.String(200))
+    last_name: Mapped[str | None] = mapped_column(sa.String(200))
+    attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
+    source: Mapped[str | None] = mapped_column(sa.String(64))
+    # Quality labels; a quarantined contact is left out of campaigns unless one opts in.
+    is_role_address: Mapped[bool] = mapped_column(default=False)
+    is_disposable: Mapped[bool] = mapped_column(default=False)
+    quarantined: Mapped[bool] = mapped_column(default=False)
+    soft_bounces: Mapped[int] = mapped_column(default=0)
+    # Engagement, kept current by the event writer so segments need not scan events.
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ContactTag(ProjectScoped, Base):
+    __tablename__ = "contact_tags"
+    __table_args__ = (sa.Index(None, "project_id", "tag"),)
+
+    contact_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+
+
+class ConsentRecord(TimestampMixin, ProjectScoped, Base):
+    """Append-only evidence of consent given or withdrawn."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lists.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(sa.String(64))
+    form_version: Mapped[str | None] = mapped_column(sa.String(32))
+    consent_text_version: Mapped[str | None] = mapped_column(sa.String(32))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

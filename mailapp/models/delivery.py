@@ -1,0 +1,102 @@
+"""The outbox: one Delivery per (campaign, contact), and one-off transactional messages."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailapp.models.base import (
+    Base,
+    BigIntPK,
+    JSONType,
+    ProjectScoped,
+    TimestampMixin,
+    UTCDateTime,
+    enum_type,
+    utcnow,
+)
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    # Was in the hands of a worker that died: it may or may not have been handed over.
+    UNKNOWN = "unknown"
+
+
+FINAL_STATUSES = frozenset(
+    {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED, DeliveryStatus.UNKNOWN}
+)
+
+
+class Delivery(ProjectScoped, Base):
+    """The idempotency key of sending: unique per (campaign, contact)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "contact_id"),
+        sa.Index(None, "status", "scheduled_at"),
+        sa.Index(None, "campaign_id", "status"),
+        sa.Index(None, "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+    variant: Mapped[str | None] = mapped_column(sa.String(8))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
+    # Our own counter: Dramatiq's retry count lives in the message and dies with a worker.
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reply: Mapped[str | None] = mapped_column(sa.Text)
+    # Why a row was suppressed or failed without an SMTP reply (frequency cap, quiet hours...).
+    reason: Mapped[str | None] = mapped_column(sa.String(64))
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Message(TimestampMixin, ProjectScoped, Base):
+    """A transactional message sent through the API, one recipient each."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "idempotency_key"),
+        sa.Index(None, "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    recipient: Mapped[str] = mapped_column(sa.String(320))
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("senders.id", ondelete="SET NULL"))
+    template_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("template_versions.id", ondelete="SET NULL")
+    )
+    # Template data, or inline {"subject", "html", "text"} content.
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    content: Mapped[dict | None] = mapped_column(JSONType)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reply: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.String(64))
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)

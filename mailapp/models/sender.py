@@ -1,0 +1,35 @@
+"""Sending identities: From address, domains, DKIM key, warm-up and rate limits."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailapp.models.base import Base, EncryptedText, JSONType, ProjectScoped, TimestampMixin
+
+
+class Sender(TimestampMixin, ProjectScoped, Base):
+    __tablename__ = "senders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    from_name: Mapped[str] = mapped_column(sa.String(200))
+    from_email: Mapped[str] = mapped_column(sa.String(320))
+    reply_to: Mapped[str | None] = mapped_column(sa.String(320))
+    domain: Mapped[str] = mapped_column(sa.String(253))
+    # VERP Return-Path domain: bounces+<token>@<bounce_domain>.
+    bounce_domain: Mapped[str | None] = mapped_column(sa.String(253))
+    dkim_selector: Mapped[str | None] = mapped_column(sa.String(63))
+    dkim_private_key: Mapped[str | None] = mapped_column(EncryptedText)
+    # SPF/DKIM/DMARC check results with the time they were checked.
+    verification: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # {"start": "2026-01-01", "daily_caps": [50, 100, 500, ...]}; empty = no warm-up.
+    warmup_plan: Mapped[dict] = mapped_column(JSONType, default=dict)
+    rate_per_second: Mapped[int | None] = mapped_column()
+    rate_per_hour: Mapped[int | None] = mapped_column()
+    rate_per_day: Mapped[int | None] = mapped_column()
+    # Per-sender transport (smtp://user:pass@host:port?starttls=1); None = SMTP_URL.
+    transport_url: Mapped[str | None] = mapped_column(EncryptedText)
+
+    def __str__(self) -> str:
+        return f"{self.from_name} <{self.from_email}>"

@@ -1,0 +1,12 @@
+"""Public blueprints: health, login; tracking, unsubscribe, subscribe, webhooks, API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from mailapp.web import auth, health
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)

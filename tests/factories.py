@@ -1,0 +1,37 @@
+"""Small factories for test data; each commits, like a service would."""
+
+from __future__ import annotations
+
+import itertools
+
+from mailapp.extensions import db
+from mailapp.models import Contact, Project, User
+from mailapp.services.audit import Actor
+from mailapp.services.projects import create_project
+from mailapp.services.users import create_user
+
+TEST_ACTOR = Actor.system("test")
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def make_project(slug: str | None = None) -> Project:
+    return create_project(slug or f"project-{next(_seq)}", actor=TEST_ACTOR)
+
+
+def make_user(project: Project, role: str = "owner", email: str | None = None) -> User:
+    return create_user(
+        email or f"user{next(_seq)}@example.com",
+        PASSWORD,
+        role=role,
+        project_slug=project.slug,
+        actor=TEST_ACTOR,
+    )
+
+
+def make_contact(project: Project, email: str | None = None, **fields: object) -> Contact:
+    email = email or f"contact{next(_seq)}@example.org"
+    contact = Contact(project_id=project.id, email=email, email_raw=email, **fields)
+    db.session.add(contact)
+    db.session.commit()
+    return contact

@@ -1,0 +1,1 @@
+"""Background processes: Dramatiq actors and the APScheduler process."""
