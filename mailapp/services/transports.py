@@ -1,0 +1,175 @@
+"""Transports: how a finished message leaves us. One small interface, chosen by URL.
+
+`smtp://user:pass@host:587?starttls=1` and `smtps://host:465` (implicit TLS). The
+development capture server is plain SMTP on 127.0.0.1:1025, so it is the same transport.
+A transport keeps its connection open across messages and reconnects when it drops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+
+from mailapp.models import Sender
+
+Outcome = Literal["sent", "deferred", "failed"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    code: int | None
+    reply: str
+
+    @property
+    def enhanced_code(self) -> str | None:
+        """The RFC 3463 code at the start of the reply text, e.g. '5.1.1'."""
+        head = self.reply.split(" ", 1)[0]
+        parts = head.split(".")
+        if len(parts) == 3 and all(p.isdigit() for p in parts) and head[0] in "245":
+            return head
+        return None
+
+
+class Transport(Protocol):
+    def send(self, mail_from: str, rcpt_to: str, data: bytes) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+def outcome_for(code: int) -> Outcome:
+    if 200 <= code < 300:
+        return "sent"
+    return "deferred" if 400 <= code < 500 else "failed"
+
+
+class SmtpTransport:
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("transport URL must be smtp:// or smtps:// with a host")
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.host = parts.hostname
+        self.implicit_tls = parts.scheme == "smtps"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = options.get("starttls", "0") in ("1", "true", "yes")
+        self.verify_tls = options.get("verify", "1") in ("1", "true", "yes")
+        self.timeout = timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._tls_context()
+            )
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        conn.ehlo()
+        if self.starttls:
+            conn.starttls(context=self._tls_context())
+            conn.ehlo()
+        if self.username:
+            conn.login(self.username, self.password or "")
+        return conn
+
+    def send(self, mail_from: str, rcpt_to: str, data: bytes) -> SendResult:
+        """Hand one message to the server; a dropped idle connection is reopened once."""
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                return self._transaction(self._conn, mail_from, rcpt_to, data)
+            except _LostBeforeData as exc:
+                self._drop()
+                if attempt == 2:
+                    return SendResult("deferred", None, f"connection lost: {exc}")
+            except _LostAfterData as exc:
+                # The server may or may not have taken it: a retry later, not now.
+                self._drop()
+                return SendResult("deferred", None, f"connection lost after DATA: {exc}")
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                return SendResult("deferred", None, f"{type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")
+
+    def _transaction(
+        self, conn: smtplib.SMTP, mail_from: str, rcpt_to: str, data: bytes
+    ) -> SendResult:
+        try:
+            code, reply = conn.mail(mail_from)
+            if code != 250:
+                return self._refused(conn, code, reply)
+            code, reply = conn.rcpt(rcpt_to)
+            if code not in (250, 251):
+                return self._refused(conn, code, reply)
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            raise _LostBeforeData(str(exc)) from exc
+        try:
+            code, reply = conn.data(data)
+        except smtplib.SMTPDataError as exc:
+            return SendResult(outcome_for(exc.smtp_code), exc.smtp_code, _text(exc.smtp_error))
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            raise _LostAfterData(str(exc)) from exc
+        return SendResult(outcome_for(code), code, _text(reply))
+
+    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes) -> SendResult:
+        if code == 421:  # the server is closing the connection
+            self._drop()
+        else:
+            try:
+                conn.rset()
+            except (smtplib.SMTPException, OSError):
+                self._drop()
+        return SendResult(outcome_for(code), code, _text(reply))
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._conn.quit()
+            self._drop()
+
+
+class _LostBeforeData(Exception):
+    pass
+
+
+class _LostAfterData(Exception):
+    pass
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
+def transport_url_for(sender: Sender | None) -> str:
+    """The sender's own transport, else SMTP_URL."""
+    url = (sender.transport_url if sender else None) or current_app.config.get("SMTP_URL")
+    if not url:
+        raise RuntimeError("no transport: set SMTP_URL or the sender's transport")
+    return url
+
+
+def open_transport(url: str) -> Transport:
+    return SmtpTransport(url)

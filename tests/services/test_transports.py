@@ -1,0 +1,73 @@
+import pytest
+
+from mailapp.services.transports import SendResult, SmtpTransport
+from tests.support.smtp_sink import SmtpSink
+
+MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.fixture
+def sink():
+    sink = SmtpSink(
+        rcpt_rules={
+            "gone@example.org": "550 5.1.1 user unknown",
+            "busy@example.org": "452 4.2.2 mailbox full",
+        },
+        data_rules={"spam@example.org": "554 5.7.1 rejected as spam"},
+    ).start()
+    yield sink
+    sink.stop()
+
+
+def test_messages_share_one_connection(sink):
+    transport = SmtpTransport(sink.url)
+    for i in range(5):
+        result = transport.send("bounces@example.com", f"r{i}@example.org", MESSAGE)
+        assert result.outcome == "sent"
+        assert result.code == 250
+    transport.close()
+    assert len(sink.messages) == 5
+    assert sink.connections == 1
+    assert sink.messages[0].rcpt_tos == ["r0@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("rcpt", "outcome", "code", "enhanced"),
+    [
+        ("gone@example.org", "failed", 550, "5.1.1"),
+        ("busy@example.org", "deferred", 452, "4.2.2"),
+        ("spam@example.org", "failed", 554, "5.7.1"),
+    ],
+)
+def test_refusals_are_classified_and_the_connection_stays_usable(
+    sink, rcpt, outcome, code, enhanced
+):
+    transport = SmtpTransport(sink.url)
+    result = transport.send("bounces@example.com", rcpt, MESSAGE)
+    assert (result.outcome, result.code, result.enhanced_code) == (outcome, code, enhanced)
+    assert transport.send("bounces@example.com", "ok@example.org", MESSAGE).outcome == "sent"
+    transport.close()
+    assert [m.rcpt_tos for m in sink.messages] == [["ok@example.org"]]
+
+
+def test_reconnects_when_the_server_went_away(sink):
+    transport = SmtpTransport(sink.url)
+    assert transport.send("a@example.com", "r1@example.org", MESSAGE).outcome == "sent"
+    transport._conn.sock.close()  # the server dropped our idle connection
+    assert transport.send("a@example.com", "r2@example.org", MESSAGE).outcome == "sent"
+    assert len(sink.messages) == 2
+
+
+def test_unreachable_server_defers():
+    from tests.support.servers import free_port
+
+    result = SmtpTransport(f"smtp://127.0.0.1:{free_port()}", timeout=2).send(
+        "a@example.com", "b@example.org", MESSAGE
+    )
+    assert result.outcome == "deferred"
+    assert result.code is None
+
+
+def test_enhanced_code_parsing():
+    assert SendResult("failed", 550, "5.1.1 <x>: user unknown").enhanced_code == "5.1.1"
+    assert SendResult("failed", 550, "user unknown").enhanced_code is None
