@@ -13,7 +13,8 @@ class HomeView(AdminIndexView):
         return current_user.is_authenticated
 
     def inaccessible_callback(self, name: str, **kwargs: object) -> ResponseReturnValue:
-        return redirect(url_for("auth.login", next=request.full_path))
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("auth.login", next=target))
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
