@@ -17,7 +17,7 @@ def user(app):
 def test_admin_requires_login(client):
     response = client.get("/admin/")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=%2Fadmin%2F"
+    assert response.headers["Location"] == "/login?next=/admin/"
 
 
 def test_login_page_renders_with_csrf_token(client):
