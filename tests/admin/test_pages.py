@@ -118,3 +118,19 @@ def test_outbox_is_for_owners_and_admins_only(app, client):
     login(client, make_user(project, "marketer"))
     assert client.get("/admin/outbox/").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 1
+
+
+def test_dashboard_counts_are_cached_for_a_minute(app, client):
+    from mailapp.extensions import get_redis
+    from mailapp.services.dashboard import COUNTS_TTL_SECONDS, contact_counts_key
+
+    project = make_project("acme")
+    login(client, make_user(project, "owner"))
+    make_contact(project)
+    assert '<span class="badge badge-secondary">1</span>' in client.get("/admin/").data.decode()
+    make_contact(project)
+    assert '<span class="badge badge-secondary">1</span>' in client.get("/admin/").data.decode()
+    key = contact_counts_key(project.id)
+    assert 0 < get_redis().ttl(key) <= COUNTS_TTL_SECONDS
+    get_redis().delete(key)
+    assert '<span class="badge badge-secondary">2</span>' in client.get("/admin/").data.decode()
