@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailapp.extensions import db
-from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType
+from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType, Project
+from mailapp.models.base import utcnow
+from mailapp.services.audit import Actor, record_audit
+from mailapp.services.projects import DEFAULT_SETTINGS
 
+DEFAULT_RETENTION_DAYS = DEFAULT_SETTINGS["event_retention_days"]
 EVENT_KEYS = (
     "project_id",
     "type",
@@ -193,3 +197,45 @@ def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
             [{"contact": cid, "at": at} for cid, at in sorted(by_contact.items())],
             execution_options={"synchronize_session": False},
         )
+
+
+def purge_expired_events(*, chunk: int = 10_000, now: datetime | None = None) -> int:
+    """Delete raw events older than each project's retention, in chunks; aggregates stay.
+
+    Returns how many rows went. Each chunk is its own short transaction, so a purge of
+    millions of rows never holds a long lock; one audit entry per project says how many.
+    """
+    now = now or utcnow()
+    total = 0
+    projects = db.session.execute(sa.select(Project.id, Project.settings)).all()
+    for project_id, settings in projects:
+        days = (settings or {}).get("event_retention_days", DEFAULT_RETENTION_DAYS)
+        if not days:
+            continue  # 0 or None: keep raw events forever
+        cutoff = now - timedelta(days=int(days))
+        deleted = 0
+        while True:
+            doomed = (
+                sa.select(Event.id)
+                .where(Event.project_id == project_id, Event.occurred_at < cutoff)
+                .limit(chunk)
+                .scalar_subquery()
+            )
+            result = db.session.execute(
+                sa.delete(Event).where(Event.id.in_(doomed)),
+                execution_options={"synchronize_session": False},
+            )
+            db.session.commit()
+            deleted += result.rowcount
+            if result.rowcount < chunk:
+                break
+        if deleted:
+            record_audit(
+                Actor.system("retention"),
+                "events.purge",
+                project_id=project_id,
+                context={"deleted": deleted, "before": cutoff.isoformat(), "days": int(days)},
+            )
+            db.session.commit()
+        total += deleted
+    return total
