@@ -2,8 +2,8 @@
 
 Every path that learns something happened to mail (tracking, unsubscribe, bounces,
 complaints, ESP webhooks) hands rows to `record_events`. It inserts the raw `Event`
-rows and folds the same batch into `DailyStat`, `CampaignEngagement` and the contact's
-engagement dates in a handful of set-based upserts, so aggregates never drift from the
+rows and folds the same batch into `DailyStat`, `CampaignEngagement`, `LinkStat` and the
+contact's engagement dates in a handful of set-based upserts, so aggregates never drift from the
 events they summarize and dashboards never scan raw events.
 """
 
@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailapp.extensions import db
-from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType, Project
+from mailapp.models import (
+    CampaignEngagement,
+    Contact,
+    DailyStat,
+    Event,
+    EventType,
+    LinkStat,
+    Project,
+)
 from mailapp.models.base import utcnow
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.projects import DEFAULT_SETTINGS
@@ -39,13 +47,14 @@ EVENT_KEYS = (
 
 
 def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> None:
-    """Insert events and update DailyStat, CampaignEngagement and contact engagement."""
+    """Insert events and update DailyStat, CampaignEngagement, LinkStat and contact dates."""
     if not rows:
         return
     events = [_normalize(row) for row in rows]
     db.session.execute(sa.insert(Event), events)
     _upsert_daily_stats(events)
     _upsert_engagement(events)
+    _upsert_link_stats(events)
     _touch_contacts(events)
     if commit:
         db.session.commit()
@@ -162,6 +171,33 @@ def _upsert_engagement(events: Iterable[dict[str, Any]]) -> None:
             "first_clicked_at": lambda c, x: _earliest(c.first_clicked_at, x.first_clicked_at),
         },
     )
+
+
+def _upsert_link_stats(events: Iterable[dict[str, Any]]) -> None:
+    rows: dict[int, dict[str, Any]] = {}
+    for e in events:
+        if e["type"] != EventType.CLICK or e["link_id"] is None:
+            continue
+        row = rows.setdefault(
+            e["link_id"],
+            {
+                "project_id": e["project_id"],
+                "link_id": e["link_id"],
+                "clicks": 0,
+                "machine_clicks": 0,
+            },
+        )
+        row["machine_clicks" if e["is_machine"] else "clicks"] += 1
+    if rows:
+        _upsert(
+            LinkStat,
+            [rows[key] for key in sorted(rows)],
+            ["link_id"],
+            {
+                "clicks": lambda c, x: c.clicks + x.clicks,
+                "machine_clicks": lambda c, x: c.machine_clicks + x.machine_clicks,
+            },
+        )
 
 
 def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
