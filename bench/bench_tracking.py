@@ -54,7 +54,7 @@ CONNECTIONS = 64
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 TARGET_EVENTS = 10_000_000
 RECIPIENTS = 20_000
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def ensure_wrk() -> str:
