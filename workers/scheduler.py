@@ -40,6 +40,18 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    Job(
+        "drain-tracking-events",
+        "workers.actors.tracking:drain_tracking_events",
+        "interval",
+        {"seconds": 3},
+    ),
+    Job(
+        "purge-expired-events",
+        "workers.actors.tracking:purge_expired_events",
+        "cron",
+        {"hour": 3, "minute": 17},
+    ),
 )
 
 

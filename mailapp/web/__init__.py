@@ -13,3 +13,11 @@ def init_app(app: Flask) -> None:
     from mailapp.web import api
 
     app.register_blueprint(api.bp)
+
+    from mailapp.web import tracking
+
+    app.register_blueprint(tracking.bp)
+
+    from mailapp.web import unsubscribe
+
+    app.register_blueprint(unsubscribe.bp)
