@@ -40,6 +40,12 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    Job(
+        "poll-bounce-mailbox",
+        "workers.actors.feedback:poll_bounce_mailbox",
+        "interval",
+        {"minutes": 1},
+    ),
 )
 
 

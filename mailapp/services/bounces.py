@@ -207,7 +207,7 @@ def _parse_dsn(msg: email.message.Message) -> Report | None:
     if not parts:
         return None
     recipients = []
-    human = _own_text(_body_text(msg))
+    human = _own_text(body_text(msg))
     for part in parts:
         for block in _field_blocks(part):
             final = _address_field(block.get("Final-Recipient"))
@@ -278,7 +278,7 @@ def _is_auto_reply(msg: email.message.Message) -> bool:
     )
 
 
-def _body_text(msg: email.message.Message) -> str:
+def body_text(msg: email.message.Message) -> str:
     """The report's own text parts, without any attached original message."""
     texts = []
     for part in _top_parts(msg):
@@ -292,7 +292,7 @@ def _body_text(msg: email.message.Message) -> str:
 
 def _parse_heuristic(msg: email.message.Message) -> Report:
     temporary, permanent = all_failures(msg)
-    text = _body_text(msg)
+    text = body_text(msg)
     own_text = _own_text(text)
     failed = {_decode(a) for a in permanent} or _extra_failures(own_text)
     delayed = {_decode(a) for a in temporary} - failed
