@@ -1,0 +1,195 @@
+"""The one writer of events: raw rows plus the aggregates dashboards read.
+
+Every path that learns something happened to mail (tracking, unsubscribe, bounces,
+complaints, ESP webhooks) hands rows to `record_events`. It inserts the raw `Event`
+rows and folds the same batch into `DailyStat`, `CampaignEngagement` and the contact's
+engagement dates in a handful of set-based upserts, so aggregates never drift from the
+events they summarize and dashboards never scan raw events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailapp.extensions import db
+from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType
+
+EVENT_KEYS = (
+    "project_id",
+    "type",
+    "occurred_at",
+    "campaign_id",
+    "contact_id",
+    "delivery_id",
+    "message_id",
+    "link_id",
+    "is_machine",
+    "payload",
+)
+
+
+def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> None:
+    """Insert events and update DailyStat, CampaignEngagement and contact engagement."""
+    if not rows:
+        return
+    events = [_normalize(row) for row in rows]
+    db.session.execute(sa.insert(Event), events)
+    _upsert_daily_stats(events)
+    _upsert_engagement(events)
+    _touch_contacts(events)
+    if commit:
+        db.session.commit()
+
+
+def _normalize(row: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(row) - set(EVENT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown event keys: {sorted(unknown)}")
+    occurred_at = row["occurred_at"]
+    if occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware UTC")
+    return {
+        "project_id": row["project_id"],
+        "type": EventType(row["type"]),
+        "occurred_at": occurred_at,
+        "campaign_id": row.get("campaign_id"),
+        "contact_id": row.get("contact_id"),
+        "delivery_id": row.get("delivery_id"),
+        "message_id": row.get("message_id"),
+        "link_id": row.get("link_id"),
+        "is_machine": bool(row.get("is_machine", False)),
+        "payload": row.get("payload") or {},
+    }
+
+
+def _upsert(model: type, values: list[dict[str, Any]], keys: list[str], updates: dict) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, in the dialect of the bound database."""
+    table = model.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: fn(table.c, insert.excluded) for name, fn in updates.items()},
+    )
+    db.session.execute(statement, values)
+
+
+def _upsert_daily_stats(events: Iterable[dict[str, Any]]) -> None:
+    counts: dict[tuple[int, date, int, EventType, bool], int] = defaultdict(int)
+    for e in events:
+        day = e["occurred_at"].date()
+        counts[(e["project_id"], day, e["campaign_id"] or 0, e["type"], e["is_machine"])] += 1
+    values = [
+        {
+            "project_id": project_id,
+            "day": day,
+            "campaign_id": campaign_id,
+            "type": type_,
+            "is_machine": is_machine,
+            "count": count,
+        }
+        for (project_id, day, campaign_id, type_, is_machine), count in sorted(counts.items())
+    ]
+    _upsert(
+        DailyStat,
+        values,
+        ["project_id", "day", "campaign_id", "type", "is_machine"],
+        {"count": lambda c, x: c.count + x.count},
+    )
+
+
+def _earliest(current: sa.ColumnElement, new: sa.ColumnElement) -> sa.ColumnElement:
+    # Portable LEAST ignoring NULLs (SQLite's min() returns NULL when one side is NULL).
+    return sa.case(
+        (current.is_(None), new),
+        (new.is_(None), current),
+        (new < current, new),
+        else_=current,
+    )
+
+
+def _upsert_engagement(events: Iterable[dict[str, Any]]) -> None:
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for e in events:
+        if e["type"] not in (EventType.OPEN, EventType.CLICK):
+            continue
+        if e["campaign_id"] is None or e["contact_id"] is None:
+            continue  # transactional or anonymous: counted in DailyStat only
+        row = rows.setdefault(
+            (e["campaign_id"], e["contact_id"]),
+            {
+                "project_id": e["project_id"],
+                "campaign_id": e["campaign_id"],
+                "contact_id": e["contact_id"],
+                "opens": 0,
+                "clicks": 0,
+                "machine_opens": 0,
+                "machine_clicks": 0,
+                "first_opened_at": None,
+                "first_clicked_at": None,
+            },
+        )
+        kind = "opens" if e["type"] == EventType.OPEN else "clicks"
+        if e["is_machine"]:
+            row[f"machine_{kind}"] += 1
+            continue
+        row[kind] += 1
+        first = "first_opened_at" if kind == "opens" else "first_clicked_at"
+        if row[first] is None or e["occurred_at"] < row[first]:
+            row[first] = e["occurred_at"]
+    if not rows:
+        return
+    _upsert(
+        CampaignEngagement,
+        [rows[key] for key in sorted(rows)],
+        ["campaign_id", "contact_id"],
+        {
+            "opens": lambda c, x: c.opens + x.opens,
+            "clicks": lambda c, x: c.clicks + x.clicks,
+            "machine_opens": lambda c, x: c.machine_opens + x.machine_opens,
+            "machine_clicks": lambda c, x: c.machine_clicks + x.machine_clicks,
+            "first_opened_at": lambda c, x: _earliest(c.first_opened_at, x.first_opened_at),
+            "first_clicked_at": lambda c, x: _earliest(c.first_clicked_at, x.first_clicked_at),
+        },
+    )
+
+
+def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
+    """Keep Contact.last_opened_at / last_clicked_at current for segments (humans only)."""
+    latest: dict[str, dict[int, datetime]] = {"last_opened_at": {}, "last_clicked_at": {}}
+    for e in events:
+        if e["is_machine"] or e["contact_id"] is None:
+            continue
+        if e["type"] == EventType.OPEN:
+            column = "last_opened_at"
+        elif e["type"] == EventType.CLICK:
+            column = "last_clicked_at"
+        else:
+            continue
+        seen = latest[column].get(e["contact_id"])
+        if seen is None or e["occurred_at"] > seen:
+            latest[column][e["contact_id"]] = e["occurred_at"]
+    table = Contact.__table__
+    for column, by_contact in latest.items():
+        if not by_contact:
+            continue
+        target = table.c[column]
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.id == sa.bindparam("contact"),
+                sa.or_(target.is_(None), target < sa.bindparam("at", type_=target.type)),
+            )
+            .values({column: sa.bindparam("at", type_=target.type)})
+        )
+        db.session.execute(
+            statement,
+            [{"contact": cid, "at": at} for cid, at in sorted(by_contact.items())],
+            execution_options={"synchronize_session": False},
+        )
