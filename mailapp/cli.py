@@ -162,7 +162,7 @@ def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None)
     elif mbox:
         click.echo(f"ingested {ingest_mbox(mbox, actor=CLI_ACTOR)} messages")
     else:
-        raw = click.get_binary_stream("stdin").read()
+        raw = sys.stdin.buffer.read()
         if not raw.strip():
             raise click.ClickException("no message on standard input")
         envelope = recipient or os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")

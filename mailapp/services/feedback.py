@@ -180,7 +180,8 @@ def apply_feedback(
                     "is_machine": False,
                     "payload": payload or {},
                 }
-            ]
+            ],
+            commit=False,
         )
     reason = {
         bounces.HARD: SuppressionReason.HARD_BOUNCE,

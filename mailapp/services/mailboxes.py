@@ -43,11 +43,13 @@ def ingest_maildir(path: str | Path, *, actor: Actor) -> int:
 def ingest_mbox(path: str | Path, *, actor: Actor) -> int:
     """Ingest every message of an mbox file (a one-off import: the file is left as it is)."""
     box = mailbox.mbox(path, create=False)
-    count = 0
-    for key in box.iterkeys():
-        ingest_message(box.get_bytes(key), source="mbox", actor=actor)
-        count += 1
-    return count
+    try:
+        keys = list(box.iterkeys())
+        for key in keys:
+            ingest_message(box.get_bytes(key), source="mbox", actor=actor)
+    finally:
+        box.close()
+    return len(keys)
 
 
 def poll_mailbox(url: str, *, actor: Actor, limit: int = 500) -> int:
