@@ -41,6 +41,18 @@ JOBS: tuple[Job, ...] = (
         {"hours": 1},
     ),
     Job(
+        "drain-tracking-events",
+        "workers.actors.tracking:drain_tracking_events",
+        "interval",
+        {"seconds": 3},
+    ),
+    Job(
+        "purge-expired-events",
+        "workers.actors.tracking:purge_expired_events",
+        "cron",
+        {"hour": 3, "minute": 17},
+    ),
+    Job(
         "poll-bounce-mailbox",
         "workers.actors.feedback:poll_bounce_mailbox",
         "interval",

@@ -6,7 +6,7 @@ from mailapp.models.base import Base
 from mailapp.models.campaign import Campaign, CampaignStatus, CampaignVariant, Link, ScheduleMode
 from mailapp.models.contact import ConsentRecord, Contact, ContactStatus, ContactTag
 from mailapp.models.delivery import FINAL_STATUSES, Delivery, DeliveryStatus, Message
-from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType
+from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType, LinkStat
 from mailapp.models.importjob import DuplicatePolicy, ImportJob, ImportProblem, ImportStatus
 from mailapp.models.inbound import InboundMessage
 from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
@@ -53,6 +53,7 @@ __all__ = [
     "InboundMessage",
     "InboundWebhook",
     "Link",
+    "LinkStat",
     "List",
     "ListMembership",
     "Membership",

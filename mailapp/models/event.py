@@ -98,3 +98,15 @@ class CampaignEngagement(ProjectScoped, Base):
     machine_clicks: Mapped[int] = mapped_column(default=0)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkStat(ProjectScoped, Base):
+    """Clicks per link: the click map reads this, and it outlives raw-event retention."""
+
+    __tablename__ = "link_stats"
+
+    link_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    clicks: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    machine_clicks: Mapped[int] = mapped_column(sa.BigInteger, default=0)

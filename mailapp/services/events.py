@@ -2,8 +2,8 @@
 
 Every path that learns something happened to mail (tracking, unsubscribe, bounces,
 complaints, ESP webhooks) hands rows to `record_events`. It inserts the raw `Event`
-rows and folds the same batch into `DailyStat`, `CampaignEngagement` and the contact's
-engagement dates in a handful of set-based upserts, so aggregates never drift from the
+rows and folds the same batch into `DailyStat`, `CampaignEngagement`, `LinkStat` and the
+contact's engagement dates in a handful of set-based upserts, so aggregates never drift from the
 events they summarize and dashboards never scan raw events.
 """
 
@@ -11,15 +11,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailapp.extensions import db
-from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType
+from mailapp.models import (
+    CampaignEngagement,
+    Contact,
+    DailyStat,
+    Event,
+    EventType,
+    LinkStat,
+    Project,
+)
+from mailapp.models.base import utcnow
+from mailapp.services.audit import Actor, record_audit
+from mailapp.services.projects import DEFAULT_SETTINGS
 
+DEFAULT_RETENTION_DAYS = DEFAULT_SETTINGS["event_retention_days"]
 EVENT_KEYS = (
     "project_id",
     "type",
@@ -35,13 +47,14 @@ EVENT_KEYS = (
 
 
 def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> None:
-    """Insert events and update DailyStat, CampaignEngagement and contact engagement."""
+    """Insert events and update DailyStat, CampaignEngagement, LinkStat and contact dates."""
     if not rows:
         return
     events = [_normalize(row) for row in rows]
     db.session.execute(sa.insert(Event), events)
     _upsert_daily_stats(events)
     _upsert_engagement(events)
+    _upsert_link_stats(events)
     _touch_contacts(events)
     if commit:
         db.session.commit()
@@ -160,6 +173,33 @@ def _upsert_engagement(events: Iterable[dict[str, Any]]) -> None:
     )
 
 
+def _upsert_link_stats(events: Iterable[dict[str, Any]]) -> None:
+    rows: dict[int, dict[str, Any]] = {}
+    for e in events:
+        if e["type"] != EventType.CLICK or e["link_id"] is None:
+            continue
+        row = rows.setdefault(
+            e["link_id"],
+            {
+                "project_id": e["project_id"],
+                "link_id": e["link_id"],
+                "clicks": 0,
+                "machine_clicks": 0,
+            },
+        )
+        row["machine_clicks" if e["is_machine"] else "clicks"] += 1
+    if rows:
+        _upsert(
+            LinkStat,
+            [rows[key] for key in sorted(rows)],
+            ["link_id"],
+            {
+                "clicks": lambda c, x: c.clicks + x.clicks,
+                "machine_clicks": lambda c, x: c.machine_clicks + x.machine_clicks,
+            },
+        )
+
+
 def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
     """Keep Contact.last_opened_at / last_clicked_at current for segments (humans only)."""
     latest: dict[str, dict[int, datetime]] = {"last_opened_at": {}, "last_clicked_at": {}}
@@ -193,3 +233,45 @@ def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
             [{"contact": cid, "at": at} for cid, at in sorted(by_contact.items())],
             execution_options={"synchronize_session": False},
         )
+
+
+def purge_expired_events(*, chunk: int = 10_000, now: datetime | None = None) -> int:
+    """Delete raw events older than each project's retention, in chunks; aggregates stay.
+
+    Returns how many rows went. Each chunk is its own short transaction, so a purge of
+    millions of rows never holds a long lock; one audit entry per project says how many.
+    """
+    now = now or utcnow()
+    total = 0
+    projects = db.session.execute(sa.select(Project.id, Project.settings)).all()
+    for project_id, settings in projects:
+        days = (settings or {}).get("event_retention_days", DEFAULT_RETENTION_DAYS)
+        if not days:
+            continue  # 0 or None: keep raw events forever
+        cutoff = now - timedelta(days=int(days))
+        deleted = 0
+        while True:
+            doomed = (
+                sa.select(Event.id)
+                .where(Event.project_id == project_id, Event.occurred_at < cutoff)
+                .limit(chunk)
+                .scalar_subquery()
+            )
+            result = db.session.execute(
+                sa.delete(Event).where(Event.id.in_(doomed)),
+                execution_options={"synchronize_session": False},
+            )
+            db.session.commit()
+            deleted += result.rowcount
+            if result.rowcount < chunk:
+                break
+        if deleted:
+            record_audit(
+                Actor.system("retention"),
+                "events.purge",
+                project_id=project_id,
+                context={"deleted": deleted, "before": cutoff.isoformat(), "days": int(days)},
+            )
+            db.session.commit()
+        total += deleted
+    return total

@@ -10,6 +10,17 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+    from mailapp.web import api
+
+    app.register_blueprint(api.bp)
+
+    from mailapp.web import tracking
+
+    app.register_blueprint(tracking.bp)
+
+    from mailapp.web import unsubscribe
+
+    app.register_blueprint(unsubscribe.bp)
 
     from mailapp.web import webhooks
 

@@ -7,10 +7,18 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
-from mailapp.models import CampaignEngagement, Contact, DailyStat, Event, EventType
-from mailapp.services.events import record_events
+from mailapp.models import (
+    AuditLog,
+    CampaignEngagement,
+    Contact,
+    DailyStat,
+    Event,
+    EventType,
+    LinkStat,
+)
+from mailapp.services.events import purge_expired_events, record_events
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import make_delivery, make_sent_campaign
+from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
 
 T0 = datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC)
 
@@ -110,3 +118,63 @@ def test_unknown_keys_and_naive_times_are_refused(app):
         record_events([naive])
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+
+
+def test_retention_purge_deletes_old_raw_events_in_chunks_and_keeps_aggregates(app):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    short, default = make_project(), make_project()
+    short.settings = {**short.settings, "event_retention_days": 30}
+    db.session.commit()
+    rows = []
+    for project in (short, default):
+        for age_days in (1, 29, 31, 90, 90, 500):
+            rows.append(_row(project, None, None, EventType.OPEN, now - timedelta(days=age_days)))
+    record_events(rows)
+    stats_before = db.session.execute(
+        sa.select(DailyStat.project_id, DailyStat.day, DailyStat.count).order_by(DailyStat.id)
+    ).all()
+
+    assert purge_expired_events(chunk=2, now=now) == 4 + 1  # 31, 90, 90, 500 days; then 500
+
+    left = Counter(
+        (pid, (now - at).days)
+        for pid, at in db.session.execute(sa.select(Event.project_id, Event.occurred_at))
+    )
+    assert left == Counter(
+        {(short.id, 1): 1, (short.id, 29): 1}
+        | {(default.id, d): n for d, n in ((1, 1), (29, 1), (31, 1), (90, 2))}
+    )
+    stats_after = db.session.execute(
+        sa.select(DailyStat.project_id, DailyStat.day, DailyStat.count).order_by(DailyStat.id)
+    ).all()
+    assert stats_after == stats_before
+    audits = db.session.execute(
+        sa.select(AuditLog.project_id, AuditLog.context).where(AuditLog.action == "events.purge")
+    ).all()
+    assert sorted((pid, ctx["deleted"]) for pid, ctx in audits) == [(short.id, 4), (default.id, 1)]
+
+
+def test_link_stats_equal_clicks_per_link(app):
+    project = make_project()
+    campaign = make_sent_campaign(project, ["https://a.example.com/", "https://b.example.com/"])
+    first, second = links_of(campaign)
+    contact = make_contact(project)
+    plan = [(first, False)] * 3 + [(first, True)] + [(second, True)] * 2
+    for chunk in (plan[:2], plan[2:]):
+        record_events(
+            [
+                {
+                    **_row(project, campaign, contact, EventType.CLICK, T0, machine),
+                    "link_id": link.id,
+                }
+                for link, machine in chunk
+            ]
+        )
+    raw = Counter(db.session.execute(sa.select(Event.link_id, Event.is_machine)).all())
+    stats = {
+        s.link_id: (s.clicks, s.machine_clicks) for s in db.session.scalars(sa.select(LinkStat))
+    }
+    assert stats == {
+        link.id: (raw[(link.id, False)], raw[(link.id, True)]) for link in (first, second)
+    }
+    assert stats[first.id] == (3, 1)
