@@ -38,13 +38,15 @@ from mailapp.services.events import record_events
 from mailapp.services.projects import DEFAULT_SETTINGS
 from mailapp.services.suppression import normalize_address, suppress
 from mailapp.services.tokens import BadToken
-from mailapp.services.urls import Kind, read_single, read_verp
+from mailapp.services.unsubscribe import find_subscriber, unsubscribe
+from mailapp.services.urls import Kind, LinkSigner, read_single, read_verp
 
 UNSUBSCRIBE_ADDRESS_RE = re.compile(r"^unsubscribe(?:\+(?P<token>[a-z0-9-]+))?@", re.IGNORECASE)
 # A reply to the mailto address may carry the token in its subject or body instead.
 UNSUBSCRIBE_TOKEN_RE = re.compile(
     r"(?:unsubscribe\+|/u/)(?P<token>[a-z0-9]+(?:-[a-z0-9]+)+)", re.IGNORECASE
 )
+UNSUBSCRIBE_SUBJECT_RE = re.compile(r"^\s*unsubscribe\s*$", re.IGNORECASE)
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 
 EVENT_FOR = {
@@ -159,8 +161,14 @@ def apply_feedback(
     payload: dict[str, Any] | None = None,
     source: str,
 ) -> str:
-    """Record the event and apply the policy (no commit); returns what was done."""
+    """Record the event and apply the policy; returns what was done.
+
+    Commits only for an unsubscribe of a known delivery or message, which goes through
+    the unsubscribe service (lists, consent ledger, suppression and event in one go).
+    """
     occurred_at = occurred_at or utcnow()
+    if kind == "unsubscribe" and (target.delivery_id or target.message_id):
+        return _unsubscribe(target, source=source, actor=actor)
     event_type = EVENT_FOR.get(kind)
     outcome = "recorded"
     if kind == bounces.SOFT:
@@ -194,6 +202,19 @@ def apply_feedback(
         )
         outcome = f"suppressed ({reason.value})"
     return outcome
+
+
+def _unsubscribe(target: Target, *, source: str, actor: Actor) -> str:
+    secret = current_app.config["SECRET_KEY"]
+    kind: Kind = "delivery" if target.delivery_id else "message"
+    item_id = target.delivery_id or target.message_id or 0
+    # The unsubscribe service reads the same signed token the List-Unsubscribe URL carries.
+    token = LinkSigner(secret, "", kind).unsubscribe_url(item_id).rsplit("/", 1)[1]
+    subscriber = find_subscriber(secret, token)
+    if subscriber is None:
+        return "recorded"
+    changed = unsubscribe(subscriber, method=source.split(":", 1)[0][:32], actor=actor)
+    return "unsubscribed" if changed else "already unsubscribed"
 
 
 def _count_soft_bounce(target: Target, occurred_at: datetime, *, actor: Actor, source: str) -> str:
@@ -250,6 +271,13 @@ def ingest_message(
     else:
         report = bounces.parse_report(msg)
         target = _bounce_target(secret, report, addresses)
+        if (
+            report.classification == bounces.UNKNOWN
+            and not report.recipients
+            and UNSUBSCRIBE_SUBJECT_RE.match(str(msg.get("Subject", "")))
+        ):
+            # List-Unsubscribe: <mailto:bounces+<token>@...?subject=unsubscribe>
+            report = bounces.Report("unsubscribe")
     failed = report.failed() or report.recipients
     first = failed[0] if failed else None
     inbound = InboundMessage(

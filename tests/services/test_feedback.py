@@ -303,3 +303,19 @@ def test_cli_ingests_stdin_maildir_and_mbox(app, tmp_path):
         sources = db.session.scalars(sa.select(InboundMessage.source)).all()
         assert sorted(sources) == ["maildir", "maildir", "mbox", "pipe"]
         assert ingest_maildir(tmp_path / "Maildir", actor=TEST_ACTOR) == 0
+
+
+def test_list_unsubscribe_mailto_to_the_verp_address(app):
+    # The send pipeline's header: List-Unsubscribe: <https://...>, <mailto:VERP?subject=unsubscribe>
+    with app.app_context():
+        project = make_project()
+        contact, delivery, verp = sent_delivery(app, project)
+        raw = (f"From: {contact.email}\r\nTo: {verp}\r\nSubject: unsubscribe\r\n\r\n").encode()
+        inbound = ingest_message(raw, source="pipe", actor=TEST_ACTOR)
+        assert (inbound.classification, inbound.delivery_id) == ("unsubscribe", delivery.id)
+        [event] = events(EventType.UNSUBSCRIBE)
+        assert event.delivery_id == delivery.id
+        assert db.session.get(Contact, contact.id).status == ContactStatus.UNSUBSCRIBED
+        # A second request changes nothing more.
+        ingest_message(raw, source="pipe", actor=TEST_ACTOR)
+        assert len(events(EventType.UNSUBSCRIBE)) == 1
