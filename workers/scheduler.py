@@ -58,6 +58,12 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"minutes": 1},
     ),
+    Job(
+        "deliver-webhooks",
+        "workers.actors.webhooks:deliver_due_webhooks",
+        "interval",
+        {"seconds": 10},
+    ),
 )
 
 

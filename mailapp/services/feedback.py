@@ -32,7 +32,7 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services import bounces
+from mailapp.services import bounces, webhooks
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.events import record_events
 from mailapp.services.projects import DEFAULT_SETTINGS
@@ -167,6 +167,20 @@ def apply_feedback(
     the unsubscribe service (lists, consent ledger, suppression and event in one go).
     """
     occurred_at = occurred_at or utcnow()
+    if kind in webhooks.EVENT_TYPES:
+        webhooks.publish_event(
+            target.project_id,
+            kind,
+            {
+                "email": target.address,
+                "occurred_at": occurred_at.isoformat(),
+                "contact_id": target.contact_id,
+                "campaign_id": target.campaign_id,
+                "delivery_id": target.delivery_id,
+                "message_id": target.message_id,
+                "details": payload or {},
+            },
+        )
     if kind == "unsubscribe" and (target.delivery_id or target.message_id):
         return _unsubscribe(target, source=source, actor=actor)
     event_type = EVENT_FOR.get(kind)
