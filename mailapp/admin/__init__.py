@@ -59,3 +59,9 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+
+    from mailapp.admin.webhooks import InboundMessageAdmin, InboundWebhookAdmin, WebhookAttemptAdmin
+
+    admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
+    admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))
+    admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))

@@ -40,9 +40,10 @@ __all__ = ["Rejected", "create_inbound_webhook", "get_inbound_webhook", "receive
 
 
 def create_inbound_webhook(
-    project_id: int, provider: EspProvider, *, secret: str | None, actor: Actor
+    project_id: int, provider: EspProvider | str, *, secret: str | None, actor: Actor
 ) -> InboundWebhook:
     """A new endpoint for a provider, under an unguessable token."""
+    provider = EspProvider(provider)
     if provider != EspProvider.SES and not secret:
         raise ServiceError(f"{provider.value} webhooks need the provider's key or secret")
     webhook = InboundWebhook(

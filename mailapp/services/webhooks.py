@@ -138,6 +138,20 @@ def publish_event(project_id: int, event_type: str, data: dict[str, Any]) -> int
     return len(wanted)
 
 
+def retry_attempts(project_id: int, attempt_ids: list[int], *, actor: Actor) -> int:
+    """Send the given events again now (an operator's decision after fixing the receiver)."""
+    count = db.session.execute(
+        sa.update(WebhookAttempt)
+        .where(WebhookAttempt.project_id == project_id, WebhookAttempt.id.in_(attempt_ids))
+        .values(status=AttemptStatus.PENDING, next_attempt_at=utcnow(), error=None)
+    ).rowcount
+    record_audit(
+        actor, "webhook_attempt.retry", project_id=project_id, context={"ids": attempt_ids}
+    )
+    db.session.commit()
+    return count
+
+
 def deliver_due(*, limit: int = 100, now: datetime | None = None) -> int:
     """Send the due attempts (claimed so that concurrent workers never send one twice)."""
     now = now or utcnow()
