@@ -60,6 +60,10 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
 
+    from mailapp.admin.analytics import AnalyticsView
+
+    admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
+
     from mailapp.admin.webhooks import InboundMessageAdmin, InboundWebhookAdmin, WebhookAttemptAdmin
 
     admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))

@@ -68,7 +68,12 @@ def campaign_report_csv(report: CampaignReport) -> Iterator[str]:
 
 
 def engagement_csv(project_id: int, campaign_id: int, *, chunk: int = 5000) -> Iterator[str]:
-    """One row per engaged recipient, streamed in chunks (campaigns can be large)."""
+    """One row per engaged recipient, streamed in chunks (campaigns can be large).
+
+    Reads on a connection of its own, taken now: the rows may be produced after the
+    request that asked for them has ended (a streamed response).
+    """
+    engine = db.engine
     query = (
         sa.select(
             Contact.email,
@@ -98,8 +103,9 @@ def engagement_csv(project_id: int, campaign_id: int, *, chunk: int = 5000) -> I
             "first_opened_at",
             "first_clicked_at",
         ]
-        for row in db.session.execute(query):
-            yield [*row[:5], *(at.isoformat() if at else "" for at in row[5:])]
+        with engine.connect() as connection:
+            for row in connection.execute(query):
+                yield [*row[:5], *(at.isoformat() if at else "" for at in row[5:])]
 
     return _csv(rows())
 

@@ -1,0 +1,138 @@
+"""Analytics pages: the project dashboard, campaign reports, click map and CSV exports.
+
+Every figure comes from `services.analytics` (aggregates only). The click map shows the
+campaign's own HTML, which is user content: it is served from its own URL inside an
+iframe with an empty `sandbox` and a CSP forbidding scripts, like the Outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import Response, abort, request
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from mailapp.admin.base import ProjectView
+from mailapp.admin.charts import line_chart
+from mailapp.admin.clickmap import annotate
+from mailapp.admin.context import current_project
+from mailapp.admin.outbox import BODY_CSP
+from mailapp.extensions import db
+from mailapp.models import Campaign, CampaignStatus
+from mailapp.permissions import Permission
+from mailapp.services import NotFound
+from mailapp.services.analytics import CampaignReport, campaign_report, project_dashboard
+from mailapp.services.analytics_export import campaign_report_csv, dashboard_csv, engagement_csv
+
+PERIODS = (7, 30, 90, 365)
+REPORTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
+
+
+class AnalyticsView(ProjectView):
+    permission = Permission.ANALYTICS_READ
+
+    def permission_for(self, name: str) -> Permission | None:
+        # Per-recipient rows are a contact export, not a statistic.
+        if name == "engagement_export":
+            return Permission.CONTACTS_EXPORT
+        return self.permission
+
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        days = request.args.get("days", 30, type=int)
+        days = days if days in PERIODS else 30
+        project = current_project()
+        dashboard = project_dashboard(project.id, days=days)
+        labels = [d.strftime("%m-%d") for d in dashboard.days]
+        zeros = [0] * len(labels)
+        chart = line_chart(
+            labels,
+            [
+                ("sent", dashboard.series.get("sent", zeros)),
+                ("opens", dashboard.series.get("open", zeros)),
+                ("clicks", dashboard.series.get("click", zeros)),
+                ("machine opens", dashboard.series.get("machine_open", zeros)),
+            ],
+            title=f"Last {days} days",
+        )
+        campaigns = db.session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.project_id == project.id, Campaign.status.in_(REPORTED))
+            .order_by(Campaign.launched_at.desc().nulls_last(), Campaign.id.desc())
+            .limit(50)
+        ).all()
+        return self.render(
+            "admin/analytics/dashboard.html",
+            dashboard=dashboard,
+            chart=chart,
+            days=days,
+            periods=PERIODS,
+            campaigns=campaigns,
+        )
+
+    @expose("/dashboard.csv")
+    def dashboard_export(self) -> ResponseReturnValue:
+        days = request.args.get("days", 30, type=int)
+        dashboard = project_dashboard(current_project().id, days=days if days in PERIODS else 30)
+        return _csv_response("".join(dashboard_csv(dashboard)), f"dashboard-{days}d.csv")
+
+    @expose("/campaign/<int:campaign_id>/")
+    def campaign(self, campaign_id: int) -> ResponseReturnValue:
+        report = self._report(campaign_id)
+        labels = [d.strftime("%m-%d") for d, _ in report.timeline]
+        chart = line_chart(
+            labels,
+            [
+                (name, [values.get(key, 0) for _, values in report.timeline])
+                for name, key in (
+                    ("opens", "open"),
+                    ("clicks", "click"),
+                    ("machine opens", "machine_open"),
+                    ("machine clicks", "machine_click"),
+                )
+            ],
+            title=f"{report.campaign.name}: engagement per day",
+        )
+        return self.render("admin/analytics/campaign.html", report=report, chart=chart)
+
+    @expose("/campaign/<int:campaign_id>/clickmap")
+    def clickmap(self, campaign_id: int) -> ResponseReturnValue:
+        report = self._report(campaign_id)
+        if report.html is None:
+            abort(404)
+        response = Response(annotate(report.html, report.links), mimetype="text/html")
+        response.headers["Content-Security-Policy"] = BODY_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/campaign/<int:campaign_id>/report.csv")
+    def report_export(self, campaign_id: int) -> ResponseReturnValue:
+        report = self._report(campaign_id)
+        rows = "".join(campaign_report_csv(report))
+        return _csv_response(rows, f"campaign-{campaign_id}-report.csv")
+
+    @expose("/campaign/<int:campaign_id>/engagement.csv")
+    def engagement_export(self, campaign_id: int) -> ResponseReturnValue:
+        report = self._report(campaign_id)
+        rows = engagement_csv(current_project().id, report.campaign.id)
+        return _csv_response(rows, f"campaign-{campaign_id}-engagement.csv")
+
+    def _report(self, campaign_id: int) -> CampaignReport:
+        try:
+            return campaign_report(current_project().id, campaign_id)
+        except NotFound:
+            abort(404)
+
+
+def _csv_response(rows: str | Iterator[str], filename: str) -> Response:
+    return Response(
+        rows,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
