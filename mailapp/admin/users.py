@@ -13,7 +13,7 @@ from wtforms import Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Optional
 
-from mailapp.admin.base import ProjectModelView
+from mailapp.admin.base import ProjectModelView, int_ids
 from mailapp.admin.context import current_actor, current_permissions, current_project
 from mailapp.extensions import db
 from mailapp.models import Membership, Role
@@ -115,11 +115,11 @@ class MembershipAdmin(ProjectModelView):
 
     def _set_active(self, ids: list[str], active: bool) -> None:
         done = 0
-        for membership_id in ids:
+        for membership_id in int_ids(ids):
             try:
                 set_user_active(
                     current_project().id,
-                    int(membership_id),
+                    membership_id,
                     active,
                     actor=current_actor(),
                     grantable=current_permissions(),
