@@ -180,7 +180,7 @@ def create_api_key_command(
 )
 def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None) -> None:
     """Ingest one message on stdin (MTA pipe), or a Maildir's unread messages, or an mbox."""
-    from mailapp.services.feedback import ingest_message
+    from mailapp.services.inbound import ingest_message
     from mailapp.services.mailboxes import ingest_maildir, ingest_mbox
 
     if maildir and mbox:

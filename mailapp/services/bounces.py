@@ -9,9 +9,7 @@
   a few formats it misses (Exim's "following addresses failed", bulleted recipient lists);
 - RFC 3834 auto-replies and delay warnings, which are neither bounces nor failures.
 
-Classification goes by reason, not by the first digit (`classify`): an address that does not
-exist is a hard bounce; a full mailbox, a transient error or a policy/reputation block (which
-says something about us, not the address) is soft; anything else stays unknown.
+Each failed recipient is classified by reason with `bounce_codes.classify`.
 """
 
 from __future__ import annotations
@@ -25,38 +23,36 @@ from dataclasses import dataclass, field
 
 from flufl.bounce import all_failures
 
-HARD = "bounce_hard"
-SOFT = "bounce_soft"
-COMPLAINT = "complaint"
-DELAY = "delay"
-AUTO_REPLY = "auto_reply"
-UNKNOWN = "unknown"
-
-# Enhanced status codes (RFC 3463) that say the address itself is bad.
-HARD_CODES = frozenset({"5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"})
-# Generic codes whose meaning is in the text that comes with them.
-GENERIC_CODES = frozenset({"5.0.0", "5.5.0", "5.3.0", "5.4.0", "5.2.0", "5.5.1", "5.5.2"})
-
-HARD_TEXT = re.compile(
-    r"user unknown|unknown user|no such (user|mailbox|recipient|address|account|domain)"
-    r"|(user|recipient|mailbox|address|account) (not found|unknown|does not exist|doesn'?t exist)"
-    r"|(mailbox|account|address) (is |has been )?(disabled|closed|deactivated|discontinued)"
-    r"|addressee unknown|doesn'?t have an? [\w.-]+ account"
-    r"|recipientnotfound|unknown recipient|invalid (recipient|mailbox|address)"
-    r"|not a valid (mailbox|recipient|address)|unknown local.?part|unrouteable address"
-    r"|domain name not found|host unknown|host or domain name not found|bad destination mailbox"
-    r"|recipient address rejected: (user unknown|undeliverable)",
-    re.IGNORECASE,
+from mailapp.services.bounce_codes import (
+    AUTO_REPLY,
+    BASIC_RE,
+    COMPLAINT,
+    DELAY,
+    ENHANCED_RE,
+    HARD,
+    HARD_TEXT,
+    SOFT,
+    SOFT_TEXT,
+    UNKNOWN,
+    classify,
+    enhanced_code,
 )
-SOFT_TEXT = re.compile(
-    r"mailbox (is )?full|quota|exceeded storage|insufficient (system )?storage|storage allocation"
-    r"|try again later|temporar|greylist|rate limit|too many (messages|connections)"
-    r"|blocked|black.?list|spam|reputation|policy|timed? out",
-    re.IGNORECASE,
-)
-ENHANCED_RE = re.compile(r"(?<![\w.-])([245])\.([0-7])\.(\d{1,3})(?![\w.])")
-# A basic reply code, not a phone number or a version: "550 ", "550-5.1.1", end of line.
-BASIC_RE = re.compile(r"(?<![\w.+-])([245]\d\d)(?: |-(?=[245]\.)|$)", re.MULTILINE)
+
+__all__ = [
+    "AUTO_REPLY",
+    "COMPLAINT",
+    "DELAY",
+    "HARD",
+    "SOFT",
+    "UNKNOWN",
+    "Recipient",
+    "Report",
+    "body_text",
+    "classify",
+    "parse_message",
+    "parse_report",
+]
+
 ADDRESS_RE = re.compile(r"[\w.+=!#$%&'*/?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 AUTO_REPLY_SUBJECT = re.compile(
@@ -100,42 +96,6 @@ class Report:
     def failed(self) -> tuple[Recipient, ...]:
         """Recipients the report says failed (not delayed, not delivered)."""
         return tuple(r for r in self.recipients if r.classification in (HARD, SOFT, UNKNOWN))
-
-
-def classify(
-    status: str | None, diagnostic: str | None = None, action: str | None = None
-) -> str | None:
-    """bounce_hard, bounce_soft, delay or unknown; None for a recipient that did not fail."""
-    action = (action or "").strip().lower()
-    if action == "delayed":
-        return DELAY
-    if action in ("delivered", "relayed", "expanded"):
-        return None
-    text = diagnostic or ""
-    code = _enhanced_code(status) or _enhanced_code(text)
-    if code is not None:
-        if code.startswith("4."):
-            return SOFT
-        if code.startswith("5."):
-            if code in HARD_CODES:
-                return HARD
-            if code == "5.2.2" or code.startswith("5.7."):
-                return SOFT
-            if code not in GENERIC_CODES:
-                return UNKNOWN
-    basic = BASIC_RE.search(text)
-    if code is None and basic and basic[1].startswith("4"):
-        return SOFT
-    if HARD_TEXT.search(text):
-        return HARD
-    if SOFT_TEXT.search(text) or (basic and basic[1] == "552"):
-        return SOFT
-    return UNKNOWN
-
-
-def _enhanced_code(text: str | None) -> str | None:
-    match = ENHANCED_RE.search(text or "")
-    return ".".join(match.groups()) if match else None
 
 
 def parse_message(raw: bytes) -> email.message.Message:
@@ -228,7 +188,7 @@ def _parse_dsn(msg: email.message.Message) -> Report | None:
                 Recipient(
                     address=original or final or "",
                     classification=classification,
-                    status=_enhanced_code(status) or status,
+                    status=enhanced_code(status) or status,
                     diagnostic=diagnostic,
                     action=action,
                     original=original,
@@ -304,7 +264,7 @@ def _parse_heuristic(msg: email.message.Message) -> Report:
             Recipient(
                 address,
                 classify(None, diagnostic) or UNKNOWN,
-                _enhanced_code(diagnostic),
+                enhanced_code(diagnostic),
                 diagnostic,
             )
         )

@@ -34,7 +34,8 @@ from mailapp.services.esp_auth import (
     verify_sns,
 )
 from mailapp.services.esp_events import EspEvent, normalize
-from mailapp.services.feedback import apply_feedback, find_target
+from mailapp.services.feedback import apply_feedback
+from mailapp.services.mail_targets import find_target
 
 __all__ = ["Rejected", "create_inbound_webhook", "get_inbound_webhook", "receive"]
 

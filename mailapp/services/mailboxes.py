@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from mailapp.config import redact_url
 from mailapp.services import ServiceError
 from mailapp.services.audit import Actor
-from mailapp.services.feedback import ingest_message
+from mailapp.services.inbound import ingest_message
 
 log = logging.getLogger(__name__)
 

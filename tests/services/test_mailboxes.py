@@ -11,7 +11,7 @@ from mailapp.services import ServiceError
 from mailapp.services.mailboxes import poll_configured_mailbox, poll_mailbox
 from tests.factories import TEST_ACTOR, make_project
 from tests.services.test_bounces import FLANKER
-from tests.services.test_feedback import dsn, sent_delivery
+from tests.services.test_inbound import dsn, sent_delivery
 from tests.support.dovecot import DovecotServer
 
 

@@ -207,8 +207,8 @@ def test_endpoint_urls_are_validated(app):
 
 
 def test_feedback_events_are_published(app, receiver):
-    from mailapp.services.feedback import ingest_message
-    from tests.services.test_feedback import dsn, sent_delivery
+    from mailapp.services.inbound import ingest_message
+    from tests.services.test_inbound import dsn, sent_delivery
 
     with app.app_context():
         project = make_project()

@@ -22,7 +22,7 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services.feedback import ingest_message
+from mailapp.services.inbound import ingest_message
 from mailapp.services.mailboxes import ingest_maildir, ingest_mbox
 from mailapp.services.transports import SmtpTransport
 from mailapp.services.urls import LinkSigner
