@@ -22,6 +22,7 @@ from mailapp.services.seed import DEMO_SLUG, seed_demo
 from mailapp.services.users import create_user, generate_password, get_user_by_email
 
 CLI_ACTOR = Actor.system("cli")
+EX_TEMPFAIL = 75  # sysexits.h: MTAs defer the delivery and retry
 
 users_cli = AppGroup("users", help="Back-office users.")
 projects_cli = AppGroup("projects", help="Projects (tenants).")
@@ -194,7 +195,14 @@ def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None)
         if not raw.strip():
             raise click.ClickException("no message on standard input")
         envelope = recipient or os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")
-        inbound = ingest_message(raw, source="pipe", actor=CLI_ACTOR, envelope_recipient=envelope)
+        try:
+            inbound = ingest_message(
+                raw, source="pipe", actor=CLI_ACTOR, envelope_recipient=envelope
+            )
+        except Exception:
+            # EX_TEMPFAIL: the MTA keeps the message and pipes it again later, never loses it.
+            current_app.logger.exception("could not ingest the message; asking the MTA to retry")
+            sys.exit(EX_TEMPFAIL)
         click.echo(f"inbound message {inbound.id}: {inbound.classification}")
 
 

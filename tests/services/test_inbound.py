@@ -319,3 +319,13 @@ def test_list_unsubscribe_mailto_to_the_verp_address(app):
         # A second request changes nothing more.
         ingest_message(raw, source="pipe", actor=TEST_ACTOR)
         assert len(events(EventType.UNSUBSCRIBE)) == 1
+
+
+def test_pipe_asks_the_mta_to_retry_when_ingest_fails(app):
+    with app.app_context():
+        runner = app.test_cli_runner()
+        # The message cannot be stored: it must not be lost, the MTA must keep and retry it.
+        db.session.execute(sa.text("DROP TABLE inbound_messages"))
+        db.session.commit()
+        result = runner.invoke(args=["bounces", "ingest"], input=b"Subject: x\r\n\r\nbody\r\n")
+        assert result.exit_code == 75
