@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import redis
@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.extensions import db, get_redis
-from mailapp.models import Campaign, Delivery, EventType, Link, Message, Project
+from mailapp.models import Delivery, EventType, Message, Project
 from mailapp.services import event_buffer
 from mailapp.services.agents import classify_agent, is_prefetch, scan_bursts
+from mailapp.services.click_targets import link_target, owner_of
 from mailapp.services.events import record_events
 from mailapp.services.tokens import BadToken
 from mailapp.services.urls import Kind, read_click, read_single
@@ -40,9 +41,8 @@ KINDS: tuple[Kind, ...] = ("delivery", "message")
 _HOST_RE = re.compile(r"^[\w.-]+$|^\[[0-9a-f:.]+\]$")
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One open or click as the request saw it; compact enough for the buffer."""
+class Hit(NamedTuple):
+    """One open or click as the request saw it; a JSON array in the buffer."""
 
     event: Literal["open", "click"]
     kind: Kind
@@ -54,11 +54,11 @@ class Hit:
     ip: str | None
 
     def dumps(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self, separators=(",", ":"))
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Hit:
-        return cls(**json.loads(raw))
+        return cls(*json.loads(raw))
 
 
 def make_hit(
@@ -74,7 +74,7 @@ def make_hit(
         kind=kind,
         item_id=item_id,
         link_id=link_id,
-        at=datetime.now(UTC).timestamp(),
+        at=time.time(),
         agent=classify_agent(user_agent, ip),
         ua=(user_agent or "")[:256] or None,
         ip=ip,
@@ -103,23 +103,18 @@ def resolve_click(secret: str, token: str) -> tuple[Kind, int, int, str] | None:
             item_id, link_id = read_click(secret, token, kind)
         except BadToken:
             continue
-        if kind == "delivery":
-            query = (
-                sa.select(Link.url, Campaign.utm, Campaign.id, Campaign.name)
-                .join(Delivery, Delivery.campaign_id == Link.campaign_id)
-                .join(Campaign, Campaign.id == Link.campaign_id)
-                .where(Delivery.id == item_id, Link.id == link_id)
-            )
-        else:
-            query = (
-                sa.select(Link.url, sa.null(), sa.null(), sa.null())
-                .join(Message, Message.project_id == Link.project_id)
-                .where(Message.id == item_id, Link.id == link_id)
-            )
-        row = db.session.execute(query).first()
-        if row is None or not is_safe_url(row[0]):
+        link = link_target(link_id)
+        if link is None or not is_safe_url(link.url):
             return None
-        url = row[0] if row[2] is None else add_utm(row[0], row[1] or {}, row[2], row[3])
+        owner = owner_of(kind, item_id)
+        if kind == "delivery":
+            if owner != link.campaign_id:
+                return None
+            url = add_utm(link.url, link.utm, link.campaign_id, link.campaign_name)
+        else:
+            if owner != link.project_id:
+                return None
+            url = link.url
         return kind, item_id, link_id, url
     return None
 

@@ -207,3 +207,14 @@ def test_tracking_off_records_nothing(client):
     assert response.status_code == 302  # an old message's link still works for its reader
     assert drain_hits() == 0
     assert _events() == []
+
+
+def test_a_malformed_buffered_hit_is_dropped_without_blocking_the_others(client):
+    _, _, deliveries, _ = _setup()
+    signer = LinkSigner.from_app()
+    client.get(_path(signer.open_url(deliveries[0].id)), headers={"User-Agent": BROWSER})
+    get_redis().lpush(event_buffer.BUFFER_KEY, "not json", '{"a": 1}')
+    client.get(_path(signer.open_url(deliveries[1].id)), headers={"User-Agent": BROWSER})
+    assert drain_hits() == 2
+    assert event_buffer.pending(get_redis()) == 0
+    assert [e.delivery_id for e in _events()] == [deliveries[0].id, deliveries[1].id]
