@@ -69,3 +69,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
     admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))
     admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))
+
+    from mailapp.admin.webhooks import ProviderEventAdmin
+
+    admin.add_view(ProviderEventAdmin(m.ProviderEvent, name="ESP events", category=settings))

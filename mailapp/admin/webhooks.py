@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, flash
+from flask import Response, current_app, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
@@ -159,11 +159,24 @@ class InboundMessageAdmin(ProjectModelView):
     }
     endpoint_permissions = {"raw_view": Permission.CONTACTS_READ}
 
-    @expose("/raw/<int:id>")
-    def raw_view(self, id: int) -> Response:
-        message = self.get_one(id)
+    @expose("/raw/")
+    def raw_view(self) -> Response:
+        message = self.get_one(request.args.get("id"))
         return Response(
             message.raw,
             mimetype="text/plain",
             headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
         )
+
+
+class ProviderEventAdmin(ProjectModelView):
+    """ESP events as received (read-only): the raw payload and what it was normalized to."""
+
+    permission = Permission.WEBHOOKS_MANAGE
+    allow_create = allow_edit = allow_delete = False
+    column_list = ["received_at", "provider", "provider_event_id", "normalized_type"]
+    column_details_list = [*column_list, "raw"]
+    column_filters = ["provider", "normalized_type", "received_at"]
+    column_searchable_list = ["provider_event_id"]
+    column_sortable_list = ["received_at", "provider", "normalized_type"]
+    column_default_sort = ("received_at", True)

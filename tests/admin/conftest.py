@@ -93,7 +93,14 @@ def make_rows(project: Project) -> dict[str, object]:
 def _feedback_rows(project: Project, endpoint_id: int, marker: str) -> dict[str, object]:
     """Rows of the webhook history, ESP endpoint and returned-mail views."""
     from mailapp.extensions import db
-    from mailapp.models import EspProvider, InboundMessage, InboundWebhook, WebhookAttempt
+    from mailapp.models import (
+        EspProvider,
+        InboundMessage,
+        InboundWebhook,
+        ProviderEvent,
+        WebhookAttempt,
+    )
+    from mailapp.models.base import utcnow
 
     rows: dict[str, object] = {
         "webhookattempt": WebhookAttempt(
@@ -111,6 +118,14 @@ def _feedback_rows(project: Project, endpoint_id: int, marker: str) -> dict[str,
             raw=f"Subject: {marker}\r\n\r\nbounce".encode(),
             classification="unknown",
             recipients=f"{marker}@bounced.example",
+        ),
+        "providerevent": ProviderEvent(
+            project_id=project.id,
+            provider=EspProvider.POSTMARK,
+            provider_event_id=f"{marker}-event",
+            received_at=utcnow(),
+            raw={"RecordType": "Delivery", "marker": marker},
+            normalized_type="delivered",
         ),
     }
     db.session.add_all(rows.values())

@@ -132,8 +132,29 @@ def test_returned_mail_list_and_raw_view(app, client):
     assert f"gone@{project.slug}.example".encode() in page.data
     assert f"gone@{other.slug}.example".encode() not in page.data
     mine, theirs = db.session.scalars(sa.select(InboundMessage.id).order_by(InboundMessage.id))
-    raw = client.get(f"/admin/inboundmessage/raw/{mine}")
+    raw = client.get(f"/admin/inboundmessage/raw/?id={mine}")
     assert raw.status_code == 200
     assert raw.mimetype == "text/plain"
     assert b"<script>x</script>" in raw.data
-    assert client.get(f"/admin/inboundmessage/raw/{theirs}").status_code == 404
+    assert client.get(f"/admin/inboundmessage/raw/?id={theirs}").status_code == 404
+
+
+def test_esp_events_show_the_raw_payload(app, client):
+    from mailapp.models import ProviderEvent
+    from mailapp.models.base import utcnow
+
+    project = make_project()
+    event = ProviderEvent(
+        project_id=project.id,
+        provider=EspProvider.SENDGRID,
+        provider_event_id="sg_event_id_bounce_1",
+        received_at=utcnow(),
+        raw={"event": "bounce", "reason": "550 5.1.1 no such user"},
+        normalized_type="bounce_hard",
+    )
+    db.session.add(event)
+    db.session.commit()
+    login(client, make_user(project, "admin"))
+    assert b"sg_event_id_bounce_1" in client.get("/admin/providerevent/").data
+    details = client.get(f"/admin/providerevent/details/?id={event.id}")
+    assert b"550 5.1.1 no such user" in details.data
