@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, ContactStatus, Membership, Role
 from mailapp.permissions import ROLE_PERMISSIONS
+from mailapp.services.audit import Actor
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
 
@@ -134,3 +135,17 @@ def test_dashboard_counts_are_cached_for_a_minute(app, client):
     assert 0 < get_redis().ttl(key) <= COUNTS_TTL_SECONDS
     get_redis().delete(key)
     assert '<span class="badge badge-secondary">2</span>' in client.get("/admin/").data.decode()
+
+
+def test_installation_wide_audit_entries_are_for_superusers_only(app, client):
+    from mailapp.services.audit import record_audit
+
+    project = make_project("acme")
+    owner = make_user(project, "owner")
+    record_audit(Actor.system("cli"), "user.locked", project_id=None, context={"n": 1})
+    db.session.commit()
+    login(client, owner)
+    assert b"user.locked" not in client.get("/admin/auditlog/").data
+    owner.is_superuser = True
+    db.session.commit()
+    assert b"user.locked" in client.get("/admin/auditlog/").data

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
-from werkzeug.serving import make_server
 
 from mailapp.services.events import record_events
-from tests.factories import PASSWORD, make_contact, make_project, make_user
+from tests.browser.test_back_office import log_in
+from tests.factories import make_contact, make_project, make_user
 from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-
-@pytest.fixture
-def server_url(app) -> Iterator[str]:
-    app.config["WTF_CSRF_SSL_STRICT"] = False
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def test_analyst_reads_the_campaign_report(app, server_url, browser):
+def test_analyst_reads_the_campaign_report(app, app_server, page):
     project = make_project()
     analyst = make_user(project, "analyst", email="analyst@example.com")
     campaign = make_sent_campaign(
@@ -76,14 +42,10 @@ def test_analyst_reads_the_campaign_report(app, server_url, browser):
             rows.append({**base, "type": "click", "link_id": first.id, "is_machine": False})
     record_events(rows)
 
-    page = browser.new_page()
     requested_hosts = set()
     page.on("request", lambda request: requested_hosts.add(request.url.split("/")[2]))
-    page.goto(f"{server_url}/login")
-    page.fill("input[name=email]", analyst.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{server_url}/admin/analytics/")
+    log_in(page, analyst.email)
+    page.goto("/admin/analytics/")
     page.click("#campaign-reports a:has-text('Browser campaign')")
     page.wait_for_selector("#summary")
 
@@ -99,5 +61,4 @@ def test_analyst_reads_the_campaign_report(app, server_url, browser):
     assert frame.locator("h1").inner_text() == "Hello"
     assert "2 · 100%" in frame.locator(f"[data-link='{first.id}']").inner_text()
     # Everything came from our own server: the back office works offline.
-    assert requested_hosts == {server_url.split("/")[2]}
-    page.close()
+    assert requested_hosts == {app_server.split("/")[2]}
