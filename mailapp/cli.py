@@ -22,17 +22,20 @@ from mailapp.services.seed import DEMO_SLUG, seed_demo
 from mailapp.services.users import create_user, generate_password, get_user_by_email
 
 CLI_ACTOR = Actor.system("cli")
+EX_TEMPFAIL = 75  # sysexits.h: MTAs defer the delivery and retry
 
 users_cli = AppGroup("users", help="Back-office users.")
 projects_cli = AppGroup("projects", help="Projects (tenants).")
 secrets_cli = AppGroup("secrets", help="Keys for SECRET_KEY and ENCRYPTION_KEY.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the REST API.")
+bounces_cli = AppGroup("bounces", help="Returned mail: bounces, complaints, unsubscribes.")
 
 
 def init_app(app: Flask) -> None:
     for command in (users_cli, projects_cli, secrets_cli, seed_demo_command, bootstrap, check):
         app.cli.add_command(command)
     app.cli.add_command(api_keys_cli)
+    app.cli.add_command(bounces_cli)
 
 
 def _fail(exc: ServiceError) -> click.ClickException:
@@ -166,3 +169,53 @@ def create_api_key_command(
         err=True,
     )
     click.echo(key)
+
+
+@bounces_cli.command("ingest")
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--mbox", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--recipient",
+    default=None,
+    help="envelope recipient (default: $ORIGINAL_RECIPIENT or $RECIPIENT from the MTA)",
+)
+def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None) -> None:
+    """Ingest one message on stdin (MTA pipe), or a Maildir's unread messages, or an mbox."""
+    from mailapp.services.inbound import ingest_message
+    from mailapp.services.mailboxes import ingest_maildir, ingest_mbox
+
+    if maildir and mbox:
+        raise click.UsageError("give --maildir or --mbox, not both")
+    if maildir:
+        click.echo(f"ingested {ingest_maildir(maildir, actor=CLI_ACTOR)} messages")
+    elif mbox:
+        click.echo(f"ingested {ingest_mbox(mbox, actor=CLI_ACTOR)} messages")
+    else:
+        raw = sys.stdin.buffer.read()
+        if not raw.strip():
+            raise click.ClickException("no message on standard input")
+        envelope = recipient or os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")
+        try:
+            inbound = ingest_message(
+                raw, source="pipe", actor=CLI_ACTOR, envelope_recipient=envelope
+            )
+        except Exception:
+            # EX_TEMPFAIL: the MTA keeps the message and pipes it again later, never loses it.
+            current_app.logger.exception("could not ingest the message; asking the MTA to retry")
+            sys.exit(EX_TEMPFAIL)
+        click.echo(f"inbound message {inbound.id}: {inbound.classification}")
+
+
+@bounces_cli.command("poll")
+def bounces_poll() -> None:
+    """Ingest new messages from BOUNCE_MAILBOX_URL (IMAP or POP3) once."""
+    from mailapp.services.mailboxes import poll_mailbox
+
+    url = current_app.config.get("BOUNCE_MAILBOX_URL")
+    if not url:
+        raise click.ClickException("BOUNCE_MAILBOX_URL is not set")
+    try:
+        count = poll_mailbox(url, actor=CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"ingested {count} messages")

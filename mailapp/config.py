@@ -54,6 +54,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
+        "BOUNCE_MAILBOX_URL": env.get("BOUNCE_MAILBOX_URL") or None,
     }
 
 

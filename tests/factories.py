@@ -35,3 +35,23 @@ def make_contact(project: Project, email: str | None = None, **fields: object) -
     db.session.add(contact)
     db.session.commit()
     return contact
+
+
+def make_campaign(project: Project, name: str = "Spring news", **fields: object):
+    from mailapp.models import Campaign
+
+    campaign = Campaign(project_id=project.id, name=name, **fields)
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def make_delivery(campaign, contact: Contact, **fields: object):
+    from mailapp.models import Delivery
+
+    delivery = Delivery(
+        project_id=campaign.project_id, campaign_id=campaign.id, contact_id=contact.id, **fields
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    return delivery

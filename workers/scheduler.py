@@ -52,6 +52,18 @@ JOBS: tuple[Job, ...] = (
         "cron",
         {"hour": 3, "minute": 17},
     ),
+    Job(
+        "poll-bounce-mailbox",
+        "workers.actors.feedback:poll_bounce_mailbox",
+        "interval",
+        {"minutes": 1},
+    ),
+    Job(
+        "deliver-webhooks",
+        "workers.actors.webhooks:deliver_due_webhooks",
+        "interval",
+        {"seconds": 10},
+    ),
 )
 
 

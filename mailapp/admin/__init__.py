@@ -63,3 +63,13 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.analytics import AnalyticsView
 
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
+
+    from mailapp.admin.webhooks import InboundMessageAdmin, InboundWebhookAdmin, WebhookAttemptAdmin
+
+    admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
+    admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))
+    admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))
+
+    from mailapp.admin.webhooks import ProviderEventAdmin
+
+    admin.add_view(ProviderEventAdmin(m.ProviderEvent, name="ESP events", category=settings))

@@ -21,3 +21,7 @@ def init_app(app: Flask) -> None:
     from mailapp.web import unsubscribe
 
     app.register_blueprint(unsubscribe.bp)
+
+    from mailapp.web import webhooks
+
+    app.register_blueprint(webhooks.bp)

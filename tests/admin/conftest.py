@@ -83,7 +83,51 @@ def make_rows(project: Project) -> dict[str, object]:
     member = make_user(project, "analyst", email=f"member@{marker}.example")
     rows["membership"] = member.memberships[0]
     rows["project"] = project
+    rows.update(_feedback_rows(project, rows["webhookendpoint"].id, marker))
     rows["auditlog"] = db.session.scalar(
         sa.select(AuditLog).where(AuditLog.project_id == project.id).limit(1)
     )
+    return rows
+
+
+def _feedback_rows(project: Project, endpoint_id: int, marker: str) -> dict[str, object]:
+    """Rows of the webhook history, ESP endpoint and returned-mail views."""
+    from mailapp.extensions import db
+    from mailapp.models import (
+        EspProvider,
+        InboundMessage,
+        InboundWebhook,
+        ProviderEvent,
+        WebhookAttempt,
+    )
+    from mailapp.models.base import utcnow
+
+    rows: dict[str, object] = {
+        "webhookattempt": WebhookAttempt(
+            project_id=project.id,
+            endpoint_id=endpoint_id,
+            event_type="delivered",
+            payload={"marker": marker},
+        ),
+        "inboundwebhook": InboundWebhook(
+            project_id=project.id, provider=EspProvider.MAILGUN, token=f"{marker}-hook", secret="k"
+        ),
+        "inboundmessage": InboundMessage(
+            project_id=project.id,
+            source="pipe",
+            raw=f"Subject: {marker}\r\n\r\nbounce".encode(),
+            classification="unknown",
+            recipients=f"{marker}@bounced.example",
+        ),
+        "providerevent": ProviderEvent(
+            project_id=project.id,
+            provider=EspProvider.POSTMARK,
+            provider_event_id=f"{marker}-event",
+            received_at=utcnow(),
+            raw={"RecordType": "Delivery", "marker": marker},
+            normalized_type="delivered",
+        ),
+    }
+    db.session.add_all(rows.values())
+    db.session.commit()
     return rows

@@ -1,6 +1,6 @@
 """Every actor module; `dramatiq workers.actors` imports them all through here."""
 
 from workers import broker  # noqa: F401 - the broker must exist before any actor
-from workers.actors import maintenance, tracking
+from workers.actors import feedback, maintenance, tracking, webhooks
 
-__all__ = ["maintenance", "tracking"]
+__all__ = ["feedback", "maintenance", "tracking", "webhooks"]
