@@ -79,7 +79,7 @@ def add_memberships(
         sa.literal(status.value),
         sa.literal(confirmed_at, type_=ListMembership.__table__.c.confirmed_at.type),
         sa.literal(now, type_=ListMembership.__table__.c.created_at.type),
-    )
+    ).where(sa.true())  # SQLite needs a WHERE to tell ON CONFLICT from a join's ON
     stmt = (
         insert_for(ListMembership)
         .from_select(
@@ -88,7 +88,19 @@ def add_memberships(
         )
         .on_conflict_do_nothing()
     )
-    return db.session.execute(stmt).rowcount
+    joining = sa.select(sa.func.count()).select_from(
+        sa.select(source.c[0])
+        .where(
+            ~sa.exists().where(
+                ListMembership.list_id == list_id, ListMembership.contact_id == source.c[0]
+            )
+        )
+        .subquery()
+    )
+    # Counted apart: PostgreSQL reports no rowcount for this INSERT ... SELECT through psycopg.
+    added = db.session.scalar(joining)
+    db.session.execute(stmt)
+    return added
 
 
 def add_contacts(

@@ -85,6 +85,7 @@ class InvalidRule(ServiceError):
 @dataclass
 class _Compiler:
     project_id: int
+    dialect: str
     conditions: int = 0
 
     def rule(self, node: Any, path: str, depth: int) -> sa.ColumnElement[bool]:
@@ -98,7 +99,9 @@ class _Compiler:
                 raise InvalidRule(f"{path}: a group has exactly one key (all, any or not)")
             key = groups[0]
             if key == "not":
-                return sa.not_(self.rule(node["not"], f"{path}.not", depth + 1))
+                # SQL's NULL would make "not (age < 40)" drop contacts without an age.
+                inner = self.rule(node["not"], f"{path}.not", depth + 1)
+                return sa.not_(sa.func.coalesce(inner, sa.false()))
             children = node[key]
             if not isinstance(children, list) or not children:
                 raise InvalidRule(f"{path}.{key}: expected a non-empty list of rules")
@@ -126,7 +129,7 @@ class _Compiler:
         if field == "soft_bounces":
             return _number(Contact.soft_bounces, op, _as_number(value, where), where)
         if field.startswith("attributes."):
-            return _attribute(field.removeprefix("attributes."), op, value, where)
+            return _attribute(field.removeprefix("attributes."), op, value, where, self.dialect)
         if field == "list":
             return self.list_condition(node, op, value, where)
         if field == "tag":
@@ -253,19 +256,19 @@ def _date(column: Any, op: str, value: Any, where: str) -> sa.ColumnElement:
     raise InvalidRule(f"{where}: unknown operator; use one of {', '.join(DATE_OPS)}")
 
 
-def _attribute(key: str, op: str, value: Any, where: str) -> sa.ColumnElement:
+def _attribute(key: str, op: str, value: Any, where: str, dialect: str) -> sa.ColumnElement:
     if not ATTRIBUTE_KEY.match(key):
         raise InvalidRule(f"{where}: attribute names use letters, digits, '_' and '-'")
     if op not in ATTRIBUTE_OPS:
         raise InvalidRule(f"{where}: unknown operator; use one of {', '.join(ATTRIBUTE_OPS)}")
-    kind, text = _json_type(key), _json_text(key)
+    kind, text = _json_type(key, dialect), _json_text(key)
     if isinstance(value, bool):
         if op not in ("eq", "neq"):
             raise InvalidRule(f"{where}: true/false compare with eq or neq")
         holds = kind == ("true" if value else "false")
         return holds if op == "eq" else sa.not_(sa.func.coalesce(holds, False))
     if op in ("gt", "gte", "lt", "lte") or (op in ("eq", "neq") and isinstance(value, int | float)):
-        number = sa.case((kind.in_(("integer", "real", "number")), _json_number(key)))
+        number = sa.case((kind.in_(("integer", "real", "number")), _json_number(key, dialect)))
         if op == "neq":
             return sa.or_(number.is_(None), number != _as_number(value, where))
         return _number(number, op, _as_number(value, where), where)
@@ -279,9 +282,9 @@ def _attribute(key: str, op: str, value: Any, where: str) -> sa.ColumnElement:
     return _text(text, op, value, where, TEXT_OPS)
 
 
-def _json_type(key: str) -> sa.ColumnElement[str]:
+def _json_type(key: str, dialect: str) -> sa.ColumnElement[str]:
     """The JSON type of an attribute, spelled the SQLite way (text, integer, real, true ...)."""
-    if dialect() == "postgresql":
+    if dialect == "postgresql":
         pg = sa.func.jsonb_typeof(Contact.attributes[key])
         truth = sa.case((Contact.attributes[key].as_string() == "true", "true"), else_="false")
         return sa.case((pg == "string", "text"), (pg == "boolean", truth), else_=pg)
@@ -292,19 +295,20 @@ def _json_text(key: str) -> sa.ColumnElement[str]:
     return Contact.attributes[key].as_string()
 
 
-def _json_number(key: str) -> sa.ColumnElement:
-    if dialect() == "postgresql":
+def _json_number(key: str, dialect: str) -> sa.ColumnElement:
+    if dialect == "postgresql":
         return sa.cast(Contact.attributes[key].as_string(), sa.Numeric)
     return sa.func.json_extract(Contact.attributes, f'$."{key}"')
 
 
-def compile_rule(project_id: int, rule: Any) -> sa.ColumnElement[bool]:
+def compile_rule(project_id: int, rule: Any, dialect: str) -> sa.ColumnElement[bool]:
     """The rule as one SQL condition on Contact; InvalidRule says what is wrong."""
-    return _Compiler(project_id).rule(rule, "rule", 0)
+    return _Compiler(project_id, dialect).rule(rule, "rule", 0)
 
 
 def validate_rule(rule: Any) -> None:
-    compile_rule(0, rule)
+    """Raise InvalidRule with the reason if the rule cannot be evaluated."""
+    compile_rule(0, rule, "sqlite")
 
 
 def segment_query(project_id: int, rule: Any, *, include_quarantined: bool = False) -> sa.Select:
@@ -312,7 +316,7 @@ def segment_query(project_id: int, rule: Any, *, include_quarantined: bool = Fal
     query = sa.select(Contact.id).where(
         Contact.project_id == project_id,
         Contact.status == ContactStatus.ACTIVE,
-        compile_rule(project_id, rule),
+        compile_rule(project_id, rule, dialect()),
         ~sa.exists().where(
             Suppression.project_id == project_id,
             Suppression.email == sa.func.lower(Contact.email),
@@ -385,14 +389,14 @@ def recount_segment(project_id: int, segment_id: int, *, actor: Actor) -> Recoun
             SegmentMember.contact_id.not_in(sa.select(matching.c.id)),
         )
     ).rowcount
-    entered = db.session.execute(
-        insert_for(SegmentMember).from_select(
-            ["project_id", "segment_id", "contact_id"],
-            sa.select(sa.literal(project_id), sa.literal(segment.id), matching.c.id).where(
-                matching.c.id.not_in(members)
-            ),
-        )
-    ).rowcount
+    newcomers = sa.select(sa.literal(project_id), sa.literal(segment.id), matching.c.id).where(
+        matching.c.id.not_in(members)
+    )
+    # Counted apart: PostgreSQL reports no rowcount for this INSERT ... SELECT through psycopg.
+    entered = db.session.scalar(sa.select(sa.func.count()).select_from(newcomers.subquery()))
+    db.session.execute(
+        insert_for(SegmentMember).from_select(["project_id", "segment_id", "contact_id"], newcomers)
+    )
     count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(SegmentMember)

@@ -17,7 +17,8 @@ def dialect() -> str:
 def insert_for(model: Any) -> Any:
     """An INSERT supporting ON CONFLICT on the session's database."""
     module = postgresql if dialect() == "postgresql" else sqlite
-    return module.insert(model)
+    # The Core table, not the ORM entity: ORM-enabled INSERT ... SELECT reports no rowcount.
+    return module.insert(getattr(model, "__table__", model))
 
 
 def json_merge(base: sa.ColumnElement, overlay: sa.ColumnElement) -> sa.ColumnElement:
