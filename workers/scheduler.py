@@ -40,6 +40,12 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    Job(
+        "expire-unconfirmed-subscriptions",
+        "workers.actors.audience:expire_unconfirmed",
+        "interval",
+        {"hours": 1},
+    ),
 )
 
 

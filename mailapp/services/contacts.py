@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -96,6 +97,8 @@ class UpsertCounts:
     # normalized email -> contact id, for every row written or found (not skipped ones)
     ids: dict[str, int] = field(default_factory=dict)
     suppressed: list[str] = field(default_factory=list)
+    # addresses already written at or after `touched_since`: repeats within one import
+    repeated: list[str] = field(default_factory=list)
 
 
 def clean_contact(data: dict[str, Any]) -> dict[str, Any]:
@@ -126,11 +129,14 @@ def bulk_upsert(
     *,
     policy: DuplicatePolicy = DuplicatePolicy.UPDATE,
     source: str | None = None,
+    touched_since: datetime | None = None,
 ) -> UpsertCounts:
     """Insert or merge cleaned rows in a few set-based statements (no commit, no audit).
 
     Suppressed addresses are left out entirely, so nothing here re-activates one; the
-    caller reports them. Existing contacts keep their status whatever the policy.
+    caller reports them. Existing contacts keep their status whatever the policy. With
+    `touched_since`, contacts written since then are left alone and listed as repeated:
+    an import finds the duplicates inside its file without keeping every address in memory.
     """
     counts = UpsertCounts()
     by_email = {row["email"]: row for row in rows}  # the last row for an address wins
@@ -140,13 +146,19 @@ def bulk_upsert(
         del by_email[email]
     if not by_email:
         return counts
-    existing = dict(
-        db.session.execute(
-            sa.select(Contact.email, Contact.id).where(
-                Contact.project_id == project_id, Contact.email.in_(by_email)
-            )
-        ).all()
-    )
+    existing: dict[str, int] = {}
+    for email, contact_id, updated_at in db.session.execute(
+        sa.select(Contact.email, Contact.id, Contact.updated_at).where(
+            Contact.project_id == project_id, Contact.email.in_(by_email)
+        )
+    ):
+        if touched_since is not None and updated_at >= touched_since:
+            counts.repeated.append(email)
+            del by_email[email]
+        else:
+            existing[email] = contact_id
+    if not by_email:
+        return counts
     now = utcnow()
     values = [
         {

@@ -1,6 +1,6 @@
 """Every actor module; `dramatiq workers.actors` imports them all through here."""
 
 from workers import broker  # noqa: F401 - the broker must exist before any actor
-from workers.actors import maintenance
+from workers.actors import audience, maintenance
 
-__all__ = ["maintenance"]
+__all__ = ["audience", "maintenance"]
