@@ -8,12 +8,15 @@ confirmation lifts its suppression.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formataddr, make_msgid
 from urllib.parse import urlsplit
 
+import redis
 import sqlalchemy as sa
 from flask import current_app, render_template
 
@@ -183,15 +186,20 @@ def send_confirmation(list_id: int, contact_id: int) -> str:
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
     from_email = sender.from_email if sender else f"no-reply@{host}"
     link = confirmation_url(list_id, contact_id)
-    message = EmailMessage()
+    message = EmailMessage(policy=SMTP)  # CRLF line ends: smtplib sends bytes as they are
     message["From"] = formataddr((sender.from_name if sender else "", from_email))
     message["To"] = contact.email
     message["Subject"] = f"Please confirm your subscription to {mailing_list.name}"
     message["Message-ID"] = make_msgid(domain=host)
     context = {"list": mailing_list, "link": link, "days": CONFIRM_MAX_AGE.days}
-    message.set_content(render_template("email/confirm_subscription.txt", **context))
+    # quoted-printable keeps every line under SMTP's 998-octet limit, whatever the HTML.
+    message.set_content(
+        render_template("email/confirm_subscription.txt", **context), cte="quoted-printable"
+    )
     message.add_alternative(
-        render_template("email/confirm_subscription.html", **context), subtype="html"
+        render_template("email/confirm_subscription.html", **context),
+        subtype="html",
+        cte="quoted-printable",
     )
     transport = open_transport(transport_url_for(sender))
     try:
@@ -200,7 +208,7 @@ def send_confirmation(list_id: int, contact_id: int) -> str:
         transport.close()
     if result.outcome == "deferred":
         raise ConfirmationDeferred(result.reply)  # the actor retries later
-    return result.outcome
+    return f"{result.outcome} ({result.code} {result.reply})"
 
 
 class ConfirmationDeferred(Exception):
@@ -329,3 +337,13 @@ def withdraw_consent(project_id: int, list_id: int, contact_id: int, *, actor: A
         context={"list_id": list_id, "contact": contact_id},
     )
     db.session.commit()
+
+
+def allow_attempt(client: redis.Redis, scope: str, key: str, limit: int, window: int) -> bool:
+    """A fixed-window counter in Redis, shared by every web process."""
+    bucket = f"mailapp:rate:{scope}:{key}:{int(time.time()) // window}"
+    pipe = client.pipeline()
+    pipe.incr(bucket)
+    pipe.expire(bucket, window)
+    count, _ = pipe.execute()
+    return count <= limit
