@@ -317,7 +317,7 @@ def preview_problems(project_id: int, job_id: int) -> ProblemPreview:
 
 def _list_ids(project_id: int) -> dict[str, int]:
     query = sa.select(List.name, List.id).where(List.project_id == project_id)
-    return dict(db.session.execute(query).tuples().all())
+    return dict(db.session.execute(query).all())
 
 
 def rows_imported_today(project_id: int) -> int:

@@ -215,3 +215,9 @@ def list_counts(project_id: int) -> dict[int, dict[str, int]]:
     for list_id, status, count in rows:
         counts.setdefault(list_id, {})[status.value] = count
     return counts
+
+
+def project_lists(project_id: int) -> list[List]:
+    return list(
+        db.session.scalars(sa.select(List).where(List.project_id == project_id).order_by(List.id))
+    )
