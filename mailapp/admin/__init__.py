@@ -59,3 +59,6 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+    from mailapp.admin.imports import ImportView
+
+    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))

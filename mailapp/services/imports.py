@@ -119,6 +119,16 @@ def create_import(
     return job
 
 
+def recent_imports(project_id: int, limit: int = 20) -> list[ImportJob]:
+    query = (
+        sa.select(ImportJob)
+        .where(ImportJob.project_id == project_id)
+        .order_by(ImportJob.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
 def get_import(project_id: int, job_id: int) -> ImportJob:
     job = db.session.scalar(
         sa.select(ImportJob).where(ImportJob.project_id == project_id, ImportJob.id == job_id)
@@ -334,18 +344,28 @@ def _quota(project_id: int) -> int | None:
     return (settings or {}).get("quota_import_rows_per_day")
 
 
-def start_import(project_id: int, job_id: int, *, actor: Actor) -> ImportJob:
-    """Confirm a mapped import and queue it for a worker."""
+def start_import(
+    project_id: int, job_id: int, *, actor: Actor, policy: DuplicatePolicy | None = None
+) -> ImportJob:
+    """Confirm a mapped import (optionally choosing the duplicate policy now) and queue it."""
     from workers.actors.audience import run_import
 
     job = get_import(project_id, job_id)
     if job.status is not ImportStatus.MAPPED:
         raise ServiceError("map the columns before starting the import")
+    if policy is not None:
+        job.duplicate_policy = policy
     quota = _quota(project_id)
     if quota is not None and rows_imported_today(project_id) >= quota:
         raise ServiceError(f"the daily import quota of {quota:,} rows is used up")
     job.status = ImportStatus.QUEUED
-    record_audit(actor, "import.start", project_id=project_id, obj=job)
+    record_audit(
+        actor,
+        "import.start",
+        project_id=project_id,
+        obj=job,
+        context={"policy": job.duplicate_policy.value, "filename": job.filename},
+    )
     db.session.commit()
     run_import.send(job.id)
     return job
