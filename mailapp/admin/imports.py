@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, flash, jsonify, redirect, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
@@ -124,8 +133,9 @@ class ImportView(ProjectView):
     @expose("/<int:job_id>/report.csv")
     def report(self, job_id: int) -> Response:
         lines = imports.report_lines(current_project().id, job_id)
+        # The rows stream from a server-side cursor: keep the request (and session) open.
         return Response(
-            lines,
+            stream_with_context(lines),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="import-{job_id}-report.csv"'},
         )

@@ -516,13 +516,28 @@ def _add_memberships(job: ImportJob, ids: dict[str, int], row_lists: list[tuple[
 def report_lines(project_id: int, job_id: int) -> Iterator[str]:
     """The rejected rows as CSV (line, reason, row), streamed, formulas neutralized."""
     job = get_import(project_id, job_id)
-    query = (
-        sa.select(ImportProblem.line, ImportProblem.reason, ImportProblem.raw)
-        .where(ImportProblem.project_id == project_id, ImportProblem.import_id == job.id)
-        .order_by(ImportProblem.line, ImportProblem.id)
-        .execution_options(yield_per=1000)
-    )
-    return csv_lines(("line", "reason", "row"), db.session.execute(query))
+    return csv_lines(("line", "reason", "row"), _problem_rows(project_id, job.id))
+
+
+def _problem_rows(project_id: int, job_id: int, page: int = 1000) -> Iterator[tuple]:
+    # Keyset pages rather than a server-side cursor, which a commit elsewhere would close.
+    after = (0, 0)
+    while True:
+        rows = db.session.execute(
+            sa.select(ImportProblem.line, ImportProblem.id, ImportProblem.reason, ImportProblem.raw)
+            .where(
+                ImportProblem.project_id == project_id,
+                ImportProblem.import_id == job_id,
+                sa.tuple_(ImportProblem.line, ImportProblem.id) > after,
+            )
+            .order_by(ImportProblem.line, ImportProblem.id)
+            .limit(page)
+        ).all()
+        for line, _, reason, raw in rows:
+            yield line, reason, raw
+        if len(rows) < page:
+            return
+        after = (rows[-1].line, rows[-1].id)
 
 
 def progress(project_id: int, job_id: int) -> dict[str, Any]:
