@@ -34,7 +34,7 @@ from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.contacts import InvalidContact, bulk_upsert, clean_contact
 from mailapp.services.exports import csv_lines
-from mailapp.services.upserts import insert_for
+from mailapp.services.upserts import dialect, insert_for, unnest_rows
 
 BATCH_ROWS = 5000
 PREVIEW_ROWS = 5
@@ -503,12 +503,36 @@ def _add_memberships(job: ImportJob, ids: dict[str, int], row_lists: list[tuple[
     if not pairs:
         return
     now = utcnow()
+    ordered = sorted(pairs)
+    stmt = insert_for(ListMembership).on_conflict_do_nothing()
+    if dialect() == "postgresql":
+        u = unnest_rows(
+            {
+                "list_id": (sa.Integer, [list_id for list_id, _ in ordered]),
+                "contact_id": (sa.BigInteger, [contact_id for _, contact_id in ordered]),
+            }
+        )
+        table = ListMembership.__table__.c
+        db.session.execute(
+            stmt.from_select(
+                ["project_id", "list_id", "contact_id", "status", "confirmed_at", "created_at"],
+                sa.select(
+                    sa.literal(job.project_id),
+                    u.c.list_id,
+                    u.c.contact_id,
+                    sa.literal(MembershipStatus.CONFIRMED.value),
+                    sa.literal(now, table.confirmed_at.type),
+                    sa.literal(now, table.created_at.type),
+                ),
+            )
+        )
+        return
     db.session.execute(
-        insert_for(ListMembership).on_conflict_do_nothing(),
+        stmt,
         [
             {"project_id": job.project_id, "list_id": list_id, "contact_id": contact_id,
              "status": MembershipStatus.CONFIRMED.value, "confirmed_at": now, "created_at": now}
-            for list_id, contact_id in sorted(pairs)
+            for list_id, contact_id in ordered
         ],
     )  # fmt: skip
 

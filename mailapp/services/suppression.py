@@ -15,7 +15,7 @@ from mailapp.models import Contact, ContactStatus, Suppression, SuppressionReaso
 from mailapp.models.base import utcnow
 from mailapp.services import NotFound
 from mailapp.services.audit import Actor, record_audit
-from mailapp.services.upserts import insert_for
+from mailapp.services.upserts import in_values, insert_for
 
 # The contact status a suppression reason implies (manual entries leave the status alone).
 STATUS_FOR_REASON = {
@@ -136,7 +136,8 @@ def filter_unsuppressed(project_id: int, emails: Iterable[str]) -> set[str]:
     found = set(
         db.session.scalars(
             sa.select(Suppression.email_hash).where(
-                Suppression.project_id == project_id, Suppression.email_hash.in_(by_hash)
+                Suppression.project_id == project_id,
+                in_values(Suppression.email_hash, by_hash, sa.Text),
             )
         )
     )
