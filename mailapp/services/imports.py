@@ -246,19 +246,31 @@ def _rows(job: ImportJob) -> Iterator[Row]:
                 line = reader.line_num + 1
                 continue
             start, line = line, reader.line_num + 1
-            if not cells or not any(c.strip() for c in cells):
+            joined = job.delimiter.join(cells)
+            if not joined.strip(job.delimiter + " \t"):
                 continue
-            raw = _raw(cells, job.delimiter)
+            raw = joined[:2000]
             if len(cells) != len(header):
                 yield Row(start, {}, raw, f"expected {len(header)} fields, found {len(cells)}")
-            elif any("\ufffd" in c for c in cells):
+            elif "\ufffd" in joined:
                 yield Row(start, {}, raw, "not valid UTF-8 text")
             else:
                 yield Row(start, {f: cells[i].strip() for i, f in index.items()}, raw)
 
 
-def _raw(cells: list[str], delimiter: str) -> str:
-    return delimiter.join(cells)[:2000]
+def _count_rows(job: ImportJob) -> int:
+    """Data rows in the file (blank lines aside), for the progress bar."""
+    with _open(job.path) as handle:
+        reader = _reader(handle, job.delimiter)
+        next(reader, None)
+        count = 0
+        while True:
+            try:
+                count += bool(next(reader))
+            except StopIteration:
+                return count
+            except csv.Error:
+                count += 1  # reported as unreadable when the import reaches it
 
 
 def _contact_data(values: dict[str, str]) -> dict[str, Any]:
@@ -382,7 +394,7 @@ def run_import(job_id: int) -> ImportJob:
     db.session.execute(sa.delete(ImportProblem).where(ImportProblem.import_id == job.id))
     job.processed_rows = job.created_count = job.updated_count = 0
     job.skipped_count = job.invalid_count = 0
-    job.total_rows = sum(1 for _ in _rows(job))
+    job.total_rows = _count_rows(job)
     quota = _quota(job.project_id)
     if quota is not None and rows_imported_today(job.project_id) + job.total_rows > quota:
         return _fail(job, f"{job.total_rows:,} rows would pass the daily import quota of {quota:,}")
