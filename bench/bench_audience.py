@@ -90,10 +90,10 @@ def copy_baseline(database_url: str, path: Path) -> float:
             "timezone text, city text, plan text, age int)"
         )
         start = time.perf_counter()
-        with conn.cursor().copy("COPY copy_baseline FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    cp.write(chunk)
+        copy_sql = "COPY copy_baseline FROM STDIN WITH (FORMAT csv, HEADER)"
+        with conn.cursor().copy(copy_sql) as cp, path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                cp.write(chunk)
         conn.commit()
         elapsed = time.perf_counter() - start
         conn.execute("DROP TABLE copy_baseline")
@@ -104,7 +104,8 @@ def copy_baseline(database_url: str, path: Path) -> float:
 def child_import(database_url: str, csv_path: str, slug: str) -> None:
     """In a fresh process: import one file, print seconds and peak RSS as JSON."""
     from mailapp.services.audit import Actor
-    from mailapp.services.imports import create_import, run_import, set_mapping, start_import
+    from mailapp.services.import_runs import run_import
+    from mailapp.services.imports import create_import, set_mapping, start_import
     from mailapp.services.lists import create_list
     from mailapp.services.projects import create_project
 
@@ -165,7 +166,8 @@ def segment_count_ms(database_url: str, project_id: int, list_id: int) -> tuple[
     from mailapp.models.base import utcnow
     from mailapp.services.audit import Actor
     from mailapp.services.lists import create_list
-    from mailapp.services.segments import count_rule, describe_rule
+    from mailapp.services.segment_descriptions import describe_rule
+    from mailapp.services.segments import count_rule
 
     app = make_app(database_url)
     with app.app_context():

@@ -17,7 +17,7 @@ from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.models import Contact
 from mailapp.permissions import Permission
-from mailapp.services import NotFound, ServiceError, contacts, gdpr, lists
+from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists
 
 
 def _email_link(model: Contact) -> Markup:
@@ -47,7 +47,7 @@ class ContactProfileMixin:
     def profile(self, contact_id: int) -> ResponseReturnValue:
         project = current_project()
         try:
-            detail = contacts.contact_detail(project.id, contact_id)
+            detail = contact_reads.contact_detail(project.id, contact_id)
         except NotFound:
             abort(404)
         return self.render(

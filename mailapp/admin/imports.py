@@ -21,7 +21,7 @@ from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.models import DuplicatePolicy, ImportStatus
 from mailapp.permissions import Permission
-from mailapp.services import ServiceError, imports, lists
+from mailapp.services import ServiceError, import_files, imports, lists
 
 FIELD_CHOICES = [
     ("", "(ignore)"),
@@ -68,7 +68,7 @@ class ImportView(ProjectView):
     def mapping(self, job_id: int) -> ResponseReturnValue:
         project = current_project()
         job = imports.get_import(project.id, job_id)
-        upload = imports.read_upload(job)
+        upload = import_files.read_upload(job)
         if request.method == "POST":
             chosen = {
                 column: request.form.get(f"col-{i}", "") for i, column in enumerate(upload.header)

@@ -15,12 +15,12 @@ from mailapp.admin.context import current_actor, current_project
 from mailapp.models import Segment
 from mailapp.models.base import utcnow
 from mailapp.permissions import Permission
-from mailapp.services import ServiceError, segments
+from mailapp.services import ServiceError, segment_descriptions, segments
 
 
 def _description(model: Segment) -> str:
     try:
-        return segments.describe_rule(model.project_id, model.rule)
+        return segment_descriptions.describe_rule(model.project_id, model.rule)
     except ServiceError as exc:
         return f"(invalid rule: {exc})"
 
@@ -50,7 +50,7 @@ class SegmentAdmin(ProjectModelView):
             return jsonify(
                 {
                     "count": segments.count_rule(project_id, rule),
-                    "description": segments.describe_rule(project_id, rule),
+                    "description": segment_descriptions.describe_rule(project_id, rule),
                 }
             )
         except ServiceError as exc:

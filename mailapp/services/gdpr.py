@@ -22,7 +22,8 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.services.audit import Actor, record_audit
-from mailapp.services.contacts import contact_detail, get_contact
+from mailapp.services.contact_reads import contact_detail
+from mailapp.services.contacts import get_contact
 from mailapp.services.suppression import suppress
 
 ERASED_DOMAIN = "erased.invalid"  # RFC 2606: can never be a real mailbox

@@ -64,7 +64,7 @@ def browser() -> Iterator[Browser]:
 def test_import_wizard_shows_progress_to_completion(
     app, server_url, worker, browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mailapp.services.imports.BATCH_ROWS", 500)  # many progress steps
+    monkeypatch.setattr("mailapp.services.import_runs.BATCH_ROWS", 500)  # many progress steps
     project = make_project()
     create_list(project.id, "Imported", actor=TEST_ACTOR)
     make_user(project, "marketer", email="marketer@example.com")

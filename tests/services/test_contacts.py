@@ -8,11 +8,10 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Contact, ContactStatus, DuplicatePolicy, SuppressionReason
 from mailapp.services import ServiceError
+from mailapp.services.contact_reads import contact_detail, list_contacts
 from mailapp.services.contacts import (
     InvalidContact,
-    contact_detail,
     delete_contact,
-    list_contacts,
     normalize_email,
     quarantine_soft_bouncers,
     upsert_contact,

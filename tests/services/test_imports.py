@@ -19,15 +19,14 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.services import ServiceError
+from mailapp.services.import_files import read_upload, sniff_delimiter
+from mailapp.services.import_runs import run_import
 from mailapp.services.imports import (
     create_import,
     preview_problems,
     progress,
-    read_upload,
     report_lines,
-    run_import,
     set_mapping,
-    sniff_delimiter,
     start_import,
 )
 from mailapp.services.lists import create_list
@@ -182,7 +181,7 @@ def test_empty_and_batches(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         project = make_project()
         with pytest.raises(ServiceError, match="empty"):
             _upload(project.id, "  \n", tmp_path)
-        monkeypatch.setattr("mailapp.services.imports.BATCH_ROWS", 7)
+        monkeypatch.setattr("mailapp.services.import_runs.BATCH_ROWS", 7)
         rows = "".join(f"p{i}@example.com,{i}\n" for i in range(50))
         job = _upload(project.id, "email,n\n" + rows + "p3@example.com,again\n", tmp_path)
         set_mapping(project.id, job.id, job.mapping, actor=TEST_ACTOR)

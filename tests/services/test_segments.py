@@ -19,14 +19,13 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.services.lists import create_list
+from mailapp.services.segment_rules import InvalidRule, validate_rule
 from mailapp.services.segments import (
-    InvalidRule,
     count_rule,
     freeze_segment,
     recount_segment,
     save_segment,
     segment_query,
-    validate_rule,
 )
 from mailapp.services.suppression import suppress
 from tests.factories import TEST_ACTOR, make_project

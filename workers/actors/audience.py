@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.services import imports, subscriptions
+from mailapp.services import import_runs, subscription_mail, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 def run_import(job_id: int) -> None:
     """Import a confirmed CSV; a crash marks the job failed rather than retrying blindly."""
     try:
-        job = imports.run_import(job_id)
+        job = import_runs.run_import(job_id)
     except Exception as exc:
         log.exception("import %s failed", job_id)
-        imports.fail_import(job_id, f"{type(exc).__name__}: {exc}")
+        import_runs.fail_import(job_id, f"{type(exc).__name__}: {exc}")
         raise
     log.info("import %s: %s", job_id, job.status.value if job else "gone")
 
@@ -26,7 +26,7 @@ def run_import(job_id: int) -> None:
 @dramatiq.actor(queue_name="mail", max_retries=8, time_limit=120_000)
 def send_confirmation(list_id: int, contact_id: int) -> None:
     """Mail a double opt-in link; a deferral raises so Dramatiq retries with backoff."""
-    outcome = subscriptions.send_confirmation(list_id, contact_id)
+    outcome = subscription_mail.send_confirmation(list_id, contact_id)
     log.info("confirmation for list %s contact %s: %s", list_id, contact_id, outcome)
 
 

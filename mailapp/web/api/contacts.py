@@ -8,7 +8,7 @@ from flask import Response, g, jsonify, request
 
 from mailapp.models import Contact, ContactStatus, DuplicatePolicy
 from mailapp.permissions import Permission
-from mailapp.services import contacts, gdpr
+from mailapp.services import contact_reads, contacts, gdpr
 from mailapp.services.contacts import MAX_BULK
 from mailapp.web.api import api_error, bp, document, require
 
@@ -110,7 +110,7 @@ def list_contacts() -> Response:
         return api_error(
             400, "bad_request", "after, limit and list_id are numbers; status a status"
         )
-    page = contacts.list_contacts(
+    page = contact_reads.list_contacts(
         g.project.id,
         after_id=after,
         limit=limit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify
 
 from mailapp.permissions import Permission
-from mailapp.services import segments
+from mailapp.services import segment_descriptions, segments
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import json_body
 
@@ -48,7 +48,7 @@ def create_segment() -> Response | tuple[Response, int]:
         description=body.get("description"),
         actor=g.actor,
     )
-    description = segments.describe_rule(g.project.id, segment.rule)
+    description = segment_descriptions.describe_rule(g.project.id, segment.rule)
     return jsonify({"id": segment.id, "name": segment.name, "rule": segment.rule,
                     "description": description}), 201  # fmt: skip
 
@@ -70,7 +70,7 @@ def count_rule() -> Response:
     return jsonify(
         {
             "count": segments.count_rule(g.project.id, rule),
-            "description": segments.describe_rule(g.project.id, rule),
+            "description": segment_descriptions.describe_rule(g.project.id, rule),
         }
     )
 
