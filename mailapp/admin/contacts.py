@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
@@ -15,6 +16,7 @@ from wtforms.validators import DataRequired, Email
 
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.admin.fields import strip
 from mailapp.models import Contact
 from mailapp.permissions import Permission
 from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists
@@ -176,10 +178,12 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     ]
     # Status follows suppression and erasure services, never a hand edit.
     form_columns = ["email", "first_name", "last_name", "timezone", "locale"]
-    form_args = {"email": {"validators": [DataRequired(), Email()]}}
+    form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
 
     def on_model_change(self, form: Form, model: Contact, is_created: bool) -> Any:
-        raw = model.email.strip()
+        if not (is_created or sa.inspect(model).attrs.email.history.has_changes()):
+            return
+        raw = model.email
         local, _, domain = raw.rpartition("@")
         model.email_raw = raw
         model.email = f"{local}@{domain.lower()}"
