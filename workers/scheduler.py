@@ -63,6 +63,10 @@ JOBS: tuple[Job, ...] = (
         "workers.actors.webhooks:deliver_due_webhooks",
         "interval",
         {"seconds": 10},
+        "expire-unconfirmed-subscriptions",
+        "workers.actors.audience:expire_unconfirmed",
+        "interval",
+        {"hours": 1},
     ),
 )
 

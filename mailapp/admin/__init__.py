@@ -73,3 +73,6 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.webhooks import ProviderEventAdmin
 
     admin.add_view(ProviderEventAdmin(m.ProviderEvent, name="ESP events", category=settings))
+    from mailapp.admin.imports import ImportView
+
+    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))

@@ -25,3 +25,6 @@ def init_app(app: Flask) -> None:
     from mailapp.web import webhooks
 
     app.register_blueprint(webhooks.bp)
+    from mailapp.web import subscribe
+
+    app.register_blueprint(subscribe.bp)

@@ -4,3 +4,6 @@ from workers import broker  # noqa: F401 - the broker must exist before any acto
 from workers.actors import feedback, maintenance, tracking, webhooks
 
 __all__ = ["feedback", "maintenance", "tracking", "webhooks"]
+from workers.actors import audience, maintenance
+
+__all__ = ["audience", "maintenance"]
