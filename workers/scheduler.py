@@ -63,6 +63,8 @@ JOBS: tuple[Job, ...] = (
         "workers.actors.webhooks:deliver_due_webhooks",
         "interval",
         {"seconds": 10},
+    ),
+    Job(
         "expire-unconfirmed-subscriptions",
         "workers.actors.audience:expire_unconfirmed",
         "interval",

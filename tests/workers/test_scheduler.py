@@ -100,3 +100,19 @@ def test_lock_renewal_belongs_to_its_holder(redis_url):
     assert a.renew()
     a.release()
     assert b.acquire()
+
+
+def test_every_job_names_an_actor_and_a_valid_trigger():
+    import dramatiq
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from workers.scheduler import JOBS, enqueue
+
+    assert len({job.id for job in JOBS}) == len(JOBS)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in JOBS:
+        module_name, name = job.actor.split(":")
+        actor = getattr(__import__(module_name, fromlist=[name]), name)
+        assert isinstance(actor, dramatiq.Actor), job.actor
+        scheduler.add_job(enqueue(job.actor), job.trigger, id=job.id, **job.trigger_args)
+    assert {j.id for j in scheduler.get_jobs()} == {job.id for job in JOBS}
