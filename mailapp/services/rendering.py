@@ -67,6 +67,10 @@ class _CappedSandbox(SandboxedEnvironment):
         self._check_time()
         return super().getattr(obj, attribute)
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Jinja's default renders an unsafe attribute as empty; refuse it loudly instead.
+        raise SecurityError(f"access to attribute {attribute!r} is not allowed")
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > 64:
             raise SecurityError("exponent too large")
@@ -81,7 +85,10 @@ class _CappedSandbox(SandboxedEnvironment):
 def _environment(autoescape: bool) -> _CappedSandbox:
     # trim_blocks: a `{% for %}` on its own line leaves no blank line in a text part.
     env = _CappedSandbox(
-        autoescape=autoescape, undefined=ChainableUndefined, trim_blocks=not autoescape
+        autoescape=autoescape,
+        undefined=ChainableUndefined,
+        trim_blocks=not autoescape,
+        keep_trailing_newline=True,
     )
     env.globals.clear()  # no range/lipsum/dict/cycler/joiner/namespace in author templates
     return env
@@ -133,8 +140,7 @@ def localized_parts(version: TemplateVersion, locale: str | None) -> tuple[str, 
 def compile_content(version: TemplateVersion, locale: str | None = None) -> CompiledContent:
     """Compile (and cache) a version's parts for a locale; variants fall back to the base."""
     used, parts = localized_parts(version, locale)
-    return _compile(version.id, used, parts["subject"], parts["preheader"], parts["html"],
-                    parts["text"])  # fmt: skip
+    return _compile(version.id, used, *(parts[k] for k in ("subject", "preheader", "html", "text")))
 
 
 @lru_cache(maxsize=256)
@@ -235,12 +241,11 @@ def template_context(
     data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a template sees for one recipient (a Contact, or any object/mapping alike)."""
+    # Missing values are left out, so `{{ contact.first_name | default("there") }}` works.
+    fields = {name: _field(contact, name) for name in AUTHOR_VARIABLES["contact"] or ()}
     return {
-        "contact": {
-            name: _field(contact, name)
-            for name in AUTHOR_VARIABLES["contact"]  # type: ignore[union-attr]
-        }
-        | {"attributes": _field(contact, "attributes") or {}},
+        "contact": {k: v for k, v in fields.items() if v not in (None, "")}
+        | {"attributes": fields["attributes"] or {}},
         "unsubscribe_url": unsubscribe_url,
         "view_in_browser_url": view_url,
         "campaign": _pick(campaign, "campaign"),
