@@ -89,13 +89,18 @@ _INLINER = css_inline.CSSInliner(
 
 
 class PrepareError(ValueError):
-    """The HTML cannot be prepared; the message says where and why."""
+    """The HTML cannot be prepared; the message says why, `line` where (when known)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
 class Protected:
     html: str
     pieces: tuple[str, ...]
+    lines: tuple[int, ...]  # line of each piece in the source
 
     def restore(self, text: str, *, strict: bool = True) -> str:
         """Put the Jinja back; when strict, every placeholder must come back."""
@@ -113,7 +118,8 @@ class Protected:
             raise PrepareError(
                 f"{_snippet(piece)} sits where HTML is removed by sanitizing (between "
                 "attributes, or in an attribute or tag that is not allowed); put it in "
-                "an attribute value or between tags"
+                "an attribute value or between tags",
+                self.lines[lost[0]],
             )
         return restored
 
@@ -121,6 +127,7 @@ class Protected:
 def protect_jinja(source: str) -> Protected:
     """Swap Jinja constructs for placeholders the HTML tools leave in place."""
     pieces: list[str] = []
+    lines: list[int] = []
     out: list[str] = []
     in_tag, quote, last = False, "", 0
     for match in JINJA_RE.finditer(source):
@@ -128,9 +135,10 @@ def protect_jinja(source: str) -> Protected:
         out.append(source[last : match.start()])
         out.append(f"xjx{len(pieces)}xjx" if in_tag else f"<!--xjx{len(pieces)}xjx-->")
         pieces.append(match[0])
+        lines.append(source.count("\n", 0, match.start()) + 1)
         last = match.end()
     out.append(source[last:])
-    return Protected("".join(out), tuple(pieces))
+    return Protected("".join(out), tuple(pieces), tuple(lines))
 
 
 def _scan(text: str, in_tag: bool, quote: str) -> tuple[bool, str]:
@@ -151,7 +159,8 @@ def _scan(text: str, in_tag: bool, quote: str) -> tuple[bool, str]:
 
 def sanitize_html(source: str) -> str:
     """Author HTML (Jinja) -> CSS inlined, allowlisted email HTML, Jinja intact."""
-    source = COMMENT_RE.sub("", source)
+    # Author comments go (Outlook conditionals could hide anything); line numbers stay.
+    source = COMMENT_RE.sub(lambda m: "\n" * m[0].count("\n"), source)
     protected = protect_jinja(source)
     html = protected.html
     css = "\n".join(STYLE_RE.findall(html))
