@@ -54,6 +54,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
+        "ASSET_DIR": env.get("ASSET_DIR") or str(instance_path / "assets"),
+        "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
     }
 
 
@@ -112,6 +114,12 @@ def _base_url(raw: str) -> str:
 def _port(raw: str, name: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}: {raw!r} is not a port number")
+    return int(raw)
+
+
+def _positive_int(raw: str, name: str) -> int:
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(f"{name}: {raw!r} is not a positive whole number")
     return int(raw)
 
 

@@ -10,3 +10,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+
+    from mailapp.web import assets
+
+    app.register_blueprint(assets.bp)
