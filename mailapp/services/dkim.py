@@ -113,3 +113,12 @@ class DkimSigner:
         b64 = base64.b64encode(signature).decode()
         folded = "\r\n\t ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
         return f"DKIM-Signature: {tags}{folded}\r\n".encode() + message
+
+
+def signer_for(sender: object) -> DkimSigner | None:
+    """The signer for a Sender (its domain, selector and key), or None when it has no key."""
+    key = getattr(sender, "dkim_private_key", None)
+    selector = getattr(sender, "dkim_selector", None)
+    if not key or not selector:
+        return None
+    return DkimSigner(sender.domain, selector, key)  # type: ignore[attr-defined]
