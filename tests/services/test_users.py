@@ -60,12 +60,12 @@ def test_authenticate_checks_password_and_active_flag(app):
     user = create_user(
         "a@example.com", PASSWORD, role="owner", project_slug="acme", actor=TEST_ACTOR
     )
-    assert authenticate("a@example.com", PASSWORD) == user
+    assert authenticate("a@example.com", PASSWORD).user == user
     assert user.last_login_at is not None
-    assert authenticate("a@example.com", PASSWORD + "x") is None
+    assert authenticate("a@example.com", PASSWORD + "x").user is None
     user.active = False
     db.session.commit()
-    assert authenticate("a@example.com", PASSWORD) is None
+    assert authenticate("a@example.com", PASSWORD).user is None
 
 
 def test_audit_entries_cannot_be_changed_or_deleted(app):
