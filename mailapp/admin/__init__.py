@@ -59,3 +59,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+
+    from mailapp.admin.assets import AssetsView
+
+    admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
