@@ -31,8 +31,16 @@ def marketer(app, client):
 
 def test_create_edit_review_publish_through_pages(app, client, marketer):
     token = csrf_token(client)
-    form = {"csrf_token": token, "name": "Welcome", "kind": "marketing", "subject": "Hi",
-            "html": HTML, "locale": "en", "locale_variants": "", "comment": "first"}  # fmt: skip
+    form = {
+        "csrf_token": token,
+        "name": "Welcome",
+        "kind": "marketing",
+        "subject": "Hi",
+        "html": HTML,
+        "locale": "en",
+        "locale_variants": "",
+        "comment": "first",
+    }
     response = client.post("/admin/template/create/", data=form)
     assert response.status_code == 302
     template = db.session.scalar(db.select(Template).where(Template.project_id == marketer.id))
@@ -50,8 +58,10 @@ def test_create_edit_review_publish_through_pages(app, client, marketer):
     assert version.subject == "Hello {{ contact.first_name }}"
 
     for action in ("submit", "publish"):
-        response = client.post(f"/admin/template/version/{version.id}/{action}/",
-                               data={"csrf_token": token, "comment": f"{action} ok"})  # fmt: skip
+        response = client.post(
+            f"/admin/template/version/{version.id}/{action}/",
+            data={"csrf_token": token, "comment": f"{action} ok"},
+        )
         assert response.status_code == 302
     db.session.refresh(version)
     assert version.status == VersionStatus.PUBLISHED
@@ -61,12 +71,17 @@ def test_create_edit_review_publish_through_pages(app, client, marketer):
 
 
 def test_preview_page_and_sandboxed_body(app, client, marketer):
-    template = create_template(marketer, "T", Content(subject="S {{ contact.first_name }}",
-                                                      html=HTML), actor=Actor.system())  # fmt: skip
+    template = create_template(
+        marketer,
+        "T",
+        Content(subject="S {{ contact.first_name }}", html=HTML),
+        actor=Actor.system(),
+    )
     version = template.versions[0]
     contact = make_contact(marketer, first_name="Zoë")
-    page = client.get(f"/admin/template/version/{version.id}/preview/?width=320&dark=1"
-                      f"&contact_id={contact.id}")  # fmt: skip
+    page = client.get(
+        f"/admin/template/version/{version.id}/preview/?width=320&dark=1&contact_id={contact.id}"
+    )
     assert page.status_code == 200
     text = page.data.decode()
     assert 'sandbox=""' in text
@@ -88,19 +103,28 @@ def test_preview_page_and_sandboxed_body(app, client, marketer):
 def test_test_send_from_the_preview_page(app, client, marketer):
     sink = SmtpSink().start()
     try:
-        sender = Sender(project_id=marketer.id, name="N", from_name="Shop",
-                        from_email="news@shop.example", domain="shop.example",
-                        transport_url=sink.url)  # fmt: skip
+        sender = Sender(
+            project_id=marketer.id,
+            name="N",
+            from_name="Shop",
+            from_email="news@shop.example",
+            domain="shop.example",
+            transport_url=sink.url,
+        )
         db.session.add(sender)
         db.session.commit()
-        template = create_template(marketer, "T", Content(subject="Sale", html=HTML),
-                                   actor=Actor.system())  # fmt: skip
+        template = create_template(
+            marketer, "T", Content(subject="Sale", html=HTML), actor=Actor.system()
+        )
         version_id = template.versions[0].id
         response = client.post(
             f"/admin/template/version/{version_id}/test-send/",
-            data={"csrf_token": csrf_token(client), "recipients": "qa@example.org",
-                  "sender_id": sender.id},
-        )  # fmt: skip
+            data={
+                "csrf_token": csrf_token(client),
+                "recipients": "qa@example.org",
+                "sender_id": sender.id,
+            },
+        )
         assert response.status_code == 302
         assert len(sink.messages) == 1
         assert b"Subject: [TEST] Sale" in sink.messages[0].data
@@ -133,10 +157,12 @@ def test_assets_page_upload_and_delete(app, client, marketer):
     token = csrf_token(client)
     response = client.post(
         "/admin/asset_library/upload",
-        data={"csrf_token": token, "files": [(io.BytesIO(png.getvalue()), "logo.png"),
-                                             (io.BytesIO(b"<svg/>"), "x.svg")]},
+        data={
+            "csrf_token": token,
+            "files": [(io.BytesIO(png.getvalue()), "logo.png"), (io.BytesIO(b"<svg/>"), "x.svg")],
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
     assert response.status_code == 302
     asset = db.session.scalar(db.select(Asset).where(Asset.project_id == marketer.id))
     assert asset.filename == "logo.png"
@@ -144,3 +170,26 @@ def test_assets_page_upload_and_delete(app, client, marketer):
     assert f"http://mail.test/a/{asset.storage_key}".encode() in page.data
     client.post(f"/admin/asset_library/{asset.id}/delete", data={"csrf_token": token})
     assert db.session.scalar(db.select(Asset).where(Asset.project_id == marketer.id)) is None
+
+
+def test_dkim_page_generates_a_key_and_shows_the_record(app, client):
+    project = make_project()
+    login(client, make_user(project, "admin"))
+    sender = Sender(
+        project_id=project.id,
+        name="N",
+        from_name="Shop",
+        from_email="news@shop.example",
+        domain="shop.example",
+    )
+    db.session.add(sender)
+    db.session.commit()
+    assert b"no key" in client.get("/admin/dkim/").data
+    response = client.post(
+        f"/admin/dkim/{sender.id}/generate", data={"csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 302
+    db.session.refresh(sender)
+    page = client.get("/admin/dkim/").data.decode()
+    assert f"{sender.dkim_selector}._domainkey.shop.example" in page
+    assert '"v=DKIM1; k=rsa; p=' in page
