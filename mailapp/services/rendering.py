@@ -132,7 +132,10 @@ def localized_parts(version: TemplateVersion, locale: str | None) -> tuple[str, 
     variants = version.locale_variants or {}
     for candidate in (locale, (locale or "").split("-")[0]):
         if candidate and candidate != version.locale and candidate in variants:
-            parts.update({k: v for k, v in variants[candidate].items() if k in parts and v})
+            variant = {k: v for k, v in variants[candidate].items() if k in parts and v}
+            if "html" in variant and "text" not in variant:
+                variant["text"] = ""  # generated from this locale's HTML, not the base text
+            parts.update(variant)
             return candidate, parts
     return version.locale, parts
 

@@ -126,6 +126,7 @@ def test_locale_variant_with_fallback():
     v = version(
         "<p>Hello</p>",
         subject="Hello",
+        text="Hello in text",
         locale_variants={
             "de": {"subject": "Hallo {{ contact.first_name }}", "html": "<p>Hallo</p>"}
         },
@@ -133,6 +134,7 @@ def test_locale_variant_with_fallback():
     german = render_content(compile_content(v, "de-AT"), context(first_name="Jörg"))
     assert german.subject == "Hallo Jörg"
     assert "<p>Hallo</p>" in german.html
+    assert german.text == "Hallo\n"  # from the German HTML, not the base text
     french = render_content(compile_content(v, "fr"), context())
     assert french.subject == "Hello"
 
