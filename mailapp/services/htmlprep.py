@@ -11,6 +11,7 @@ template is refused rather than changed silently.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
@@ -74,14 +75,23 @@ ALLOWED_CSS = frozenset(
     }
 )  # fmt: skip
 
-_CLEANER = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
-    strip=True,
-    strip_comments=False,  # our placeholders are comments; author comments go earlier
-)
+_local = threading.local()
+
+
+def _cleaner() -> bleach.Cleaner:
+    """One Cleaner per thread: bleach's Cleaner keeps parser state and is not thread-safe."""
+    if not hasattr(_local, "cleaner"):
+        _local.cleaner = bleach.Cleaner(
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            protocols=ALLOWED_PROTOCOLS,
+            css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
+            strip=True,
+            strip_comments=False,  # our placeholders are comments; author comments go earlier
+        )
+    return _local.cleaner
+
+
 # Remote stylesheets are never fetched: saving a template must not reach the network.
 _INLINER = css_inline.CSSInliner(
     keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
@@ -169,7 +179,7 @@ def sanitize_html(source: str) -> str:
         html = _INLINER.inline_fragment(html, css) if css.strip() else html
     except css_inline.InlineError as exc:
         raise PrepareError(f"CSS cannot be inlined: {exc}") from None
-    html = _CLEANER.clean(html)
+    html = _cleaner().clean(html)
     if not re.search(r"<tbody\b", source, re.IGNORECASE):
         # The parsers add <tbody>; inside a Jinja loop over rows it would open once per row.
         html = TBODY_RE.sub("", html)
