@@ -151,3 +151,69 @@ def test_header_values_cannot_inject_headers():
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["Bcc"] is None
     assert message["Subject"] == "Hi Bcc: victim@example.org"
+
+
+def test_rendered_tracked_messages_parse_and_verify(key):
+    from mailapp.models import TemplateVersion
+    from mailapp.services.htmlprep import sanitize_html
+    from mailapp.services.rendering import (
+        add_open_pixel,
+        compile_content,
+        render_content,
+        rewrite_links,
+        template_context,
+    )
+
+    html = sanitize_html(
+        "<style>td { font-family: Arial }</style><table><tr><td>"
+        "<p>Grüezi {{ contact.first_name | default('Freund') }} aus {{ contact.attributes.city }}"
+        '</p><a href="https://shop.example/ä?x=1&y=2">Angebot</a> '
+        '<a href="{{ unsubscribe_url }}">Abmelden</a></td></tr></table>'
+    )
+    version = TemplateVersion(
+        id=None,
+        subject="Für {{ contact.first_name }} 🎁",
+        preheader=None,
+        html=html,
+        text=None,
+        locale="de",
+        locale_variants={},
+    )
+    compiled = compile_content(version)
+    skeleton = MessageSkeleton("Laden Müller", "news@example.com")
+    signer = DkimSigner("example.com", "s1", key)
+    dnsfunc = dnsfunc_for(key)
+    names = ["Zoë", "Ørjan", "<b>Bob</b>", "李", "", "Ann-Marie  O'Neil"]
+    for i, name in enumerate(names * 5):
+        context = template_context(
+            {"first_name": name, "email": f"u{i}@example.org", "attributes": {"city": "Zürich"}},
+            unsubscribe_url=f"https://mail.test/u/{i}",
+            view_url="https://mail.test/v",
+        )
+        rendered = render_content(compiled, context)
+        body = rewrite_links(
+            rendered.html, lambda pos, _url, i=i: f"https://mail.test/t/c/{i}-{pos}"
+        )
+        body = add_open_pixel(body, f"https://mail.test/t/o/{i}")
+        raw = signer.sign(
+            skeleton.render(
+                {
+                    "To": format_address(name, f"u{i}@example.org"),
+                    "Subject": rendered.subject,
+                    "Message-ID": make_message_id("delivery", i, "example.com"),
+                },
+                body,
+                rendered.text,
+            )
+        )
+        assert dkim.verify(raw, dnsfunc=dnsfunc)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert not message.defects
+        assert message["Subject"] == rendered.subject
+        shown = message.get_body(("html",)).get_content()
+        assert f"https://mail.test/t/c/{i}-0" in shown
+        assert f"https://mail.test/t/o/{i}" in shown
+        assert "aus Zürich" in shown
+        assert "<b>Bob</b>" not in shown
+        text = message.get_body(("plain",)).get_content()
+        assert "Angebot (https://shop.example/ä?x=1&y=2)" in text
