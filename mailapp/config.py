@@ -55,6 +55,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
         "ASSET_DIR": env.get("ASSET_DIR") or str(instance_path / "assets"),
+        "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
         "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
     }
 
@@ -115,6 +116,17 @@ def _port(raw: str, name: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}: {raw!r} is not a port number")
     return int(raw)
+
+
+def _asset_storage_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ConfigError(
+            f"ASSET_STORAGE_URL: {raw!r} is not s3://bucket[/prefix][?endpoint_url=...]"
+        )
+    return raw
 
 
 def _positive_int(raw: str, name: str) -> int:

@@ -2,14 +2,14 @@
 
 An upload is accepted by what it is, not by its name: images must decode completely with
 Pillow (a PNG named .png that is really HTML, or a truncated JPEG, is refused), PDFs must
-start like one. Files are kept on local disk under ASSET_DIR (default: instance/assets);
-the URL names a random 192-bit key, never the project or the file name, and never changes.
+start like one. Files are kept by services.assetstore (a local folder, or an S3-compatible
+bucket by setting); the URL names a random 192-bit key, never the project or the file name,
+and never changes.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import warnings
 from pathlib import Path
@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from mailapp.extensions import db
 from mailapp.models import Asset, Project
 from mailapp.services import NotFound, ServiceError
+from mailapp.services.assetstore import asset_store
 from mailapp.services.audit import Actor, record_audit
 
 # Pillow format -> (content type, extension). SVG is absent on purpose: it can carry script.
@@ -39,15 +40,6 @@ def max_bytes() -> int:
     return int(current_app.config.get("ASSET_MAX_BYTES") or DEFAULT_MAX_BYTES)
 
 
-def asset_dir() -> Path:
-    configured = current_app.config.get("ASSET_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "assets"
-
-
-def asset_path(storage_key: str) -> Path:
-    return asset_dir() / storage_key[:2] / storage_key
-
-
 def asset_url(asset: Asset) -> str:
     return f"{current_app.config['BASE_URL']}/a/{asset.storage_key}"
 
@@ -61,7 +53,7 @@ def upload_asset(project: Project, filename: str, data: bytes, *, actor: Actor) 
         raise ServiceError(f"{filename}: larger than {max_bytes() // 1024} KB")
     content_type, extension, size = _identify(filename, data)
     storage_key = secrets.token_urlsafe(24) + extension
-    _write(asset_path(storage_key), data)
+    asset_store().put(storage_key, data, content_type)
     asset = Asset(
         project_id=project.id,
         filename=filename,
@@ -122,13 +114,6 @@ def _identify(filename: str, data: bytes) -> tuple[str, str, tuple[int, int] | N
     return content_type, canonical, size
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def list_assets(project: Project) -> list[Asset]:
     return list(
         db.session.scalars(
@@ -153,13 +138,22 @@ def delete_asset(project: Project, asset_id: int, *, actor: Actor) -> None:
         context={"filename": asset.filename},
     )
     db.session.commit()
-    asset_path(asset.storage_key).unlink(missing_ok=True)
+    asset_store().delete(asset.storage_key)
 
 
-def find_public_asset(storage_key: str) -> tuple[Asset, Path]:
-    """The asset a public URL names (any project: the key is the secret)."""
+def find_public_asset(storage_key: str) -> tuple[Asset, Path | bytes]:
+    """The asset a public URL names (any project: the key is the secret), as a local file
+    or its bytes."""
     asset = db.session.scalar(sa.select(Asset).where(Asset.storage_key == storage_key))
-    path = asset_path(storage_key) if asset else None
-    if asset is None or path is None or not path.is_file():
+    if asset is None:
         raise NotFound("no such asset")
-    return asset, path
+    store = asset_store()
+    path = store.local_path(storage_key)
+    if path is not None:
+        if not path.is_file():
+            raise NotFound("no such asset")
+        return asset, path
+    data = store.read(storage_key)
+    if data is None:
+        raise NotFound("no such asset")
+    return asset, data

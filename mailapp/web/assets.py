@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 from flask import Blueprint, abort, send_file
 from flask.typing import ResponseReturnValue
 
@@ -17,17 +20,17 @@ ONE_YEAR = 365 * 24 * 3600
 @csrf.exempt
 def asset(key: str) -> ResponseReturnValue:
     try:
-        found, path = find_public_asset(key)
+        found, content = find_public_asset(key)
     except NotFound:
         abort(404)
     response = send_file(
-        path,
+        content if isinstance(content, Path) else io.BytesIO(content),
         mimetype=found.content_type,
         download_name=found.filename,
         as_attachment=not found.content_type.startswith("image/"),
         max_age=ONE_YEAR,
         conditional=True,
-        etag=True,
+        etag=key,  # a key names one file forever
     )
     response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"

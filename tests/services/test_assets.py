@@ -10,7 +10,8 @@ from PIL import Image
 from mailapp.extensions import db
 from mailapp.models import AuditLog
 from mailapp.services import ServiceError
-from mailapp.services.assets import asset_path, asset_url, delete_asset, upload_asset
+from mailapp.services.assets import asset_url, delete_asset, upload_asset
+from mailapp.services.assetstore import asset_store
 from mailapp.services.audit import Actor
 from tests.factories import make_project
 
@@ -36,7 +37,7 @@ def test_images_are_identified_by_decoding_and_stored(app, fmt, content_type, su
         assert asset.filename == "logo.png"
         assert asset.storage_key.endswith(suffix)
         assert len(asset.storage_key) >= 32
-        assert asset_path(asset.storage_key).read_bytes() == data
+        assert asset_store().local_path(asset.storage_key).read_bytes() == data
         assert asset_url(asset) == f"http://mail.test/a/{asset.storage_key}"
         action = db.session.scalar(
             sa.select(AuditLog.action).where(AuditLog.object_type == "Asset")
@@ -76,4 +77,4 @@ def test_delete_removes_file_and_is_project_scoped(app):
         with pytest.raises(ServiceError, match="no asset"):
             delete_asset(make_project(), asset.id, actor=ACTOR)
         delete_asset(project, asset.id, actor=ACTOR)
-        assert not asset_path(key).exists()
+        assert not asset_store().local_path(key).exists()
