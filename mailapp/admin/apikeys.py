@@ -13,7 +13,7 @@ from wtforms import Form, IntegerField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from mailapp.admin.base import ProjectModelView
+from mailapp.admin.base import ProjectModelView, int_ids
 from mailapp.admin.context import current_actor, current_permissions, current_project
 from mailapp.extensions import db
 from mailapp.permissions import DESCRIPTIONS, Permission
@@ -86,11 +86,14 @@ class ApiKeyAdmin(ProjectModelView):
 
     @action("revoke", "Revoke", "Revoke the selected keys? Clients using them stop working.")
     def action_revoke(self, ids: list[str]) -> None:
-        for key_id in ids:
+        revoked = 0
+        for key_id in int_ids(ids):
             try:
-                revoke_api_key(current_project().id, int(key_id), actor=current_actor())
+                revoke_api_key(current_project().id, key_id, actor=current_actor())
             except ServiceError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")
-                return
-        flash(f"{len(ids)} key(s) revoked.", "success")
+            else:
+                revoked += 1
+        if revoked:
+            flash(f"{revoked} key(s) revoked.", "success")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from wtforms import Form
 from wtforms.validators import DataRequired, Email
 
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.fields import strip
 from mailapp.models import Contact
 from mailapp.permissions import Permission
 
@@ -57,10 +59,12 @@ class ContactAdmin(ProjectModelView):
     ]
     # Status follows suppression and erasure services, never a hand edit.
     form_columns = ["email", "first_name", "last_name", "timezone", "locale"]
-    form_args = {"email": {"validators": [DataRequired(), Email()]}}
+    form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
 
     def on_model_change(self, form: Form, model: Contact, is_created: bool) -> Any:
-        raw = model.email.strip()
+        if not (is_created or sa.inspect(model).attrs.email.history.has_changes()):
+            return
+        raw = model.email
         local, _, domain = raw.rpartition("@")
         model.email_raw = raw
         model.email = f"{local}@{domain.lower()}"

@@ -35,3 +35,8 @@ class CommaListField(StringField):
     def process_formdata(self, valuelist: list[str]) -> None:
         raw = valuelist[0] if valuelist else ""
         self.data = [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def strip(value: str | None) -> str | None:
+    """A WTForms filter: surrounding blanks are never part of an address or name."""
+    return value.strip() if isinstance(value, str) else value

@@ -10,7 +10,7 @@ from wtforms import Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
-from mailapp.admin.base import ProjectModelView, refuse
+from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor
 from mailapp.models import Project
 from mailapp.permissions import Permission
@@ -25,6 +25,7 @@ class ProjectAdmin(ProjectModelView):
     permission = Permission.PROJECTS_MANAGE
     allow_delete = False
     can_view_details = False
+    superuser_only = frozenset({"create_view"})
 
     column_list = ["name", "slug", "timezone", "sending_stopped_at", "created_at"]
     column_sortable_list = ["name", "slug", "created_at"]
@@ -39,12 +40,6 @@ class ProjectAdmin(ProjectModelView):
     def can_create(self) -> bool:  # type: ignore[override]
         """New tenants are an operator's decision."""
         return current_user.is_authenticated and current_user.is_superuser
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        refused = super()._handle_view(name, **kwargs)
-        if refused is None and name == "create_view" and not self.can_create:
-            return refuse(self.permission, reason="superuser only")
-        return refused
 
     def get_create_form(self) -> type[Form]:
         class NewProjectForm(self.get_form()):

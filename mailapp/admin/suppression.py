@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email
 
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.fields import strip
 from mailapp.models import Suppression, SuppressionReason
 from mailapp.permissions import Permission
 from mailapp.services.suppression import suppress, unsuppress
@@ -26,7 +27,7 @@ class SuppressionAdmin(ProjectModelView):
     column_sortable_list = ["email", "reason", "created_at"]
     column_details_list = ["email", "email_hash", "reason", "source", "note", "created_at"]
     form_columns = ["email", "note"]
-    form_args = {"email": {"validators": [DataRequired(), Email()]}}
+    form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
 
     def save_new(self, form: Form, model: Suppression) -> Any:
         return suppress(

@@ -41,7 +41,33 @@ UTC_DATETIME_FILTERS = tuple(
 )
 
 
+class _ByValue:
+    """Enums are stored and offered by value; Flask-Admin's filters look them up by name."""
+
+    def clean(self, value: str) -> Any:
+        if self.enum_class is None:
+            return super().clean(value)
+        return self.enum_class(value)  # ValueError for anything else: the filter is ignored
+
+
+class _ListByValue:
+    def clean(self, value: str) -> Any:
+        values = sqla_filters.FilterInList.clean(self, value)
+        return values if self.enum_class is None else [self.enum_class(v) for v in values]
+
+
+ENUM_FILTERS = (
+    type("EnumEqual", (_ByValue, sqla_filters.EnumEqualFilter), {}),
+    type("EnumNotEqual", (_ByValue, sqla_filters.EnumFilterNotEqual), {}),
+    sqla_filters.EnumFilterEmpty,
+    type("EnumInList", (_ListByValue, sqla_filters.EnumFilterInList), {}),
+    type("EnumNotInList", (_ListByValue, sqla_filters.EnumFilterNotInList), {}),
+)
+
+
 class FilterConverter(sqla_filters.FilterConverter):
+    enum = ENUM_FILTERS
+
     @model_filters.convert("utcdatetime")
     def conv_utc_datetime(self, column: Any, name: str, **kwargs: Any) -> list[Any]:
         return [f(column, name, **kwargs) for f in UTC_DATETIME_FILTERS]
