@@ -26,6 +26,7 @@ from mailapp.extensions import db
 from mailapp.models import Sender, TemplateKind, VersionStatus
 from mailapp.permissions import Permission
 from mailapp.services import NotFound, ServiceError
+from mailapp.services.content import Content, TemplateRefused, starter_content
 from mailapp.services.preflight import content_checks
 from mailapp.services.preview import (
     MAX_TEST_RECIPIENTS,
@@ -36,8 +37,6 @@ from mailapp.services.preview import (
 )
 from mailapp.services.rendering import AUTHOR_VARIABLES, RenderError
 from mailapp.services.templates import (
-    Content,
-    TemplateRefused,
     create_template,
     get_template,
     get_version,
@@ -45,7 +44,6 @@ from mailapp.services.templates import (
     return_to_draft,
     rollback,
     save_draft,
-    starter_content,
     submit_for_review,
 )
 
