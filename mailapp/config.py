@@ -55,6 +55,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
         "BOUNCE_MAILBOX_URL": env.get("BOUNCE_MAILBOX_URL") or None,
+        "ASSET_DIR": env.get("ASSET_DIR") or str(Path(instance_path) / "assets"),
+        "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
+        "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
     }
 
 
@@ -113,6 +116,23 @@ def _base_url(raw: str) -> str:
 def _port(raw: str, name: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}: {raw!r} is not a port number")
+    return int(raw)
+
+
+def _asset_storage_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ConfigError(
+            f"ASSET_STORAGE_URL: {raw!r} is not s3://bucket[/prefix][?endpoint_url=...]"
+        )
+    return raw
+
+
+def _positive_int(raw: str, name: str) -> int:
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(f"{name}: {raw!r} is not a positive whole number")
     return int(raw)
 
 

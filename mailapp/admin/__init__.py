@@ -76,3 +76,10 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.imports import ImportView
 
     admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
+    from mailapp.admin.assets import AssetsView
+
+    admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
+
+    from mailapp.admin.dkim import DkimView
+
+    admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
