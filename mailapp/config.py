@@ -54,7 +54,42 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
+        **sending_settings(env),
     }
+
+
+def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The send pipeline's knobs; tests shrink groups and backoff to run in seconds."""
+    backoff = env.get("SEND_BACKOFF", "60,300,1800,7200")
+    try:
+        steps = [int(step) for step in backoff.split(",")]
+    except ValueError:
+        raise ConfigError(f"SEND_BACKOFF: {backoff!r} is not a list of seconds") from None
+    return {
+        # Rows one send step claims at once: the most a killed worker can leave `unknown`.
+        "SEND_GROUP_SIZE": _positive(env, "SEND_GROUP_SIZE", 50),
+        "DISPATCH_BATCH_SIZE": _positive(env, "DISPATCH_BATCH_SIZE", 500),
+        # A dispatched batch whose message vanished (broker lost it) is dispatched again.
+        "DISPATCH_RETRY_SECONDS": _positive(env, "DISPATCH_RETRY_SECONDS", 300),
+        # Rows `sending` for longer than this belonged to a dead worker: they become unknown.
+        "SEND_LEASE_SECONDS": _positive(env, "SEND_LEASE_SECONDS", 900),
+        "SEND_BACKOFF": steps,
+        "SMTP_POOL_SIZE": _positive(env, "SMTP_POOL_SIZE", 4),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "30")),
+        # A rate limit asking to wait longer than this reschedules instead of sleeping.
+        "RATE_LIMIT_MAX_WAIT": float(env.get("RATE_LIMIT_MAX_WAIT", "2")),
+        # Per-second cap per recipient domain group after a 421/4.7.x, for THROTTLE_SECONDS.
+        "THROTTLE_RATE": _positive(env, "THROTTLE_RATE", 2),
+        "THROTTLE_SECONDS": _positive(env, "THROTTLE_SECONDS", 600),
+        "TRANSACTIONAL_UNSUBSCRIBES": env.get("TRANSACTIONAL_UNSUBSCRIBES", "ignore"),
+    }
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}: {raw!r} is not a positive whole number")
+    return int(raw)
 
 
 def database_url(raw: str) -> str:

@@ -1,6 +1,9 @@
 """Every actor module; `dramatiq workers.actors` imports them all through here."""
 
 from workers import broker  # noqa: F401 - the broker must exist before any actor
-from workers.actors import maintenance
+from workers.actors import (
+    maintenance,
+    sending,  # noqa: F401
+)
 
 __all__ = ["maintenance"]

@@ -1,0 +1,474 @@
+"""The send step: claim a small group of rows atomically, re-check them, render, sign,
+hand them to a pooled transport under the rate limits, record the outcomes; repeat.
+
+A row is claimed (queued/deferred -> sending, with a claim time) before anything is
+handed over, and its outcome is written only under that same claim: a redelivered
+message, a second worker or a restarted one finds nothing left to claim. Rate limits
+never raise: the send waits briefly or puts the rest back with a later scheduled_at.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+
+from mailapp.extensions import db, get_redis
+from mailapp.models import (
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventType,
+    Link,
+    Project,
+    Sender,
+    Suppression,
+    SuppressionReason,
+    TemplateVersion,
+)
+from mailapp.models.base import utcnow
+from mailapp.services.campaigns import OPEN_DELIVERIES
+from mailapp.services.compose import Composed, Composer, Variant
+from mailapp.services.ratelimits import RateLimiter, domain_group
+from mailapp.services.sending import PIPELINE, enforce_guardrails
+from mailapp.services.suppression import email_hash, suppress
+from mailapp.services.transports import SendResult, TransportPool, transport_url_for
+from mailapp.services.urls import LinkSigner
+from mailapp.services.windows import quiet_until, zone
+
+log = logging.getLogger(__name__)
+D = Delivery.__table__
+SENDABLE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+_pool_lock = threading.Lock()
+_pools: dict[int, TransportPool] = {}
+
+
+def transport_pool() -> TransportPool:
+    """The worker process's pool of open SMTP connections, shared by its threads."""
+    config = current_app.config
+    with _pool_lock:
+        key = id(current_app._get_current_object())
+        if key not in _pools:
+            _pools[key] = TransportPool(config["SMTP_POOL_SIZE"], timeout=config["SMTP_TIMEOUT"])
+        return _pools[key]
+
+
+def is_hard_bounce(result: SendResult) -> bool:
+    """5xx whose enhanced code says the address is bad (5.1.x, 5.2.1)."""
+    code = result.enhanced_code or ""
+    return result.outcome == "failed" and (code.startswith("5.1.") or code == "5.2.1")
+
+
+def asks_to_slow_down(result: SendResult) -> bool:
+    return result.code == 421 or (result.enhanced_code or "").startswith("4.7.")
+
+
+@dataclass
+class Claimed:
+    id: int
+    contact_id: int
+    variant: str
+    attempts: int
+
+
+def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]:
+    """queued/deferred -> sending for the due rows among ids; each row at most once."""
+    due = sa.and_(
+        D.c.id.in_(ids),
+        D.c.campaign_id == campaign_id,
+        D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+        D.c.scheduled_at <= sa.literal(now, D.c.scheduled_at.type),
+        D.c.variant.is_not(None),
+    )
+    if db.engine.dialect.name == "postgresql":
+        locked = sa.select(D.c.id).where(due).with_for_update(skip_locked=True)
+        due = D.c.id.in_(locked.scalar_subquery())
+    rows = db.session.execute(
+        sa.update(D)
+        .where(due)
+        .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=D.c.attempts + 1)
+        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts)
+    ).all()
+    db.session.commit()
+    return [Claimed(*row) for row in rows]
+
+
+def release_rows(ids: list[int], claimed_at: datetime, *, until: datetime | None = None) -> None:
+    """Give claimed, untouched rows back (not attempted: the attempt is not counted)."""
+    if not ids:
+        return
+    values: dict = {
+        "status": DeliveryStatus.QUEUED.value,
+        "claimed_at": None,
+        "attempts": D.c.attempts - 1,
+    }
+    if until is not None:
+        values["scheduled_at"] = until
+    db.session.execute(
+        sa.update(D)
+        .where(
+            D.c.id.in_(ids),
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.claimed_at == claimed_at,
+        )
+        .values(**values)
+    )
+    db.session.commit()
+
+
+def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
+    """Rows handed to this batch but not claimed: let dispatch hand them out again later."""
+    db.session.execute(
+        sa.update(D)
+        .where(
+            D.c.id.in_(ids),
+            D.c.campaign_id == campaign_id,
+            D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+        )
+        .values(claimed_at=None)
+    )
+    db.session.commit()
+
+
+class CampaignSend:
+    """Everything one send batch needs, loaded once."""
+
+    def __init__(self, campaign: Campaign, project: Project, now: datetime) -> None:
+        config = current_app.config
+        self.campaign = campaign
+        self.project = project
+        snapshot = campaign.snapshot
+        self.sender = db.session.get(Sender, snapshot["sender"]["id"])
+        by_position = dict(
+            db.session.execute(
+                sa.select(Link.position, Link.id).where(Link.campaign_id == campaign.id)
+            ).all()
+        )
+        variants = {
+            spec["key"]: Variant(
+                db.session.get(TemplateVersion, spec["version_id"]), spec["subject"]
+            )
+            for spec in snapshot["variants"]
+        }
+        self.composer = Composer(
+            kind="delivery",
+            project=project,
+            sender=self.sender,
+            signer=LinkSigner.from_app("delivery"),
+            variants=variants,
+            link_ids={url: by_position[p] for p, url in enumerate(snapshot.get("links", []))},
+            campaign=campaign,
+            track_opens=campaign.track_opens and _tracking(project) == "full",
+            track_clicks=campaign.track_clicks and _tracking(project) != "off",
+            utm=campaign.utm or {},
+            list_id=f"{project.name} <{project.slug}.{self.sender.domain}>",
+            feedback_id=f"{campaign.id}:{project.id}:campaign:mailapp",
+        )
+        self.limiter = RateLimiter(
+            get_redis(),
+            project,
+            self.sender,
+            throttle_rate=config["THROTTLE_RATE"],
+            throttle_seconds=config["THROTTLE_SECONDS"],
+        )
+        self.transport_url = transport_url_for(self.sender)
+        self.backoff = config["SEND_BACKOFF"]
+        self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
+        settings = project.settings or {}
+        self.quiet = settings.get("quiet_hours")
+        self.frequency_cap = settings.get("frequency_cap_7d")
+
+
+def _tracking(project: Project) -> str:
+    return (project.settings or {}).get("tracking", "full")
+
+
+def _still_sendable(campaign_id: int) -> bool:
+    row = db.session.execute(
+        sa.select(Campaign.status, Project.sending_stopped_at)
+        .join(Project, Project.id == Campaign.project_id)
+        .where(Campaign.id == campaign_id)
+    ).one_or_none()
+    db.session.commit()
+    return row is not None and row[0] in SENDABLE and row[1] is None
+
+
+def send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
+    """Send a dispatched batch group by group; stop at once when the campaign stops."""
+    campaign = db.session.get(Campaign, campaign_id)
+    totals: dict[str, int] = {}
+    if campaign is None or campaign.snapshot is None:
+        return totals
+    project = db.session.get(Project, campaign.project_id)
+    send = CampaignSend(campaign, project, utcnow())
+    size = current_app.config["SEND_GROUP_SIZE"]
+    for start in range(0, len(delivery_ids), size):
+        if not _still_sendable(campaign_id):
+            unclaim_dispatched(campaign_id, delivery_ids[start:])
+            break
+        group = delivery_ids[start : start + size]
+        for outcome, count in send_group(send, group).items():
+            totals[outcome] = totals.get(outcome, 0) + count
+    enforce_guardrails(campaign_id)
+    return totals
+
+
+def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int]:
+    now = utcnow()
+    claimed = claim_rows(send.campaign.id, ids, now)
+    if not claimed:
+        return {}
+    contacts = {
+        c.id: c
+        for c in db.session.scalars(
+            sa.select(Contact).where(
+                Contact.project_id == send.project.id,
+                Contact.id.in_([row.contact_id for row in claimed]),
+            )
+        )
+    }
+    outcomes = Outcomes(send, now)
+    try:
+        ready = _recheck(send, claimed, contacts, outcomes, now)
+        _deliver(send, ready, contacts, outcomes)
+    except redis.RedisError:
+        # Rate limits unreachable: nothing more goes out; untouched rows go back.
+        outcomes.record()
+        release_rows(outcomes.untouched(claimed), now)
+        raise
+    outcomes.record()
+    release_rows(outcomes.untouched(claimed), now)
+    return outcomes.counts
+
+
+def _recheck(
+    send: CampaignSend,
+    claimed: list[Claimed],
+    contacts: dict[int, Contact],
+    outcomes: Outcomes,
+    now: datetime,
+) -> list[Claimed]:
+    """Suppression, contact status, frequency cap and quiet hours, as of now."""
+    hashes = {
+        row.id: email_hash(contacts[row.contact_id].email)
+        for row in claimed
+        if row.contact_id in contacts
+    }
+    suppressed = set(
+        db.session.scalars(
+            sa.select(Suppression.email_hash).where(
+                Suppression.project_id == send.project.id,
+                Suppression.email_hash.in_(set(hashes.values())),
+            )
+        )
+    )
+    recent: dict[int, int] = {}
+    if send.frequency_cap:
+        recent = dict(
+            db.session.execute(
+                sa.select(Delivery.contact_id, sa.func.count())
+                .where(
+                    Delivery.project_id == send.project.id,
+                    Delivery.contact_id.in_(list(contacts)),
+                    Delivery.status == DeliveryStatus.SENT,
+                    Delivery.sent_at >= now - timedelta(days=7),
+                    Delivery.campaign_id != send.campaign.id,
+                )
+                .group_by(Delivery.contact_id)
+            ).all()
+        )
+    ready = []
+    for row in claimed:
+        contact = contacts.get(row.contact_id)
+        if contact is None or contact.status != ContactStatus.ACTIVE:
+            outcomes.suppressed(row, "contact not active")
+        elif hashes[row.id] in suppressed:
+            outcomes.suppressed(row, "suppression list")
+        elif send.frequency_cap and recent.get(contact.id, 0) >= int(send.frequency_cap):
+            outcomes.suppressed(row, "frequency cap")
+        elif until := quiet_until(send.quiet, zone(contact.timezone, send.project.timezone), now):
+            outcomes.later(row, until)
+        else:
+            ready.append(row)
+    return ready
+
+
+def _deliver(
+    send: CampaignSend, ready: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+) -> None:
+    by_group: dict[str, list[Claimed]] = {}
+    for row in ready:
+        by_group.setdefault(domain_group(contacts[row.contact_id].email), []).append(row)
+    with transport_pool().connection(send.transport_url) as transport:
+        for group, rows in by_group.items():
+            while rows:
+                grant = send.limiter.acquire(group, len(rows), utcnow())
+                allowed, rows = rows[: grant.granted], rows[grant.granted :]
+                for row in allowed:
+                    composed = send.composer.compose(row.id, contacts[row.contact_id], row.variant)
+                    result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                    outcomes.result(row, composed, result)
+                    if asks_to_slow_down(result):
+                        send.limiter.slow_down(group)
+                if rows and grant.retry_at is not None:
+                    wait = (grant.retry_at - utcnow()).total_seconds()
+                    if wait > send.max_wait:
+                        for row in rows:
+                            outcomes.later(row, grant.retry_at)
+                        log.info(
+                            "rate limit %s: %d rows wait until %s",
+                            grant.limit,
+                            len(rows),
+                            grant.retry_at,
+                        )
+                        rows = []
+                    else:
+                        time.sleep(max(wait, 0.01))
+
+
+class Outcomes:
+    """Outcomes of one claimed group, written in a few statements."""
+
+    def __init__(self, send: CampaignSend, claimed_at: datetime) -> None:
+        self.send = send
+        self.claimed_at = claimed_at
+        self.updates: list[dict] = []
+        self.events: list[dict] = []
+        self.bounces: list[tuple[str, int, dict]] = []
+        self.sent_contacts: list[int] = []
+        self.done: set[int] = set()
+        self.counts: dict[str, int] = {}
+
+    def _update(self, row: Claimed, status: DeliveryStatus, **values: object) -> None:
+        self.done.add(row.id)
+        self.counts[status.value] = self.counts.get(status.value, 0) + 1
+        self.updates.append(
+            {
+                "b_id": row.id,
+                "status": status.value,
+                "attempts": values.pop("attempts", row.attempts),
+                "claimed_at": values.pop("claimed_at", self.claimed_at),
+                "scheduled_at": values.pop("scheduled_at", None),
+                "sent_at": values.pop("sent_at", None),
+                "last_reply": values.pop("last_reply", None),
+                "reason": values.pop("reason", None),
+                "message_id": values.pop("message_id", None),
+            }
+        )
+
+    def suppressed(self, row: Claimed, reason: str) -> None:
+        self._update(row, DeliveryStatus.SUPPRESSED, reason=reason)
+
+    def later(self, row: Claimed, until: datetime) -> None:
+        """Not attempted: back to queued for `until`, the attempt not counted."""
+        self._update(
+            row,
+            DeliveryStatus.QUEUED,
+            attempts=row.attempts - 1,
+            claimed_at=None,
+            scheduled_at=until,
+        )
+        self.counts["queued"] -= 1
+        self.counts["rescheduled"] = self.counts.get("rescheduled", 0) + 1
+
+    def result(self, row: Claimed, composed: Composed, result: SendResult) -> None:
+        reply = f"{result.code or ''} {result.reply}".strip()[:2000]
+        common = {"last_reply": reply, "message_id": composed.message_id}
+        now = utcnow()
+        if result.outcome == "sent":
+            self._update(row, DeliveryStatus.SENT, sent_at=now, **common)
+            self.sent_contacts.append(row.contact_id)
+            self._event(EventType.SENT, row, now, {})
+        elif result.outcome == "unknown":
+            self._update(row, DeliveryStatus.UNKNOWN, reason="lost after DATA", **common)
+        elif result.outcome == "deferred" and row.attempts <= len(self.send.backoff):
+            delay = timedelta(seconds=self.send.backoff[row.attempts - 1])
+            self._update(
+                row, DeliveryStatus.DEFERRED, claimed_at=None, scheduled_at=now + delay, **common
+            )
+        else:
+            reason = "retries exhausted" if result.outcome == "deferred" else "refused"
+            self._update(row, DeliveryStatus.FAILED, reason=reason, **common)
+            if is_hard_bounce(result):
+                payload = {
+                    "code": result.code,
+                    "enhanced_code": result.enhanced_code,
+                    "reply": result.reply[:500],
+                }
+                self.bounces.append((composed.rcpt_to, row.id, payload))
+                self._event(EventType.BOUNCE_HARD, row, now, payload)
+
+    def _event(self, kind: EventType, row: Claimed, now: datetime, payload: dict) -> None:
+        self.events.append(
+            {
+                "project_id": self.send.project.id,
+                "type": kind.value,
+                "occurred_at": now,
+                "campaign_id": self.send.campaign.id,
+                "contact_id": row.contact_id,
+                "delivery_id": row.id,
+                "is_machine": False,
+                "payload": payload,
+            }
+        )
+
+    def untouched(self, claimed: list[Claimed]) -> list[int]:
+        return [row.id for row in claimed if row.id not in self.done]
+
+    def record(self) -> None:
+        """Write every outcome under this group's claim, then the events they imply."""
+        if self.updates:
+            statement = (
+                sa.update(D)
+                .where(
+                    D.c.id == sa.bindparam("b_id"),
+                    D.c.claimed_at == self.claimed_at,
+                    # A lease that ran out early made the row unknown: the real outcome wins.
+                    sa.or_(
+                        D.c.status == DeliveryStatus.SENDING.value,
+                        D.c.status == DeliveryStatus.UNKNOWN.value,
+                    ),
+                )
+                .values(
+                    status=sa.bindparam("status"),
+                    attempts=sa.bindparam("attempts"),
+                    claimed_at=sa.bindparam("claimed_at"),
+                    scheduled_at=sa.func.coalesce(
+                        sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type), D.c.scheduled_at
+                    ),
+                    sent_at=sa.bindparam("sent_at", type_=D.c.sent_at.type),
+                    last_reply=sa.bindparam("last_reply"),
+                    reason=sa.bindparam("reason"),
+                    message_id=sa.bindparam("message_id"),
+                    updated_at=utcnow(),
+                )
+            )
+            db.session.connection().execute(statement, self.updates)
+        if self.events:
+            db.session.connection().execute(sa.insert(Event.__table__), self.events)
+        if self.sent_contacts:
+            db.session.execute(
+                sa.update(Contact.__table__)
+                .where(Contact.__table__.c.id.in_(self.sent_contacts))
+                .values(last_sent_at=utcnow())
+            )
+        db.session.commit()
+        for address, delivery_id, payload in self.bounces:
+            suppress(
+                self.send.project.id,
+                address,
+                SuppressionReason.HARD_BOUNCE,
+                actor=PIPELINE,
+                source=f"delivery {delivery_id}: {payload['code']} {payload['enhanced_code']}",
+            )
+        self.updates, self.events, self.sent_contacts, self.bounces = [], [], [], []

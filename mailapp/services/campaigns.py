@@ -1,0 +1,378 @@
+"""Campaigns: the status machine, launch (pre-flight + frozen snapshot), pause, resume,
+cancel, progress and the project's emergency stop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignVariant,
+    Delivery,
+    DeliveryStatus,
+    Link,
+    List,
+    Project,
+    ScheduleMode,
+    Sender,
+    Template,
+    TemplateVersion,
+    VersionStatus,
+)
+from mailapp.models.base import utcnow
+from mailapp.services import NotFound, ServiceError
+from mailapp.services.audit import Actor, record_audit
+from mailapp.services.recipients import count_audience
+from mailapp.services.rendering import RenderError, apply_utm, compile_content
+from mailapp.services.windows import SendWindow, parse_hhmm
+
+S = CampaignStatus
+# The one place that says which status may follow which (DESIGN §3).
+TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
+    S.DRAFT: frozenset({S.SCHEDULED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.SENDING, S.PAUSED, S.CANCELLED}),
+    S.SENDING: frozenset({S.PAUSED, S.SENT, S.CANCELLED}),
+    S.PAUSED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED}),
+    # Only the deliberate resend of `unknown` rows reopens a sent campaign.
+    S.SENT: frozenset({S.SENDING}),
+    S.CANCELLED: frozenset(),
+}
+ACTIVE = (S.SCHEDULED, S.SENDING)
+OPEN_DELIVERIES = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
+AB_VARIANT_KEYS = ("A", "B", "C", "D")
+EDITABLE_FIELDS = (
+    "name",
+    "sender_id",
+    "template_id",
+    "audience",
+    "schedule_mode",
+    "send_at",
+    "local_send_time",
+    "send_window",
+    "track_opens",
+    "track_clicks",
+    "utm",
+    "ab_test",
+    "guardrails",
+)
+
+
+@dataclass(frozen=True)
+class LaunchCheck:
+    name: str
+    level: str  # "ok", "warning" or "error" (errors block the launch)
+    message: str
+
+
+def move(campaign: Campaign, to: CampaignStatus) -> None:
+    """Change the status, refusing any transition the machine does not allow."""
+    if to not in TRANSITIONS[campaign.status]:
+        raise ServiceError(f"a {campaign.status} campaign cannot become {to}")
+    campaign.status = to
+
+
+def get_campaign(project_id: int, campaign_id: int, *, lock: bool = False) -> Campaign:
+    query = sa.select(Campaign).where(Campaign.project_id == project_id, Campaign.id == campaign_id)
+    if lock and db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    campaign = db.session.scalar(query)
+    if campaign is None:
+        raise NotFound("no such campaign")
+    return campaign
+
+
+def create_campaign(project: Project, *, actor: Actor, **fields: object) -> Campaign:
+    """Create a draft campaign; `variants` takes [{"key", "subject", "template_version_id"}]."""
+    variants = fields.pop("variants", None) or []
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ServiceError(f"unknown campaign fields: {', '.join(sorted(unknown))}")
+    campaign = Campaign(project_id=project.id, created_by_id=actor.user_id, **fields)
+    _validate(project, campaign)
+    for variant in variants:
+        campaign.variants.append(CampaignVariant(project_id=project.id, **variant))
+    db.session.add(campaign)
+    db.session.flush()
+    record_audit(actor, "campaign.create", project_id=project.id, obj=campaign)
+    db.session.commit()
+    return campaign
+
+
+def _validate(project: Project, campaign: Campaign) -> None:
+    if not (campaign.name or "").strip():
+        raise ServiceError("a campaign needs a name")
+    for model, object_id, label in (
+        (Sender, campaign.sender_id, "sender"),
+        (Template, campaign.template_id, "template"),
+    ):
+        if object_id is not None and not db.session.scalar(
+            sa.select(model.id).where(model.project_id == project.id, model.id == object_id)
+        ):
+            raise ServiceError(f"no such {label} in this project")
+    list_ids = (campaign.audience or {}).get("lists") or []
+    found = db.session.scalar(
+        sa.select(sa.func.count(List.id)).where(
+            List.project_id == project.id, List.id.in_(list_ids)
+        )
+    )
+    if found != len(set(list_ids)):
+        raise ServiceError("the audience names a list that is not in this project")
+    if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at is None:
+        raise ServiceError("scheduling at a time needs that time")
+    if campaign.schedule_mode == ScheduleMode.LOCAL_TIME:
+        parse_hhmm(campaign.local_send_time or "")
+    if campaign.send_window:
+        SendWindow.from_dict(campaign.send_window, project.timezone)
+    ab = campaign.ab_test or {}
+    if ab and not 0 < float(ab.get("test_share", 0)) < 1:
+        raise ServiceError("A/B test share must be between 0 and 1")
+    if ab and ab.get("metric", "clicks") not in ("clicks", "opens"):
+        raise ServiceError("A/B winner is chosen by clicks or opens")
+
+
+def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, str | None]]:
+    """(key, content version, subject override) of each variant to send."""
+    template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
+    published = template.published_version if template else None
+    if not campaign.ab_test:
+        if published is None:
+            raise ServiceError("the template has no published version")
+        return [("A", published, None)]
+    variants = campaign.variants
+    if not 2 <= len(variants) <= len(AB_VARIANT_KEYS):
+        raise ServiceError("an A/B test needs 2 to 4 variants")
+    result = []
+    for variant in variants:
+        version = (
+            db.session.get(TemplateVersion, variant.template_version_id)
+            if variant.template_version_id
+            else published
+        )
+        if version is None or version.project_id != campaign.project_id:
+            raise ServiceError(f"variant {variant.key} has no content")
+        if version.status != VersionStatus.PUBLISHED:
+            raise ServiceError(f"variant {variant.key}: only published content can be sent")
+        result.append((variant.key, version, variant.subject))
+    return result
+
+
+def preflight(project: Project, campaign: Campaign) -> list[LaunchCheck]:
+    """The launch checklist: sender, content of every variant, a non-empty audience."""
+    checks: list[LaunchCheck] = []
+    sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
+    if sender is None:
+        checks.append(LaunchCheck("sender", "error", "choose a sender"))
+    else:
+        checks.append(
+            LaunchCheck("dkim", "ok", f"signed as {sender.domain}")
+            if sender.dkim_selector and sender.dkim_private_key
+            else LaunchCheck("dkim", "error", "the sender has no DKIM key")
+        )
+        checks.append(
+            LaunchCheck("bounce domain", "ok", f"bounces go to {sender.bounce_domain}")
+            if sender.bounce_domain
+            else LaunchCheck("bounce domain", "error", "the sender has no bounce domain")
+        )
+    try:
+        for key, version, _subject in _variant_versions(campaign):
+            compile_content(version)
+            checks.append(LaunchCheck("content", "ok", f"variant {key}: version {version.number}"))
+    except (ServiceError, RenderError) as exc:
+        checks.append(LaunchCheck("content", "error", str(exc)))
+    size = count_audience(project.id, campaign.audience or {})
+    if size == 0:
+        checks.append(LaunchCheck("audience", "error", "the audience is empty after suppression"))
+    else:
+        checks.append(LaunchCheck("audience", "ok", f"{size} recipients after suppression"))
+    return checks
+
+
+def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[str]:
+    """Store the literal links of every variant and locale as the campaign's Link rows
+    (with the campaign's UTM parameters); returns them in position order."""
+    urls: list[str] = []
+    for version in versions:
+        for locale in (None, *(version.locale_variants or {})):
+            for url in compile_content(version, locale).links:
+                if url not in urls:
+                    urls.append(url)
+    for position, url in enumerate(urls):
+        db.session.add(
+            Link(
+                project_id=campaign.project_id,
+                campaign_id=campaign.id,
+                position=position,
+                url=apply_utm(url, campaign.utm or {}),
+            )
+        )
+    return urls
+
+
+def launch_campaign(
+    project: Project, campaign_id: int, *, actor: Actor, now: datetime | None = None
+) -> Campaign:
+    """Run pre-flight, freeze the snapshot and links, and schedule the campaign."""
+    now = now or utcnow()
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    if campaign.status != S.DRAFT:
+        raise ServiceError(f"only a draft can be launched; this campaign is {campaign.status}")
+    _validate(project, campaign)
+    blockers = [c for c in preflight(project, campaign) if c.level == "error"]
+    if blockers:
+        raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
+    sender = db.session.get(Sender, campaign.sender_id)
+    chosen = _variant_versions(campaign)
+    campaign.snapshot = {
+        "variants": [
+            {"key": key, "version_id": version.id, "subject": subject}
+            for key, version, subject in chosen
+        ],
+        "links": _freeze_links(campaign, [version for _key, version, _subject in chosen]),
+        "sender": {
+            "id": sender.id,
+            "from_name": sender.from_name,
+            "from_email": sender.from_email,
+            "reply_to": sender.reply_to,
+            "domain": sender.domain,
+            "bounce_domain": sender.bounce_domain or sender.domain,
+            "dkim_selector": sender.dkim_selector,
+        },
+        "audience": dict(campaign.audience or {}),
+        "prepared_at": None,
+    }
+    campaign.launched_at = now
+    move(campaign, S.SCHEDULED)
+    record_audit(
+        actor,
+        "campaign.launch",
+        project_id=project.id,
+        obj=campaign,
+        context={"variants": [key for key, _v, _s in chosen], "mode": str(campaign.schedule_mode)},
+    )
+    db.session.commit()
+    return campaign
+
+
+def pause_campaign(
+    project: Project, campaign_id: int, *, actor: Actor, reason: str = "paused by a person"
+) -> Campaign:
+    """Stop dispatching; rows already claimed finish their group, the rest wait."""
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    move(campaign, S.PAUSED)
+    campaign.paused_reason = reason[:200]
+    record_audit(
+        actor, "campaign.pause", project_id=project.id, obj=campaign, context={"reason": reason}
+    )
+    db.session.commit()
+    return campaign
+
+
+def resume_campaign(project: Project, campaign_id: int, *, actor: Actor) -> Campaign:
+    """Carry on where the campaign stopped; its waiting rows are dispatched again."""
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    if campaign.status != S.PAUSED:
+        raise ServiceError(f"only a paused campaign can resume; this one is {campaign.status}")
+    move(campaign, S.SENDING if campaign.snapshot.get("prepared_at") else S.SCHEDULED)
+    campaign.paused_reason = None
+    # Batches dispatched before the pause were dropped by the send step: dispatch anew.
+    db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status.in_(OPEN_DELIVERIES))
+        .values(claimed_at=None)
+    )
+    record_audit(actor, "campaign.resume", project_id=project.id, obj=campaign)
+    db.session.commit()
+    return campaign
+
+
+def cancel_campaign(
+    project: Project, campaign_id: int, *, actor: Actor, now: datetime | None = None
+) -> Campaign:
+    """Cancel for good: waiting rows end `failed` with reason `cancelled`, never sent."""
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    move(campaign, S.CANCELLED)
+    campaign.finished_at = now or utcnow()
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status.in_(OPEN_DELIVERIES))
+        .values(status=DeliveryStatus.FAILED, reason="cancelled")
+    )
+    record_audit(
+        actor,
+        "campaign.cancel",
+        project_id=project.id,
+        obj=campaign,
+        context={"unsent": result.rowcount},
+    )
+    db.session.commit()
+    return campaign
+
+
+def campaign_progress(project_id: int, campaign_id: int) -> dict[str, int]:
+    """Deliveries per status (all statuses present, zeros included), in one grouped query."""
+    rows = db.session.execute(
+        sa.select(Delivery.status, sa.func.count())
+        .where(Delivery.project_id == project_id, Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)
+    )
+    counts = {status.value: 0 for status in DeliveryStatus}
+    for status, count in rows:
+        counts[DeliveryStatus(status).value] = count
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def resend_unknown(project: Project, campaign_id: int, *, actor: Actor) -> int:
+    """Queue the `unknown` rows again: a person decided a possible duplicate is acceptable."""
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    if campaign.status == S.CANCELLED:
+        raise ServiceError("a cancelled campaign sends nothing more")
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.UNKNOWN)
+        .values(status=DeliveryStatus.QUEUED, claimed_at=None, scheduled_at=utcnow())
+    )
+    if campaign.status == S.SENT and result.rowcount:
+        move(campaign, S.SENDING)
+        campaign.finished_at = None
+    record_audit(
+        actor,
+        "campaign.resend_unknown",
+        project_id=project.id,
+        obj=campaign,
+        context={"rows": result.rowcount},
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def stop_all_sending(project: Project, *, actor: Actor, now: datetime | None = None) -> int:
+    """Emergency stop: nothing of this project is dispatched; running campaigns pause."""
+    project.sending_stopped_at = now or utcnow()
+    running = db.session.scalars(
+        sa.select(Campaign).where(Campaign.project_id == project.id, Campaign.status.in_(ACTIVE))
+    ).all()
+    for campaign in running:
+        move(campaign, S.PAUSED)
+        campaign.paused_reason = "emergency stop"
+    record_audit(
+        actor,
+        "project.stop_sending",
+        project_id=project.id,
+        obj=project,
+        context={"paused": [c.id for c in running]},
+    )
+    db.session.commit()
+    return len(running)
+
+
+def allow_sending(project: Project, *, actor: Actor) -> None:
+    """Lift the emergency stop (paused campaigns stay paused until resumed one by one)."""
+    project.sending_stopped_at = None
+    record_audit(actor, "project.allow_sending", project_id=project.id, obj=project)
+    db.session.commit()
