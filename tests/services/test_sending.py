@@ -76,7 +76,8 @@ def test_campaign_reaches_each_contact_once_signed_and_tracked(app, sink):
     launch(project, campaign)
     run_pipeline(campaign.id)
     received = sorted(r for m in sink.messages for r in m.rcpt_tos)
-    assert len(received) == 10 and len(set(received)) == 10
+    assert len(received) == 10
+    assert len(set(received)) == 10
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SENT
     message = sink.messages[0]
     assert dkim.verify(message.data, dnsfunc=dns)
@@ -85,11 +86,13 @@ def test_campaign_reaches_each_contact_once_signed_and_tracked(app, sink):
     for header in ("list-unsubscribe", "list-unsubscribe-post", "list-id", "feedback-id"):
         assert header in signed.split("h=")[1].split(";")[0].split(":")
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "mailto:" in parsed["List-Unsubscribe"] and "https://" not in parsed["List-Unsubscribe"]
+    assert "mailto:" in parsed["List-Unsubscribe"]
+    assert "https://" not in parsed["List-Unsubscribe"]
     assert parsed["List-Unsubscribe"].startswith("<http://mail.test/u/")
     kind, delivery_id = read_verp(app.config["SECRET_KEY"], message.mail_from)
     delivery = db.session.get(Delivery, delivery_id)
-    assert kind == "delivery" and delivery.status == DeliveryStatus.SENT
+    assert kind == "delivery"
+    assert delivery.status == DeliveryStatus.SENT
     assert parsed["Message-ID"] == f"<delivery.{delivery_id}@example.com>" == delivery.message_id
     html = next(p for p in parsed.walk() if p.get_content_type() == "text/html")
     body = html.get_payload(decode=True).decode()
@@ -108,7 +111,7 @@ def test_campaign_reaches_each_contact_once_signed_and_tracked(app, sink):
 
 
 def test_suppression_wins_before_and_after_prepare(app, sink):
-    project, campaign, lst = setup_campaign(6)
+    project, campaign, _lst = setup_campaign(6)
     addresses = sorted(db.session.scalars(sa.text("SELECT email FROM contacts ORDER BY id")).all())
     suppress(project.id, addresses[0].upper(), SuppressionReason.UNSUBSCRIBE, actor=TEST_ACTOR)
     launch(project, campaign)
@@ -116,10 +119,13 @@ def test_suppression_wins_before_and_after_prepare(app, sink):
     suppress(project.id, addresses[1], SuppressionReason.COMPLAINT, actor=TEST_ACTOR)
     run_pipeline(campaign.id)
     received = {r for m in sink.messages for r in m.rcpt_tos}
-    assert addresses[0] not in received and addresses[1] not in received
+    assert addresses[0] not in received
+    assert addresses[1] not in received
     assert len(received) == 4
     progress = campaign_progress(project.id, campaign.id)
-    assert progress["sent"] == 4 and progress["suppressed"] == 1 and progress["total"] == 5
+    assert progress["sent"] == 4
+    assert progress["suppressed"] == 1
+    assert progress["total"] == 5
 
 
 def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
@@ -147,7 +153,8 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
     }
     assert by_email["ok@example.org"].status == DeliveryStatus.SENT
     gone = by_email["gone@example.org"]
-    assert gone.status == DeliveryStatus.FAILED and gone.last_reply.startswith("550 5.1.1")
+    assert gone.status == DeliveryStatus.FAILED
+    assert gone.last_reply.startswith("550 5.1.1")
     assert db.session.scalar(
         sa.select(Event.type).where(
             Event.delivery_id == gone.id, Event.type == EventType.BOUNCE_HARD
@@ -157,7 +164,8 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
 
     assert is_suppressed(project.id, "gone@example.org")
     full = by_email["full@example.org"]
-    assert full.status == DeliveryStatus.DEFERRED and full.attempts == 1
+    assert full.status == DeliveryStatus.DEFERRED
+    assert full.attempts == 1
     assert before + timedelta(seconds=55) < full.scheduled_at < utcnow() + timedelta(seconds=65)
     assert get_redis().get(f"rl:throttle:{campaign.snapshot['sender']['id']}:gmail") is not None
     # Second and third attempts: 5 minutes, then failed for good.
