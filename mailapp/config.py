@@ -69,6 +69,8 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         # Rows one send step claims at once: the most a killed worker can leave `unknown`.
         "SEND_GROUP_SIZE": _positive(env, "SEND_GROUP_SIZE", 50),
         "DISPATCH_BATCH_SIZE": _positive(env, "DISPATCH_BATCH_SIZE", 500),
+        # Batches of one campaign waiting in the broker at most: a bounded backlog.
+        "DISPATCH_MAX_BATCHES": _positive(env, "DISPATCH_MAX_BATCHES", 20),
         # A dispatched batch whose message vanished (broker lost it) is dispatched again.
         "DISPATCH_RETRY_SECONDS": _positive(env, "DISPATCH_RETRY_SECONDS", 300),
         # Rows `sending` for longer than this belonged to a dead worker: they become unknown.

@@ -187,6 +187,10 @@ class CampaignSend:
         settings = project.settings or {}
         self.quiet = settings.get("quiet_hours")
         self.frequency_cap = settings.get("frequency_cap_7d")
+        # Each group commits; detached, these stay loaded instead of being re-read per group.
+        for obj in (campaign, project, self.sender, *(v.version for v in variants.values())):
+            if obj in db.session:
+                db.session.expunge(obj)
 
 
 def _tracking(project: Project) -> str:

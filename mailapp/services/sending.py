@@ -37,8 +37,6 @@ from mailapp.services.recipients import audience_filter
 from mailapp.services.windows import SendWindow, next_local_time, zone
 
 PIPELINE = Actor.system("pipeline")
-# A dispatch tick hands out at most this many batches per campaign while earlier ones wait.
-MAX_BATCHES_IN_FLIGHT = 20
 
 
 def _utc(value: datetime) -> sa.ColumnElement:
@@ -221,7 +219,7 @@ def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[i
             Delivery.claimed_at >= stale,
         )
     )
-    room = MAX_BATCHES_IN_FLIGHT * size - waiting
+    room = config["DISPATCH_MAX_BATCHES"] * size - waiting
     if room < size:
         return []
     ids = db.session.scalars(
