@@ -9,9 +9,11 @@ never raise: the send waits briefly or puts the rest back with a later scheduled
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -187,10 +189,6 @@ class CampaignSend:
         settings = project.settings or {}
         self.quiet = settings.get("quiet_hours")
         self.frequency_cap = settings.get("frequency_cap_7d")
-        # Each group commits; detached, these stay loaded instead of being re-read per group.
-        for obj in (campaign, project, self.sender, *(v.version for v in variants.values())):
-            if obj in db.session:
-                db.session.expunge(obj)
 
 
 def _tracking(project: Project) -> str:
@@ -207,8 +205,28 @@ def _still_sendable(campaign_id: int) -> bool:
     return row is not None and row[0] in SENDABLE and row[1] is None
 
 
+@contextlib.contextmanager
+def _kept_loaded() -> Iterator[None]:
+    """Each group commits; the batch's campaign, sender and content stay loaded instead of
+    being re-read after every commit (what must be fresh is queried explicitly)."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+        session.expire_all()
+
+
 def send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     """Send a dispatched batch group by group; stop at once when the campaign stops."""
+    with _kept_loaded():
+        totals = _send_batch(campaign_id, delivery_ids)
+    enforce_guardrails(campaign_id)
+    return totals
+
+
+def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     campaign = db.session.get(Campaign, campaign_id)
     totals: dict[str, int] = {}
     if campaign is None or campaign.snapshot is None:
@@ -223,7 +241,6 @@ def send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
         group = delivery_ids[start : start + size]
         for outcome, count in send_group(send, group).items():
             totals[outcome] = totals.get(outcome, 0) + count
-    enforce_guardrails(campaign_id)
     return totals
 
 

@@ -81,24 +81,29 @@ def _scheduled_at(
     return _utc(allowed(start))
 
 
+def _bucket(buckets: int) -> sa.ColumnElement[int]:
+    """A deterministic, well spread bucket per contact (a prime stride over the ids)."""
+    return (Contact.id * 7919) % buckets
+
+
 def _variant(campaign: Campaign) -> sa.ColumnElement:
     """'A' for plain campaigns; for an A/B test a variant for the test share, NULL for
-    the rest (they wait for the winner). Contacts are spread by id, deterministically."""
+    the rest (they wait for the winner)."""
     keys = [v["key"] for v in campaign.snapshot["variants"]]
     if not campaign.ab_test:
         return sa.literal(keys[0])
-    share = round(float(campaign.ab_test["test_share"]) * 100)
-    pick = sa.case({i: sa.literal(k) for i, k in enumerate(keys)}, value=Contact.id % len(keys))
-    return sa.case((Contact.id % 100 < share, pick), else_=sa.null())
+    share = round(float(campaign.ab_test["test_share"]) * 1000)
+    pick = sa.case({i: sa.literal(k) for i, k in enumerate(keys)}, value=_bucket(1000) % len(keys))
+    return sa.case((_bucket(1000) < share, pick), else_=sa.null())
 
 
 def _first_wave(campaign: Campaign) -> sa.ColumnElement[bool] | None:
     """Rows sent before the others: the A/B test share, or the canary share."""
     if campaign.ab_test:
-        return Contact.id % 100 < round(float(campaign.ab_test["test_share"]) * 100)
+        return _bucket(1000) < round(float(campaign.ab_test["test_share"]) * 1000)
     canary = float((campaign.guardrails or {}).get("canary_share") or 0)
     if canary > 0:
-        return Contact.id % 1000 < round(canary * 1000)
+        return _bucket(1000) < round(canary * 1000)
     return None
 
 

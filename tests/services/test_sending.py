@@ -243,3 +243,94 @@ def test_launch_refuses_an_empty_audience_and_illegal_moves(app, sink):
         launch(project, campaign)
     with pytest.raises(ServiceError):
         pause_campaign(project, campaign.id, actor=TEST_ACTOR)
+
+
+def test_ab_test_sends_the_share_then_the_winner_to_the_rest(app, sink):
+    from mailapp.models import CampaignEngagement, CampaignVariant
+
+    project, campaign, _ = setup_campaign(
+        40,
+        ab_test={"test_share": 0.5, "metric": "clicks", "decide_after_minutes": 60},
+        variants=[{"key": "A", "subject": "Alpha"}, {"key": "B", "subject": "Beta"}],
+    )
+    launch(project, campaign)
+    assert sending.prepare_deliveries(campaign.id) == 40
+    rows = deliveries(campaign.id)
+    rest = sum(1 for d in rows if d.variant is None)
+    in_b = sum(1 for d in rows if d.variant == "B")
+    assert 12 <= rest <= 28
+    assert {d.variant for d in rows if d.variant} == {"A", "B"}
+    run_pipeline(campaign.id)
+    subjects = [email.message_from_bytes(m.data)["Subject"] for m in sink.messages]
+    assert sorted(set(subjects)) == ["Alpha", "Beta"]
+    assert len(subjects) == 40 - rest
+    clicked = [d.contact_id for d in rows if d.variant == "B"][:3]
+    db.session.add_all(
+        CampaignEngagement(project_id=project.id, campaign_id=campaign.id, contact_id=c, clicks=1)
+        for c in clicked
+    )
+    db.session.commit()
+    assert sending.plan_dispatch().batches == []  # not decided before the set time
+    later = utcnow() + timedelta(minutes=61)
+    sending.plan_dispatch(now=later)
+    db.session.execute(sa.update(Delivery).values(scheduled_at=utcnow(), claimed_at=None))
+    db.session.commit()
+    run_pipeline(campaign.id)
+    subjects = [email.message_from_bytes(m.data)["Subject"] for m in sink.messages]
+    assert subjects.count("Beta") == in_b + rest
+    winner = db.session.scalar(sa.select(CampaignVariant.key).where(CampaignVariant.is_winner))
+    assert winner == "B"
+    assert db.session.get(Campaign, campaign.id).snapshot["ab_winner"] == "B"
+
+
+def test_frequency_cap_and_quiet_hours(app, sink):
+    project, first, lst = setup_campaign(3)
+    launch(project, first)
+    run_pipeline(first.id)
+    project.settings = {**project.settings, "frequency_cap_7d": 1}
+    db.session.commit()
+    second = make_campaign(project, make_sender(project), make_template(project), [lst])
+    launch(project, second)
+    run_pipeline(second.id)
+    assert {(d.status, d.reason) for d in deliveries(second.id)} == {
+        (DeliveryStatus.SUPPRESSED, "frequency cap")
+    }
+    project.settings = {
+        **project.settings,
+        "frequency_cap_7d": None,
+        "quiet_hours": {"start": "00:00", "end": "23:59"},
+    }
+    db.session.commit()
+    third = make_campaign(project, make_sender(project), make_template(project), [lst])
+    launch(project, third)
+    run_pipeline(third.id)
+    rows = deliveries(third.id)
+    assert {(d.status, d.attempts) for d in rows} == {(DeliveryStatus.QUEUED, 0)}
+    assert all(d.scheduled_at > utcnow() for d in rows)
+    assert len(sink.messages) == 3
+
+
+def test_bounce_rate_guardrail_pauses_the_campaign(app, sink):
+    from tests.support.campaigns import add_contacts
+
+    project, campaign, lst = setup_campaign(5, guardrails={"max_bounce_rate": 0.1, "min_sample": 5})
+    bad = [f"gone{i}@example.org" for i in range(5)]
+    add_contacts(project, lst, bad)
+    sink.rcpt_rules.update(dict.fromkeys(bad, "550 5.1.1 unknown user"))
+    launch(project, campaign)
+    run_pipeline(campaign.id)
+    stored = db.session.get(Campaign, campaign.id)
+    assert stored.status == CampaignStatus.PAUSED
+    assert stored.paused_reason.startswith("auto-paused: bounce_hard rate")
+
+
+def test_canary_share_goes_first(app, sink):
+    project, campaign, _ = setup_campaign(
+        100, guardrails={"canary_share": 0.1, "canary_minutes": 30}
+    )
+    launch(project, campaign)
+    sending.prepare_deliveries(campaign.id)
+    run_pipeline(campaign.id)
+    assert 5 <= len(sink.messages) <= 15
+    progress = campaign_progress(project.id, campaign.id)
+    assert progress["queued"] == 100 - len(sink.messages)
