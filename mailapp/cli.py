@@ -14,9 +14,10 @@ from mailapp import crypto
 from mailapp.extensions import db, get_redis
 from mailapp.models import User
 from mailapp.services import ServiceError
+from mailapp.services.apikeys import create_api_key
 from mailapp.services.audit import Actor
 from mailapp.services.checks import ServiceUnavailable, wait_for_services
-from mailapp.services.projects import create_project
+from mailapp.services.projects import create_project, get_project_by_slug
 from mailapp.services.seed import DEMO_SLUG, seed_demo
 from mailapp.services.users import create_user, generate_password, get_user_by_email
 
@@ -25,11 +26,13 @@ CLI_ACTOR = Actor.system("cli")
 users_cli = AppGroup("users", help="Back-office users.")
 projects_cli = AppGroup("projects", help="Projects (tenants).")
 secrets_cli = AppGroup("secrets", help="Keys for SECRET_KEY and ENCRYPTION_KEY.")
+api_keys_cli = AppGroup("api-keys", help="API keys for the REST API.")
 
 
 def init_app(app: Flask) -> None:
     for command in (users_cli, projects_cli, secrets_cli, seed_demo_command, bootstrap, check):
         app.cli.add_command(command)
+    app.cli.add_command(api_keys_cli)
 
 
 def _fail(exc: ServiceError) -> click.ClickException:
@@ -138,3 +141,28 @@ def check(wait: float) -> None:
     except ServiceUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("database and redis reachable")
+
+
+@api_keys_cli.command("create")
+@click.option("--project", "project_slug", required=True, help="the project's slug")
+@click.option("--scopes", required=True, help="comma-separated permissions, e.g. contacts.read")
+@click.option("--expires", "expires_days", type=int, default=None, help="days until it expires")
+@click.option("--name", default="cli", show_default=True, help="who or what uses the key")
+def create_api_key_command(
+    project_slug: str, scopes: str, expires_days: int | None, name: str
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    try:
+        project = get_project_by_slug(project_slug)
+        api_key, key = create_api_key(
+            project.id, name, scopes.split(","), expires_in_days=expires_days, actor=CLI_ACTOR
+        )
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    expiry = api_key.expires_at.isoformat() if api_key.expires_at else "never"
+    click.echo(
+        f"created API key {api_key.prefix}… for {project.slug} "
+        f"(scopes {', '.join(api_key.scopes)}; expires {expiry})",
+        err=True,
+    )
+    click.echo(key)

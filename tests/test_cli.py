@@ -119,3 +119,35 @@ def test_bootstrap_creates_admin_once_and_prints_password_once(app, monkeypatch)
     assert (user.email, user.is_superuser) == ("admin@example.com", True)
     assert user.memberships[0].project.slug == "default"
     assert count(Contact) == 0
+
+
+def test_api_keys_create_prints_the_key_once(app):
+    from mailapp.services.apikeys import authenticate_api_key
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["projects", "create", "acme"]).exit_code == 0
+    result = runner.invoke(
+        args=[
+            "api-keys",
+            "create",
+            "--project",
+            "acme",
+            "--scopes",
+            "contacts.read,contacts.write",
+            "--expires",
+            "7",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    api_key = authenticate_api_key(key).api_key
+    assert api_key.scopes == ["contacts.read", "contacts.write"]
+    assert api_key.project.slug == "acme"
+    assert "expires 20" in result.stderr
+    refused = runner.invoke(
+        args=["api-keys", "create", "--project", "acme", "--scopes", "contacts.everything"]
+    )
+    assert refused.exit_code != 0
+    assert "unknown scope(s): contacts.everything" in refused.output
+    missing = runner.invoke(args=["api-keys", "create", "--project", "nope", "--scopes", "x"])
+    assert "no project 'nope'" in missing.output

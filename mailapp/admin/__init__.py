@@ -1,4 +1,4 @@
-"""The Flask-Admin back office."""
+"""The Flask-Admin back office: every view checks a permission and the current project."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from mailapp.admin import context
 from mailapp.admin.index import HomeView
 
 
@@ -14,6 +15,47 @@ def init_app(app: Flask) -> None:
         app,
         name="mailapp",
         index_view=HomeView(name="Home", url="/admin"),
-        theme=Bootstrap4Theme(swatch="default", fluid=True),
+        theme=Bootstrap4Theme(
+            swatch="default", fluid=True, base_template="admin/mailapp_base.html"
+        ),
     )
     app.extensions["mailapp_admin"] = admin
+    app.add_template_global(context.available_projects, "mailapp_projects")
+    app.add_template_global(context.current_project_or_none, "mailapp_current_project")
+    app.add_template_global(context.current_role, "mailapp_current_role")
+    _add_views(admin)
+
+
+def _add_views(admin: Admin) -> None:
+    """One line per view; other modules append their own lines at the end of this list."""
+    from mailapp import models as m
+    from mailapp.admin.apikeys import ApiKeyAdmin
+    from mailapp.admin.audit import AuditLogAdmin
+    from mailapp.admin.campaigns import CampaignAdmin
+    from mailapp.admin.contacts import ContactAdmin
+    from mailapp.admin.lists import ListAdmin
+    from mailapp.admin.outbox import OutboxView
+    from mailapp.admin.projects import ProjectAdmin
+    from mailapp.admin.roles import RolesView
+    from mailapp.admin.segments import SegmentAdmin
+    from mailapp.admin.senders import SenderAdmin
+    from mailapp.admin.suppression import SuppressionAdmin
+    from mailapp.admin.templates import TemplateAdmin
+    from mailapp.admin.users import MembershipAdmin
+    from mailapp.admin.webhooks import WebhookEndpointAdmin
+
+    audience, content, settings = "Audience", "Content", "Settings"
+    admin.add_view(ContactAdmin(m.Contact, name="Contacts", category=audience))
+    admin.add_view(ListAdmin(m.List, name="Lists", category=audience))
+    admin.add_view(SegmentAdmin(m.Segment, name="Segments", category=audience))
+    admin.add_view(SuppressionAdmin(m.Suppression, name="Suppression list", category=audience))
+    admin.add_view(TemplateAdmin(m.Template, name="Templates", category=content))
+    admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
+    admin.add_view(SenderAdmin(m.Sender, name="Senders", category=settings))
+    admin.add_view(WebhookEndpointAdmin(m.WebhookEndpoint, name="Webhooks", category=settings))
+    admin.add_view(MembershipAdmin(m.Membership, name="Users", category=settings))
+    admin.add_view(ApiKeyAdmin(m.ApiKey, name="API keys", category=settings))
+    admin.add_view(ProjectAdmin(m.Project, name="Project", category=settings))
+    admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
+    admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
+    admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))

@@ -1,14 +1,20 @@
-"""The back office's landing page; every admin page requires a logged-in user."""
+"""The back office's landing page: the current project's dashboard, and the project switcher."""
 
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 
+from mailapp.admin.context import current_project_or_none, has_permission, switch_project
+from mailapp.permissions import Permission
+from mailapp.services.dashboard import project_overview
+
 
 class HomeView(AdminIndexView):
+    """Needs only a login: every user may see their project's overview."""
+
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
 
@@ -17,4 +23,19 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
-        return self.render("admin/home.html")
+        project = current_project_or_none()
+        overview = (
+            project_overview(project.id, with_audit=has_permission(Permission.AUDIT_READ))
+            if project
+            else None
+        )
+        return self.render("admin/home.html", project=project, overview=overview)
+
+    @expose("/switch-project", methods=("POST",))
+    def switch_project(self) -> ResponseReturnValue:
+        try:
+            project_id = int(request.form.get("project_id", ""))
+        except ValueError:
+            abort(400)
+        switch_project(project_id)
+        return redirect(url_for("admin.index"))

@@ -68,3 +68,14 @@ def _refuse_audit_changes(session: Session, flush_context: Any, instances: Any) 
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditLog) and (obj in session.deleted or session.is_modified(obj)):
             raise PermissionError("audit log entries are append-only")
+
+
+def record_refusal(
+    actor: Actor, action: str, *, project_id: int | None, context: dict[str, Any]
+) -> None:
+    """Log a refused sensitive request (forbidden page or action, bad API key) at once.
+
+    The refused request changes nothing else, so this entry is committed on its own.
+    """
+    record_audit(actor, action, project_id=project_id, context=context)
+    db.session.commit()

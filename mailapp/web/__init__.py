@@ -10,3 +10,6 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+    from mailapp.web import api
+
+    app.register_blueprint(api.bp)

@@ -68,3 +68,88 @@ def test_next_parameter_is_never_an_open_redirect(client, user, target):
         data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/admin/"
+
+
+def test_repeated_failures_lock_the_account_and_say_so(client, user):
+    from mailapp.services.auth import ACCOUNT_LIMIT, WINDOW_SECONDS
+
+    for _attempt in range(ACCOUNT_LIMIT):
+        token = csrf_token(client.get("/login").data)
+        response = client.post(
+            "/login", data={"email": "ada@example.com", "password": "wrong", "csrf_token": token}
+        )
+    assert response.status_code == 429
+    assert f"locked for {WINDOW_SECONDS // 60} minute(s)".encode() in response.data
+    token = csrf_token(client.get("/login").data)
+    response = client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 429
+    assert client.get("/admin/").status_code == 302
+
+
+def test_password_change_page(client, user):
+    token = csrf_token(client.get("/login").data)
+    client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    page = client.get("/account/password")
+    assert page.status_code == 200
+    token = csrf_token(page.data)
+    mismatch = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "new": "a new passphrase",
+            "confirm": "other",
+        },
+    )
+    assert mismatch.status_code == 400
+    assert b"The two passwords differ." in mismatch.data
+    wrong = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current": "not it",
+            "new": "a new passphrase",
+            "confirm": "a new passphrase",
+        },
+    )
+    assert b"the current password is wrong" in wrong.data
+    done = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "new": "a new passphrase",
+            "confirm": "a new passphrase",
+        },
+    )
+    assert done.status_code == 302
+    from mailapp.services.users import verify_password
+
+    assert verify_password(user, "a new passphrase")
+
+
+def test_password_change_requires_login(client):
+    assert client.get("/account/password").status_code == 302
+
+
+def test_session_cookie_flags(app):
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    from mailapp.config import load_config
+
+    production = load_config(
+        {
+            "MAILAPP_ENV": "production",
+            "SECRET_KEY": "s" * 40,
+            "ENCRYPTION_KEY": app.config["ENCRYPTION_KEY"],
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "DATABASE_URL": "postgresql://x@127.0.0.1/x",
+        },
+        app.instance_path,
+    )
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["REMEMBER_COOKIE_SECURE"] is True

@@ -1,0 +1,360 @@
+"""The base admin views: one place decides who may see, change and export what, and where.
+
+Every view names the permission it needs (`permission` to see it at all, `write_permission`
+to change rows, `action_permissions` for bulk actions). A user without it sees no menu entry
+and gets 403 on the URL, with an audit entry. Every query of a `ProjectModelView` is scoped to
+the current project: another project's id is a 404, never a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import BaseView
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import Form, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from mailapp.admin.context import (
+    current_actor,
+    current_project,
+    current_project_or_none,
+    has_permission,
+)
+from mailapp.admin.utc import FilterConverter, ModelConverter
+from mailapp.extensions import db
+from mailapp.permissions import Permission
+from mailapp.services import ServiceError
+from mailapp.services.audit import record_refusal
+from mailapp.services.records import create_record, delete_record, update_record
+
+log = logging.getLogger(__name__)
+
+# Spreadsheet programs run cells starting with these as formulas (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class AccessMixin:
+    """Login, a current project and the view's permission, checked before every request."""
+
+    permission: ClassVar[Permission | None] = None
+    # View methods only operators (superusers) may use, whatever their role says.
+    superuser_only: ClassVar[frozenset[str]] = frozenset()
+
+    def permission_for(self, name: str) -> Permission | None:
+        """The permission a view method needs; None (refused to everyone) when unmapped."""
+        return self.permission
+
+    def is_accessible(self) -> bool:
+        return (
+            current_user.is_authenticated
+            and current_project_or_none() is not None
+            and has_permission(self.permission)
+        )
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> ResponseReturnValue:
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return refuse(self.permission_for(name))
+
+    def _handle_view(self, name: str, **kwargs: Any) -> ResponseReturnValue | None:
+        if not self.is_accessible():
+            return self.inaccessible_callback(name, **kwargs)
+        needed = self.permission_for(name)
+        if not has_permission(needed):
+            return refuse(needed)
+        if name in self.superuser_only and not current_user.is_superuser:
+            return refuse(needed, reason="superuser only")
+        return None
+
+
+def refuse(permission: Permission | None, **context: Any) -> ResponseReturnValue:
+    """403 for a forbidden page or action, remembered in the audit log."""
+    project = current_project_or_none()
+    record_refusal(
+        current_actor(),
+        "admin.forbidden",
+        project_id=project.id if project else None,
+        context={
+            "endpoint": request.endpoint,
+            "method": request.method,
+            "path": request.path,
+            "permission": permission.value if permission else None,
+            **context,
+        },
+    )
+    abort(403)
+
+
+class ProjectView(AccessMixin, BaseView):
+    """A custom back-office page of the current project, shown to holders of `permission`."""
+
+
+class _ProjectAjaxLoader(QueryAjaxModelLoader):
+    """Ajax lookups (select2 fields) only ever offer rows of the current project."""
+
+    def get_query(self) -> Any:
+        return scope_query(super().get_query())
+
+    def get_one(self, pk: Any) -> Any:
+        return self.get_query().filter(self.model.id == pk).one_or_none()
+
+
+def scope_query(query: Any) -> Any:
+    """Filter a legacy ORM query on a project-owned model to the current project."""
+    entity = query.column_descriptions[0]["entity"]
+    if entity is not None and hasattr(entity, "project_id"):
+        return query.filter(entity.project_id == current_project().id)
+    return query
+
+
+class ProjectSelectField(SelectField):
+    """Choose a row of the current project by id (for foreign keys without a relationship)."""
+
+    def __init__(self, model: type, label: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [Optional()])
+        super().__init__(label, coerce=_optional_int, **kwargs)
+        self.model = model
+
+    def _rows(self) -> list[SelectChoice]:
+        rows = db.session.scalars(
+            sa.select(self.model)
+            .where(self.model.project_id == current_project().id)
+            .order_by(self.model.id.desc())
+            .limit(500)
+        )
+        return [SelectChoice(str(row.id), str(row)) for row in rows]
+
+    def iter_choices(self) -> Any:
+        self.choices = [SelectChoice("", "—"), *self._rows()]
+        return super().iter_choices()
+
+    def pre_validate(self, form: Form) -> None:
+        if self.data is not None and str(self.data) not in {c.value for c in self._rows()}:
+            raise ValueError("Choose one of this project's entries.")
+
+
+def int_ids(ids: list[str]) -> list[int]:
+    """Row ids posted by a list action; anything that is not a number is dropped."""
+    return [int(i) for i in ids if str(i).isdigit()]
+
+
+def _optional_int(value: Any) -> int | None:
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class ProjectModelView(AccessMixin, ModelView):
+    """A Flask-Admin model view scoped to the current project.
+
+    `permission` is needed to see the view, `write_permission` (default: `permission`) to
+    create, edit and delete, `create_permission`/`delete_permission`/`export_permission` where
+    they differ, and `action_permissions = {"action_name": Permission.X}` for each action.
+    Set `allow_create`/`allow_edit`/`allow_delete`/`allow_export` to switch features off;
+    the `can_*` flags Flask-Admin reads follow the user's permissions.
+    """
+
+    write_permission: ClassVar[Permission | None] = None
+    create_permission: ClassVar[Permission | None] = None
+    delete_permission: ClassVar[Permission | None] = None
+    export_permission: ClassVar[Permission | None] = None
+    action_permissions: ClassVar[dict[str, Permission]] = {}
+    # Views of custom @expose methods a subclass adds: {"method_name": Permission.X}.
+    endpoint_permissions: ClassVar[dict[str, Permission]] = {}
+
+    allow_create = True
+    allow_edit = True
+    allow_delete = True
+    allow_export = False
+
+    form_base_class = FlaskForm
+    filter_converter = FilterConverter()
+    model_form_converter = ModelConverter
+    can_view_details = True
+    page_size = 50
+    can_set_page_size = True
+    page_size_options = (20, 50, 100)
+    column_default_sort = ("id", True)
+    export_types = ["csv"]
+    export_max_rows = 10_000
+
+    def __init__(self, model: type, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(model, db, name=name, **kwargs)
+
+    # --- permissions -------------------------------------------------------------------
+    def _write(self) -> Permission | None:
+        return self.write_permission or self.permission
+
+    def permission_for(self, name: str) -> Permission | None:
+        if name in ("index_view", "details_view", "ajax_lookup"):
+            return self.permission
+        if name == "create_view":
+            return self.create_permission or self._write()
+        if name in ("edit_view", "ajax_update"):
+            return self._write()
+        if name == "delete_view":
+            return self.delete_permission or self._write()
+        if name == "export":
+            return self.export_permission or self.permission
+        if name == "action_view":
+            return self.action_permission(request.form.get("action", ""))
+        return self.endpoint_permissions.get(name)
+
+    def action_permission(self, action: str) -> Permission | None:
+        if action == "delete":
+            return self.delete_permission or self._write()
+        return self.action_permissions.get(action)
+
+    def is_action_allowed(self, name: str) -> bool:
+        return super().is_action_allowed(name) and has_permission(self.action_permission(name))
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return self.allow_create and has_permission(self.permission_for("create_view"))
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return self.allow_edit and has_permission(self._write())
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return self.allow_delete and has_permission(self.delete_permission or self._write())
+
+    @property
+    def can_export(self) -> bool:  # type: ignore[override]
+        return self.allow_export and has_permission(self.export_permission or self.permission)
+
+    def _handle_view(self, name: str, **kwargs: Any) -> ResponseReturnValue | None:
+        refused = super()._handle_view(name, **kwargs)
+        if refused is not None:
+            return refused
+        switched_off = {
+            "create_view": self.allow_create,
+            "edit_view": self.allow_edit,
+            "ajax_update": self.allow_edit,
+            "delete_view": self.allow_delete,
+            "export": self.allow_export,
+            "details_view": self.can_view_details,
+        }
+        if not switched_off.get(name, True):
+            abort(404)
+        return None
+
+    # --- queries: always the current project ------------------------------------------
+    def scope_column(self) -> Any:
+        """The column that names a row's project."""
+        return self.model.project_id
+
+    def get_query(self) -> Any:
+        return super().get_query().filter(self.scope_column() == current_project().id)
+
+    def get_count_query(self) -> Any:
+        return super().get_count_query().filter(self.scope_column() == current_project().id)
+
+    def get_one(self, id: Any) -> Any:
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            abort(404)
+        row = self.get_query().filter(self.model.id == pk).one_or_none()
+        if row is None:
+            abort(404)
+        return row
+
+    def _create_ajax_loader(self, name: str, options: dict[str, Any]) -> QueryAjaxModelLoader:
+        loader = create_ajax_loader(self.model, self.session, name, name, options)
+        return _ProjectAjaxLoader(loader.name, self.session, loader.model, **loader.options)
+
+    def create_form(self, obj: Any = None) -> Form:
+        return _scope_form(super().create_form(obj))
+
+    def edit_form(self, obj: Any = None) -> Form:
+        return _scope_form(super().edit_form(obj))
+
+    def get_export_value(self, model: Any, name: str) -> Any:
+        value = super().get_export_value(model, name)
+        if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+            return "'" + value
+        return value
+
+    # --- mutations: through services, one audit entry each -----------------------------
+    def create_model(self, form: Form) -> Any:
+        model = self.build_new_instance()
+        form.populate_obj(model)
+        if hasattr(self.model, "project_id"):
+            model.project_id = current_project().id
+        saved = self._save(form, model, created=True)
+        return False if saved is None else saved
+
+    def update_model(self, form: Form, model: Any) -> bool:
+        form.populate_obj(model)
+        return self._save(form, model, created=False) is not None
+
+    @action("delete", "Delete", "Delete the selected rows?")
+    def action_delete(self, ids: list[str]) -> None:
+        """Delete the selected rows of this project one by one, each through the service."""
+        rows = self.get_query().filter(self.model.id.in_(int_ids(ids))).all()
+        deleted = sum(1 for row in rows if self.delete_model(row))
+        if deleted:
+            flash(f"{deleted} row(s) deleted.", "success")
+
+    def delete_model(self, model: Any) -> bool:
+        try:
+            self.on_model_delete(model)
+            self.remove(model)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        self.after_model_delete(model)
+        return True
+
+    def save_new(self, form: Form, model: Any) -> Any:
+        """Persist a new row and return it; aggregates with their own service override this."""
+        return create_record(model, project_id=current_project().id, actor=current_actor())
+
+    def save_changes(self, form: Form, model: Any) -> Any:
+        """Persist an edited row; views of aggregates with their own service override this."""
+        update_record(model, project_id=current_project().id, actor=current_actor())
+        return model
+
+    def remove(self, model: Any) -> None:
+        """Delete a row; views of aggregates with their own service override this."""
+        delete_record(model, project_id=current_project().id, actor=current_actor())
+
+    def _save(self, form: Form, model: Any, *, created: bool) -> Any:
+        """The saved object, or None after telling the user why it was refused."""
+        try:
+            self.on_model_change(form, model, created)
+            saved = (self.save_new if created else self.save_changes)(form, model)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return None
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            log.info("integrity error saving %s", type(model).__name__, exc_info=True)
+            flash("This conflicts with an existing entry (a duplicate?).", "error")
+            return None
+        self.after_model_change(form, saved, created)
+        return saved
+
+
+def _scope_form(form: Form) -> Form:
+    """Relationship selects built by Flask-Admin list only the current project's rows."""
+    for field in form:
+        factory = getattr(field, "query_factory", None)
+        if factory is not None:
+            field.query_factory = lambda factory=factory: scope_query(factory())
+            field.query = None
+    return form

@@ -1,0 +1,63 @@
+"""The Outbox: what the development capture SMTP server stored instead of delivering.
+
+A captured message is untrusted HTML: it is shown only inside an iframe with an empty
+`sandbox` attribute, served from its own URL with a CSP that forbids scripts, forms,
+plugins and remote loads.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from flask import Response, abort, current_app
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from mailapp.admin.base import ProjectView
+from mailapp.permissions import Permission
+from mailapp.services import NotFound
+from mailapp.services.outbox import get_captured, list_captured, message_bodies, outbox_path
+
+BODY_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+)
+
+
+class OutboxView(ProjectView):
+    # Shows mail of every project captured on this machine: owners and admins only.
+    permission = Permission.SENDERS_MANAGE
+
+    def is_visible(self) -> bool:
+        return current_app.config["MAILAPP_ENV"] != "production"
+
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        folder = outbox_path(current_app.instance_path)
+        return self.render("admin/outbox.html", messages=list_captured(folder), folder=folder)
+
+    @expose("/<key>/")
+    def message(self, key: str) -> ResponseReturnValue:
+        captured = self._load(key)
+        html, text = message_bodies(captured)
+        headers = [(name, str(value)) for name, value in captured.items()]
+        return self.render(
+            "admin/outbox_message.html", key=key, headers=headers, html=html, text=text
+        )
+
+    @expose("/<key>/body")
+    def body(self, key: str) -> ResponseReturnValue:
+        html, _ = message_bodies(self._load(key))
+        if html is None:
+            abort(404)
+        response = Response(html, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = BODY_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _load(self, key: str) -> EmailMessage:
+        try:
+            return get_captured(outbox_path(current_app.instance_path), key)
+        except NotFound:
+            abort(404)

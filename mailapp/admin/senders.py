@@ -1,0 +1,49 @@
+"""Sending identities; the DKIM key and the transport URL are write-only."""
+
+from __future__ import annotations
+
+from wtforms.validators import DataRequired, Email, Optional
+
+from mailapp.admin.base import ProjectModelView
+from mailapp.admin.fields import SecretField, SecretTextField
+from mailapp.permissions import Permission
+
+SECRETS = ["dkim_private_key", "transport_url"]
+
+
+class SenderAdmin(ProjectModelView):
+    permission = Permission.SENDERS_MANAGE
+
+    column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "created_at"]
+    column_searchable_list = ["name", "from_email", "domain"]
+    column_sortable_list = ["name", "from_email", "domain", "created_at"]
+    column_details_exclude_list = SECRETS
+    column_export_exclude_list = SECRETS
+    form_columns = [
+        "name",
+        "from_name",
+        "from_email",
+        "reply_to",
+        "domain",
+        "bounce_domain",
+        "dkim_selector",
+        "dkim_private_key",
+        "rate_per_second",
+        "rate_per_hour",
+        "rate_per_day",
+        "transport_url",
+    ]
+    form_overrides = {"dkim_private_key": SecretTextField, "transport_url": SecretField}
+    form_args = {
+        "from_email": {"validators": [DataRequired(), Email()]},
+        "reply_to": {"validators": [Optional(), Email()]},
+        "dkim_private_key": {
+            "description": "PEM private key. Stored encrypted, never shown again; "
+            "leave empty to keep the current key."
+        },
+        "transport_url": {
+            "description": "smtp://user:password@host:587?starttls=1 — stored encrypted; "
+            "leave empty to keep the current one (or use SMTP_URL)."
+        },
+    }
+    form_widget_args = {"dkim_private_key": {"rows": 6}}

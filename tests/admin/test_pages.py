@@ -1,0 +1,120 @@
+"""Dashboard, project switcher, Roles page and the Outbox."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.models import Campaign, CampaignStatus, ContactStatus, Membership, Role
+from mailapp.permissions import ROLE_PERMISSIONS
+from tests.admin.conftest import csrf_token, login
+from tests.factories import make_contact, make_project, make_user
+
+
+def test_dashboard_counts_contacts_by_status_and_shows_recent_work(app, client):
+    project = make_project("acme")
+    user = make_user(project, "owner")
+    for _n in range(3):
+        make_contact(project)
+    make_contact(project, status=ContactStatus.BOUNCED)
+    make_contact(make_project())  # another project's contact is not counted
+    db.session.add(
+        Campaign(project_id=project.id, name="Spring sale", status=CampaignStatus.PAUSED)
+    )
+    db.session.commit()
+    login(client, user)
+    page = client.get("/admin/").data.decode()
+    counts = page.split('id="contacts-by-status"', 1)[1].split("</div>\n  </div>", 1)[0]
+    assert '<span class="badge badge-secondary">4</span>' in counts
+    assert '<td>bounced</td><td class="text-right">1</td>' in counts
+    assert "Spring sale" in page
+    assert "paused" in page
+    assert 'id="recent-audit"' in page
+    assert "project.create" in page
+
+
+def test_dashboard_hides_the_audit_log_without_audit_read(app, client):
+    project = make_project("acme")
+    login(client, make_user(project, "marketer"))
+    page = client.get("/admin/").data.decode()
+    assert 'id="contacts-by-status"' in page
+    assert 'id="recent-audit"' not in page
+
+
+def test_switching_project_changes_what_every_page_shows(app, client):
+    alpha, bravo = make_project("alpha"), make_project("bravo")
+    user = make_user(alpha, "owner")
+    db.session.add(Membership(user_id=user.id, project_id=bravo.id, role=Role.SUPPORT))
+    db.session.commit()
+    make_contact(alpha, "in-alpha@example.org")
+    make_contact(bravo, "in-bravo@example.org")
+    login(client, user)
+    token = csrf_token(client)
+    assert b"in-alpha@" in client.get("/admin/contact/").data
+    assert (
+        client.post(
+            "/admin/switch-project", data={"csrf_token": token, "project_id": bravo.id}
+        ).status_code
+        == 302
+    )
+    listing = client.get("/admin/contact/").data
+    assert b"in-bravo@" in listing
+    assert b"in-alpha@" not in listing
+    # As support in bravo the user no longer sees the Senders page.
+    assert client.get("/admin/sender/").status_code == 403
+    stranger = make_project("charlie")
+    response = client.post(
+        "/admin/switch-project", data={"csrf_token": token, "project_id": stranger.id}
+    )
+    assert response.status_code == 404
+
+
+def test_roles_page_renders_the_permission_table(app, client):
+    project = make_project("acme")
+    login(client, make_user(project, "admin"))
+    page = client.get("/admin/roles/").data.decode()
+    for role, permissions in ROLE_PERMISSIONS.items():
+        for permission in permissions:
+            cell = f'data-role="{role.value}" data-permission="{permission.value}">&#10003;'
+            assert cell in page
+
+
+def capture(instance: Path, html: str) -> str:
+    instance.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(instance / "outbox", create=True)
+    message = (
+        "X-Captured-At: Sun, 22 Nov 2026 10:00:00 -0000\r\n"
+        "X-Captured-Mail-From: news@acme.example\r\n"
+        "X-Captured-Rcpt-To: ada@example.org\r\n"
+        "From: news@acme.example\r\nTo: ada@example.org\r\nSubject: Hello Ada\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
+    )
+    return box.add(message.encode())
+
+
+def test_outbox_lists_captured_mail_and_sandboxes_its_html(app, client):
+    project = make_project("acme")
+    login(client, make_user(project, "owner"))
+    key = capture(Path(app.instance_path), "<p>Hi</p><script>alert(1)</script>")
+    listing = client.get("/admin/outbox/").data.decode()
+    assert "Hello Ada" in listing
+    assert "ada@example.org" in listing
+    page = client.get(f"/admin/outbox/{key}/").data.decode()
+    assert f'<iframe sandbox="" src="/admin/outbox/{key}/body"' in page
+    body = client.get(f"/admin/outbox/{key}/body")
+    assert body.status_code == 200
+    assert "script-src" not in body.headers["Content-Security-Policy"]
+    assert body.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "sandbox" in body.headers["Content-Security-Policy"]
+    assert client.get("/admin/outbox/../../etc/passwd/body").status_code == 404
+    assert client.get("/admin/outbox/no-such-key/body").status_code == 404
+
+
+def test_outbox_is_for_owners_and_admins_only(app, client):
+    project = make_project("acme")
+    login(client, make_user(project, "marketer"))
+    assert client.get("/admin/outbox/").status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 1
