@@ -15,6 +15,7 @@ from mailapp.models import (
     CampaignVariant,
     Delivery,
     DeliveryStatus,
+    Event,
     Link,
     List,
     Project,
@@ -376,3 +377,16 @@ def allow_sending(project: Project, *, actor: Actor) -> None:
     project.sending_stopped_at = None
     record_audit(actor, "project.allow_sending", project_id=project.id, obj=project)
     db.session.commit()
+
+
+def campaign_stats(project_id: int, campaign_id: int) -> dict[str, dict[str, int]]:
+    """Deliveries per status and events per type (human and machine apart)."""
+    events: dict[str, int] = {}
+    rows = db.session.execute(
+        sa.select(Event.type, Event.is_machine, sa.func.count())
+        .where(Event.project_id == project_id, Event.campaign_id == campaign_id)
+        .group_by(Event.type, Event.is_machine)
+    )
+    for kind, machine, count in rows:
+        events[f"{kind}{' (machine)' if machine else ''}"] = count
+    return {"deliveries": campaign_progress(project_id, campaign_id), "events": events}

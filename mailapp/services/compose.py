@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from mailapp.models import Contact, Project, Sender, TemplateVersion
+from mailapp.models import Project, Sender, TemplateVersion
 from mailapp.services.dkim import DkimSigner
 from mailapp.services.mime import MessageSkeleton, make_message_id
 from mailapp.services.rendering import (
@@ -23,6 +24,13 @@ from mailapp.services.rendering import (
     template_context,
 )
 from mailapp.services.urls import Kind, LinkSigner
+
+
+class Addressee(Protocol):
+    """A Contact, or a transactional recipient who is not one."""
+
+    email: str
+    locale: str | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class Composer:
         return click_url
 
     def compose(
-        self, item_id: int, contact: Contact, key: str, data: dict | None = None
+        self, item_id: int, contact: Addressee, key: str, data: dict | None = None
     ) -> Composed:
         variant = self.variants[key]
         compiled = compile_content(variant.version, contact.locale)

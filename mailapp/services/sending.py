@@ -27,6 +27,7 @@ from mailapp.models import (
     DeliveryStatus,
     Event,
     EventType,
+    Message,
     Project,
     ScheduleMode,
 )
@@ -325,14 +326,15 @@ def recover_stale_claims(*, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    table = Delivery.__table__
-    result = db.session.execute(
-        sa.update(table)
-        .where(table.c.status == DeliveryStatus.SENDING.value, table.c.claimed_at < now - lease)
-        .values(status=DeliveryStatus.UNKNOWN.value, reason="worker lost", updated_at=now)
-    )
+    lost = 0
+    for table in (Delivery.__table__, Message.__table__):
+        lost += db.session.execute(
+            sa.update(table)
+            .where(table.c.status == DeliveryStatus.SENDING.value, table.c.claimed_at < now - lease)
+            .values(status=DeliveryStatus.UNKNOWN.value, reason="worker lost")
+        ).rowcount
     db.session.commit()
-    return result.rowcount
+    return lost
 
 
 def enforce_guardrails(campaign_id: int) -> str | None:

@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.services import batches, sending
+from mailapp.services import batches, sending, transactional
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ def dispatch() -> None:
         prepare_campaign.send(campaign_id)
     for campaign_id, ids in plan.batches:
         send_batch.send(campaign_id, ids)
+    for message_id in transactional.due_messages():
+        send_message.send(message_id)
 
 
 # Retries only cover infrastructure errors (Redis, database away): the rows themselves
@@ -38,3 +40,11 @@ def send_batch(campaign_id: int, delivery_ids: list[int]) -> None:
     """Send one dispatched batch of a campaign."""
     totals = batches.send_batch(campaign_id, delivery_ids)
     log.info("campaign %s batch of %d: %s", campaign_id, len(delivery_ids), totals)
+
+
+# Its own queue: a transactional message never waits behind campaign batches.
+@dramatiq.actor(queue_name="transactional", priority=0, max_retries=20, time_limit=120_000)
+def send_message(message_id: int) -> None:
+    """Send one transactional message (idempotent: a sent message is not claimed again)."""
+    outcome = transactional.send_message(message_id)
+    log.info("message %s: %s", message_id, outcome)
