@@ -1,20 +1,59 @@
-"""Campaigns of the current project; only drafts are edited here, launching is a service."""
+"""Campaigns of the current project; only drafts are edited here, launching is a service.
+
+The details page is the control room: pre-flight checklist and launch, pause, resume,
+cancel, a progress bar that polls the live counts, and the deliberate resend of `unknown`
+rows (those a dead worker may or may not have handed over).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import flash, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+from flask_admin.actions import action
 from flask_login import current_user
 from wtforms import Form
 
-from mailapp.admin.base import ProjectModelView, ProjectSelectField
+from mailapp.admin.base import ProjectModelView, ProjectSelectField, int_ids
+from mailapp.admin.context import current_actor, current_project
+from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Sender, Template
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
+from mailapp.services.campaigns import (
+    campaign_progress,
+    cancel_campaign,
+    launch_campaign,
+    pause_campaign,
+    preflight,
+    resend_unknown,
+    resume_campaign,
+)
+
+CONTROLS: dict[str, Callable[..., Any]] = {
+    "pause": pause_campaign,
+    "resume": resume_campaign,
+    "cancel": cancel_campaign,
+    "resend_unknown": resend_unknown,
+}
 
 
 class CampaignAdmin(ProjectModelView):
     permission = Permission.CAMPAIGNS_WRITE
+    action_permissions = {
+        "pause": Permission.CAMPAIGNS_SEND,
+        "resume": Permission.CAMPAIGNS_SEND,
+        "cancel": Permission.CAMPAIGNS_SEND,
+    }
+    endpoint_permissions = {
+        "launch_view": Permission.CAMPAIGNS_SEND,
+        "control_view": Permission.CAMPAIGNS_SEND,
+        "progress_view": Permission.CAMPAIGNS_WRITE,
+    }
+    details_template = "admin/campaign_details.html"
 
     column_list = ["name", "status", "schedule_mode", "send_at", "launched_at", "created_at"]
     column_searchable_list = ["name"]
@@ -45,3 +84,83 @@ class CampaignAdmin(ProjectModelView):
     def on_model_delete(self, model: Campaign) -> Any:
         if model.status is not CampaignStatus.DRAFT:
             raise ServiceError("Only draft campaigns can be deleted; cancel it instead.")
+
+    # --- the control room ---------------------------------------------------------------
+    # Ids arrive as strings; get_one() answers 404 for anything not in this project.
+    @expose("/launch/<campaign_id>", methods=["GET", "POST"])
+    def launch_view(self, campaign_id: str) -> ResponseReturnValue:
+        """GET: the pre-flight checklist; POST: launch (errors block it)."""
+        campaign = self.get_one(campaign_id)
+        if request.method == "POST":
+            try:
+                launch_campaign(current_project(), campaign.id, actor=current_actor())
+            except ServiceError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash(f"{campaign.name} launched: sending starts as scheduled.", "success")
+                return redirect(self.get_url(".details_view", id=campaign.id))
+        checks = preflight(current_project(), campaign)
+        return self.render(
+            "admin/campaign_launch.html",
+            campaign=campaign,
+            checks=checks,
+            blocked=any(c.level == "error" for c in checks),
+        )
+
+    @expose("/control/<campaign_id>", methods=["GET", "POST"])
+    def control_view(self, campaign_id: str) -> ResponseReturnValue:
+        """POST one control verb; a GET changes nothing and shows the campaign."""
+        campaign = self.get_one(campaign_id)
+        if request.method == "POST":
+            verb = request.form.get("verb", "")
+            if verb in CONTROLS:
+                self._control(verb, campaign)
+            else:
+                flash("Unknown action.", "error")
+        return redirect(self.get_url(".details_view", id=campaign.id))
+
+    @expose("/progress/<campaign_id>")
+    def progress_view(self, campaign_id: str) -> ResponseReturnValue:
+        campaign = self.get_one(campaign_id)
+        return jsonify(
+            status=campaign.status.value,
+            paused_reason=campaign.paused_reason,
+            progress=campaign_progress(campaign.project_id, campaign.id),
+        )
+
+    def _control(self, verb: str, campaign: Campaign) -> bool:
+        try:
+            result = CONTROLS[verb](current_project(), campaign.id, actor=current_actor())
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(f"{campaign.name}: {exc}", "error")
+            return False
+        if verb == "resend_unknown":
+            flash(f"{campaign.name}: {result} unknown deliveries queued again.", "warning")
+        else:
+            flash(f"{campaign.name}: {verb} done.", "success")
+        return True
+
+    def _bulk(self, verb: str, ids: list[str]) -> None:
+        for campaign in self.get_query().filter(Campaign.id.in_(int_ids(ids))).all():
+            self._control(verb, campaign)
+
+    @action("pause", "Pause", "Pause the selected campaigns?")
+    def action_pause(self, ids: list[str]) -> None:
+        self._bulk("pause", ids)
+
+    @action("resume", "Resume", "Resume the selected campaigns?")
+    def action_resume(self, ids: list[str]) -> None:
+        self._bulk("resume", ids)
+
+    @action("cancel", "Cancel", "Cancel the selected campaigns? Nothing more will be sent.")
+    def action_cancel(self, ids: list[str]) -> None:
+        self._bulk("cancel", ids)
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        if template == self.details_template and kwargs.get("model") is not None:
+            model = kwargs["model"]
+            kwargs["progress"] = campaign_progress(model.project_id, model.id)
+            kwargs["progress_url"] = url_for(".progress_view", campaign_id=model.id)
+        return super().render(template, **kwargs)
