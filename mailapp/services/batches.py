@@ -145,7 +145,7 @@ def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
 class CampaignSend:
     """Everything one send batch needs, loaded once."""
 
-    def __init__(self, campaign: Campaign, project: Project, now: datetime) -> None:
+    def __init__(self, campaign: Campaign, project: Project) -> None:
         config = current_app.config
         self.campaign = campaign
         self.project = project
@@ -232,7 +232,7 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     if campaign is None or campaign.snapshot is None:
         return totals
     project = db.session.get(Project, campaign.project_id)
-    send = CampaignSend(campaign, project, utcnow())
+    send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):
         if not _still_sendable(campaign_id):
