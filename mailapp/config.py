@@ -54,6 +54,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
+        "ASSET_DIR": env.get("ASSET_DIR") or str(instance_path / "assets"),
+        "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
+        "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
         **sending_settings(env),
     }
 
@@ -65,33 +68,30 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         steps = [int(step) for step in backoff.split(",")]
     except ValueError:
         raise ConfigError(f"SEND_BACKOFF: {backoff!r} is not a list of seconds") from None
+
+    def number(name: str, default: str) -> int:
+        return _positive_int(env.get(name, default), name)
+
     return {
         # Rows one send step claims at once: the most a killed worker can leave `unknown`.
-        "SEND_GROUP_SIZE": _positive(env, "SEND_GROUP_SIZE", 50),
-        "DISPATCH_BATCH_SIZE": _positive(env, "DISPATCH_BATCH_SIZE", 500),
+        "SEND_GROUP_SIZE": number("SEND_GROUP_SIZE", "50"),
+        "DISPATCH_BATCH_SIZE": number("DISPATCH_BATCH_SIZE", "500"),
         # Batches of one campaign waiting in the broker at most: a bounded backlog.
-        "DISPATCH_MAX_BATCHES": _positive(env, "DISPATCH_MAX_BATCHES", 20),
+        "DISPATCH_MAX_BATCHES": number("DISPATCH_MAX_BATCHES", "20"),
         # A dispatched batch whose message vanished (broker lost it) is dispatched again.
-        "DISPATCH_RETRY_SECONDS": _positive(env, "DISPATCH_RETRY_SECONDS", 300),
+        "DISPATCH_RETRY_SECONDS": number("DISPATCH_RETRY_SECONDS", "300"),
         # Rows `sending` for longer than this belonged to a dead worker: they become unknown.
-        "SEND_LEASE_SECONDS": _positive(env, "SEND_LEASE_SECONDS", 900),
+        "SEND_LEASE_SECONDS": number("SEND_LEASE_SECONDS", "900"),
         "SEND_BACKOFF": steps,
-        "SMTP_POOL_SIZE": _positive(env, "SMTP_POOL_SIZE", 4),
+        "SMTP_POOL_SIZE": number("SMTP_POOL_SIZE", "4"),
         "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "30")),
         # A rate limit asking to wait longer than this reschedules instead of sleeping.
         "RATE_LIMIT_MAX_WAIT": float(env.get("RATE_LIMIT_MAX_WAIT", "2")),
         # Per-second cap per recipient domain group after a 421/4.7.x, for THROTTLE_SECONDS.
-        "THROTTLE_RATE": _positive(env, "THROTTLE_RATE", 2),
-        "THROTTLE_SECONDS": _positive(env, "THROTTLE_SECONDS", 600),
+        "THROTTLE_RATE": number("THROTTLE_RATE", "2"),
+        "THROTTLE_SECONDS": number("THROTTLE_SECONDS", "600"),
         "TRANSACTIONAL_UNSUBSCRIBES": env.get("TRANSACTIONAL_UNSUBSCRIBES", "ignore"),
     }
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, str(default))
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name}: {raw!r} is not a positive whole number")
-    return int(raw)
 
 
 def database_url(raw: str) -> str:
@@ -149,6 +149,23 @@ def _base_url(raw: str) -> str:
 def _port(raw: str, name: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}: {raw!r} is not a port number")
+    return int(raw)
+
+
+def _asset_storage_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ConfigError(
+            f"ASSET_STORAGE_URL: {raw!r} is not s3://bucket[/prefix][?endpoint_url=...]"
+        )
+    return raw
+
+
+def _positive_int(raw: str, name: str) -> int:
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(f"{name}: {raw!r} is not a positive whole number")
     return int(raw)
 
 

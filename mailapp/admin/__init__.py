@@ -59,3 +59,11 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+
+    from mailapp.admin.assets import AssetsView
+
+    admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
+
+    from mailapp.admin.dkim import DkimView
+
+    admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import sqlalchemy as sa
+from flask_login import current_user
 from markupsafe import Markup, escape
 
 from mailapp.admin.base import ProjectModelView
+from mailapp.models import AuditLog
 from mailapp.permissions import Permission
 
 
@@ -30,3 +34,9 @@ class AuditLogAdmin(ProjectModelView):
     column_sortable_list = ["created_at", "action", "actor"]
     column_formatters = {"context": _context}
     column_details_exclude_list = ["project"]
+
+    def scope_filter(self) -> Any:
+        """Operators also see installation-wide entries (logins locked, passwords changed)."""
+        if current_user.is_superuser:
+            return sa.or_(super().scope_filter(), AuditLog.project_id.is_(None))
+        return super().scope_filter()

@@ -255,11 +255,15 @@ class ProjectModelView(AccessMixin, ModelView):
         """The column that names a row's project."""
         return self.model.project_id
 
+    def scope_filter(self) -> Any:
+        """The condition every query of this view carries."""
+        return self.scope_column() == current_project().id
+
     def get_query(self) -> Any:
-        return super().get_query().filter(self.scope_column() == current_project().id)
+        return super().get_query().filter(self.scope_filter())
 
     def get_count_query(self) -> Any:
-        return super().get_count_query().filter(self.scope_column() == current_project().id)
+        return super().get_count_query().filter(self.scope_filter())
 
     def get_one(self, id: Any) -> Any:
         try:

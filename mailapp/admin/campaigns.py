@@ -24,6 +24,7 @@ from mailapp.models import Campaign, CampaignStatus, Sender, Template
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
 from mailapp.services.campaigns import (
+    blocking_failures,
     campaign_progress,
     cancel_campaign,
     launch_campaign,
@@ -105,7 +106,7 @@ class CampaignAdmin(ProjectModelView):
             "admin/campaign_launch.html",
             campaign=campaign,
             checks=checks,
-            blocked=any(c.level == "error" for c in checks),
+            blocked=bool(blocking_failures(checks)),
         )
 
     @expose("/control/<campaign_id>", methods=["GET", "POST"])

@@ -19,6 +19,7 @@ from mailapp.extensions import db
 from mailapp.models import Membership, Role
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
+from mailapp.services.auth import unlock_member
 from mailapp.services.users import change_role, invite_user, remove_member, set_user_active
 
 ROLE_CHOICES = [SelectChoice(r.value) for r in Role]
@@ -35,14 +36,23 @@ class MembershipAdmin(ProjectModelView):
     action_permissions = {
         "deactivate": Permission.USERS_MANAGE,
         "reactivate": Permission.USERS_MANAGE,
+        "unlock": Permission.USERS_MANAGE,
     }
 
-    column_list = ["user.email", "user.name", "role", "user.active", "user.last_login_at"]
+    column_list = [
+        "user.email",
+        "user.name",
+        "role",
+        "user.active",
+        "user.last_login_at",
+        "user.locked_until",
+    ]
     column_labels = {
         "user.email": "Email",
         "user.name": "Name",
         "user.active": "Active",
         "user.last_login_at": "Last login",
+        "user.locked_until": "Sign-in locked until",
     }
     column_searchable_list = ["user.email", "user.name"]
     column_filters = ["role", "user.active"]
@@ -138,3 +148,14 @@ class MembershipAdmin(ProjectModelView):
     @action("reactivate", "Reactivate")
     def action_reactivate(self, ids: list[str]) -> None:
         self._set_active(ids, active=True)
+
+    @action("unlock", "Unlock sign-in", "Lift the sign-in lockout of the selected users?")
+    def action_unlock(self, ids: list[str]) -> None:
+        for membership_id in int_ids(ids):
+            try:
+                user = unlock_member(current_project().id, membership_id, actor=current_actor())
+            except ServiceError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash(f"{user.email} may sign in again.", "success")

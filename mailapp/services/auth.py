@@ -7,9 +7,12 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from mailapp.extensions import db, get_redis
-from mailapp.models import User
+from mailapp.models import Membership, User
 from mailapp.models.base import utcnow
+from mailapp.services import NotFound
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.users import get_user_by_email, verify_password
 
@@ -95,7 +98,20 @@ def authenticate(email: str, password: str, *, ip: str | None = None) -> LoginRe
     return LoginResult(None)
 
 
-def unlock_account(email: str) -> None:
-    """Lift an account's lockout (an operator's decision, or after a password reset)."""
-    counter, lock = _keys("account", email)
-    get_redis().delete(counter, lock)
+def unlock_member(project_id: int, membership_id: int, *, actor: Actor) -> User:
+    """Lift the login lockout of a member of the project before its window ends."""
+    user = db.session.scalar(
+        sa.select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id, Membership.id == membership_id)
+    )
+    if user is None:
+        raise NotFound("no such member in this project")
+    get_redis().delete(*_keys("account", user.email))
+    user.failed_logins = 0
+    user.locked_until = None
+    record_audit(
+        actor, "user.unlock", project_id=project_id, obj=user, context={"email": user.email}
+    )
+    db.session.commit()
+    return user

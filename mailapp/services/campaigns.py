@@ -3,7 +3,6 @@ cancel, progress and the project's emergency stop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -28,6 +27,7 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
+from mailapp.services.preflight import Check, content_checks
 from mailapp.services.recipients import count_audience
 from mailapp.services.rendering import RenderError, apply_utm, compile_content
 from mailapp.services.windows import SendWindow, parse_hhmm
@@ -61,13 +61,6 @@ EDITABLE_FIELDS = (
     "ab_test",
     "guardrails",
 )
-
-
-@dataclass(frozen=True)
-class LaunchCheck:
-    name: str
-    level: str  # "ok", "warning" or "error" (errors block the launch)
-    message: str
 
 
 def move(campaign: Campaign, to: CampaignStatus) -> None:
@@ -162,35 +155,35 @@ def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, st
     return result
 
 
-def preflight(project: Project, campaign: Campaign) -> list[LaunchCheck]:
-    """The launch checklist: sender, content of every variant, a non-empty audience."""
-    checks: list[LaunchCheck] = []
+def preflight(project: Project, campaign: Campaign) -> list[Check]:
+    """The launch checklist: content and sender checks of every variant, then the audience.
+
+    A check that failed and blocks stops the launch; one that failed but does not only warns.
+    """
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
-    if sender is None:
-        checks.append(LaunchCheck("sender", "error", "choose a sender"))
-    else:
-        checks.append(
-            LaunchCheck("dkim", "ok", f"signed as {sender.domain}")
-            if sender.dkim_selector and sender.dkim_private_key
-            else LaunchCheck("dkim", "error", "the sender has no DKIM key")
-        )
-        checks.append(
-            LaunchCheck("bounce domain", "ok", f"bounces go to {sender.bounce_domain}")
-            if sender.bounce_domain
-            else LaunchCheck("bounce domain", "error", "the sender has no bounce domain")
-        )
+    checks: list[Check] = []
     try:
-        for key, version, _subject in _variant_versions(campaign):
-            compile_content(version)
-            checks.append(LaunchCheck("content", "ok", f"variant {key}: version {version.number}"))
-    except (ServiceError, RenderError) as exc:
-        checks.append(LaunchCheck("content", "error", str(exc)))
+        variants = _variant_versions(campaign)
+    except ServiceError as exc:
+        checks.append(Check("content", False, True, str(exc)))
+        variants = []
+    for key, version, _subject in variants:
+        prefix = f"variant {key}: " if campaign.ab_test else ""
+        try:
+            found = content_checks(version, sender, project)
+        except RenderError as exc:
+            found = [Check("content", False, True, str(exc))]
+        checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]
+    if not variants and sender is None:
+        checks.append(Check("sender", False, True, "no sender chosen"))
     size = count_audience(project.id, campaign.audience or {})
-    if size == 0:
-        checks.append(LaunchCheck("audience", "error", "the audience is empty after suppression"))
-    else:
-        checks.append(LaunchCheck("audience", "ok", f"{size} recipients after suppression"))
+    message = f"{size} recipients after suppression" if size else "the audience is empty"
+    checks.append(Check("audience", size > 0, True, message))
     return checks
+
+
+def blocking_failures(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.blocking and not c.ok]
 
 
 def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[str]:
@@ -223,7 +216,7 @@ def launch_campaign(
     if campaign.status != S.DRAFT:
         raise ServiceError(f"only a draft can be launched; this campaign is {campaign.status}")
     _validate(project, campaign)
-    blockers = [c for c in preflight(project, campaign) if c.level == "error"]
+    blockers = blocking_failures(preflight(project, campaign))
     if blockers:
         raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
     sender = db.session.get(Sender, campaign.sender_id)

@@ -11,6 +11,7 @@ template is refused rather than changed silently.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
@@ -74,14 +75,23 @@ ALLOWED_CSS = frozenset(
     }
 )  # fmt: skip
 
-_CLEANER = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
-    strip=True,
-    strip_comments=False,  # our placeholders are comments; author comments go earlier
-)
+_local = threading.local()
+
+
+def _cleaner() -> bleach.Cleaner:
+    """One Cleaner per thread: bleach's Cleaner keeps parser state and is not thread-safe."""
+    if not hasattr(_local, "cleaner"):
+        _local.cleaner = bleach.Cleaner(
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            protocols=ALLOWED_PROTOCOLS,
+            css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
+            strip=True,
+            strip_comments=False,  # our placeholders are comments; author comments go earlier
+        )
+    return _local.cleaner
+
+
 # Remote stylesheets are never fetched: saving a template must not reach the network.
 _INLINER = css_inline.CSSInliner(
     keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
@@ -89,13 +99,18 @@ _INLINER = css_inline.CSSInliner(
 
 
 class PrepareError(ValueError):
-    """The HTML cannot be prepared; the message says where and why."""
+    """The HTML cannot be prepared; the message says why, `line` where (when known)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
 class Protected:
     html: str
     pieces: tuple[str, ...]
+    lines: tuple[int, ...]  # line of each piece in the source
 
     def restore(self, text: str, *, strict: bool = True) -> str:
         """Put the Jinja back; when strict, every placeholder must come back."""
@@ -113,7 +128,8 @@ class Protected:
             raise PrepareError(
                 f"{_snippet(piece)} sits where HTML is removed by sanitizing (between "
                 "attributes, or in an attribute or tag that is not allowed); put it in "
-                "an attribute value or between tags"
+                "an attribute value or between tags",
+                self.lines[lost[0]],
             )
         return restored
 
@@ -121,6 +137,7 @@ class Protected:
 def protect_jinja(source: str) -> Protected:
     """Swap Jinja constructs for placeholders the HTML tools leave in place."""
     pieces: list[str] = []
+    lines: list[int] = []
     out: list[str] = []
     in_tag, quote, last = False, "", 0
     for match in JINJA_RE.finditer(source):
@@ -128,9 +145,10 @@ def protect_jinja(source: str) -> Protected:
         out.append(source[last : match.start()])
         out.append(f"xjx{len(pieces)}xjx" if in_tag else f"<!--xjx{len(pieces)}xjx-->")
         pieces.append(match[0])
+        lines.append(source.count("\n", 0, match.start()) + 1)
         last = match.end()
     out.append(source[last:])
-    return Protected("".join(out), tuple(pieces))
+    return Protected("".join(out), tuple(pieces), tuple(lines))
 
 
 def _scan(text: str, in_tag: bool, quote: str) -> tuple[bool, str]:
@@ -151,7 +169,8 @@ def _scan(text: str, in_tag: bool, quote: str) -> tuple[bool, str]:
 
 def sanitize_html(source: str) -> str:
     """Author HTML (Jinja) -> CSS inlined, allowlisted email HTML, Jinja intact."""
-    source = COMMENT_RE.sub("", source)
+    # Author comments go (Outlook conditionals could hide anything); line numbers stay.
+    source = COMMENT_RE.sub(lambda m: "\n" * m[0].count("\n"), source)
     protected = protect_jinja(source)
     html = protected.html
     css = "\n".join(STYLE_RE.findall(html))
@@ -160,7 +179,7 @@ def sanitize_html(source: str) -> str:
         html = _INLINER.inline_fragment(html, css) if css.strip() else html
     except css_inline.InlineError as exc:
         raise PrepareError(f"CSS cannot be inlined: {exc}") from None
-    html = _CLEANER.clean(html)
+    html = _cleaner().clean(html)
     if not re.search(r"<tbody\b", source, re.IGNORECASE):
         # The parsers add <tbody>; inside a Jinja loop over rows it would open once per row.
         html = TBODY_RE.sub("", html)

@@ -69,7 +69,8 @@ def header_line(name: str, value: str) -> str:
     value = " ".join(_BREAKS.split(value)).strip()
     if name.lower() in ADDRESS_HEADERS:
         value = ", ".join(_address(part) for part in _split_addresses(value))
-    elif not value.isascii():
+    elif not value.isascii() or "=?" in value:
+        # Text that merely looks like an encoded-word must be encoded too, or it decodes.
         return f"{name}: {encode_word(value)}\r\n"
     return _fold(f"{name}: {value}") + "\r\n"
 
@@ -101,13 +102,16 @@ def _fold(line: str) -> str:
     """Fold at spaces to keep lines near 78 characters (never splitting a word)."""
     if len(line) <= MAX_LINE:
         return line
-    out, current = [], ""
-    for word in line.split(" "):
-        if current and len(current) + 1 + len(word) > MAX_LINE:
+    name, first, *words = line.split(" ")
+    # The first word stays on the header's line: folding right after "Name:" would add a
+    # leading space to the value.
+    out, current = [], f"{name} {first}"
+    for word in words:
+        if len(current) + 1 + len(word) > MAX_LINE:
             out.append(current)
             current = " " + word
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {word}"
     out.append(current)
     return "\r\n".join(out)
 

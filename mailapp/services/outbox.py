@@ -9,9 +9,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+from mailapp.dev import OUTBOX_DIR
 from mailapp.services import NotFound
-
-OUTBOX_DIR = "outbox"
 
 
 @dataclass(frozen=True)

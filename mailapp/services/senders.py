@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import base64
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mailapp.extensions import db
+from mailapp.models import Project, Sender
+from mailapp.models.base import utcnow
+from mailapp.services import NotFound, ServiceError
+from mailapp.services.audit import Actor, record_audit
 
 DKIM_KEY_BITS = 2048
 
@@ -27,3 +34,41 @@ def dkim_dns_record(private_key_pem: str) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+
+
+def dkim_record_name(sender: Sender) -> str:
+    """Where the DKIM record of a sender's current selector is published."""
+    return f"{sender.dkim_selector}._domainkey.{sender.domain}"
+
+
+def dkim_txt_strings(record: str) -> list[str]:
+    """The record cut into the 255-character strings one TXT record is made of."""
+    return [record[i : i + 255] for i in range(0, len(record), 255)]
+
+
+def generate_sender_key(project: Project, sender_id: int, *, actor: Actor) -> Sender:
+    """Give a sender a new RSA-2048 key under a new, dated selector.
+
+    The old selector's DNS record can stay published while mail signed with it is in
+    flight; the new one must be published before sending (pre-flight shows the record).
+    """
+    sender = db.session.scalar(
+        sa.select(Sender).where(Sender.id == sender_id, Sender.project_id == project.id)
+    )
+    if sender is None:
+        raise NotFound(f"no sender {sender_id}")
+    selector = f"m{utcnow():%Y%m%d%H%M%S}"
+    if selector == sender.dkim_selector:
+        raise ServiceError("a key was generated this second already")
+    previous = sender.dkim_selector
+    sender.dkim_private_key = generate_dkim_key()
+    sender.dkim_selector = selector
+    record_audit(
+        actor,
+        "sender.dkim_generate",
+        project_id=project.id,
+        obj=sender,
+        context={"selector": selector, "previous_selector": previous, "bits": DKIM_KEY_BITS},
+    )
+    db.session.commit()
+    return sender

@@ -13,3 +13,7 @@ def init_app(app: Flask) -> None:
     from mailapp.web import api
 
     app.register_blueprint(api.bp)
+
+    from mailapp.web import assets
+
+    app.register_blueprint(assets.bp)

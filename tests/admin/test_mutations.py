@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
@@ -234,3 +235,53 @@ def test_exports_neutralize_spreadsheet_formulas(app, client):
     make_contact(project, "x@example.org", first_name="=HYPERLINK(1)")
     export = client.get("/admin/contact/export/csv/").data.decode()
     assert "'=HYPERLINK(1)" in export
+
+
+CREATE_FORMS = {
+    "list": {"name": "Newsletter", "opt_in": "double"},
+    "segment": {"name": "Berlin", "rule": '{"all": [{"field": "attributes.city", "op": "eq"}]}'},
+    "template": {"name": "Welcome", "kind": "transactional"},
+    "campaign": {
+        "name": "Spring",
+        "schedule_mode": "at",
+        "send_at": "2030-03-01 09:30:00",
+        "track_opens": "y",
+    },
+    "sender": {
+        "name": "News",
+        "from_name": "News",
+        "from_email": "news@acme.example",
+        "domain": "acme.example",
+        "transport_url": "smtp://u:secretpass@relay.example:587",
+    },
+    "webhookendpoint": {
+        "url": "https://hooks.example/in",
+        "event_types": "bounce_hard, complaint",
+        "active": "y",
+        "secret": "a-very-long-signing-secret",
+    },
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(CREATE_FORMS))
+def test_each_view_creates_through_its_form_with_one_audit_entry(app, client, endpoint):
+    project, user, token = owner_client(client)
+    view = next(v for v in app.extensions["mailapp_admin"]._views if v.endpoint == endpoint)
+    with one_audit_entry(f"{endpoint.replace('webhookendpoint', 'webhook_endpoint')}.create") as e:
+        response = client.post(
+            f"/admin/{endpoint}/new/", data={"csrf_token": token, **CREATE_FORMS[endpoint]}
+        )
+        assert response.status_code == 302, response.data[-3000:]
+    row = db.session.get(view.model, int(e[0].object_id))
+    assert row.project_id == project.id
+    assert e[0].actor_user_id == user.id
+    assert "secretpass" not in str(e[0].context)
+    assert "a-very-long-signing-secret" not in str(e[0].context)
+    if endpoint == "campaign":
+        assert row.send_at.isoformat() == "2030-03-01T09:30:00+00:00"
+        assert row.created_by_id == user.id
+    if endpoint == "webhookendpoint":
+        assert row.event_types == ["bounce_hard", "complaint"]
+        assert row.secret == "a-very-long-signing-secret"
+    if endpoint == "segment":
+        assert row.rule["all"][0]["field"] == "attributes.city"

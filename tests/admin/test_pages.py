@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, ContactStatus, Membership, Role
 from mailapp.permissions import ROLE_PERMISSIONS
+from mailapp.services.audit import Actor
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
 
@@ -118,3 +119,33 @@ def test_outbox_is_for_owners_and_admins_only(app, client):
     login(client, make_user(project, "marketer"))
     assert client.get("/admin/outbox/").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 1
+
+
+def test_dashboard_counts_are_cached_for_a_minute(app, client):
+    from mailapp.extensions import get_redis
+    from mailapp.services.dashboard import COUNTS_TTL_SECONDS, contact_counts_key
+
+    project = make_project("acme")
+    login(client, make_user(project, "owner"))
+    make_contact(project)
+    assert '<span class="badge badge-secondary">1</span>' in client.get("/admin/").data.decode()
+    make_contact(project)
+    assert '<span class="badge badge-secondary">1</span>' in client.get("/admin/").data.decode()
+    key = contact_counts_key(project.id)
+    assert 0 < get_redis().ttl(key) <= COUNTS_TTL_SECONDS
+    get_redis().delete(key)
+    assert '<span class="badge badge-secondary">2</span>' in client.get("/admin/").data.decode()
+
+
+def test_installation_wide_audit_entries_are_for_superusers_only(app, client):
+    from mailapp.services.audit import record_audit
+
+    project = make_project("acme")
+    owner = make_user(project, "owner")
+    record_audit(Actor.system("cli"), "user.locked", project_id=None, context={"n": 1})
+    db.session.commit()
+    login(client, owner)
+    assert b"user.locked" not in client.get("/admin/auditlog/").data
+    owner.is_superuser = True
+    db.session.commit()
+    assert b"user.locked" in client.get("/admin/auditlog/").data

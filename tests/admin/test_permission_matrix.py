@@ -125,3 +125,17 @@ def test_every_project_model_view_is_scoped(app):
         model = getattr(view, "model", None)
         if model is not None:
             assert isinstance(view, ProjectModelView), view
+
+
+def test_every_admin_page_requires_login(app, client):
+    make_project()
+    for endpoint, _view, method, rule in admin_endpoints(app):
+        url = rule.rule.replace("<export_type>", "csv")
+        for argument in rule.arguments:
+            url = url.replace(f"<{argument}>", "x")
+        if method in POST_ONLY:
+            continue
+        response = client.get(url, query_string={"id": "1"})
+        assert response.status_code == 302, endpoint
+        assert response.headers["Location"].startswith("/login?next="), endpoint
+    assert client.get("/admin/").headers["Location"].startswith("/login")

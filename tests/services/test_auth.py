@@ -1,9 +1,12 @@
 """Login throttling: per account and per address, in Redis, with a lockout window."""
 
+import pytest
+
 from mailapp.extensions import db
-from mailapp.services import auth
-from mailapp.services.auth import authenticate, unlock_account
-from tests.factories import PASSWORD, make_project, make_user
+from mailapp.services import NotFound, auth
+from mailapp.services.auth import authenticate, unlock_member
+from tests.factories import PASSWORD, TEST_ACTOR, make_project, make_user
+from tests.services.audit_helpers import one_audit_entry
 
 
 def test_an_account_locks_after_repeated_failures_even_with_the_right_password(app):
@@ -21,8 +24,11 @@ def test_an_account_locks_after_repeated_failures_even_with_the_right_password(a
     assert result.retry_minutes == auth.WINDOW_SECONDS // 60
     db.session.refresh(user)
     assert user.locked_until is not None
-    unlock_account("ada@example.com")
+    with one_audit_entry("user.unlock") as entry:
+        unlock_member(user.memberships[0].project_id, user.memberships[0].id, actor=TEST_ACTOR)
+    assert entry[0].context == {"email": "ada@example.com"}
     assert authenticate("ada@example.com", PASSWORD).user == user
+    assert user.locked_until is None
 
 
 def test_a_success_resets_the_account_counter(app):
@@ -41,3 +47,9 @@ def test_one_address_trying_many_accounts_gets_locked(app):
     assert authenticate("nobody@example.com", "x", ip="203.0.113.9").locked
     assert authenticate("ada@example.com", PASSWORD, ip="203.0.113.9").locked
     assert authenticate("ada@example.com", PASSWORD, ip="203.0.113.10").user is not None
+
+
+def test_unlock_is_scoped_to_the_project(app):
+    user = make_user(make_project(), email="ada@example.com")
+    with pytest.raises(NotFound):
+        unlock_member(make_project().id, user.memberships[0].id, actor=TEST_ACTOR)
