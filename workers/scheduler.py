@@ -41,6 +41,12 @@ JOBS: tuple[Job, ...] = (
         {"hours": 1},
     ),
     Job("dispatch-deliveries", "workers.actors.sending:dispatch", "interval", {"seconds": 2}),
+    Job(
+        "expire-unconfirmed-subscriptions",
+        "workers.actors.audience:expire_unconfirmed",
+        "interval",
+        {"hours": 1},
+    ),
 )
 
 

@@ -2,19 +2,138 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+from flask_admin.actions import action
+from markupsafe import Markup
 from wtforms import Form
 from wtforms.validators import DataRequired, Email
 
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.fields import strip
 from mailapp.models import Contact
 from mailapp.permissions import Permission
+from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists
 
 
-class ContactAdmin(ProjectModelView):
+def _email_link(model: Contact) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(
+        url_for(".profile", contact_id=model.id), model.email
+    )
+
+
+class ContactProfileMixin:
+    """The support view of one contact, bulk list actions, and the GDPR buttons."""
+
+    action_permissions = {
+        "lists": Permission.CONTACTS_WRITE,
+        "quarantine": Permission.CONTACTS_WRITE,
+        "release": Permission.CONTACTS_WRITE,
+    }
+    endpoint_permissions = {
+        "profile": Permission.CONTACTS_READ,
+        "bulk_lists": Permission.CONTACTS_WRITE,
+        # A GDPR access request: the same people who handle erasure (support staff).
+        "export_json": Permission.GDPR_ERASE,
+        "erase": Permission.GDPR_ERASE,
+    }
+    column_formatters = {"email": lambda *args: _email_link(args[2])}
+
+    @expose("/profile/<int:contact_id>")
+    def profile(self, contact_id: int) -> ResponseReturnValue:
+        project = current_project()
+        try:
+            detail = contact_reads.contact_detail(project.id, contact_id)
+        except NotFound:
+            abort(404)
+        return self.render(
+            "admin/contact_profile.html",
+            detail=detail,
+            can_export=has_permission(Permission.GDPR_ERASE),
+            can_erase=has_permission(Permission.GDPR_ERASE),
+        )
+
+    @expose("/profile/<int:contact_id>/export.json")
+    def export_json(self, contact_id: int) -> Response:
+        try:
+            data = gdpr.export_contact(current_project().id, contact_id, actor=current_actor())
+        except NotFound:
+            abort(404)
+        response = Response(json.dumps(data, indent=2), mimetype="application/json")
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="contact-{contact_id}.json"'
+        )
+        return response
+
+    @expose("/profile/<int:contact_id>/erase", methods=("POST",))
+    def erase(self, contact_id: int) -> ResponseReturnValue:
+        try:
+            gdpr.erase_contact(current_project().id, contact_id, actor=current_actor())
+        except NotFound:
+            abort(404)
+        flash("Personal data erased; the address stays suppressed (as a hash).", "success")
+        return redirect(url_for(".profile", contact_id=contact_id))
+
+    @action("lists", "Add to / remove from a list…")
+    def action_lists(self, ids: list[str]) -> ResponseReturnValue:
+        return redirect(url_for(".bulk_lists", ids=",".join(ids)))
+
+    @action("quarantine", "Quarantine")
+    def action_quarantine(self, ids: list[str]) -> None:
+        count = contacts.set_quarantine(
+            current_project().id, [int(i) for i in ids], True, actor=current_actor()
+        )
+        flash(f"{count} contact(s) quarantined.", "success")
+
+    @action("release", "Release from quarantine")
+    def action_release(self, ids: list[str]) -> None:
+        count = contacts.set_quarantine(
+            current_project().id, [int(i) for i in ids], False, actor=current_actor()
+        )
+        flash(f"{count} contact(s) released.", "success")
+
+    @expose("/lists", methods=("GET", "POST"))
+    def bulk_lists(self) -> ResponseReturnValue:
+        project = current_project()
+        try:
+            ids = [int(i) for i in request.values.get("ids", "").split(",") if i]
+        except ValueError:
+            abort(400)
+        if request.method == "POST":
+            try:
+                list_id = int(request.form.get("list_id", ""))
+                if request.form.get("operation") == "remove":
+                    done = lists.remove_contacts(project.id, list_id, ids, actor=current_actor())
+                    flash(f"{done} contact(s) removed from the list.", "success")
+                else:
+                    done = lists.add_contacts(project.id, list_id, ids, actor=current_actor())
+                    flash(f"{done} contact(s) added to the list.", "success")
+            except (ValueError, ServiceError) as exc:
+                flash(str(exc) or "Choose a list.", "error")
+            else:
+                return redirect(url_for(".index_view"))
+        return self.render(
+            "admin/contact_lists.html", ids=ids, lists=lists.project_lists(project.id)
+        )
+
+    def save_new(self, form: Form, model: Contact) -> Any:
+        """Through the contacts service: validated, labelled, merged by normalized email."""
+        contact, _ = contacts.upsert_contact(
+            current_project().id,
+            {name: getattr(form, name).data for name in self.form_columns},
+            actor=current_actor(),
+            source="admin",
+        )
+        return contact
+
+
+class ContactAdmin(ContactProfileMixin, ProjectModelView):
     permission = Permission.CONTACTS_READ
     write_permission = Permission.CONTACTS_WRITE
     delete_permission = Permission.CONTACTS_DELETE

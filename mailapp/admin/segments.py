@@ -1,17 +1,100 @@
-"""Segments of the current project: a stored rule, counted when asked."""
+"""Segments of the current project: a rule builder with a live count and plain description."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response, flash, jsonify, request
+from flask_admin import expose
+from flask_admin.actions import action
+from markupsafe import Markup
+from wtforms import Form
+
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.context import current_actor, current_project
+from mailapp.models import Segment
+from mailapp.models.base import utcnow
 from mailapp.permissions import Permission
+from mailapp.services import ServiceError, segment_descriptions, segments
+
+
+def _description(model: Segment) -> str:
+    try:
+        return segment_descriptions.describe_rule(model.project_id, model.rule)
+    except ServiceError as exc:
+        return f"(invalid rule: {exc})"
 
 
 class SegmentAdmin(ProjectModelView):
     permission = Permission.CONTACTS_READ
     write_permission = Permission.CONTACTS_WRITE
+    action_permissions = {"recount": Permission.CONTACTS_READ, "freeze": Permission.CONTACTS_WRITE}
+    endpoint_permissions = {"preview": Permission.CONTACTS_READ}
 
-    column_list = ["name", "last_count", "last_counted_at", "created_at"]
+    column_list = ["name", "rule", "last_count", "last_counted_at", "created_at"]
+    column_labels = {"rule": "Who"}
+    column_formatters = {"rule": lambda *args: Markup.escape(_description(args[2]))}
     column_searchable_list = ["name"]
     column_sortable_list = ["name", "last_count", "created_at"]
     form_columns = ["name", "description", "rule"]
-    form_widget_args = {"rule": {"rows": 8}}
+    form_widget_args = {"rule": {"rows": 8, "id": "rule"}}
+    create_template = "admin/segment_edit.html"
+    edit_template = "admin/segment_edit.html"
+
+    @expose("/preview", methods=("POST",))
+    def preview(self) -> Response:
+        """The live count and description of the rule being edited."""
+        rule = (request.get_json(silent=True) or {}).get("rule")
+        project_id = current_project().id
+        try:
+            return jsonify(
+                {
+                    "count": segments.count_rule(project_id, rule),
+                    "description": segment_descriptions.describe_rule(project_id, rule),
+                }
+            )
+        except ServiceError as exc:
+            return jsonify({"error": str(exc)})
+
+    @action("recount", "Count now (who entered, who left)")
+    def action_recount(self, ids: list[str]) -> None:
+        for segment_id in ids:
+            result = segments.recount_segment(
+                current_project().id, int(segment_id), actor=current_actor()
+            )
+            flash(
+                f"{result.count:,} contacts: {result.entered:,} entered, "
+                f"{result.left:,} left since the last count.",
+                "success",
+            )
+
+    @action("freeze", "Freeze into a static list")
+    def action_freeze(self, ids: list[str]) -> None:
+        for segment_id in ids:
+            segment = segments.get_segment(current_project().id, int(segment_id))
+            snapshot = segments.freeze_segment(
+                current_project().id,
+                segment.id,
+                f"{segment.name} ({utcnow():%Y-%m-%d %H:%M})",
+                actor=current_actor(),
+            )
+            flash(f"List “{snapshot.name}” created.", "success")
+
+    def save_new(self, form: Form, model: Segment) -> Any:
+        return segments.save_segment(
+            current_project().id,
+            form.name.data,
+            form.rule.data,
+            description=form.description.data,
+            actor=current_actor(),
+        )
+
+    def save_changes(self, form: Form, model: Segment) -> Any:
+        return segments.save_segment(
+            current_project().id,
+            form.name.data,
+            form.rule.data,
+            description=form.description.data,
+            segment_id=model.id,
+            actor=current_actor(),
+        )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
 from wtforms import Form
 from wtforms.validators import DataRequired, Email
 
@@ -12,13 +16,47 @@ from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.fields import strip
 from mailapp.models import Suppression, SuppressionReason
 from mailapp.permissions import Permission
-from mailapp.services.suppression import suppress, unsuppress
+from mailapp.services.suppression import import_suppressions, suppress, unsuppress
 
 
-class SuppressionAdmin(ProjectModelView):
+class SuppressionImportMixin:
+    """Bulk import of a CSV of addresses (a column named email, else the first column)."""
+
+    @expose("/import", methods=("GET", "POST"))
+    def import_csv(self) -> ResponseReturnValue:
+        if request.method == "POST":
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                flash("Choose a CSV file.", "error")
+            else:
+                text = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", errors="replace")
+                result = import_suppressions(
+                    current_project().id,
+                    text,
+                    actor=current_actor(),
+                    source=f"csv: {upload.filename}"[:200],
+                )
+                flash(
+                    f"{result.added:,} added, {result.already:,} were suppressed already, "
+                    f"{len(result.invalid):,} invalid"
+                    + (
+                        f" (lines {', '.join(str(n) for n, _ in result.invalid[:20])})"
+                        if result.invalid
+                        else ""
+                    ),
+                    "success",
+                )
+                return redirect(url_for(".index_view"))
+        return self.render("admin/suppression_import.html")
+
+
+class SuppressionAdmin(SuppressionImportMixin, ProjectModelView):
     permission = Permission.CONTACTS_READ
-    write_permission = Permission.CONTACTS_WRITE
     allow_edit = False
+    # Adding and lifting entries needs contacts.delete, like the API.
+    write_permission = Permission.CONTACTS_DELETE
+    endpoint_permissions = {"import_csv": Permission.CONTACTS_DELETE}
+    list_template = "admin/suppression_list.html"
 
     simple_list_pager = True
     column_list = ["email", "reason", "source", "created_at"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO
 
 import sqlalchemy as sa
 
 from mailapp.extensions import db
 from mailapp.models import Contact, ContactStatus, Suppression, SuppressionReason
+from mailapp.models.base import utcnow
 from mailapp.services import NotFound
 from mailapp.services.audit import Actor, record_audit
+from mailapp.services.upserts import in_values, insert_for
 
 # The contact status a suppression reason implies (manual entries leave the status alone).
 STATUS_FOR_REASON = {
@@ -131,8 +136,117 @@ def filter_unsuppressed(project_id: int, emails: Iterable[str]) -> set[str]:
     found = set(
         db.session.scalars(
             sa.select(Suppression.email_hash).where(
-                Suppression.project_id == project_id, Suppression.email_hash.in_(by_hash)
+                Suppression.project_id == project_id,
+                in_values(Suppression.email_hash, by_hash, sa.Text),
             )
         )
     )
     return {address for digest, address in by_hash.items() if digest not in found}
+
+
+def lift(project_id: int, email: str) -> bool:
+    """Drop an address's entry because its owner freshly confirmed consent (caller audits)."""
+    result = db.session.execute(
+        sa.delete(Suppression).where(
+            Suppression.project_id == project_id, Suppression.email_hash == email_hash(email)
+        )
+    )
+    return bool(result.rowcount)
+
+
+HEADER_NAMES = ("email", "e-mail", "address", "email address")
+
+
+@dataclass
+class SuppressionImport:
+    added: int = 0
+    already: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+def import_suppressions(
+    project_id: int,
+    text: IO[str],
+    *,
+    actor: Actor,
+    reason: SuppressionReason = SuppressionReason.MANUAL,
+    source: str = "csv import",
+    batch_rows: int = 5000,
+) -> SuppressionImport:
+    """Suppress every address of a CSV (a column named email, else the first), in batches."""
+    from mailapp.services.contacts import InvalidContact, normalize_email  # contacts imports us
+
+    sample = text.read(64 * 1024)
+    text.seek(0)
+    first = sample.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(text, delimiter=delimiter)
+    result = SuppressionImport()
+    column, batch = 0, {}
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        names = [c.strip().lower().lstrip("\ufeff") for c in cells]
+        if line == 1 and (header := [i for i, n in enumerate(names) if n in HEADER_NAMES]):
+            column = header[0]
+            continue
+        try:
+            given = cells[column] if column < len(cells) else ""
+            address = normalize_address(normalize_email(given).email)
+        except InvalidContact as exc:
+            result.invalid.append((line, str(exc)))
+            continue
+        batch[email_hash(address)] = address
+        if len(batch) >= batch_rows:
+            _suppress_batch(project_id, batch, reason, source, actor, result)
+            batch = {}
+    if batch:
+        _suppress_batch(project_id, batch, reason, source, actor, result)
+    record_audit(
+        actor,
+        "suppression.import",
+        project_id=project_id,
+        context={"added": result.added, "already": result.already, "invalid": len(result.invalid)},
+    )
+    db.session.commit()
+    return result
+
+
+def _suppress_batch(
+    project_id: int,
+    batch: dict[str, str],
+    reason: SuppressionReason,
+    source: str,
+    actor: Actor,
+    result: SuppressionImport,
+) -> None:
+    known = set(
+        db.session.scalars(
+            sa.select(Suppression.email_hash).where(
+                Suppression.project_id == project_id, Suppression.email_hash.in_(batch)
+            )
+        )
+    )
+    now = utcnow()
+    rows = [
+        {"project_id": project_id, "email": address, "email_hash": digest, "reason": reason.value,
+         "source": source, "created_by_id": actor.user_id, "created_at": now}
+        for digest, address in batch.items()
+        if digest not in known
+    ]  # fmt: skip
+    if rows:
+        db.session.execute(insert_for(Suppression).on_conflict_do_nothing(), rows)
+        status = STATUS_FOR_REASON.get(reason)
+        if status is not None:
+            db.session.execute(
+                sa.update(Contact)
+                .where(
+                    Contact.project_id == project_id,
+                    sa.func.lower(Contact.email).in_([r["email"] for r in rows]),
+                    Contact.status == ContactStatus.ACTIVE,
+                )
+                .values(status=status)
+            )
+    result.added += len(rows)
+    result.already += len(batch) - len(rows)

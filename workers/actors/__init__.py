@@ -5,5 +5,6 @@ from workers.actors import (
     maintenance,
     sending,  # noqa: F401
 )
+from workers.actors import audience, maintenance
 
-__all__ = ["maintenance"]
+__all__ = ["audience", "maintenance"]

@@ -1,0 +1,176 @@
+"""Audience back office: import wizard, contact profile and GDPR, segment builder, suppression."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import sqlalchemy as sa
+from dramatiq import Worker
+
+from mailapp.extensions import db
+from mailapp.models import (
+    Contact,
+    ContactStatus,
+    ImportJob,
+    ImportStatus,
+    ListMembership,
+    Segment,
+    Suppression,
+)
+from mailapp.services.lists import create_list
+from tests.admin.conftest import TOKEN, login
+from tests.factories import TEST_ACTOR, make_contact, make_project, make_user
+from workers.broker import broker
+
+
+def token_of(page: bytes) -> str:
+    return TOKEN.search(page).group(1).decode()
+
+
+def run_workers() -> None:
+    worker = Worker(broker, worker_timeout=100)
+    worker.start()
+    try:
+        broker.join("imports")
+        worker.join()
+    finally:
+        worker.stop()
+
+
+def test_import_wizard_end_to_end(app, client) -> None:
+    project = make_project()
+    news = create_list(project.id, "News", actor=TEST_ACTOR)
+    login(client, make_user(project, "marketer"))
+    page = client.get("/admin/imports/")
+    assert page.status_code == 200
+    csv = "Email;Name;Town\nann@example.com;Ann;Berlin\nbad;Bob;Oslo\n"
+    r = client.post(
+        "/admin/imports/",
+        data={"csrf_token": token_of(page.data), "file": (io.BytesIO(csv.encode()), "p.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    job_id = int(re.search(r"/admin/imports/(\d+)/map", r.location).group(1))
+    mapping = client.get(f"/admin/imports/{job_id}/map")
+    assert b"ann@example.com" in mapping.data  # preview of the first rows
+    r = client.post(
+        f"/admin/imports/{job_id}/map",
+        data={
+            "csrf_token": token_of(mapping.data),
+            "col-0": "email",
+            "col-1": "first_name",
+            "col-2": "attribute",
+            "attr-2": "city",
+            "list_id": str(news.id),
+        },
+    )
+    assert r.location.endswith(f"/admin/imports/{job_id}/problems")
+    problems = client.get(f"/admin/imports/{job_id}/problems")
+    assert b"invalid email" in problems.data
+    r = client.post(
+        f"/admin/imports/{job_id}/problems",
+        data={"csrf_token": token_of(problems.data), "policy": "fill_empty"},
+    )
+    assert r.location.endswith(f"/admin/imports/{job_id}/")
+    assert client.get(f"/admin/imports/{job_id}/progress.json").json["status"] == "queued"
+    run_workers()
+    db.session.rollback()  # the test shares its session with the requests: end its snapshot
+    progress = client.get(f"/admin/imports/{job_id}/progress.json").json
+    assert progress["status"] == "done"
+    assert (progress["created"], progress["invalid"]) == (1, 1)
+    report = client.get(f"/admin/imports/{job_id}/report.csv")
+    assert report.data.decode().splitlines()[1].startswith("3,")
+    job = db.session.get(ImportJob, job_id)
+    assert job.status is ImportStatus.DONE
+    ann = db.session.scalar(sa.select(Contact).where(Contact.email == "ann@example.com"))
+    assert ann.attributes == {"city": "Berlin"}
+    assert db.session.get(ListMembership, (news.id, ann.id)) is not None
+
+
+def test_import_needs_its_permission(app, client) -> None:
+    project = make_project()
+    login(client, make_user(project, "analyst"))
+    assert client.get("/admin/imports/").status_code == 403
+
+
+def test_contact_profile_bulk_lists_and_gdpr(app, client) -> None:
+    project = make_project()
+    contact = make_contact(project, "pat@example.com", attributes={"plan": "pro"})
+    other = make_contact(make_project(), "pat@example.com")
+    news = create_list(project.id, "News", actor=TEST_ACTOR)
+    login(client, make_user(project, "support"))
+    page = client.get(f"/admin/contact/profile/{contact.id}")
+    assert page.status_code == 200
+    assert b"plan" in page.data
+    assert b"Not suppressed." in page.data
+    assert client.get(f"/admin/contact/profile/{other.id}").status_code == 404
+
+    lists_page = client.get(f"/admin/contact/lists?ids={contact.id}")
+    client.post(
+        "/admin/contact/lists",
+        data={
+            "csrf_token": token_of(lists_page.data),
+            "ids": str(contact.id),
+            "operation": "add",
+            "list_id": str(news.id),
+        },
+    )
+    assert db.session.get(ListMembership, (news.id, contact.id)) is not None
+
+    export = client.get(f"/admin/contact/profile/{contact.id}/export.json")
+    assert export.json["profile"]["email"] == "pat@example.com"
+    client.post(
+        f"/admin/contact/profile/{contact.id}/erase", data={"csrf_token": token_of(page.data)}
+    )
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).status is ContactStatus.ERASED
+    assert b"stays suppressed" in client.get(f"/admin/contact/profile/{contact.id}").data
+
+
+def test_segment_builder_preview_and_save(app, client) -> None:
+    project = make_project()
+    for city in ("Berlin", "Berlin", "Oslo"):
+        make_contact(project, attributes={"city": city})
+    login(client, make_user(project, "marketer"))
+    form = client.get("/admin/segment/new/")
+    assert b"segment-builder" in form.data
+    headers = {"X-CSRFToken": token_of(form.data)}
+    rule = {"field": "attributes.city", "op": "eq", "value": "Berlin"}
+    preview = client.post("/admin/segment/preview", json={"rule": rule}, headers=headers).json
+    assert preview == {"count": 2, "description": "contacts whose city is Berlin"}
+    bad = client.post("/admin/segment/preview", json={"rule": {"all": []}}, headers=headers).json
+    assert "non-empty" in bad["error"]
+    client.post(
+        "/admin/segment/new/",
+        data={"csrf_token": token_of(form.data), "name": "Berliners", "rule": '{"all": []}'},
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Segment)) == 0
+    client.post(
+        "/admin/segment/new/",
+        data={
+            "csrf_token": token_of(form.data),
+            "name": "Berliners",
+            "rule": '{"field": "attributes.city", "op": "eq", "value": "Berlin"}',
+        },
+    )
+    segment = db.session.scalar(sa.select(Segment))
+    assert segment.name == "Berliners"
+    listing = client.get("/admin/segment/")
+    assert b"contacts whose city is Berlin" in listing.data
+
+
+def test_suppression_csv_import_page(app, client) -> None:
+    project = make_project()
+    login(client, make_user(project, "admin"))
+    page = client.get("/admin/suppression/import")
+    assert page.status_code == 200
+    client.post(
+        "/admin/suppression/import",
+        data={
+            "csrf_token": token_of(page.data),
+            "file": (io.BytesIO(b"email\nx@example.com\ny@example.com\nbroken\n"), "s.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Suppression)) == 2

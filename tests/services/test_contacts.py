@@ -1,0 +1,161 @@
+"""Contacts: normalization, quality labels, upserts under each duplicate policy."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.models import AuditLog, Contact, ContactStatus, DuplicatePolicy, SuppressionReason
+from mailapp.services import ServiceError
+from mailapp.services.contact_reads import contact_detail, list_contacts
+from mailapp.services.contacts import (
+    InvalidContact,
+    delete_contact,
+    normalize_email,
+    quarantine_soft_bouncers,
+    upsert_contact,
+    upsert_contacts,
+    validate_timezone,
+)
+from mailapp.services.suppression import suppress
+from tests.factories import TEST_ACTOR, make_contact, make_project
+
+
+def test_normalize_keeps_local_part_and_raw_lowercases_domain() -> None:
+    address = normalize_email("  John.Doe@Example.COM ")
+    assert address.email == "John.Doe@example.com"
+    assert address.raw == "John.Doe@Example.COM"
+    assert not address.is_role
+    assert not address.is_disposable
+
+
+@pytest.mark.parametrize("bad", ["", "no-at-sign", "a@b", "two@@example.com", "x@-bad-.com"])
+def test_normalize_refuses_invalid(bad: str) -> None:
+    with pytest.raises(InvalidContact):
+        normalize_email(bad)
+
+
+def test_quality_labels() -> None:
+    assert normalize_email("Info@example.com").is_role
+    assert normalize_email("someone@mailinator.com").is_disposable
+
+
+def test_timezone_validation() -> None:
+    assert validate_timezone(" Europe/Berlin ") == "Europe/Berlin"
+    assert validate_timezone("") is None
+    with pytest.raises(InvalidContact, match="IANA"):
+        validate_timezone("Mars/Olympus")
+
+
+def test_upsert_creates_then_merges_attributes(app) -> None:
+    with app.app_context():
+        project = make_project()
+        contact, created = upsert_contact(
+            project.id,
+            {"email": "Ann@Example.com", "first_name": "Ann", "attributes": {"plan": "pro"}},
+            actor=TEST_ACTOR,
+        )
+        assert created
+        assert contact.email == "Ann@example.com"
+        again, created = upsert_contact(
+            project.id,
+            {"email": "ann@EXAMPLE.com", "attributes": {"city": "Oslo"}, "first_name": None},
+            actor=TEST_ACTOR,
+        )
+        assert not created or again.id != contact.id  # local part differs: a new contact
+        same, created = upsert_contact(
+            project.id,
+            {"email": "Ann@example.com", "attributes": {"city": "Oslo"}},
+            actor=TEST_ACTOR,
+        )
+        assert not created
+        assert same.id == contact.id
+        assert same.attributes == {"plan": "pro", "city": "Oslo"}
+        assert same.first_name == "Ann"  # missing values keep what is there
+
+
+def test_bulk_policies(app) -> None:
+    with app.app_context():
+        project = make_project()
+        make_contact(project, "a@example.com", first_name="Old", attributes={"k": "old"})
+        make_contact(project, "b@example.com", attributes={"k": "old"})
+        result = upsert_contacts(
+            project.id,
+            [
+                {"email": "a@example.com", "first_name": "New", "attributes": {"k": "new", "n": 1}},
+                {"email": "c@example.com"},
+                {"email": "not an email"},
+            ],
+            actor=TEST_ACTOR,
+            policy=DuplicatePolicy.FILL_EMPTY,
+        )
+        assert (result.counts.created, result.counts.updated) == (1, 1)
+        assert result.errors == [{"index": 2, "error": result.errors[0]["error"]}]
+        a = db.session.scalar(sa.select(Contact).where(Contact.email == "a@example.com"))
+        db.session.refresh(a)
+        assert a.first_name == "Old"
+        assert a.attributes == {"k": "old", "n": 1}
+
+        result = upsert_contacts(
+            project.id,
+            [{"email": "b@example.com", "attributes": {"k": "new"}}],
+            actor=TEST_ACTOR,
+            policy=DuplicatePolicy.SKIP,
+        )
+        assert (result.counts.created, result.counts.updated, result.counts.skipped) == (0, 0, 1)
+        b = db.session.scalar(sa.select(Contact).where(Contact.email == "b@example.com"))
+        assert b.attributes == {"k": "old"}
+
+
+def test_bulk_limit_and_suppressed_never_reactivated(app) -> None:
+    with app.app_context():
+        project = make_project()
+        with pytest.raises(ServiceError, match="at most 1000"):
+            upsert_contacts(project.id, [{"email": "x@example.com"}] * 1001, actor=TEST_ACTOR)
+        gone = make_contact(project, "gone@example.com")
+        suppress(project.id, "gone@example.com", SuppressionReason.UNSUBSCRIBE, actor=TEST_ACTOR)
+        result = upsert_contacts(
+            project.id, [{"email": "gone@example.com", "first_name": "Back"}], actor=TEST_ACTOR
+        )
+        assert result.errors == [{"email": "gone@example.com", "error": "suppressed"}]
+        db.session.refresh(gone)
+        assert gone.status is ContactStatus.UNSUBSCRIBED
+        assert gone.first_name is None
+        with pytest.raises(ServiceError, match="suppressed"):
+            upsert_contact(project.id, {"email": "gone@example.com"}, actor=TEST_ACTOR)
+
+
+def test_role_and_disposable_are_quarantined(app) -> None:
+    with app.app_context():
+        project = make_project()
+        role, _ = upsert_contact(project.id, {"email": "sales@example.com"}, actor=TEST_ACTOR)
+        throwaway, _ = upsert_contact(project.id, {"email": "x@mailinator.com"}, actor=TEST_ACTOR)
+        person, _ = upsert_contact(project.id, {"email": "eve@example.com"}, actor=TEST_ACTOR)
+        assert role.is_role_address
+        assert role.quarantined
+        assert throwaway.is_disposable
+        assert throwaway.quarantined
+        assert not person.quarantined
+        make_contact(project, "soft@example.com", soft_bounces=4)
+        assert quarantine_soft_bouncers(project.id, 3, actor=TEST_ACTOR) == 1
+
+
+def test_detail_delete_list_and_audit(app) -> None:
+    with app.app_context():
+        project = make_project()
+        other = make_project()
+        contacts = [make_contact(project, f"p{i}@example.com") for i in range(5)]
+        make_contact(other, "p0@example.com")
+        detail = contact_detail(project.id, contacts[0].id)
+        assert detail.contact.id == contacts[0].id
+        assert detail.suppression is None
+        page = list_contacts(project.id, limit=2)
+        assert [c.id for c in page] == [contacts[0].id, contacts[1].id]
+        page = list_contacts(project.id, after_id=page[-1].id, limit=10)
+        assert len(page) == 3
+        assert len(list_contacts(project.id, email_contains="p3")) == 1
+        delete_contact(project.id, contacts[0].id, actor=TEST_ACTOR)
+        assert len(list_contacts(project.id)) == 4
+        actions = db.session.scalars(sa.select(AuditLog.action)).all()
+        assert "contact.delete" in actions
