@@ -29,6 +29,7 @@ from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.preflight import Check, content_checks
 from mailapp.services.recipients import count_audience
+from mailapp.services.segments import get_segment
 from mailapp.services.rendering import RenderError, apply_utm, compile_content
 from mailapp.services.windows import SendWindow, parse_hhmm
 
@@ -116,6 +117,8 @@ def _validate(project: Project, campaign: Campaign) -> None:
     )
     if found != len(set(list_ids)):
         raise ServiceError("the audience names a list that is not in this project")
+    if (campaign.audience or {}).get("segment_id") is not None:
+        get_segment(project.id, campaign.audience["segment_id"])
     if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at is None:
         raise ServiceError("scheduling at a time needs that time")
     if campaign.schedule_mode == ScheduleMode.LOCAL_TIME:

@@ -1,5 +1,6 @@
-"""Who a campaign goes to, as one SQL selection: lists (or a segment) minus suppression,
-minus contacts that are not active, minus quarantined contacts unless included.
+"""Who a campaign goes to, as one SQL selection: its lists and/or its segment (the rule as
+it stands when the campaign is prepared), minus suppression, minus contacts that are not
+active, minus quarantined contacts unless included.
 
 Suppression matches on the hash of the address (an erased person stays suppressed), so
 the hash is computed in SQL: PostgreSQL's sha256(), and on SQLite a function registered
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import Contact, ContactStatus, ListMembership, MembershipStatus, Suppression
 from mailapp.services import ServiceError
+from mailapp.services.segments import get_segment, segment_query
 from mailapp.services.suppression import email_hash
 
 SQLITE_HASH_FUNCTION = "mailapp_email_hash"
@@ -38,24 +40,33 @@ def audience_filter(project_id: int, audience: dict) -> list[sa.ColumnElement[bo
     """WHERE clauses on Contact selecting the campaign's recipients."""
     list_ids = audience.get("lists") or []
     segment_id = audience.get("segment_id")
+    quarantined = bool(audience.get("include_quarantined"))
+    if not list_ids and segment_id is None:
+        raise ServiceError("the audience names no list and no segment")
+    sources = []
+    if list_ids:
+        sources.append(
+            sa.exists().where(
+                ListMembership.contact_id == Contact.id,
+                ListMembership.list_id.in_(list_ids),
+                ListMembership.status == MembershipStatus.CONFIRMED,
+            )
+        )
     if segment_id is not None:
-        raise ServiceError("segment audiences are not available yet; choose lists")
-    if not list_ids:
-        raise ServiceError("the audience names no list")
+        rule = get_segment(project_id, segment_id).rule
+        sources.append(
+            Contact.id.in_(segment_query(project_id, rule, include_quarantined=quarantined))
+        )
     clauses = [
         Contact.project_id == project_id,
         Contact.status == ContactStatus.ACTIVE,
-        sa.exists().where(
-            ListMembership.contact_id == Contact.id,
-            ListMembership.list_id.in_(list_ids),
-            ListMembership.status == MembershipStatus.CONFIRMED,
-        ),
+        sa.or_(*sources),
         ~sa.exists().where(
             Suppression.project_id == project_id,
             Suppression.email_hash == email_hash_sql(Contact.email),
         ),
     ]
-    if not audience.get("include_quarantined"):
+    if not quarantined:
         clauses.append(Contact.quarantined.is_(False))
     return clauses
 

@@ -334,3 +334,31 @@ def test_canary_share_goes_first(app, sink):
     assert 5 <= len(sink.messages) <= 15
     progress = campaign_progress(project.id, campaign.id)
     assert progress["queued"] == 100 - len(sink.messages)
+
+
+def test_segment_audience_joins_the_lists_and_suppression_still_wins(app, sink):
+    from mailapp.models import Segment
+
+    project, campaign, lst = setup_campaign(2)
+    from tests.support.campaigns import add_contacts, make_list
+
+    other = make_list(project, 0)
+    add_contacts(project, other, ["vip@example.org", "vip2@example.org", "plain@example.org"])
+    db.session.execute(sa.text("UPDATE contacts SET first_name = 'VIP' WHERE email LIKE 'vip%'"))
+    segment = Segment(
+        project_id=project.id,
+        name="vips",
+        rule={"field": "first_name", "op": "eq", "value": "VIP"},
+    )
+    db.session.add(segment)
+    db.session.commit()
+    suppress(project.id, "vip2@example.org", SuppressionReason.MANUAL, actor=TEST_ACTOR)
+    campaign.audience = {"lists": [lst.id], "segment_id": segment.id}
+    db.session.commit()
+    launch(project, campaign)
+    run_pipeline(campaign.id)
+    received = sorted(r for m in sink.messages for r in m.rcpt_tos)
+    assert "vip@example.org" in received
+    assert "vip2@example.org" not in received
+    assert "plain@example.org" not in received
+    assert len(received) == 3

@@ -2,9 +2,9 @@
 
 from workers import broker  # noqa: F401 - the broker must exist before any actor
 from workers.actors import (
+    audience,
     maintenance,
     sending,  # noqa: F401
 )
-from workers.actors import audience, maintenance
 
 __all__ = ["audience", "maintenance"]
