@@ -29,8 +29,8 @@ from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.preflight import Check, content_checks
 from mailapp.services.recipients import count_audience
-from mailapp.services.segments import get_segment
 from mailapp.services.rendering import RenderError, apply_utm, compile_content
+from mailapp.services.segments import get_segment
 from mailapp.services.windows import SendWindow, parse_hhmm
 
 S = CampaignStatus
