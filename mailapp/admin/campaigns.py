@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
-from wtforms import Form
+from wtforms import BooleanField, Form, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from mailapp.admin.base import ProjectModelView, ProjectSelectField, int_ids
 from mailapp.admin.context import current_actor, current_project
 from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus, Sender, Template
+from mailapp.models import Campaign, CampaignStatus, List, Segment, Sender, Template
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
 from mailapp.services.campaigns import (
@@ -33,6 +36,34 @@ from mailapp.services.campaigns import (
     resend_unknown,
     resume_campaign,
 )
+from mailapp.services.windows import SendWindow
+
+WEEKDAYS = [
+    SelectChoice(str(day), name)
+    for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+]
+
+
+class ProjectListsField(SelectMultipleField):
+    """Any number of the current project's lists."""
+
+    def __init__(self, label: str | None = None, **kwargs: Any) -> None:
+        super().__init__(label, coerce=int, validators=[Optional()], **kwargs)
+
+    def iter_choices(self) -> Any:
+        rows = db.session.scalars(
+            sa.select(List).where(List.project_id == current_project().id).order_by(List.name)
+        )
+        self.choices = [SelectChoice(row.id, row.name) for row in rows]
+        return super().iter_choices()
+
+    def pre_validate(self, form: Form) -> None:
+        allowed = set(
+            db.session.scalars(sa.select(List.id).where(List.project_id == current_project().id))
+        )
+        if set(self.data or []) - allowed:
+            raise ValueError("Choose lists of this project.")
+
 
 CONTROLS: dict[str, Callable[..., Any]] = {
     "pause": pause_campaign,
@@ -65,15 +96,29 @@ class CampaignAdmin(ProjectModelView):
         "name",
         "sender_id",
         "template_id",
+        "audience_lists",
+        "audience_segment",
+        "include_quarantined",
         "schedule_mode",
         "send_at",
         "local_send_time",
+        "window_days",
+        "window_start",
+        "window_end",
+        "window_timezone",
         "track_opens",
         "track_clicks",
     ]
     form_extra_fields = {
         "sender_id": ProjectSelectField(Sender, "Sender"),
         "template_id": ProjectSelectField(Template, "Template"),
+        "audience_lists": ProjectListsField("Lists"),
+        "audience_segment": ProjectSelectField(Segment, "Segment (also)"),
+        "include_quarantined": BooleanField("Include quarantined contacts"),
+        "window_days": SelectMultipleField("Send window: days", choices=WEEKDAYS),
+        "window_start": StringField("Send window: from (HH:MM)", validators=[Optional()]),
+        "window_end": StringField("Send window: until (HH:MM)", validators=[Optional()]),
+        "window_timezone": StringField("Send window: time zone", validators=[Optional()]),
     }
 
     def on_model_change(self, form: Form, model: Campaign, is_created: bool) -> Any:
@@ -81,6 +126,36 @@ class CampaignAdmin(ProjectModelView):
             model.created_by_id = current_user.id
         elif model.status is not CampaignStatus.DRAFT:
             raise ServiceError("Only draft campaigns can be edited.")
+        model.audience = {
+            "lists": list(form.audience_lists.data or []),
+            "segment_id": form.audience_segment.data,
+            "include_quarantined": bool(form.include_quarantined.data),
+        }
+        days = [int(d) for d in form.window_days.data or []]
+        model.send_window = (
+            {
+                "days": days,
+                "start": form.window_start.data or "00:00",
+                "end": form.window_end.data or "23:59",
+                "timezone": form.window_timezone.data or current_project().timezone,
+            }
+            if days
+            else None
+        )
+        if model.send_window:
+            SendWindow.from_dict(model.send_window, current_project().timezone)
+
+    def on_form_prefill(self, form: Form, id: Any) -> None:
+        model = self.get_one(id)
+        audience = model.audience or {}
+        form.audience_lists.data = audience.get("lists") or []
+        form.audience_segment.data = audience.get("segment_id")
+        form.include_quarantined.data = bool(audience.get("include_quarantined"))
+        window = model.send_window or {}
+        form.window_days.data = [str(d) for d in window.get("days", [])]
+        form.window_start.data = window.get("start")
+        form.window_end.data = window.get("end")
+        form.window_timezone.data = window.get("timezone")
 
     def on_model_delete(self, model: Campaign) -> Any:
         if model.status is not CampaignStatus.DRAFT:

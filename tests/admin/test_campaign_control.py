@@ -87,3 +87,42 @@ def test_other_projects_campaigns_are_404(as_user, app):
     marketer = as_user(make_user(project, "marketer"))
     assert marketer.get(f"/admin/campaign/launch/{foreign.id}").status_code == 404
     assert marketer.get(f"/admin/campaign/progress/{foreign.id}").status_code == 404
+
+
+def test_campaign_form_sets_audience_and_send_window(as_user, app):
+    project, campaign = setup()
+    lst = make_list(project, 2)
+    client = as_user(make_user(project, "marketer"))
+    form = {
+        "csrf_token": csrf_token(client),
+        "name": "Window",
+        "sender_id": str(campaign.sender_id),
+        "template_id": str(campaign.template_id),
+        "audience_lists": [str(lst.id)],
+        "schedule_mode": "now",
+        "window_days": ["0", "1"],
+        "window_start": "09:00",
+        "window_end": "17:00",
+        "window_timezone": "Europe/Berlin",
+        "track_opens": "y",
+        "track_clicks": "y",
+    }
+    response = client.post("/admin/campaign/new/", data=form)
+    assert response.status_code == 302
+    created = db.session.scalar(sa.select(Campaign).where(Campaign.name == "Window"))
+    assert created.audience["lists"] == [lst.id]
+    assert created.send_window == {
+        "days": [0, 1],
+        "start": "09:00",
+        "end": "17:00",
+        "timezone": "Europe/Berlin",
+    }
+    edit = client.get(f"/admin/campaign/edit/?id={created.id}")
+    assert b'value="09:00"' in edit.data
+    bad = client.post(
+        f"/admin/campaign/edit/?id={created.id}",
+        data={**form, "csrf_token": csrf_token(client), "window_start": "9h"},
+    )
+    assert bad.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Campaign, created.id).send_window["start"] == "09:00"
