@@ -70,3 +70,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.imports import ImportView
 
     admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
+
+    from mailapp.admin.sending import SendingView
+
+    admin.add_view(SendingView(name="Sending", endpoint="sending"))

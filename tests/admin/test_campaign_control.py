@@ -126,3 +126,27 @@ def test_campaign_form_sets_audience_and_send_window(as_user, app):
     assert bad.status_code == 200
     db.session.expire_all()
     assert db.session.get(Campaign, created.id).send_window["start"] == "09:00"
+
+
+def test_emergency_stop_pauses_running_campaigns_and_is_audited(as_user, app):
+    from mailapp.models import AuditLog, Project
+
+    project, campaign = setup()
+    client = as_user(make_user(project, "marketer"))
+    client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": csrf_token(client)})
+    page = client.get("/admin/sending/")
+    assert b"Sending is allowed" in page.data
+    assert b"(no daily quota)" in page.data
+    client.post("/admin/sending/stop", data={"csrf_token": csrf_token(client), "verb": "stop"})
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).sending_stopped_at is not None
+    stored = db.session.get(Campaign, campaign.id)
+    assert (stored.status, stored.paused_reason) == (CampaignStatus.PAUSED, "emergency stop")
+    assert sending.plan_dispatch().batches == []
+    assert db.session.scalar(
+        sa.select(AuditLog.context).where(AuditLog.action == "project.stop_sending")
+    ) == {"paused": [campaign.id]}
+    client.post("/admin/sending/stop", data={"csrf_token": csrf_token(client), "verb": "allow"})
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).sending_stopped_at is None
+    assert b"All sending is stopped" not in client.get("/admin/sending/").data
