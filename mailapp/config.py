@@ -72,6 +72,11 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
     def number(name: str, default: str) -> int:
         return _positive_int(env.get(name, default), name)
 
+    # Whether transactional mail skips addresses that unsubscribed from marketing.
+    unsubscribes = env.get("TRANSACTIONAL_UNSUBSCRIBES", "ignore")
+    if unsubscribes not in ("ignore", "respect"):
+        raise ConfigError(f"TRANSACTIONAL_UNSUBSCRIBES: {unsubscribes!r} is not ignore or respect")
+
     return {
         # Rows one send step claims at once: the most a killed worker can leave `unknown`.
         "SEND_GROUP_SIZE": number("SEND_GROUP_SIZE", "50"),
@@ -90,7 +95,7 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         # Per-second cap per recipient domain group after a 421/4.7.x, for THROTTLE_SECONDS.
         "THROTTLE_RATE": number("THROTTLE_RATE", "2"),
         "THROTTLE_SECONDS": number("THROTTLE_SECONDS", "600"),
-        "TRANSACTIONAL_UNSUBSCRIBES": env.get("TRANSACTIONAL_UNSUBSCRIBES", "ignore"),
+        "TRANSACTIONAL_UNSUBSCRIBES": unsubscribes,
     }
 
 

@@ -362,3 +362,20 @@ def test_segment_audience_joins_the_lists_and_suppression_still_wins(app, sink):
     assert "vip2@example.org" not in received
     assert "plain@example.org" not in received
     assert len(received) == 3
+
+
+def test_the_demo_campaign_passes_preflight_and_is_delivered(app, sink):
+    from mailapp.models import Project
+    from mailapp.services.campaigns import launch_campaign, preflight
+    from mailapp.services.seed import seed_demo
+
+    project = seed_demo(owner=None, actor=TEST_ACTOR)
+    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.project_id == project.id))
+    failed = [c for c in preflight(project, campaign) if c.blocking and not c.ok]
+    assert failed == []
+    launch_campaign(db.session.get(Project, project.id), campaign.id, actor=TEST_ACTOR)
+    app.config.update(SEND_GROUP_SIZE=100, DISPATCH_BATCH_SIZE=500)
+    run_pipeline(campaign.id)
+    progress = campaign_progress(project.id, campaign.id)
+    assert progress["sent"] == len(sink.messages) > 0
+    assert progress["queued"] == progress["sending"] == 0
