@@ -36,6 +36,7 @@ PIPELINE_ENV = {
     "SEND_BACKOFF": "1,1,1,1",
     "SMTP_TIMEOUT": "5",
     "SCHEDULER_LOCK_TTL": "3",
+    "WORKER_PROCESSES": "2",
     "WORKER_THREADS": "2",
 }
 
@@ -75,10 +76,12 @@ class Process:
 class Stack:
     def __init__(self, app: Flask, redis: RedisServer, env: dict[str, str], logs: Path) -> None:
         self.app, self.redis, self.logs = app, redis, logs
-        threads = env["WORKER_THREADS"]
+        processes, threads = env["WORKER_PROCESSES"], env["WORKER_THREADS"]
+        # Rows a killed worker can leave unknown: processes x threads x SEND_GROUP_SIZE.
+        self.in_flight = int(processes) * int(threads) * int(env["SEND_GROUP_SIZE"])
         self.worker = Process(
             "worker",
-            [sys.executable, "-m", "dramatiq", "workers.actors", "-p", "1", "-t", threads],
+            [sys.executable, "-m", "dramatiq", "workers.actors", "-p", processes, "-t", threads],
             env,
             logs / "worker.log",
         )
