@@ -35,7 +35,8 @@ from mailapp.extensions import db  # noqa: E402
 from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus  # noqa: E402
 from mailapp.services import sending  # noqa: E402
 from mailapp.services.audit import Actor  # noqa: E402
-from mailapp.services.campaigns import create_campaign, launch_campaign  # noqa: E402
+from mailapp.services.campaigns import create_campaign  # noqa: E402
+from mailapp.services.launch import launch_campaign  # noqa: E402
 from tests.support.servers import free_port, wait_for_port  # noqa: E402
 
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", "100000"))

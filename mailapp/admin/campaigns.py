@@ -27,15 +27,13 @@ from mailapp.models import Campaign, CampaignStatus, List, Segment, Sender, Temp
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
 from mailapp.services.campaigns import (
-    blocking_failures,
     campaign_progress,
     cancel_campaign,
-    launch_campaign,
     pause_campaign,
-    preflight,
     resend_unknown,
     resume_campaign,
 )
+from mailapp.services.launch import blocking_failures, launch_campaign, preflight
 from mailapp.services.windows import SendWindow
 
 WEEKDAYS = [

@@ -19,25 +19,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailapp.extensions import db
 from mailapp.models import (
     Campaign,
-    CampaignEngagement,
     CampaignStatus,
-    CampaignVariant,
     Contact,
     Delivery,
     DeliveryStatus,
-    Event,
-    EventType,
     Message,
     Project,
     ScheduleMode,
 )
 from mailapp.models.base import UTCDateTime, utcnow
-from mailapp.services.audit import Actor, record_audit
-from mailapp.services.campaigns import OPEN_DELIVERIES, move
+from mailapp.services.abtests import decide_ab_winner
+from mailapp.services.audit import record_audit
+from mailapp.services.campaigns import OPEN_DELIVERIES, PIPELINE, move
 from mailapp.services.recipients import audience_filter
 from mailapp.services.windows import SendWindow, next_local_time, zone
-
-PIPELINE = Actor.system("pipeline")
 
 
 def _utc(value: datetime) -> sa.ColumnElement:
@@ -266,58 +261,6 @@ def _finish_if_done(campaign: Campaign, now: datetime) -> None:
         record_audit(PIPELINE, "campaign.finish", project_id=campaign.project_id, obj=campaign)
 
 
-def decide_ab_winner(campaign: Campaign, *, now: datetime) -> str | None:
-    """Once the test time is over: the variant with most unique clicks (or opens) wins
-    and the rest of the audience gets it. Ties go to the earlier variant."""
-    decide_at = campaign.snapshot.get("ab_decide_at")
-    if campaign.snapshot.get("ab_winner") or not decide_at:
-        return campaign.snapshot.get("ab_winner")
-    if datetime.fromisoformat(decide_at) > now:
-        return None
-    metric = (
-        CampaignEngagement.clicks
-        if campaign.ab_test.get("metric") == "clicks"
-        else (CampaignEngagement.opens)
-    )
-    scores = dict(
-        db.session.execute(
-            sa.select(Delivery.variant, sa.func.count())
-            .join(
-                CampaignEngagement,
-                sa.and_(
-                    CampaignEngagement.campaign_id == Delivery.campaign_id,
-                    CampaignEngagement.contact_id == Delivery.contact_id,
-                ),
-            )
-            .where(Delivery.campaign_id == campaign.id, metric > 0)
-            .group_by(Delivery.variant)
-        ).all()
-    )
-    keys = [v["key"] for v in campaign.snapshot["variants"]]
-    winner = max(keys, key=lambda k: (scores.get(k, 0), -keys.index(k)))
-    db.session.execute(
-        sa.update(Delivery.__table__)
-        .where(
-            Delivery.__table__.c.campaign_id == campaign.id, Delivery.__table__.c.variant.is_(None)
-        )
-        .values(variant=winner)
-    )
-    db.session.execute(
-        sa.update(CampaignVariant)
-        .where(CampaignVariant.campaign_id == campaign.id)
-        .values(is_winner=CampaignVariant.key == winner)
-    )
-    campaign.snapshot = dict(campaign.snapshot, ab_winner=winner, ab_scores=scores)
-    record_audit(
-        PIPELINE,
-        "campaign.ab_winner",
-        project_id=campaign.project_id,
-        obj=campaign,
-        context={"winner": winner, "scores": scores},
-    )
-    return winner
-
-
 def recover_stale_claims(*, now: datetime | None = None) -> int:
     """Rows `sending` past their lease were in a dead worker's hands: mark them unknown.
 
@@ -335,43 +278,3 @@ def recover_stale_claims(*, now: datetime | None = None) -> int:
         ).rowcount
     db.session.commit()
     return lost
-
-
-def enforce_guardrails(campaign_id: int) -> str | None:
-    """Pause the campaign when its bounce or complaint rate passes its threshold."""
-    from mailapp.services.campaigns import pause_campaign
-
-    campaign = db.session.get(Campaign, campaign_id)
-    rules = (campaign.guardrails or {}) if campaign else {}
-    limits = {
-        EventType.BOUNCE_HARD: rules.get("max_bounce_rate"),
-        EventType.COMPLAINT: rules.get("max_complaint_rate"),
-    }
-    if campaign is None or campaign.status != CampaignStatus.SENDING or not any(limits.values()):
-        return None
-    sent = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.SENT)
-    )
-    if sent < int(rules.get("min_sample", 100)):
-        return None
-    counts = dict(
-        db.session.execute(
-            sa.select(Event.type, sa.func.count())
-            .where(
-                Event.project_id == campaign.project_id,
-                Event.campaign_id == campaign.id,
-                Event.type.in_(list(limits)),
-            )
-            .group_by(Event.type)
-        ).all()
-    )
-    for kind, limit in limits.items():
-        rate = counts.get(kind, 0) / sent
-        if limit is not None and rate > float(limit):
-            reason = f"auto-paused: {kind.value} rate {rate:.2%} above {float(limit):.2%}"
-            project = db.session.get(Project, campaign.project_id)
-            pause_campaign(project, campaign.id, actor=PIPELINE, reason=reason)
-            return reason
-    return None

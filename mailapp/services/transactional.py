@@ -33,11 +33,12 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
-from mailapp.services.batches import is_hard_bounce, transport_pool
+from mailapp.services.batches import transport_pool
+from mailapp.services.campaigns import PIPELINE
 from mailapp.services.compose import Composer, Variant
+from mailapp.services.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.services.ratelimits import RateLimiter, domain_group
 from mailapp.services.rendering import RenderError, compile_content
-from mailapp.services.sending import PIPELINE
 from mailapp.services.suppression import email_hash, suppress
 from mailapp.services.transports import transport_url_for
 from mailapp.services.urls import LinkSigner
@@ -250,7 +251,7 @@ def send_message(message_id: int) -> str | None:
     )
     with transport_pool().connection(transport_url_for(sender)) as transport:
         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
-    if result.code == 421 or (result.enhanced_code or "").startswith("4.7."):
+    if asks_to_slow_down(result):
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]
     message.message_id = composed.message_id

@@ -366,7 +366,7 @@ def test_segment_audience_joins_the_lists_and_suppression_still_wins(app, sink):
 
 def test_the_demo_campaign_passes_preflight_and_is_delivered(app, sink):
     from mailapp.models import Project
-    from mailapp.services.campaigns import launch_campaign, preflight
+    from mailapp.services.launch import launch_campaign, preflight
     from mailapp.services.seed import seed_demo
 
     project = seed_demo(owner=None, actor=TEST_ACTOR)

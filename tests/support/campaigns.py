@@ -23,7 +23,8 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.services import batches, sending
-from mailapp.services.campaigns import create_campaign, launch_campaign
+from mailapp.services.campaigns import create_campaign
+from mailapp.services.launch import launch_campaign
 from mailapp.services.senders import generate_dkim_key
 from tests.factories import TEST_ACTOR
 

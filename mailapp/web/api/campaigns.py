@@ -15,10 +15,10 @@ from mailapp.services.campaigns import (
     cancel_campaign,
     create_campaign,
     get_campaign,
-    launch_campaign,
     pause_campaign,
     resume_campaign,
 )
+from mailapp.services.launch import launch_campaign
 from mailapp.web.api import api_error, bp, document, require
 
 CAMPAIGN_SCHEMA = {
