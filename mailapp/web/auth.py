@@ -41,7 +41,9 @@ class PasswordForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """A deactivated user's open sessions end with their next request."""
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -153,3 +153,16 @@ def test_session_cookie_flags(app):
     )
     assert production["SESSION_COOKIE_SECURE"] is True
     assert production["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_deactivating_a_user_ends_their_open_session(client, user):
+    from mailapp.extensions import db
+
+    token = csrf_token(client.get("/login").data)
+    client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert client.get("/admin/").status_code == 200
+    user.active = False
+    db.session.commit()
+    assert client.get("/admin/").status_code == 302
