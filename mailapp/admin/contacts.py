@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Email
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.fields import strip
+from mailapp.admin.paths import path_id
 from mailapp.models import Contact
 from mailapp.permissions import Permission
 from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists
@@ -45,8 +46,9 @@ class ContactProfileMixin:
     }
     column_formatters = {"email": lambda *args: _email_link(args[2])}
 
-    @expose("/profile/<int:contact_id>")
-    def profile(self, contact_id: int) -> ResponseReturnValue:
+    @expose("/profile/<contact_id>")
+    def profile(self, contact_id: str) -> ResponseReturnValue:
+        contact_id = path_id(contact_id)
         project = current_project()
         try:
             detail = contact_reads.contact_detail(project.id, contact_id)
@@ -59,8 +61,9 @@ class ContactProfileMixin:
             can_erase=has_permission(Permission.GDPR_ERASE),
         )
 
-    @expose("/profile/<int:contact_id>/export.json")
-    def export_json(self, contact_id: int) -> Response:
+    @expose("/profile/<contact_id>/export.json")
+    def export_json(self, contact_id: str) -> Response:
+        contact_id = path_id(contact_id)
         try:
             data = gdpr.export_contact(current_project().id, contact_id, actor=current_actor())
         except NotFound:
@@ -71,12 +74,17 @@ class ContactProfileMixin:
         )
         return response
 
-    @expose("/profile/<int:contact_id>/erase", methods=("POST",))
-    def erase(self, contact_id: int) -> ResponseReturnValue:
+    @expose("/profile/<contact_id>/erase", methods=("GET", "POST"))
+    def erase(self, contact_id: str) -> ResponseReturnValue:
+        """GET asks for confirmation; POST erases."""
+        contact_id = path_id(contact_id)
         try:
-            gdpr.erase_contact(current_project().id, contact_id, actor=current_actor())
+            contact = contacts.get_contact(current_project().id, contact_id)
         except NotFound:
             abort(404)
+        if request.method == "GET":
+            return self.render("admin/contact_erase.html", contact=contact)
+        gdpr.erase_contact(current_project().id, contact_id, actor=current_actor())
         flash("Personal data erased; the address stays suppressed (as a hash).", "success")
         return redirect(url_for(".profile", contact_id=contact_id))
 

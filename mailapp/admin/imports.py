@@ -19,6 +19,7 @@ from flask_admin import expose
 
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.paths import path_id
 from mailapp.models import DuplicatePolicy, ImportStatus
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError, import_files, imports, lists
@@ -64,8 +65,9 @@ class ImportView(ProjectView):
                     return redirect(url_for(".mapping", job_id=job.id))
         return self.render("admin/import_upload.html", jobs=imports.recent_imports(project.id))
 
-    @expose("/<int:job_id>/map", methods=("GET", "POST"))
-    def mapping(self, job_id: int) -> ResponseReturnValue:
+    @expose("/<job_id>/map", methods=("GET", "POST"))
+    def mapping(self, job_id: str) -> ResponseReturnValue:
+        job_id = path_id(job_id)
         project = current_project()
         job = imports.get_import(project.id, job_id)
         upload = import_files.read_upload(job)
@@ -97,8 +99,9 @@ class ImportView(ProjectView):
             lists=lists.project_lists(project.id),
         )
 
-    @expose("/<int:job_id>/problems", methods=("GET", "POST"))
-    def problems(self, job_id: int) -> ResponseReturnValue:
+    @expose("/<job_id>/problems", methods=("GET", "POST"))
+    def problems(self, job_id: str) -> ResponseReturnValue:
+        job_id = path_id(job_id)
         project = current_project()
         job = imports.get_import(project.id, job_id)
         if request.method == "POST":
@@ -119,19 +122,22 @@ class ImportView(ProjectView):
             scan_rows=imports.PROBLEM_SCAN_ROWS,
         )
 
-    @expose("/<int:job_id>/")
-    def status(self, job_id: int) -> ResponseReturnValue:
+    @expose("/<job_id>/")
+    def status(self, job_id: str) -> ResponseReturnValue:
+        job_id = path_id(job_id)
         job = imports.get_import(current_project().id, job_id)
         return self.render(
             "admin/import_status.html", job=job, progress=imports.progress(job.project_id, job.id)
         )
 
-    @expose("/<int:job_id>/progress.json")
-    def progress(self, job_id: int) -> Response:
+    @expose("/<job_id>/progress.json")
+    def progress(self, job_id: str) -> Response:
+        job_id = path_id(job_id)
         return jsonify(imports.progress(current_project().id, job_id))
 
-    @expose("/<int:job_id>/report.csv")
-    def report(self, job_id: int) -> Response:
+    @expose("/<job_id>/report.csv")
+    def report(self, job_id: str) -> Response:
+        job_id = path_id(job_id)
         lines = imports.report_lines(current_project().id, job_id)
         # The rows stream from a server-side cursor: keep the request (and session) open.
         return Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, flash, jsonify, request
@@ -41,10 +42,15 @@ class SegmentAdmin(ProjectModelView):
     create_template = "admin/segment_edit.html"
     edit_template = "admin/segment_edit.html"
 
-    @expose("/preview", methods=("POST",))
+    @expose("/preview", methods=("GET", "POST"))
     def preview(self) -> Response:
-        """The live count and description of the rule being edited."""
-        rule = (request.get_json(silent=True) or {}).get("rule")
+        """The live count and description of the rule being edited (JSON body or ?rule=)."""
+        try:
+            rule = (request.get_json(silent=True) or {}).get("rule") or json.loads(
+                request.args.get("rule", "null")
+            )
+        except ValueError:
+            return jsonify({"error": "the rule is not valid JSON"})
         project_id = current_project().id
         try:
             return jsonify(
@@ -59,9 +65,13 @@ class SegmentAdmin(ProjectModelView):
     @action("recount", "Count now (who entered, who left)")
     def action_recount(self, ids: list[str]) -> None:
         for segment_id in ids:
-            result = segments.recount_segment(
-                current_project().id, int(segment_id), actor=current_actor()
-            )
+            try:
+                result = segments.recount_segment(
+                    current_project().id, int(segment_id), actor=current_actor()
+                )
+            except ServiceError as exc:
+                flash(str(exc), "error")
+                continue
             flash(
                 f"{result.count:,} contacts: {result.entered:,} entered, "
                 f"{result.left:,} left since the last count.",
@@ -71,13 +81,17 @@ class SegmentAdmin(ProjectModelView):
     @action("freeze", "Freeze into a static list")
     def action_freeze(self, ids: list[str]) -> None:
         for segment_id in ids:
-            segment = segments.get_segment(current_project().id, int(segment_id))
-            snapshot = segments.freeze_segment(
-                current_project().id,
-                segment.id,
-                f"{segment.name} ({utcnow():%Y-%m-%d %H:%M})",
-                actor=current_actor(),
-            )
+            try:
+                segment = segments.get_segment(current_project().id, int(segment_id))
+                snapshot = segments.freeze_segment(
+                    current_project().id,
+                    segment.id,
+                    f"{segment.name} ({utcnow():%Y-%m-%d %H:%M})",
+                    actor=current_actor(),
+                )
+            except ServiceError as exc:
+                flash(str(exc), "error")
+                continue
             flash(f"List “{snapshot.name}” created.", "success")
 
     def save_new(self, form: Form, model: Segment) -> Any:

@@ -142,8 +142,9 @@ def _write_rows(stmt: Any, values: list[dict[str, Any]]) -> None:
     names = [c.name for c in STAGING.columns]
     db.session.execute(sa.text(STAGING_DDL))
     db.session.execute(sa.delete(STAGING))
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY contact_upsert_rows ({', '.join(names)}) FROM STDIN") as copy:
+    connection = db.session.connection().connection.driver_connection
+    copy_sql = f"COPY contact_upsert_rows ({', '.join(names)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for v in values:
             copy.write_row(
                 (v["email"], v["email_raw"], v["first_name"], v["last_name"], v["timezone"],

@@ -239,7 +239,10 @@ def test_exports_neutralize_spreadsheet_formulas(app, client):
 
 CREATE_FORMS = {
     "list": {"name": "Newsletter", "opt_in": "double"},
-    "segment": {"name": "Berlin", "rule": '{"all": [{"field": "attributes.city", "op": "eq"}]}'},
+    "segment": {
+        "name": "Berlin",
+        "rule": '{"all": [{"field": "attributes.city", "op": "eq", "value": "Berlin"}]}',
+    },
     "template": {"name": "Welcome", "kind": "transactional"},
     "campaign": {
         "name": "Spring",
