@@ -54,7 +54,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SCHEDULER_LOCK_TTL": float(env.get("SCHEDULER_LOCK_TTL", "30")),
         "HEARTBEAT_MAX_AGE": float(env.get("HEARTBEAT_MAX_AGE", "60")),
-        "ASSET_DIR": env.get("ASSET_DIR") or str(instance_path / "assets"),
+        "ASSET_DIR": env.get("ASSET_DIR") or str(Path(instance_path) / "assets"),
         "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
         "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
         **sending_settings(env),

@@ -8,6 +8,7 @@ from flask_admin import expose
 
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.urlargs import post_only, url_id
 from mailapp.extensions import db
 from mailapp.permissions import Permission
 from mailapp.services import ServiceError
@@ -34,8 +35,10 @@ class AssetsView(ProjectView):
             accepted=", ".join(sorted(ext for _, ext in IMAGE_TYPES.values())) + ", .pdf",
         )
 
-    @expose("/upload", methods=("POST",))
+    @expose("/upload", methods=("GET", "POST"))
     def upload(self) -> ResponseReturnValue:
+        if request.method != "POST":
+            return redirect(url_for(".index"))  # the upload form is on the index page
         files = [f for f in request.files.getlist("files") if f.filename]
         if not files:
             flash("Choose at least one file.", "error")
@@ -51,10 +54,11 @@ class AssetsView(ProjectView):
                 flash(f"Uploaded {asset.filename}.", "success")
         return redirect(url_for(".index"))
 
-    @expose("/<int:asset_id>/delete", methods=("POST",))
-    def delete(self, asset_id: int) -> ResponseReturnValue:
+    @expose("/<asset_id>/delete", methods=("GET", "POST"))
+    def delete(self, asset_id: str) -> ResponseReturnValue:
+        post_only()
         try:
-            delete_asset(current_project(), asset_id, actor=current_actor())
+            delete_asset(current_project(), url_id(asset_id), actor=current_actor())
         except ServiceError as exc:
             db.session.rollback()
             flash(str(exc), "error")

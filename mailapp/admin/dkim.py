@@ -9,6 +9,7 @@ from flask_admin import expose
 
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.urlargs import post_only, url_id
 from mailapp.extensions import db
 from mailapp.models import Sender
 from mailapp.permissions import Permission
@@ -37,10 +38,13 @@ class DkimView(ProjectView):
         ]
         return self.render("admin/dkim.html", rows=rows)
 
-    @expose("/<int:sender_id>/generate", methods=("POST",))
-    def generate(self, sender_id: int) -> ResponseReturnValue:
+    @expose("/<sender_id>/generate", methods=("GET", "POST"))
+    def generate(self, sender_id: str) -> ResponseReturnValue:
+        post_only()
         try:
-            sender = generate_sender_key(current_project(), sender_id, actor=current_actor())
+            sender = generate_sender_key(
+                current_project(), url_id(sender_id), actor=current_actor()
+            )
         except ServiceError as exc:
             db.session.rollback()
             flash(str(exc), "error")

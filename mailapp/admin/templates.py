@@ -16,16 +16,17 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.urlargs import post_only, url_id
 from mailapp.extensions import db
 from mailapp.models import Sender, TemplateKind, VersionStatus
 from mailapp.permissions import Permission
 from mailapp.services import NotFound, ServiceError
+from mailapp.services.content import Content, TemplateRefused, starter_content
 from mailapp.services.preflight import content_checks
 from mailapp.services.preview import (
     MAX_TEST_RECIPIENTS,
@@ -36,8 +37,6 @@ from mailapp.services.preview import (
 )
 from mailapp.services.rendering import AUTHOR_VARIABLES, RenderError
 from mailapp.services.templates import (
-    Content,
-    TemplateRefused,
     create_template,
     get_template,
     get_version,
@@ -81,11 +80,6 @@ class VersionForm(FlaskForm):
     comment = StringField("Comment", validators=[Optional()])
 
 
-class NewTemplateForm(VersionForm):
-    name = StringField("Name", validators=[DataRequired()])
-    kind = SelectField("Kind", choices=[SelectChoice(k.value, k.value) for k in TemplateKind])
-
-
 def _content(form: VersionForm) -> Content:
     raw = (form.locale_variants.data or "").strip()
     try:
@@ -116,7 +110,6 @@ class TemplateAdmin(ProjectModelView):
     permission = Permission.TEMPLATES_WRITE
     endpoint_permissions = {
         "versions_view": Permission.TEMPLATES_WRITE,
-        "new_view": Permission.TEMPLATES_WRITE,
         "edit_version_view": Permission.TEMPLATES_WRITE,
         "version_action": Permission.TEMPLATES_WRITE,
         "preview_view": Permission.TEMPLATES_WRITE,
@@ -124,7 +117,6 @@ class TemplateAdmin(ProjectModelView):
         "test_send_view": Permission.CAMPAIGNS_SEND,
     }
 
-    list_template = "admin/template_list.html"
     column_list = ["name", "kind", "published_version", "created_at"]
     column_searchable_list = ["name"]
     column_filters = ["kind"]
@@ -132,34 +124,28 @@ class TemplateAdmin(ProjectModelView):
     column_details_list = ["name", "kind", "published_version", "created_at"]
     column_formatters = {"name": lambda _v, _c, model, _n: _versions_link(model)}
     form_columns = ["name", "kind"]
-    # New templates start from the full form (content is checked before anything is saved).
-    allow_create = False
+    # Name and kind are edited here; content only through versions.
+    form_args = {
+        "name": {"description": "A new template starts with a layout to edit as its first draft."}
+    }
 
-    @expose("/create/", methods=("GET", "POST"))
-    def new_view(self) -> ResponseReturnValue:
-        form = NewTemplateForm()
-        if form.validate_on_submit():
-            try:
-                template = create_template(
-                    current_project(),
-                    form.name.data,
-                    _content(form),
-                    actor=current_actor(),
-                    kind=TemplateKind(form.kind.data),
-                    comment=form.comment.data or None,
-                )
-            except ServiceError as exc:
-                db.session.rollback()
-                _flash_refusal(exc)
-            else:
-                flash(f"Template {template.name!r} saved as a draft.", "success")
-                return redirect(url_for(".versions_view", template_id=template.id))
-        return self.render(
-            "admin/template_edit.html", form=form, current=None, variables=AUTHOR_VARIABLES
+    def save_new(self, form: Any, model: Any) -> Any:
+        kind = TemplateKind(model.kind or TemplateKind.MARKETING)
+        return create_template(
+            current_project(),
+            model.name or "",
+            starter_content(kind),
+            actor=current_actor(),
+            kind=kind,
         )
 
-    @expose("/<int:template_id>/versions/")
-    def versions_view(self, template_id: int) -> ResponseReturnValue:
+    def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
+        if is_created:
+            return url_for(".edit_version_view", template_id=model.id)
+        return super().get_save_return_url(model, is_created)
+
+    @expose("/<template_id>/versions/")
+    def versions_view(self, template_id: str) -> ResponseReturnValue:
         template = self._template(template_id)
         return self.render(
             "admin/template_versions.html",
@@ -168,8 +154,8 @@ class TemplateAdmin(ProjectModelView):
             Status=VersionStatus,
         )
 
-    @expose("/<int:template_id>/draft/", methods=("GET", "POST"))
-    def edit_version_view(self, template_id: int) -> ResponseReturnValue:
+    @expose("/<template_id>/draft/", methods=("GET", "POST"))
+    def edit_version_view(self, template_id: str) -> ResponseReturnValue:
         template = self._template(template_id)
         latest = template.versions[-1] if template.versions else None
         form = VersionForm(obj=latest)
@@ -196,8 +182,9 @@ class TemplateAdmin(ProjectModelView):
             "admin/template_edit.html", form=form, current=template, variables=AUTHOR_VARIABLES
         )
 
-    @expose("/version/<int:version_id>/<action>/", methods=("POST",))
-    def version_action(self, version_id: int, action: str) -> ResponseReturnValue:
+    @expose("/version/<version_id>/<action>/", methods=("GET", "POST"))
+    def version_action(self, version_id: str, action: str) -> ResponseReturnValue:
+        post_only()
         if action not in VERSION_ACTIONS:
             abort(404)
         version = self._version(version_id)
@@ -215,8 +202,8 @@ class TemplateAdmin(ProjectModelView):
             flash(f"v{version.number} is now {version.status}.", "success")
         return redirect(url_for(".versions_view", template_id=version.template_id))
 
-    @expose("/version/<int:version_id>/preview/")
-    def preview_view(self, version_id: int) -> ResponseReturnValue:
+    @expose("/version/<version_id>/preview/")
+    def preview_view(self, version_id: str) -> ResponseReturnValue:
         version = self._version(version_id)
         width = request.args.get("width", 600, type=int)
         width = width if width in PREVIEW_WIDTHS else 600
@@ -248,8 +235,8 @@ class TemplateAdmin(ProjectModelView):
             max_recipients=MAX_TEST_RECIPIENTS,
         )
 
-    @expose("/version/<int:version_id>/preview/body")
-    def preview_body(self, version_id: int) -> ResponseReturnValue:
+    @expose("/version/<version_id>/preview/body")
+    def preview_body(self, version_id: str) -> ResponseReturnValue:
         version = self._version(version_id)
         try:
             rendered = render_preview(current_project(), version, **self._preview_options())
@@ -262,8 +249,9 @@ class TemplateAdmin(ProjectModelView):
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @expose("/version/<int:version_id>/test-send/", methods=("POST",))
-    def test_send_view(self, version_id: int) -> ResponseReturnValue:
+    @expose("/version/<version_id>/test-send/", methods=("GET", "POST"))
+    def test_send_view(self, version_id: str) -> ResponseReturnValue:
+        post_only()
         version = self._version(version_id)
         try:
             results = send_test(
@@ -292,15 +280,15 @@ class TemplateAdmin(ProjectModelView):
             "locale": (source.get("locale") or "").strip() or None,
         }
 
-    def _template(self, template_id: int) -> Any:
+    def _template(self, template_id: str) -> Any:
         try:
-            return get_template(current_project(), template_id)
+            return get_template(current_project(), url_id(template_id))
         except NotFound:
             abort(404)
 
-    def _version(self, version_id: int) -> Any:
+    def _version(self, version_id: str) -> Any:
         try:
-            return get_version(current_project(), version_id)
+            return get_version(current_project(), url_id(version_id))
         except NotFound:
             abort(404)
 

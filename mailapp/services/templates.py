@@ -1,15 +1,12 @@
 """Templates and their versions: draft -> review -> published, rollback, all audited.
 
-A version is checked when it is saved: every part must compile, name only the variables
-authors have (rendering.AUTHOR_VARIABLES), and survive sanitizing. What is stored is the
-sanitized, CSS-inlined HTML, so what an author sees after saving is what is sent; a
-version's parts never change once it leaves draft.
+A version is checked when it is saved (services.content): what is stored is the sanitized,
+CSS-inlined HTML, so what an author sees after saving is what is sent; a version's parts
+never change once it leaves draft.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,95 +16,7 @@ from mailapp.models import Project, Template, TemplateKind, TemplateVersion, Ver
 from mailapp.models.base import utcnow
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
-from mailapp.services.htmlprep import PrepareError, sanitize_html
-from mailapp.services.jinjacheck import Problem, check_source
-
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
-PARTS = ("subject", "preheader", "html", "text")
-
-
-@dataclass
-class Content:
-    """What an author submits for one version."""
-
-    subject: str
-    html: str
-    text: str | None = None
-    preheader: str | None = None
-    locale: str = "en"
-    # {"de": {"subject": ..., "preheader": ..., "html": ..., "text": ...}}
-    locale_variants: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-class TemplateRefused(ServiceError):
-    """The content does not compile or breaks a rule; `problems` says where and why."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
-
-
-def prepare_content(content: Content) -> Content:
-    """Check every part and return the content with sanitized, CSS-inlined HTML."""
-    problems: list[Problem] = []
-    if not LOCALE_RE.match(content.locale):
-        problems.append(Problem("locale", None, f"{content.locale!r} is not a locale code"))
-    base = _prepare_parts(_parts(content), "", problems)
-    variants: dict[str, dict[str, str]] = {}
-    for locale, parts in (content.locale_variants or {}).items():
-        if not LOCALE_RE.match(locale):
-            problems.append(Problem("locale", None, f"{locale!r} is not a locale code"))
-            continue
-        unknown = set(parts) - set(PARTS)
-        if unknown:
-            problems.append(Problem(f"{locale}", None, f"unknown parts {sorted(unknown)}"))
-        prepared = _prepare_parts(
-            {k: v for k, v in parts.items() if k in PARTS and v}, f"{locale}.", problems
-        )
-        if prepared:
-            variants[locale] = prepared
-    if problems:
-        raise TemplateRefused(problems)
-    return Content(
-        subject=base["subject"],
-        html=base["html"],
-        text=base.get("text") or None,
-        preheader=base.get("preheader") or None,
-        locale=content.locale,
-        locale_variants=variants,
-    )
-
-
-def _parts(content: Content) -> dict[str, str]:
-    return {
-        "subject": content.subject.strip(),
-        "preheader": (content.preheader or "").strip(),
-        "html": content.html,
-        "text": content.text or "",
-    }
-
-
-def _prepare_parts(parts: dict[str, str], prefix: str, problems: list[Problem]) -> dict[str, str]:
-    if not prefix:  # the base version needs these; a variant falls back to them
-        if not parts["subject"]:
-            problems.append(Problem("subject", None, "a subject is required"))
-        if not parts["html"].strip():
-            problems.append(Problem("html", None, "the HTML part is empty"))
-    out: dict[str, str] = {}
-    for name, source in parts.items():
-        if not source:
-            continue
-        found = check_source(source, html=name == "html", part=prefix + name)
-        problems.extend(found)
-        if name == "html" and not found:
-            try:
-                source = sanitize_html(source)
-            except PrepareError as exc:
-                problems.append(Problem(prefix + name, exc.line, str(exc)))
-        if name == "subject" and len(source) > 998:
-            problems.append(Problem(prefix + name, None, "longer than 998 characters"))
-        out[name] = source
-    return out
+from mailapp.services.content import Content, prepare_content
 
 
 def get_template(project: Project, template_id: int) -> Template:

@@ -31,20 +31,27 @@ def marketer(app, client):
 
 def test_create_edit_review_publish_through_pages(app, client, marketer):
     token = csrf_token(client)
+    response = client.post(
+        "/admin/template/new/", data={"csrf_token": token, "name": "Welcome", "kind": "marketing"}
+    )
+    assert response.status_code == 302
+    template = db.session.scalar(db.select(Template).where(Template.project_id == marketer.id))
+    assert response.location.endswith(f"/admin/template/{template.id}/draft/")
+    # The starter layout is a valid first draft, its <style> already inlined.
+    starter = template.versions[0]
+    assert "{{ unsubscribe_url }}" in starter.html
+    assert "<style" not in starter.html
+    assert 'class="footer" style="padding: 16px 32px;' in starter.html
+    editor = client.get(response.location)
+    assert b"unsubscribe_url" in editor.data
     form = {
         "csrf_token": token,
-        "name": "Welcome",
-        "kind": "marketing",
         "subject": "Hi",
         "html": HTML,
         "locale": "en",
         "locale_variants": "",
         "comment": "first",
     }
-    response = client.post("/admin/template/create/", data=form)
-    assert response.status_code == 302
-    template = db.session.scalar(db.select(Template).where(Template.project_id == marketer.id))
-    assert response.location.endswith(f"/admin/template/{template.id}/versions/")
 
     # A bad edit is refused with its line and reason, and nothing changes.
     bad = form | {"html": "<p>ok</p>\n<p>{{ contact.phone }}</p>"}

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from mailapp.services.audit import Actor
 from mailapp.services.templates import Content, create_template
 from tests.factories import PASSWORD, make_project, make_user
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HTML = (
     '<p style="color: #000000">Hello {{ contact.first_name }}</p>'
     '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
 )
 
 
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    port = free_port()
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
-    thread.join()
-
-
-def test_preview_renders_in_a_sandboxed_frame_at_the_chosen_width(app, server):
+def test_preview_renders_in_a_sandboxed_frame_at_the_chosen_width(app, page):
     with app.app_context():
         project = make_project()
         user = make_user(project, "marketer")
@@ -48,25 +23,18 @@ def test_preview_renders_in_a_sandboxed_frame_at_the_chosen_width(app, server):
         template = create_template(project, "Welcome", content, actor=Actor.system())
         version_id, email = template.versions[0].id, user.email
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{server}/login")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.goto(f"{server}/admin/template/version/{version_id}/preview/?width=320&dark=1")
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"/admin/template/version/{version_id}/preview/?width=320&dark=1")
 
-            frame_element = page.locator("#preview-frame")
-            assert frame_element.get_attribute("sandbox") == ""
-            assert frame_element.bounding_box()["width"] == pytest.approx(322, abs=3)
-            frame = frame_element.element_handle().content_frame()
-            frame.wait_for_selector("text=Hello Alex")
-            # The dark scheme inverts the light design, as Gmail's forced dark mode does.
-            style = "getComputedStyle(document.documentElement).filter"
-            assert "invert(1)" in frame.evaluate(style)
-            assert page.locator("#preview-subject").inner_text() == "Hi Alex"
-            assert page.locator("[data-check=unsubscribe_link]").inner_text().startswith("✓")
-        finally:
-            browser.close()
+    frame_element = page.locator("#preview-frame")
+    assert frame_element.get_attribute("sandbox") == ""
+    assert frame_element.bounding_box()["width"] == pytest.approx(322, abs=3)
+    frame = frame_element.element_handle().content_frame()
+    frame.wait_for_selector("text=Hello Alex")
+    # The dark scheme inverts the light design, as Gmail's forced dark mode does.
+    assert "invert(1)" in frame.evaluate("getComputedStyle(document.documentElement).filter")
+    assert page.locator("#preview-subject").inner_text() == "Hi Alex"
+    assert page.locator("[data-check=unsubscribe_link]").inner_text().startswith("✓")

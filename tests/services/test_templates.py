@@ -7,10 +7,10 @@ from mailapp.extensions import db
 from mailapp.models import AuditLog, TemplateVersion, VersionStatus
 from mailapp.services import ServiceError
 from mailapp.services.audit import Actor
+from mailapp.services.content import TemplateRefused
 from mailapp.services.rendering import compile_content, render_content, template_context
 from mailapp.services.templates import (
     Content,
-    TemplateRefused,
     create_template,
     get_template,
     publish_version,
