@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint format bench migrate install system-deps
+.PHONY: run test lint format bench migrate install system-deps bench-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,10 @@ format: install
 migrate: install
 	flask db upgrade
 
-bench: install system-deps
+bench-deps:
+	@.ci/bench-deps
+
+bench: install system-deps bench-deps
 	@if ls bench/*.py >/dev/null 2>&1; then \
 	  python -m tests.support.servers -- sh -c 'for b in bench/*.py; do python $$b || exit 1; done'; \
 	else echo "no benchmarks yet"; fi

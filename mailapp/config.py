@@ -58,6 +58,45 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "ASSET_DIR": env.get("ASSET_DIR") or str(Path(instance_path) / "assets"),
         "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
         "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
+        **sending_settings(env),
+    }
+
+
+def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The send pipeline's knobs; tests shrink groups and backoff to run in seconds."""
+    backoff = env.get("SEND_BACKOFF", "60,300,1800,7200")
+    try:
+        steps = [int(step) for step in backoff.split(",")]
+    except ValueError:
+        raise ConfigError(f"SEND_BACKOFF: {backoff!r} is not a list of seconds") from None
+
+    def number(name: str, default: str) -> int:
+        return _positive_int(env.get(name, default), name)
+
+    # Whether transactional mail skips addresses that unsubscribed from marketing.
+    unsubscribes = env.get("TRANSACTIONAL_UNSUBSCRIBES", "ignore")
+    if unsubscribes not in ("ignore", "respect"):
+        raise ConfigError(f"TRANSACTIONAL_UNSUBSCRIBES: {unsubscribes!r} is not ignore or respect")
+
+    return {
+        # Rows one send step claims at once: the most a killed worker can leave `unknown`.
+        "SEND_GROUP_SIZE": number("SEND_GROUP_SIZE", "50"),
+        "DISPATCH_BATCH_SIZE": number("DISPATCH_BATCH_SIZE", "500"),
+        # Batches of one campaign waiting in the broker at most: a bounded backlog.
+        "DISPATCH_MAX_BATCHES": number("DISPATCH_MAX_BATCHES", "20"),
+        # A dispatched batch whose message vanished (broker lost it) is dispatched again.
+        "DISPATCH_RETRY_SECONDS": number("DISPATCH_RETRY_SECONDS", "300"),
+        # Rows `sending` for longer than this belonged to a dead worker: they become unknown.
+        "SEND_LEASE_SECONDS": number("SEND_LEASE_SECONDS", "900"),
+        "SEND_BACKOFF": steps,
+        "SMTP_POOL_SIZE": number("SMTP_POOL_SIZE", "4"),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "30")),
+        # A rate limit asking to wait longer than this reschedules instead of sleeping.
+        "RATE_LIMIT_MAX_WAIT": float(env.get("RATE_LIMIT_MAX_WAIT", "2")),
+        # Per-second cap per recipient domain group after a 421/4.7.x, for THROTTLE_SECONDS.
+        "THROTTLE_RATE": number("THROTTLE_RATE", "2"),
+        "THROTTLE_SECONDS": number("THROTTLE_SECONDS", "600"),
+        "TRANSACTIONAL_UNSUBSCRIBES": unsubscribes,
     }
 
 

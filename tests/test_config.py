@@ -89,3 +89,19 @@ def test_production_cookies_are_secure(tmp_path):
 def test_bad_settings_name_the_variable(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         load_config({"SECRET_KEY": "dev", **env}, tmp_path)
+
+
+def test_sending_settings_are_validated():
+    from mailapp.config import sending_settings
+
+    settings = sending_settings({"SEND_BACKOFF": "1,2", "SEND_GROUP_SIZE": "5"})
+    assert settings["SEND_BACKOFF"] == [1, 2]
+    assert settings["SEND_GROUP_SIZE"] == 5
+    assert settings["TRANSACTIONAL_UNSUBSCRIBES"] == "ignore"
+    for bad in (
+        {"SEND_BACKOFF": "1,x"},
+        {"SEND_GROUP_SIZE": "0"},
+        {"TRANSACTIONAL_UNSUBSCRIBES": "sometimes"},
+    ):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            sending_settings(bad)

@@ -40,6 +40,7 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    Job("dispatch-deliveries", "workers.actors.sending:dispatch", "interval", {"seconds": 2}),
     Job(
         "drain-tracking-events",
         "workers.actors.tracking:drain_tracking_events",

@@ -83,3 +83,10 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.dkim import DkimView
 
     admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
+    from mailapp.admin.imports import ImportView
+
+    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
+
+    from mailapp.admin.sending import SendingView
+
+    admin.add_view(SendingView(name="Sending", endpoint="sending"))

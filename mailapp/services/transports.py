@@ -2,14 +2,18 @@
 
 `smtp://user:pass@host:587?starttls=1` and `smtps://host:465` (implicit TLS). The
 development capture server is plain SMTP on 127.0.0.1:1025, so it is the same transport.
-A transport keeps its connection open across messages and reconnects when it drops.
+A transport keeps its connection open across messages and reconnects when it drops;
+a `TransportPool` shares a few of them safely between a worker's threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import smtplib
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,7 +22,9 @@ from flask import current_app
 
 from mailapp.models import Sender
 
-Outcome = Literal["sent", "deferred", "failed"]
+# "unknown": the connection died after the message data went out, so the server may have
+# taken it; retrying could deliver twice, so a person decides (resend action).
+Outcome = Literal["sent", "deferred", "failed", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,8 @@ class SmtpTransport:
                 if attempt == 2:
                     return SendResult("deferred", None, f"connection lost: {exc}")
             except _LostAfterData as exc:
-                # The server may or may not have taken it: a retry later, not now.
                 self._drop()
-                return SendResult("deferred", None, f"connection lost after DATA: {exc}")
+                return SendResult("unknown", None, f"connection lost after DATA: {exc}")
             except (smtplib.SMTPException, OSError) as exc:
                 self._drop()
                 return SendResult("deferred", None, f"{type(exc).__name__}: {exc}")
@@ -171,5 +176,43 @@ def transport_url_for(sender: Sender | None) -> str:
     return url
 
 
-def open_transport(url: str) -> Transport:
-    return SmtpTransport(url)
+def open_transport(url: str, *, timeout: float = 30.0) -> Transport:
+    return SmtpTransport(url, timeout=timeout)
+
+
+class TransportPool:
+    """Up to `size` open transports per URL, each used by one thread at a time.
+
+    A worker process keeps one pool: its threads borrow a connection for a group of
+    messages and give it back open, so connections live across batches.
+    """
+
+    def __init__(self, size: int, *, timeout: float = 30.0) -> None:
+        self.size = size
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._idle: dict[str, queue.LifoQueue[Transport]] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    @contextlib.contextmanager
+    def connection(self, url: str) -> Iterator[Transport]:
+        with self._lock:
+            idle = self._idle.setdefault(url, queue.LifoQueue())
+            slots = self._slots.setdefault(url, threading.BoundedSemaphore(self.size))
+        with slots:
+            try:
+                transport = idle.get_nowait()
+            except queue.Empty:
+                transport = open_transport(url, timeout=self.timeout)
+            try:
+                yield transport
+            except BaseException:
+                transport.close()
+                raise
+            idle.put(transport)
+
+    def close(self) -> None:
+        with self._lock:
+            for idle in self._idle.values():
+                while not idle.empty():
+                    idle.get_nowait().close()

@@ -31,3 +31,6 @@ def init_app(app: Flask) -> None:
     from mailapp.web import assets
 
     app.register_blueprint(assets.bp)
+    from mailapp.web import subscribe
+
+    app.register_blueprint(subscribe.bp)

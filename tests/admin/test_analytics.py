@@ -9,7 +9,7 @@ import pytest
 from mailapp.services.events import record_events
 from tests.admin.conftest import login
 from tests.factories import make_contact, make_project, make_user
-from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
+from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 
 AT = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from mailapp.services.analytics_export import (
 )
 from mailapp.services.events import record_events
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
+from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 
 DAY0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 TYPES = [

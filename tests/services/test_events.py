@@ -18,7 +18,7 @@ from mailapp.models import (
 )
 from mailapp.services.events import purge_expired_events, record_events
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
+from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 
 T0 = datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC)
 

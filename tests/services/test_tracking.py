@@ -14,7 +14,7 @@ from mailapp.services.tracking import drain_hits
 from mailapp.services.urls import LinkSigner
 from tests.conftest import app_config
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import links_of, make_delivery, make_sent_campaign
+from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 from tests.support.servers import free_port
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"

@@ -71,3 +71,48 @@ def test_unreachable_server_defers():
 def test_enhanced_code_parsing():
     assert SendResult("failed", 550, "5.1.1 <x>: user unknown").enhanced_code == "5.1.1"
     assert SendResult("failed", 550, "user unknown").enhanced_code is None
+
+
+def test_pool_shares_connections_between_threads_and_reopens_dropped_ones(sink):
+    import threading
+
+    from mailapp.services.transports import TransportPool
+
+    pool = TransportPool(2, timeout=5)
+
+    def send_many(start):
+        for i in range(start, start + 10):
+            with pool.connection(sink.url) as transport:
+                assert transport.send("a@example.com", f"r{i}@example.org", MESSAGE).outcome == (
+                    "sent"
+                )
+
+    threads = [threading.Thread(target=send_many, args=(n * 10,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sink.messages) == 40
+    assert sink.connections <= 2  # four threads, at most two connections, kept open
+    with pool.connection(sink.url) as transport:
+        transport._conn.sock.close()  # the server dropped it while idle
+    with pool.connection(sink.url) as transport:
+        assert transport.send("a@example.com", "late@example.org", MESSAGE).outcome == "sent"
+    pool.close()
+
+
+def test_connection_lost_after_data_is_unknown_not_retried():
+    from tests.support.smtp_sink import SmtpSink
+
+    class DroppingSink(SmtpSink):
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            server.transport.close()
+            return "451 gone"
+
+    sink = DroppingSink().start()
+    try:
+        result = SmtpTransport(sink.url, timeout=5).send("a@example.com", "b@example.org", MESSAGE)
+    finally:
+        sink.stop()
+    assert result.outcome == "unknown"
+    assert "after DATA" in result.reply

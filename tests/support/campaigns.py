@@ -1,72 +1,170 @@
-"""Campaign test data for tracking and analytics tests: a sent campaign, its links, deliveries."""
+"""Test data for the send pipeline: a sender with a DKIM key, published content, a list
+of contacts inserted in bulk, a campaign; and a loop that runs the pipeline in-process."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 
 from mailapp.extensions import db
 from mailapp.models import (
     Campaign,
-    CampaignStatus,
     Contact,
-    Delivery,
-    DeliveryStatus,
-    Link,
-    Message,
+    List,
+    ListMembership,
     Project,
+    Sender,
+    Template,
+    TemplateVersion,
+    VersionStatus,
 )
 from mailapp.models.base import utcnow
+from mailapp.services import batches, sending
+from mailapp.services.campaigns import create_campaign
+from mailapp.services.launch import launch_campaign
+from mailapp.services.senders import generate_dkim_key
+from tests.factories import TEST_ACTOR
+
+HTML = """<p>Hello {{ contact.first_name | default("there") }},</p>
+<p>Read <a href="https://example.com/news">the news</a> and
+<a href="https://example.com/docs?x=1">the docs</a>.</p>
+<p>{{ project.postal_address }}. You receive this because you subscribed.
+<a href="{{ unsubscribe_url }}">Unsubscribe</a></p>"""
+_seq = itertools.count(1)
 
 
-def make_sent_campaign(
-    project: Project, urls: list[str] | None = None, *, name: str = "Spring news", **fields: object
-) -> Campaign:
-    campaign = Campaign(
-        project_id=project.id, name=name, status=CampaignStatus.SENT, launched_at=utcnow(), **fields
-    )
-    db.session.add(campaign)
+@lru_cache(maxsize=1)
+def dkim_key() -> str:
+    return generate_dkim_key()
+
+
+def make_sender(project: Project, **fields: object) -> Sender:
+    values = {
+        "name": "News",
+        "from_name": "Example News",
+        "from_email": "news@example.com",
+        "reply_to": "help@example.com",
+        "domain": "example.com",
+        "bounce_domain": "bounces.example.com",
+        "dkim_selector": "sel1",
+        "dkim_private_key": dkim_key(),
+        **fields,
+    }
+    sender = Sender(project_id=project.id, **values)
+    db.session.add(sender)
+    db.session.commit()
+    return sender
+
+
+def make_template(
+    project: Project, html: str = HTML, subject: str = "News for {{ contact.first_name }}"
+) -> Template:
+    if not project.postal_address:  # pre-flight wants it in every marketing footer
+        project.postal_address = "Example Ltd, 1 Example Street, Berlin"
+    template = Template(project_id=project.id, name=f"template {next(_seq)}")
+    db.session.add(template)
     db.session.flush()
-    for position, url in enumerate(urls or ["https://shop.example.com/spring"]):
-        db.session.add(
-            Link(project_id=project.id, campaign_id=campaign.id, position=position, url=url)
-        )
-    db.session.commit()
-    return campaign
-
-
-def make_delivery(
-    campaign: Campaign, contact: Contact, *, sent_minutes_ago: float = 60
-) -> Delivery:
-    delivery = Delivery(
-        project_id=campaign.project_id,
-        campaign_id=campaign.id,
-        contact_id=contact.id,
-        status=DeliveryStatus.SENT,
-        sent_at=utcnow() - timedelta(minutes=sent_minutes_ago),
-    )
-    db.session.add(delivery)
-    db.session.commit()
-    return delivery
-
-
-def make_message(project: Project, contact: Contact | None = None) -> Message:
-    message = Message(
+    version = TemplateVersion(
         project_id=project.id,
-        recipient=contact.email if contact else "someone@example.org",
-        contact_id=contact.id if contact else None,
-        status=DeliveryStatus.SENT,
-        sent_at=utcnow() - timedelta(minutes=60),
+        template_id=template.id,
+        number=1,
+        status=VersionStatus.PUBLISHED,
+        subject=subject,
+        html=html,
+        published_at=utcnow(),
     )
-    db.session.add(message)
+    db.session.add(version)
+    db.session.flush()
+    template.published_version_id = version.id
     db.session.commit()
-    return message
+    return template
 
 
-def links_of(campaign: Campaign) -> list[Link]:
-    return list(
-        db.session.scalars(
-            sa.select(Link).where(Link.campaign_id == campaign.id).order_by(Link.position)
-        )
+def make_list(
+    project: Project, count: int = 0, *, emails: list[str] | None = None, **contact_fields: object
+) -> List:
+    """A list with `count` generated contacts (or the given addresses), in bulk."""
+    n = next(_seq)
+    lst = List(project_id=project.id, name=f"list {n}", token=f"tok-{n}-{project.id}")
+    db.session.add(lst)
+    db.session.flush()
+    emails = emails or [f"c{n}-{i}@example.org" for i in range(count)]
+    add_contacts(project, lst, emails, **contact_fields)
+    return lst
+
+
+def add_contacts(project: Project, lst: List, emails: list[str], **fields: object) -> list[int]:
+    if not emails:
+        db.session.commit()
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "project_id": project.id,
+            "email": e,
+            "email_raw": e,
+            "status": "active",
+            "attributes": {},
+            "first_name": f"N{i}",
+            "created_at": now,
+            "updated_at": now,
+            "is_role_address": False,
+            "is_disposable": False,
+            "quarantined": False,
+            "soft_bounces": 0,
+            **fields,
+        }
+        for i, e in enumerate(emails)
+    ]
+    db.session.execute(sa.insert(Contact.__table__), rows)
+    ids = db.session.scalars(
+        sa.select(Contact.id).where(Contact.project_id == project.id, Contact.email.in_(emails))
+    ).all()
+    db.session.execute(
+        sa.insert(ListMembership.__table__),
+        [
+            {
+                "project_id": project.id,
+                "list_id": lst.id,
+                "contact_id": cid,
+                "status": "confirmed",
+                "created_at": now,
+            }
+            for cid in ids
+        ],
     )
+    db.session.commit()
+    return list(ids)
+
+
+def make_campaign(
+    project: Project, sender: Sender, template: Template, lists: list[List], **fields: object
+) -> Campaign:
+    return create_campaign(
+        project,
+        actor=TEST_ACTOR,
+        name=fields.pop("name", f"campaign {next(_seq)}"),
+        sender_id=sender.id,
+        template_id=template.id,
+        audience={"lists": [lst.id for lst in lists]},
+        **fields,
+    )
+
+
+def launch(project: Project, campaign: Campaign, now: datetime | None = None) -> Campaign:
+    return launch_campaign(project, campaign.id, actor=TEST_ACTOR, now=now)
+
+
+def run_pipeline(campaign_id: int, *, now: datetime | None = None, rounds: int = 50) -> None:
+    """Dispatch and send in-process until nothing is due (the worker's job, synchronously)."""
+    for _ in range(rounds):
+        plan = sending.plan_dispatch(now=now)
+        for cid in plan.prepare:
+            sending.prepare_deliveries(cid, now=now)
+        for cid, ids in plan.batches:
+            batches.send_batch(cid, ids)
+        if not plan.prepare and not plan.batches:
+            return

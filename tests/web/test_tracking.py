@@ -11,7 +11,7 @@ from mailapp.services import event_buffer
 from mailapp.services.tracking import drain_hits
 from mailapp.services.urls import LinkSigner
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import links_of, make_delivery, make_message, make_sent_campaign
+from tests.support.sent_campaigns import links_of, make_delivery, make_message, make_sent_campaign
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
 

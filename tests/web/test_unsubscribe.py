@@ -22,7 +22,7 @@ from mailapp.models import (
 from mailapp.services.suppression import is_suppressed
 from mailapp.services.urls import LinkSigner
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import make_delivery, make_message, make_sent_campaign
+from tests.support.sent_campaigns import make_delivery, make_message, make_sent_campaign
 
 
 def _make_list(project, name):

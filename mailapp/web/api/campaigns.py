@@ -1,0 +1,162 @@
+"""Campaign API: create, show with live progress, launch, pause, resume, cancel, stats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, g, jsonify, request
+
+from mailapp.models import Campaign, ScheduleMode
+from mailapp.permissions import Permission
+from mailapp.services import ServiceError
+from mailapp.services.campaigns import (
+    campaign_progress,
+    campaign_stats,
+    cancel_campaign,
+    create_campaign,
+    get_campaign,
+    pause_campaign,
+    resume_campaign,
+)
+from mailapp.services.launch import launch_campaign
+from mailapp.web.api import api_error, bp, document, require
+
+CAMPAIGN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "status": {"type": "string"},
+        "paused_reason": {"type": ["string", "null"]},
+        "progress": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+CREATE_SCHEMA = {
+    "type": "object",
+    "required": ["name", "sender_id", "template_id", "lists"],
+    "properties": {
+        "name": {"type": "string"},
+        "sender_id": {"type": "integer"},
+        "template_id": {"type": "integer"},
+        "lists": {"type": "array", "items": {"type": "integer"}},
+        "include_quarantined": {"type": "boolean"},
+        "schedule_mode": {"type": "string", "enum": [m.value for m in ScheduleMode]},
+        "send_at": {"type": "string", "format": "date-time"},
+        "local_send_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+        "send_window": {"type": "object"},
+        "track_opens": {"type": "boolean"},
+        "track_clicks": {"type": "boolean"},
+        "utm": {"type": "object"},
+        "ab_test": {"type": "object"},
+        "guardrails": {"type": "object"},
+        "variants": {"type": "array", "items": {"type": "object"}},
+    },
+}
+PASSED_THROUGH = ("name", "sender_id", "template_id", "local_send_time", "send_window")
+PASSED_THROUGH += ("track_opens", "track_clicks", "utm", "ab_test", "guardrails", "variants")
+
+
+def campaign_json(campaign: Campaign) -> dict:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status.value,
+        "schedule_mode": campaign.schedule_mode.value,
+        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
+        "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        "paused_reason": campaign.paused_reason,
+        "progress": campaign_progress(campaign.project_id, campaign.id),
+    }
+
+
+def _fields(body: dict) -> dict:
+    fields = {k: body[k] for k in PASSED_THROUGH if k in body}
+    fields["audience"] = {
+        "lists": body.get("lists") or [],
+        "include_quarantined": bool(body.get("include_quarantined")),
+    }
+    if "schedule_mode" in body:
+        try:
+            fields["schedule_mode"] = ScheduleMode(body["schedule_mode"])
+        except ValueError:
+            raise ServiceError("schedule_mode: now, at or local_time") from None
+    if body.get("send_at"):
+        try:
+            fields["send_at"] = datetime.fromisoformat(body["send_at"])
+        except (TypeError, ValueError):
+            raise ServiceError("send_at: an ISO 8601 time with its offset") from None
+        if fields["send_at"].tzinfo is None:
+            raise ServiceError("send_at: give the time zone offset")
+    return fields
+
+
+@bp.post("/campaigns")
+@document(
+    "Create a draft campaign",
+    request=CREATE_SCHEMA,
+    responses={201: CAMPAIGN_SCHEMA},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_create() -> tuple[Response, int] | Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", "send a JSON object")
+    campaign = create_campaign(g.project, actor=g.actor, **_fields(body))
+    return jsonify(campaign_json(campaign)), 201
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@document("A campaign with its live progress", responses={200: CAMPAIGN_SCHEMA}, tags=["campaigns"])
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_show(campaign_id: int) -> Response:
+    return jsonify(campaign_json(get_campaign(g.project.id, campaign_id)))
+
+
+@bp.get("/campaigns/<int:campaign_id>/stats")
+@document(
+    "Deliveries per status and events per type",
+    responses={200: {"type": "object"}},
+    tags=["campaigns"],
+)
+@require(Permission.ANALYTICS_READ)
+def campaigns_stats(campaign_id: int) -> Response:
+    get_campaign(g.project.id, campaign_id)
+    return jsonify(campaign_stats(g.project.id, campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/launch")
+@document(
+    "Run pre-flight, freeze the campaign and schedule it",
+    responses={200: CAMPAIGN_SCHEMA},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_SEND)
+def campaigns_launch(campaign_id: int) -> Response:
+    return jsonify(campaign_json(launch_campaign(g.project, campaign_id, actor=g.actor)))
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+@document(
+    "Pause sending (effective within one in-flight group)",
+    responses={200: CAMPAIGN_SCHEMA},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_SEND)
+def campaigns_pause(campaign_id: int) -> Response:
+    return jsonify(campaign_json(pause_campaign(g.project, campaign_id, actor=g.actor)))
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+@document("Resume a paused campaign", responses={200: CAMPAIGN_SCHEMA}, tags=["campaigns"])
+@require(Permission.CAMPAIGNS_SEND)
+def campaigns_resume(campaign_id: int) -> Response:
+    return jsonify(campaign_json(resume_campaign(g.project, campaign_id, actor=g.actor)))
+
+
+@bp.post("/campaigns/<int:campaign_id>/cancel")
+@document("Cancel: nothing more is sent", responses={200: CAMPAIGN_SCHEMA}, tags=["campaigns"])
+@require(Permission.CAMPAIGNS_SEND)
+def campaigns_cancel(campaign_id: int) -> Response:
+    return jsonify(campaign_json(cancel_campaign(g.project, campaign_id, actor=g.actor)))

@@ -1,0 +1,111 @@
+"""Transactional mail: POST /messages (with Idempotency-Key) and GET /messages/<id>."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Response, g, jsonify, request
+
+from mailapp.models import DeliveryStatus, Message
+from mailapp.permissions import Permission
+from mailapp.services.transactional import get_message, submit_message
+from mailapp.web.api import api_error, bp, document, require
+
+log = logging.getLogger(__name__)
+
+MESSAGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "to": {"type": "string"},
+        "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
+        "attempts": {"type": "integer"},
+        "reason": {"type": ["string", "null"]},
+        "last_reply": {"type": ["string", "null"]},
+        "message_id": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "sent_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["to"],
+    "properties": {
+        "to": {"type": "string", "format": "email"},
+        "sender_id": {"type": "integer"},
+        "template_id": {"type": "integer", "description": "a template with a published version"},
+        "data": {"type": "object", "description": "template variables, as `data.<name>`"},
+        "content": {
+            "type": "object",
+            "description": "inline content instead of a template",
+            "properties": {
+                "subject": {"type": "string"},
+                "html": {"type": "string"},
+                "text": {"type": "string"},
+            },
+        },
+    },
+}
+
+
+def message_json(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "to": message.recipient,
+        "status": message.status.value,
+        "attempts": message.attempts,
+        "reason": message.reason,
+        "last_reply": message.last_reply,
+        "message_id": message.message_id,
+        "created_at": message.created_at.isoformat(),
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+    }
+
+
+@bp.post("/messages")
+@document(
+    "Send one transactional message",
+    description="A repeat with the same Idempotency-Key within 24 h returns the first "
+    "message (200) and sends nothing.",
+    request=REQUEST_SCHEMA,
+    responses={201: MESSAGE_SCHEMA, 200: MESSAGE_SCHEMA},
+    parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+    tags=["messages"],
+)
+@require(Permission.CAMPAIGNS_SEND)
+def messages_create() -> tuple[Response, int] | Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("to"), str):
+        return api_error(400, "bad_request", "send a JSON object with at least 'to'")
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > 255:
+        return api_error(400, "bad_request", "Idempotency-Key: at most 255 characters")
+    message, created = submit_message(
+        g.project,
+        actor=g.actor,
+        to=body["to"],
+        sender_id=body.get("sender_id"),
+        template_id=body.get("template_id"),
+        content=body.get("content"),
+        data=body.get("data"),
+        idempotency_key=key,
+    )
+    if created and message.status == DeliveryStatus.QUEUED:
+        from workers.actors.sending import send_message
+
+        try:
+            send_message.send(message.id)
+        except redis.RedisError as exc:  # stored: the dispatch job sends it when Redis is back
+            log.warning("message %s not enqueued now: %s", message.id, exc)
+    response = jsonify(message_json(message))
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201 if created else 200
+
+
+@bp.get("/messages/<int:message_id>")
+@document("A transactional message's status", responses={200: MESSAGE_SCHEMA}, tags=["messages"])
+@require(Permission.CAMPAIGNS_SEND)
+def messages_show(message_id: int) -> Response:
+    return jsonify(message_json(get_message(g.project.id, message_id)))

@@ -1,0 +1,152 @@
+"""The campaign control room: pre-flight and launch, pause/resume/cancel, live progress,
+resend of unknown deliveries, and who may use them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from mailapp.services import sending
+from tests.admin.conftest import csrf_token
+from tests.factories import make_project, make_user
+from tests.support.campaigns import make_campaign, make_list, make_sender, make_template
+
+
+def setup(contacts=3, sender_fields=None):
+    project = make_project()
+    sender = make_sender(project, **(sender_fields or {}))
+    campaign = make_campaign(
+        project, sender, make_template(project), [make_list(project, contacts)]
+    )
+    return project, campaign
+
+
+def test_marketer_runs_preflight_launches_and_pauses(as_user, app):
+    project, campaign = setup()
+    client = as_user(make_user(project, "marketer"))
+    page = client.get(f"/admin/campaign/details/?id={campaign.id}")
+    assert page.status_code == 200
+    assert b"Pre-flight and launch" in page.data
+    checklist = client.get(f"/admin/campaign/launch/{campaign.id}")
+    assert b"3 recipients after suppression" in checklist.data
+    assert b'data-level="error"' not in checklist.data
+    token = csrf_token(client)
+    launched = client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": token})
+    assert launched.status_code == 302
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
+    sending.prepare_deliveries(campaign.id)
+    progress = client.get(f"/admin/campaign/progress/{campaign.id}").json
+    assert progress["progress"]["queued"] == 3
+    assert progress["status"] == "scheduled"
+    client.post(
+        f"/admin/campaign/control/{campaign.id}", data={"csrf_token": token, "verb": "pause"}
+    )
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.PAUSED
+    details = client.get(f"/admin/campaign/details/?id={campaign.id}")
+    assert b'value="resume"' in details.data
+    assert b'data-count="queued">3<' in details.data
+
+
+def test_preflight_blocks_a_sender_without_dkim(as_user, app):
+    project, campaign = setup(sender_fields={"dkim_private_key": None})
+    client = as_user(make_user(project, "marketer"))
+    checklist = client.get(f"/admin/campaign/launch/{campaign.id}")
+    assert b"the sender has no DKIM key" in checklist.data
+    client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": csrf_token(client)})
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DRAFT
+
+
+def test_unknown_rows_are_resent_only_on_purpose(as_user, app):
+    project, campaign = setup()
+    client = as_user(make_user(project, "marketer"))
+    client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": csrf_token(client)})
+    sending.prepare_deliveries(campaign.id)
+    db.session.execute(sa.update(Delivery).values(status=DeliveryStatus.UNKNOWN))
+    db.session.commit()
+    details = client.get(f"/admin/campaign/details/?id={campaign.id}")
+    assert b"Resend 3 unknown" in details.data
+    client.post(
+        f"/admin/campaign/control/{campaign.id}",
+        data={"csrf_token": csrf_token(client), "verb": "resend_unknown"},
+    )
+    statuses = set(db.session.scalars(sa.select(Delivery.status)).all())
+    assert statuses == {DeliveryStatus.QUEUED}
+
+
+def test_analyst_cannot_launch(as_user, app):
+    project, campaign = setup()
+    client = as_user(make_user(project, "analyst"))
+    assert client.get(f"/admin/campaign/launch/{campaign.id}").status_code == 403
+
+
+def test_other_projects_campaigns_are_404(as_user, app):
+    project, _ = setup()
+    _, foreign = setup()
+    marketer = as_user(make_user(project, "marketer"))
+    assert marketer.get(f"/admin/campaign/launch/{foreign.id}").status_code == 404
+    assert marketer.get(f"/admin/campaign/progress/{foreign.id}").status_code == 404
+
+
+def test_campaign_form_sets_audience_and_send_window(as_user, app):
+    project, campaign = setup()
+    lst = make_list(project, 2)
+    client = as_user(make_user(project, "marketer"))
+    form = {
+        "csrf_token": csrf_token(client),
+        "name": "Window",
+        "sender_id": str(campaign.sender_id),
+        "template_id": str(campaign.template_id),
+        "audience_lists": [str(lst.id)],
+        "schedule_mode": "now",
+        "window_days": ["0", "1"],
+        "window_start": "09:00",
+        "window_end": "17:00",
+        "window_timezone": "Europe/Berlin",
+        "track_opens": "y",
+        "track_clicks": "y",
+    }
+    response = client.post("/admin/campaign/new/", data=form)
+    assert response.status_code == 302
+    created = db.session.scalar(sa.select(Campaign).where(Campaign.name == "Window"))
+    assert created.audience["lists"] == [lst.id]
+    assert created.send_window == {
+        "days": [0, 1],
+        "start": "09:00",
+        "end": "17:00",
+        "timezone": "Europe/Berlin",
+    }
+    edit = client.get(f"/admin/campaign/edit/?id={created.id}")
+    assert b'value="09:00"' in edit.data
+    bad = client.post(
+        f"/admin/campaign/edit/?id={created.id}",
+        data={**form, "csrf_token": csrf_token(client), "window_start": "9h"},
+    )
+    assert bad.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Campaign, created.id).send_window["start"] == "09:00"
+
+
+def test_emergency_stop_pauses_running_campaigns_and_is_audited(as_user, app):
+    from mailapp.models import AuditLog, Project
+
+    project, campaign = setup()
+    client = as_user(make_user(project, "marketer"))
+    client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": csrf_token(client)})
+    page = client.get("/admin/sending/")
+    assert b"Sending is allowed" in page.data
+    assert b"(no daily quota)" in page.data
+    client.post("/admin/sending/stop", data={"csrf_token": csrf_token(client), "verb": "stop"})
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).sending_stopped_at is not None
+    stored = db.session.get(Campaign, campaign.id)
+    assert (stored.status, stored.paused_reason) == (CampaignStatus.PAUSED, "emergency stop")
+    assert sending.plan_dispatch().batches == []
+    assert db.session.scalar(
+        sa.select(AuditLog.context).where(AuditLog.action == "project.stop_sending")
+    ) == {"paused": [campaign.id]}
+    client.post("/admin/sending/stop", data={"csrf_token": csrf_token(client), "verb": "allow"})
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).sending_stopped_at is None
+    assert b"All sending is stopped" not in client.get("/admin/sending/").data

@@ -1,0 +1,69 @@
+from datetime import UTC, date, datetime, timedelta
+
+from mailapp.extensions import get_redis
+from mailapp.services.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
+from tests.factories import make_project
+from tests.support.campaigns import make_sender
+
+NOW = datetime(2026, 5, 4, 10, 0, 0, 250_000, tzinfo=UTC)
+
+
+def limiter(project, sender):
+    return RateLimiter(get_redis(), project, sender, throttle_rate=4, throttle_seconds=60)
+
+
+def test_domain_groups():
+    assert domain_group("a@gmail.com") == "gmail"
+    assert domain_group("a@GoogleMail.com") == "gmail"
+    assert domain_group("a@hotmail.co.uk") == "outlook"
+    assert domain_group("a@yahoo.fr") == "yahoo"
+    assert domain_group("a@example.org") == "others"
+
+
+def test_per_second_limit_is_shared_and_says_when_to_return(app):
+    project = make_project()
+    sender = make_sender(project, rate_per_second=5)
+    first, second = limiter(project, sender), limiter(project, sender)  # two workers
+    assert first.acquire("others", 3, NOW).granted == 3
+    grant = second.acquire("others", 4, NOW)
+    assert grant.granted == 2
+    assert grant.retry_at == NOW.replace(microsecond=0) + timedelta(seconds=1)
+    assert grant.limit == "sender per second"
+    assert second.acquire("others", 4, NOW + timedelta(seconds=1)).granted == 4
+
+
+def test_daily_cap_is_the_smaller_of_limit_and_warm_up(app):
+    project = make_project()
+    sender = make_sender(
+        project,
+        rate_per_day=100,
+        warmup_plan={"start": "2026-05-01", "daily_caps": [5, 10, 20, 40]},
+    )
+    assert warmup_cap(sender, date(2026, 5, 4)) == 40
+    assert warmup_cap(sender, date(2026, 5, 9)) is None  # plan over
+    assert warmup_cap(sender, date(2026, 4, 1)) == 5
+    sender.warmup_plan = {"start": "2026-05-03", "daily_caps": [5, 10]}
+    grant = limiter(project, sender).acquire("others", 50, NOW)
+    assert grant.granted == 10
+    assert grant.retry_at == datetime(2026, 5, 5, tzinfo=UTC)
+
+
+def test_slow_down_throttles_one_domain_group(app):
+    project = make_project()
+    sender = make_sender(project)
+    rl = limiter(project, sender)
+    assert rl.acquire("gmail", 50, NOW).granted == 50
+    rl.slow_down("gmail")
+    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=1)).granted == 4
+    assert rl.acquire("others", 50, NOW + timedelta(seconds=1)).granted == 50
+    rl.slow_down("gmail")
+    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=2)).granted == 2
+
+
+def test_project_quota_counts_and_blocks(app):
+    project = make_project()
+    project.settings = {**project.settings, "quota_messages_per_day": 7}
+    sender = make_sender(project)
+    grant = limiter(project, sender).acquire("others", 10, NOW)
+    assert (grant.granted, grant.limit) == (7, "project daily quota")
+    assert quota_used_today(get_redis(), project.id, NOW) == 7

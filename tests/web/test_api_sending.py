@@ -1,0 +1,167 @@
+"""Transactional and campaign API, sending for real through the stub broker's worker."""
+
+from __future__ import annotations
+
+import email
+
+import pytest
+import sqlalchemy as sa
+from dramatiq import Worker
+
+from mailapp.extensions import db
+from mailapp.models import AuditLog, SuppressionReason
+from mailapp.services.apikeys import create_api_key
+from mailapp.services.batches import transport_pool
+from mailapp.services.suppression import suppress
+from tests.factories import TEST_ACTOR, make_contact, make_project
+from tests.support.campaigns import make_list, make_sender, make_template
+from tests.support.smtp_sink import SmtpSink
+from workers.actors.sending import send_message
+from workers.broker import broker
+
+
+@pytest.fixture
+def sink(app):
+    sink = SmtpSink().start()
+    app.config["SMTP_URL"] = sink.url
+    yield sink
+    sink.stop()
+    transport_pool().close()
+
+
+@pytest.fixture
+def worker(app):
+    worker = Worker(broker, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def project(app):
+    return make_project("acme")
+
+
+def auth(project, scopes=("campaigns.send", "campaigns.write", "analytics.read")):
+    _, key = create_api_key(project.id, "test", list(scopes), actor=TEST_ACTOR)
+    return {"Authorization": f"Bearer {key}"}
+
+
+def drain(worker):
+    broker.join(send_message.queue_name)
+    worker.join()
+
+
+def test_transactional_message_is_sent_once_per_idempotency_key(client, project, sink, worker):
+    make_sender(project)
+    template = make_template(project, html="<p>Your code is {{ data.code }}.</p>", subject="Code")
+    headers = {**auth(project), "Idempotency-Key": "order-42"}
+    body = {"to": "Ada@Example.org", "template_id": template.id, "data": {"code": "1234"}}
+    first = client.post("/api/v1/messages", json=body, headers=headers)
+    assert first.status_code == 201
+    drain(worker)
+    again = client.post("/api/v1/messages", json=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json["id"] == first.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    drain(worker)
+    assert len(sink.messages) == 1
+    message = email.message_from_bytes(sink.messages[0].data)
+    assert message["Subject"] == "Code"
+    assert "List-Unsubscribe" not in message
+    assert "1234" in sink.messages[0].data.decode()
+    assert sink.messages[0].mail_from.startswith("bounces+")
+    shown = client.get(f"/api/v1/messages/{first.json['id']}", headers=auth(project))
+    assert shown.json["status"] == "sent"
+    assert shown.json["message_id"] == f"<message.{first.json['id']}@example.com>"
+
+
+def test_transactional_respects_bounces_but_not_marketing_unsubscribes(
+    client, project, sink, worker
+):
+    make_sender(project)
+    suppress(project.id, "gone@example.org", SuppressionReason.HARD_BOUNCE, actor=TEST_ACTOR)
+    suppress(project.id, "left@example.org", SuppressionReason.UNSUBSCRIBE, actor=TEST_ACTOR)
+    content = {"subject": "Receipt", "html": "<p>Thanks</p>"}
+    gone = client.post(
+        "/api/v1/messages",
+        json={"to": "gone@example.org", "content": content},
+        headers=auth(project),
+    )
+    left = client.post(
+        "/api/v1/messages",
+        json={"to": "left@example.org", "content": content},
+        headers=auth(project),
+    )
+    drain(worker)
+    assert gone.json["status"] == "suppressed"
+    assert [m.rcpt_tos for m in sink.messages] == [["left@example.org"]]
+    assert (
+        client.get(f"/api/v1/messages/{left.json['id']}", headers=auth(project)).json["status"]
+        == "sent"
+    )
+
+
+def test_message_requests_are_validated(client, project, sink):
+    make_sender(project)
+    headers = auth(project)
+    assert client.post("/api/v1/messages", json={}, headers=headers).status_code == 400
+    bad = client.post(
+        "/api/v1/messages", json={"to": "nobody", "content": {"subject": "x"}}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert (
+        client.post("/api/v1/messages", json={"to": "a@b.org"}, headers=headers).status_code == 422
+    )
+    other = make_project("other")
+    assert client.get("/api/v1/messages/1", headers=auth(other)).status_code == 404
+    denied = client.post(
+        "/api/v1/messages", json={"to": "a@b.org"}, headers=auth(project, ["contacts.read"])
+    )
+    assert denied.status_code == 403
+
+
+def test_campaign_api_create_launch_pause_resume_cancel_stats(client, project, sink):
+    sender = make_sender(project)
+    template = make_template(project)
+    lst = make_list(project, 3)
+    make_contact(project)
+    headers = auth(project)
+    created = client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "Spring",
+            "sender_id": sender.id,
+            "template_id": template.id,
+            "lists": [lst.id],
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201
+    cid = created.json["id"]
+    assert created.json["status"] == "draft"
+    assert client.post(f"/api/v1/campaigns/{cid}/pause", headers=headers).status_code == 422
+    assert client.post(f"/api/v1/campaigns/{cid}/launch", headers=headers).json["status"] == (
+        "scheduled"
+    )
+    assert client.post(f"/api/v1/campaigns/{cid}/pause", headers=headers).json["status"] == "paused"
+    assert client.post(f"/api/v1/campaigns/{cid}/resume", headers=headers).json["status"] == (
+        "scheduled"
+    )
+    cancelled = client.post(f"/api/v1/campaigns/{cid}/cancel", headers=headers)
+    assert cancelled.json["status"] == "cancelled"
+    stats = client.get(f"/api/v1/campaigns/{cid}/stats", headers=headers).json
+    assert stats["deliveries"]["total"] == 0
+    actions = db.session.scalars(
+        sa.select(AuditLog.action).where(AuditLog.action.like("campaign.%")).order_by(AuditLog.id)
+    ).all()
+    assert actions == [
+        "campaign.create",
+        "campaign.launch",
+        "campaign.pause",
+        "campaign.resume",
+        "campaign.cancel",
+    ]
+    spec = client.get("/api/v1/openapi.json").json["paths"]
+    assert "/api/v1/campaigns/{campaign_id}/launch" in spec
+    assert "/api/v1/messages" in spec

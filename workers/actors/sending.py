@@ -1,0 +1,50 @@
+"""The send pipeline's actors: prepare a campaign, dispatch due rows, send a batch."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from mailapp.services import batches, sending, transactional
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name="prepare", max_retries=3, time_limit=30 * 60_000)
+def prepare_campaign(campaign_id: int) -> None:
+    """Create a launched campaign's Delivery rows (idempotent)."""
+    created = sending.prepare_deliveries(campaign_id)
+    log.info("campaign %s: %d deliveries prepared", campaign_id, created)
+
+
+@dramatiq.actor(queue_name="dispatch", max_retries=0, time_limit=120_000)
+def dispatch() -> None:
+    """One tick: recover dead workers' rows, then enqueue preparation and due batches."""
+    lost = sending.recover_stale_claims()
+    if lost:
+        log.warning("%d deliveries left `sending` by a dead worker are now unknown", lost)
+    plan = sending.plan_dispatch()
+    for campaign_id in plan.prepare:
+        prepare_campaign.send(campaign_id)
+    for campaign_id, ids in plan.batches:
+        send_batch.send(campaign_id, ids)
+    for message_id in transactional.due_messages():
+        send_message.send(message_id)
+
+
+# Retries only cover infrastructure errors (Redis, database away): the rows themselves
+# carry their own attempt counter and a retried batch finds claimed rows already gone.
+@dramatiq.actor(queue_name="send", max_retries=20, min_backoff=2_000, time_limit=15 * 60_000)
+def send_batch(campaign_id: int, delivery_ids: list[int]) -> None:
+    """Send one dispatched batch of a campaign."""
+    totals = batches.send_batch(campaign_id, delivery_ids)
+    log.info("campaign %s batch of %d: %s", campaign_id, len(delivery_ids), totals)
+
+
+# Its own queue: a transactional message never waits behind campaign batches.
+@dramatiq.actor(queue_name="transactional", priority=0, max_retries=20, time_limit=120_000)
+def send_message(message_id: int) -> None:
+    """Send one transactional message (idempotent: a sent message is not claimed again)."""
+    outcome = transactional.send_message(message_id)
+    log.info("message %s: %s", message_id, outcome)
