@@ -27,66 +27,55 @@ def init_app(app: Flask) -> None:
 
 
 def _add_views(admin: Admin) -> None:
-    """One line per view; other modules append their own lines at the end of this list."""
+    """One line per view, in menu order."""
     from mailapp import models as m
+    from mailapp.admin.analytics import AnalyticsView
     from mailapp.admin.apikeys import ApiKeyAdmin
+    from mailapp.admin.assets import AssetsView
     from mailapp.admin.audit import AuditLogAdmin
     from mailapp.admin.campaigns import CampaignAdmin
     from mailapp.admin.contacts import ContactAdmin
+    from mailapp.admin.dkim import DkimView
+    from mailapp.admin.imports import ImportView
     from mailapp.admin.lists import ListAdmin
     from mailapp.admin.outbox import OutboxView
     from mailapp.admin.projects import ProjectAdmin
     from mailapp.admin.roles import RolesView
     from mailapp.admin.segments import SegmentAdmin
     from mailapp.admin.senders import SenderAdmin
+    from mailapp.admin.sending import SendingView
     from mailapp.admin.suppression import SuppressionAdmin
     from mailapp.admin.templates import TemplateAdmin
     from mailapp.admin.users import MembershipAdmin
-    from mailapp.admin.webhooks import WebhookEndpointAdmin
+    from mailapp.admin.webhooks import (
+        InboundMessageAdmin,
+        InboundWebhookAdmin,
+        ProviderEventAdmin,
+        WebhookAttemptAdmin,
+        WebhookEndpointAdmin,
+    )
 
     audience, content, settings = "Audience", "Content", "Settings"
     admin.add_view(ContactAdmin(m.Contact, name="Contacts", category=audience))
     admin.add_view(ListAdmin(m.List, name="Lists", category=audience))
     admin.add_view(SegmentAdmin(m.Segment, name="Segments", category=audience))
     admin.add_view(SuppressionAdmin(m.Suppression, name="Suppression list", category=audience))
+    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
+    admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))
     admin.add_view(TemplateAdmin(m.Template, name="Templates", category=content))
+    admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
+    admin.add_view(SendingView(name="Sending", endpoint="sending"))
+    admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
     admin.add_view(SenderAdmin(m.Sender, name="Senders", category=settings))
+    admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
     admin.add_view(WebhookEndpointAdmin(m.WebhookEndpoint, name="Webhooks", category=settings))
+    admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
+    admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))
+    admin.add_view(ProviderEventAdmin(m.ProviderEvent, name="ESP events", category=settings))
     admin.add_view(MembershipAdmin(m.Membership, name="Users", category=settings))
     admin.add_view(ApiKeyAdmin(m.ApiKey, name="API keys", category=settings))
     admin.add_view(ProjectAdmin(m.Project, name="Project", category=settings))
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
-
-    from mailapp.admin.analytics import AnalyticsView
-
-    admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
-
-    from mailapp.admin.webhooks import InboundMessageAdmin, InboundWebhookAdmin, WebhookAttemptAdmin
-
-    admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
-    admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))
-    admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))
-
-    from mailapp.admin.webhooks import ProviderEventAdmin
-
-    admin.add_view(ProviderEventAdmin(m.ProviderEvent, name="ESP events", category=settings))
-    from mailapp.admin.imports import ImportView
-
-    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
-    from mailapp.admin.assets import AssetsView
-
-    admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
-
-    from mailapp.admin.dkim import DkimView
-
-    admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
-    from mailapp.admin.imports import ImportView
-
-    admin.add_view(ImportView(name="Import CSV", endpoint="imports", category=audience))
-
-    from mailapp.admin.sending import SendingView
-
-    admin.add_view(SendingView(name="Sending", endpoint="sending"))

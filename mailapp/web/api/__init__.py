@@ -251,4 +251,4 @@ def _unknown_api_route(exc: HTTPException) -> Response | HTTPException:
 
 
 # Endpoint modules register their routes on `bp` when imported (keep this block last).
-from mailapp.web.api import campaigns, contacts, lists, messages, segments, suppression  # noqa: E402, F401  # noqa: E402, F401
+from mailapp.web.api import campaigns, contacts, lists, messages, segments, suppression  # noqa: E402, F401
