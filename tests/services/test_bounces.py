@@ -18,7 +18,11 @@ from mailapp.services.bounces import (
 )
 
 # ../shared/corpus next to the repository (a git worktree sits one level deeper).
-CORPUS = next(p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir())
+CORPUS = next(
+    (p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()), None
+)
+if CORPUS is None:
+    raise RuntimeError(f"the bounce corpus ../shared/corpus is missing beside {ROOT}")
 FLUFL = CORPUS / "flufl.bounce"
 FLANKER = CORPUS / "flanker"
 
