@@ -17,13 +17,13 @@ from mailapp.models import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Event,
     EventType,
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
 from mailapp.services.campaigns import PIPELINE
 from mailapp.services.compose import Composed
+from mailapp.services.events import record_events
 from mailapp.services.suppression import suppress
 from mailapp.services.transports import SendResult
 
@@ -170,8 +170,8 @@ class Outcomes:
                 )
             )
             db.session.connection().execute(statement, self.updates)
-        if self.events:
-            db.session.connection().execute(sa.insert(Event.__table__), self.events)
+        # Through the event writer, so the daily aggregates count sent mail and bounces too.
+        record_events(self.events, commit=False)
         if self.sent_contacts:
             db.session.execute(
                 sa.update(Contact.__table__)

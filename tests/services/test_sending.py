@@ -10,6 +10,7 @@ from mailapp.models import (
     AuditLog,
     Campaign,
     CampaignStatus,
+    DailyStat,
     Delivery,
     DeliveryStatus,
     Event,
@@ -105,6 +106,15 @@ def test_campaign_reaches_each_contact_once_signed_and_tracked(app, sink):
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(Event).where(Event.type == EventType.SENT)
+        )
+        == 10
+    )
+    # Sent events reach the daily aggregates the dashboards read.
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.sum(DailyStat.count)).where(
+                DailyStat.campaign_id == campaign.id, DailyStat.type == EventType.SENT
+            )
         )
         == 10
     )
