@@ -56,15 +56,11 @@ class ApiKeyAdmin(ProjectModelView):
     @expose("/new/", methods=("GET", "POST"))
     def create_view(self) -> ResponseReturnValue:
         response = super().create_view()
-        key = g.pop("new_api_key", None)
-        if key is None:
-            return response
-        return self.render(
-            "admin/shown_once.html",
+        return self.show_secret_once(
+            response,
+            g.pop("new_api_key", None),
             title="API key created",
             explanation="Send it as 'Authorization: Bearer <key>'. Copy it now:",
-            value=key,
-            return_url=self.get_url(".index_view"),
         )
 
     def create_model(self, form: Form) -> Any:

@@ -279,6 +279,20 @@ class ProjectModelView(AccessMixin, ModelView):
         loader = create_ajax_loader(self.model, self.session, name, name, options)
         return _ProjectAjaxLoader(loader.name, self.session, loader.model, **loader.options)
 
+    def show_secret_once(
+        self, response: ResponseReturnValue, secret: str | None, *, title: str, explanation: str
+    ) -> ResponseReturnValue:
+        """After a create that made a secret (API key, password): show it this once."""
+        if secret is None:
+            return response
+        return self.render(
+            "admin/shown_once.html",
+            title=title,
+            explanation=explanation,
+            value=secret,
+            return_url=self.get_url(".index_view"),
+        )
+
     def create_form(self, obj: Any = None) -> Form:
         return _scope_form(super().create_form(obj))
 

@@ -76,16 +76,12 @@ class MembershipAdmin(ProjectModelView):
     @expose("/new/", methods=("GET", "POST"))
     def create_view(self) -> ResponseReturnValue:
         response = super().create_view()
-        password = g.pop("new_user_password", None)
-        if password is None:
-            return response
-        return self.render(
-            "admin/shown_once.html",
+        return self.show_secret_once(
+            response,
+            g.pop("new_user_password", None),
             title="User created",
-            explanation=f"Give {g.pop('new_user_email')} this password to sign in; "
-            "they can change it under their name in the menu.",
-            value=password,
-            return_url=self.get_url(".index_view"),
+            explanation=f"Give {g.pop('new_user_email', 'the new user')} this password to sign "
+            "in; they can change it under their name in the menu.",
         )
 
     def create_model(self, form: Form) -> Any:
