@@ -24,9 +24,26 @@ from mailapp.models import Campaign, CampaignStatus
 from mailapp.permissions import Permission
 from mailapp.services import NotFound
 from mailapp.services.analytics import CampaignReport, campaign_report, project_dashboard
+from mailapp.services.analytics_segments import (
+    MAX_COMPARED,
+    METRICS,
+    segment_choices,
+    segment_trends,
+)
 from mailapp.services.analytics_export import campaign_report_csv, dashboard_csv, engagement_csv
 
 PERIODS = (7, 30, 90, 365)
+METRIC_LABELS = {
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "open": "Opens",
+    "click": "Clicks",
+    "bounce_hard": "Hard bounces",
+    "bounce_soft": "Soft bounces",
+    "complaint": "Complaints",
+    "unsubscribe": "Unsubscribes",
+}
+LEGEND_CHARS = 16  # the chart's legend gives each series about 130 px
 REPORTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
 
 
@@ -41,8 +58,7 @@ class AnalyticsView(ProjectView):
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
-        days = request.args.get("days", 30, type=int)
-        days = days if days in PERIODS else 30
+        days = _period()
         project = current_project()
         dashboard = project_dashboard(project.id, days=days)
         labels = [d.strftime("%m-%d") for d in dashboard.days]
@@ -74,9 +90,51 @@ class AnalyticsView(ProjectView):
 
     @expose("/dashboard.csv")
     def dashboard_export(self) -> ResponseReturnValue:
-        days = request.args.get("days", 30, type=int)
-        dashboard = project_dashboard(current_project().id, days=days if days in PERIODS else 30)
+        days = _period()
+        dashboard = project_dashboard(current_project().id, days=days)
         return _csv_response("".join(dashboard_csv(dashboard)), f"dashboard-{days}d.csv")
+
+    @expose("/segments/")
+    def segments(self) -> ResponseReturnValue:
+        """Trends of the campaigns sent to one segment, or a few compared."""
+        days = _period()
+        project = current_project()
+        choices = segment_choices(project.id)
+        if "segment" in request.args:
+            chosen = [int(s) for s in request.args.getlist("segment") if s.isdigit()]
+        else:
+            chosen = [sid for sid, _name, campaigns in choices if campaigns][:3]
+        metric = request.args.get("metric", "open")
+        metric = metric if metric in METRIC_LABELS else "open"
+        trends = segment_trends(project.id, chosen, days=days)
+        labels = [d.strftime("%m-%d") for d in trends.days]
+        compare = line_chart(
+            labels,
+            [(_legend(t.name), t.daily(metric, days)) for t in trends.segments],
+            title=f"{METRIC_LABELS[metric]} per day, by segment",
+        )
+        details = []
+        if len(trends.segments) == 1:
+            only = trends.segments[0]
+            for title, keys in (
+                ("Sent and engagement", ("sent", "delivered", "open", "click")),
+                ("Bounces, complaints, unsubscribes", METRICS[4:]),
+            ):
+                series = [(METRIC_LABELS[k].lower(), only.daily(k, days)) for k in keys]
+                details.append(line_chart(labels, series, title=f"{only.name}: {title.lower()}"))
+        return self.render(
+            "admin/analytics/segments.html",
+            trends=trends,
+            choices=choices,
+            chosen=[t.segment_id for t in trends.segments],
+            compare=compare,
+            details=details,
+            metric=metric,
+            metric_labels=METRIC_LABELS,
+            days=days,
+            periods=PERIODS,
+            max_compared=MAX_COMPARED,
+        )
 
     @expose("/campaign/<campaign_id>/")
     def campaign(self, campaign_id: str) -> ResponseReturnValue:
@@ -128,6 +186,15 @@ class AnalyticsView(ProjectView):
             return campaign_report(current_project().id, int(campaign_id))
         except NotFound:
             abort(404)
+
+
+def _period() -> int:
+    days = request.args.get("days", 30, type=int)
+    return days if days in PERIODS else 30
+
+
+def _legend(name: str) -> str:
+    return name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
 
 
 def _csv_response(rows: str | Iterator[str], filename: str) -> Response:
