@@ -24,13 +24,13 @@ from mailapp.models import Campaign, CampaignStatus
 from mailapp.permissions import Permission
 from mailapp.services import NotFound
 from mailapp.services.analytics import CampaignReport, campaign_report, project_dashboard
+from mailapp.services.analytics_export import campaign_report_csv, dashboard_csv, engagement_csv
 from mailapp.services.analytics_segments import (
     MAX_COMPARED,
     METRICS,
     segment_choices,
     segment_trends,
 )
-from mailapp.services.analytics_export import campaign_report_csv, dashboard_csv, engagement_csv
 
 PERIODS = (7, 30, 90, 365)
 METRIC_LABELS = {

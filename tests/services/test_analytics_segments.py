@@ -106,7 +106,8 @@ def test_a_segment_sums_the_campaigns_sent_to_it(segmented):
     project, vip, churn, campaigns = segmented
     trends = segment_trends(project.id, [vip.id, churn.id], days=7, today=TODAY)
     assert [t.name for t in trends.segments] == ["VIP", "Churn risk"]
-    assert trends.days[0] == TODAY - timedelta(days=6) and trends.days[-1] == TODAY
+    assert trends.days[0] == TODAY - timedelta(days=6)
+    assert trends.days[-1] == TODAY
     vip_trend, churn_trend = trends.segments
     vip_ids = [campaigns["vip only"].id, campaigns["vip and lists"].id]
     assert {c.id for c in vip_trend.campaigns} == set(vip_ids)
