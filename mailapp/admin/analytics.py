@@ -106,7 +106,9 @@ class AnalyticsView(ProjectView):
             chosen = [sid for sid, _name, campaigns in choices if campaigns][:3]
         metric = request.args.get("metric", "open")
         metric = metric if metric in METRIC_LABELS else "open"
-        trends = segment_trends(project.id, chosen, days=days)
+        # One segment gets its detail charts (every series); a comparison needs one metric.
+        wanted = None if len(chosen) == 1 else [metric]
+        trends = segment_trends(project.id, chosen, days=days, series=wanted)
         labels = [d.strftime("%m-%d") for d in trends.days]
         compare = line_chart(
             labels,

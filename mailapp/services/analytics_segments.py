@@ -16,6 +16,7 @@ grow with event volume.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -110,16 +111,22 @@ def segment_choices(project_id: int) -> list[tuple[int, str, int]]:
 
 
 def segment_trends(
-    project_id: int, segment_ids: list[int], *, days: int = 30, today: date | None = None
+    project_id: int,
+    segment_ids: list[int],
+    *,
+    days: int = 30,
+    today: date | None = None,
+    series: Collection[str] | None = None,
 ) -> SegmentTrends:
-    """Per-day counts of each event type for the campaigns sent to each of the segments.
+    """Totals and per-day counts for the campaigns sent to each of the segments.
 
-    Segments of other projects are ignored; at most MAX_COMPARED segments are compared.
+    `series` names the per-day series wanted ("open", "machine_open", ...; None for all):
+    a comparison needs one, so only its rows are read. Segments of other projects are
+    ignored; at most MAX_COMPARED segments are compared.
     """
     today = today or utcnow().date()
     start = today - timedelta(days=days - 1)
     calendar = [start + timedelta(days=n) for n in range(days)]
-    index = {day: n for n, day in enumerate(calendar)}
     names = dict(
         db.session.execute(
             sa.select(Segment.id, Segment.name).where(
@@ -131,28 +138,53 @@ def segment_trends(
     by_segment = campaigns_by_segment(project_id)
     trends = [SegmentTrend(sid, names[sid], by_segment.get(sid, [])) for sid in wanted]
     owner = {c.id: trend for trend in trends for c in trend.campaigns}
-    if owner:
-        rows = db.session.execute(
-            sa.select(
-                DailyStat.day,
-                DailyStat.campaign_id,
-                DailyStat.type,
-                DailyStat.is_machine,
-                sa.func.sum(DailyStat.count),
-            )
-            .where(
-                DailyStat.project_id == project_id,
-                DailyStat.campaign_id.in_(owner),
-                DailyStat.day.between(start, today),
-            )
-            .group_by(DailyStat.day, DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
+    if not owner:
+        return SegmentTrends(days=calendar, segments=trends)
+    scope = (
+        DailyStat.project_id == project_id,
+        DailyStat.campaign_id.in_(owner),
+        DailyStat.day.between(start, today),
+    )
+    # Sums per campaign, then per segment here: each campaign belongs to one segment, and
+    # grouping by campaign keeps the rows few (campaigns x types) without a mapping table.
+    totals: dict[int, Counter[str]] = {t.segment_id: Counter() for t in trends}
+    for campaign_id, type_, is_machine, total in db.session.execute(
+        sa.select(
+            DailyStat.campaign_id,
+            DailyStat.type,
+            DailyStat.is_machine,
+            sa.func.sum(DailyStat.count),
         )
-        totals: dict[int, Counter[str]] = {t.segment_id: Counter() for t in trends}
-        for day, campaign_id, type_, is_machine, total in rows:
-            trend = owner[campaign_id]
-            key = f"machine_{type_}" if is_machine else str(type_)
-            trend.series.setdefault(key, [0] * days)[index[day]] += int(total)
-            totals[trend.segment_id][key] += int(total)
-        for trend in trends:
-            trend.totals = dict(totals[trend.segment_id])
+        .where(*scope)
+        .group_by(DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
+    ):
+        totals[owner[campaign_id].segment_id][_key(type_, is_machine)] += int(total)
+    for trend in trends:
+        trend.totals = dict(totals[trend.segment_id])
+    daily = sa.select(
+        DailyStat.day,
+        DailyStat.campaign_id,
+        DailyStat.type,
+        DailyStat.is_machine,
+        sa.func.sum(DailyStat.count),
+    ).where(*scope)
+    if series is not None:
+        wanted_series = [
+            sa.and_(
+                DailyStat.type == EventType(key.removeprefix("machine_")),
+                DailyStat.is_machine.is_(key.startswith("machine_")),
+            )
+            for key in series
+        ]
+        daily = daily.where(sa.or_(*wanted_series) if wanted_series else sa.false())
+    index = {day: n for n, day in enumerate(calendar)}
+    for day, campaign_id, type_, is_machine, total in db.session.execute(
+        daily.group_by(DailyStat.day, DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
+    ):
+        values = owner[campaign_id].series.setdefault(_key(type_, is_machine), [0] * days)
+        values[index[day]] += int(total)
     return SegmentTrends(days=calendar, segments=trends)
+
+
+def _key(type_: str, is_machine: bool) -> str:
+    return f"machine_{type_}" if is_machine else str(type_)

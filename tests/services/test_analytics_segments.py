@@ -173,3 +173,15 @@ def test_choices_list_every_segment_busiest_first_and_compare_is_capped(segmente
     trends = segment_trends(project.id, many, days=7, today=TODAY)
     assert len(trends.segments) == MAX_COMPARED
     assert all(t.totals == {} and t.campaigns == [] for t in trends.segments)
+
+
+def test_a_comparison_reads_only_the_series_it_draws(segmented):
+    project, vip, churn, _ = segmented
+    trends = segment_trends(
+        project.id, [vip.id, churn.id], days=7, today=TODAY, series=["open", "machine_open"]
+    )
+    vip_trend, churn_trend = trends.segments
+    assert set(vip_trend.series) == {"open", "machine_open"}
+    assert vip_trend.series["machine_open"] == [0, 0, 0, 0, 1, 0, 0]
+    assert churn_trend.series == {}
+    assert vip_trend.totals["sent"] == 2  # totals stay whole
