@@ -33,7 +33,7 @@ from mailapp.services.esp_auth import (
     verify_sendgrid,
     verify_sns,
 )
-from mailapp.services.esp_events import EspEvent, normalize
+from mailapp.services.esp_events import EspEvent, normalize, normalize_mailgun_legacy
 from mailapp.services.feedback import apply_feedback
 from mailapp.services.mail_targets import find_target
 
@@ -74,9 +74,21 @@ def get_inbound_webhook(provider: str, token: str) -> InboundWebhook:
     return webhook
 
 
-def receive(webhook: InboundWebhook, headers: dict[str, str], body: bytes) -> dict[str, int]:
-    """Verify, store, deduplicate and apply one webhook request; Rejected when refused."""
+def receive(
+    webhook: InboundWebhook,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    form: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Verify, store, deduplicate and apply one webhook request; Rejected when refused.
+
+    `form` carries the fields of a form-encoded or multipart POST (Mailgun's legacy
+    webhooks, the only provider that sends forms); `body` the raw body of any other.
+    """
     client = get_redis()
+    if form is not None and webhook.provider != EspProvider.MAILGUN:
+        raise Rejected(415, f"{webhook.provider.value} webhooks are JSON")
     provider = webhook.provider
     replay_key: str | None = None
     replay_ttl = 1800
@@ -96,6 +108,11 @@ def receive(webhook: InboundWebhook, headers: dict[str, str], body: bytes) -> di
         signature = verify_sendgrid(headers, body, webhook.secret or "", now())
         replay_key = check_replay(client, "sendgrid", signature)
         data = parse_json(body)
+    elif provider == EspProvider.MAILGUN and form is not None:
+        # Legacy webhooks: the signature's timestamp, token and HMAC are form fields.
+        token = verify_mailgun(form, webhook.secret or "", now())
+        replay_key = check_replay(client, "mailgun", token)
+        data = form
     elif provider == EspProvider.MAILGUN:
         data = parse_json(body)
         if not isinstance(data, dict) or not isinstance(data.get("signature"), dict):
@@ -105,7 +122,7 @@ def receive(webhook: InboundWebhook, headers: dict[str, str], body: bytes) -> di
     else:
         verify_postmark(headers, webhook.secret or "")
         data = parse_json(body)
-    events = normalize(provider, data)
+    events = normalize_mailgun_legacy(data) if form is not None else normalize(provider, data)
     counts = _apply(webhook, events)
     if replay_key:
         mark_seen(client, replay_key, replay_ttl)

@@ -232,6 +232,67 @@ def _mailgun(event: dict[str, Any]) -> EspEvent:
     )
 
 
+# --- Mailgun legacy webhooks (form fields, one event per request) ----------------------------
+# The deprecated webhook format, still sent to URLs configured the old way: event, recipient,
+# domain, message-headers (a JSON list of [name, value]), code/error/notification (bounced),
+# reason/code/description (dropped), url (clicked), Message-Id (delivered), and the
+# timestamp/token/signature fields. No event id: the token, random and signed, is one per
+# request and names the event (Mailgun docs, "Webhooks (deprecated)").
+
+MAILGUN_LEGACY_KINDS = {
+    "delivered": "delivered",
+    "complained": bounces.COMPLAINT,
+    "unsubscribed": "unsubscribe",
+    "opened": "open",
+    "clicked": "click",
+}
+
+
+def normalize_mailgun_legacy(form: dict[str, Any]) -> list[EspEvent]:
+    """The one event of a legacy Mailgun webhook POST."""
+    name = str(form.get("event") or "")
+    token = str(form.get("token") or "")
+    if not name or not token:
+        raise Rejected(400, "unexpected mailgun payload: no event or token")
+    kind = MAILGUN_LEGACY_KINDS.get(name)
+    payload: dict[str, Any] = {"format": "legacy"}
+    if name == "bounced":
+        text = " ".join(str(form[k]) for k in ("error", "notification") if form.get(k))
+        kind = _by_reason(form.get("code"), text, bounces.UNKNOWN)
+        payload |= _bounce_payload(form.get("code"), text or None)
+    elif name == "dropped":
+        # "old": retried for hours without success, the end of temporary failures.
+        fallback = bounces.SOFT if form.get("reason") == "old" else bounces.UNKNOWN
+        kind = _by_reason(form.get("code"), form.get("description"), fallback)
+        payload |= _bounce_payload(
+            form.get("code"), form.get("description"), reason=form.get("reason")
+        )
+    elif name in ("opened", "clicked"):
+        payload |= {"url": form.get("url"), "user_agent": form.get("user-agent")}
+    return [
+        EspEvent(
+            f"legacy:{token}",
+            kind,
+            form,
+            form.get("recipient"),
+            timestamp(form.get("timestamp")),
+            message_id_header=form.get("Message-Id") or _legacy_message_id(form),
+            payload=payload,
+        )
+    ]
+
+
+def _legacy_message_id(form: dict[str, Any]) -> str | None:
+    try:
+        headers = json.loads(form.get("message-headers") or "[]")
+    except ValueError:
+        return None
+    for pair in headers if isinstance(headers, list) else []:
+        if isinstance(pair, list) and len(pair) == 2 and str(pair[0]).lower() == "message-id":
+            return str(pair[1])
+    return None
+
+
 # --- Postmark (one event per request, RecordType) ----------------------------------------
 
 POSTMARK_BOUNCES = {
