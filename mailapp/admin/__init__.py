@@ -37,6 +37,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.contacts import ContactAdmin
     from mailapp.admin.dkim import DkimView
     from mailapp.admin.imports import ImportView
+    from mailapp.admin.inbound import StrayInboundAdmin
     from mailapp.admin.lists import ListAdmin
     from mailapp.admin.outbox import OutboxView
     from mailapp.admin.projects import ProjectAdmin
@@ -79,3 +80,8 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+    admin.add_view(
+        StrayInboundAdmin(
+            m.InboundMessage, name="Stray returned mail", endpoint="strayinbound", category=audience
+        )
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.message
 import email.utils
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
@@ -23,7 +24,7 @@ from mailapp.services.feedback import EVENT_FOR, apply_feedback
 from mailapp.services.mail_targets import Target, find_target, target_for
 from mailapp.services.suppression import normalize_address
 from mailapp.services.tokens import BadToken
-from mailapp.services.urls import read_single, read_verp
+from mailapp.services.urls import VERP_RE, read_single, read_verp
 
 UNSUBSCRIBE_ADDRESS_RE = re.compile(r"^unsubscribe(?:\+(?P<token>[a-z0-9-]+))?@", re.IGNORECASE)
 # A reply to the mailto address may carry the token in its subject or body instead.
@@ -97,6 +98,69 @@ def ingest_message(
     )
     db.session.commit()
     return inbound
+
+
+@dataclass(frozen=True)
+class StrayDiagnosis:
+    """What a returned message that named no project says, re-read from its raw bytes."""
+
+    headers: list[tuple[str, str]]  # From, To, Subject, Date ... as received
+    recipients: tuple[bounces.Recipient, ...]  # every address the report names
+    verp: list[tuple[str, str]]  # (VERP-shaped address, what it maps to)
+    original_message_id: str | None
+    reason: str
+
+
+SHOWN_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted")
+
+
+def diagnose_stray(inbound: InboundMessage) -> StrayDiagnosis:
+    """Why a returned message mapped to no delivery: its VERP addresses, ids and recipients.
+
+    Only for messages without a project (strays): the back office shows this to operators.
+    """
+    secret = current_app.config["SECRET_KEY"]
+    msg = bounces.parse_message(inbound.raw)
+    report = bounces.parse_report(msg)
+    candidates = _recipient_addresses(msg, None)
+    if report.original is not None:
+        candidates.append(str(report.original.get("Return-Path", "")).strip().strip("<>"))
+    if report.feedback.get("original-mail-from"):
+        candidates.append(report.feedback["original-mail-from"].strip().strip("<>"))
+    verp = []
+    for address in dict.fromkeys(a for a in candidates if VERP_RE.match(a)):
+        found = read_verp(secret, address)
+        if found is None:
+            verp.append(
+                (address, "token does not verify: forged, damaged or another installation's")
+            )
+        elif target_for(*found) is None:
+            verp.append((address, f"names {found[0]} {found[1]}, which no longer exists"))
+        else:
+            verp.append((address, f"names {found[0]} {found[1]} (it maps now)"))
+    original_id = (
+        str(report.original["Message-ID"])
+        if report.original is not None and report.original.get("Message-ID")
+        else None
+    )
+    if verp:
+        reason = "a VERP address is present but names no mail of ours"
+    elif report.original is None:
+        reason = "no VERP address and no copy of the original message to identify it"
+    elif original_id:
+        reason = "no VERP address; the original Message-ID is not one of ours"
+    else:
+        reason = "no VERP address and the returned copy carries no Message-ID"
+    failed = report.failed() or report.recipients
+    if not verp and len(failed) == 1:
+        reason += "; its address is known to no project or to several"
+    return StrayDiagnosis(
+        headers=[(name, str(msg[name])) for name in SHOWN_HEADERS if msg.get(name) is not None],
+        recipients=report.recipients,
+        verp=verp,
+        original_message_id=original_id,
+        reason=reason,
+    )
 
 
 def _recipient_addresses(msg: email.message.Message, envelope: str | None) -> list[str]:
