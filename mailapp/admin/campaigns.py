@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import BooleanField, Form, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
@@ -63,6 +64,21 @@ class ProjectListsField(SelectMultipleField):
             raise ValueError("Choose lists of this project.")
 
 
+# Details-table fields the progress poll refreshes in place.
+LIVE_FIELDS = ("status", "paused_reason", "launched_at", "finished_at")
+
+
+def live_text(campaign: Campaign, name: str) -> str:
+    value = getattr(campaign, name)
+    if value is None:
+        return ""
+    return value.value if isinstance(value, CampaignStatus) else str(value)
+
+
+def _live_cell(_view: Any, _context: Any, model: Campaign, name: str) -> Markup:
+    return Markup('<span data-live="{}">{}</span>').format(name, live_text(model, name))
+
+
 CONTROLS: dict[str, Callable[..., Any]] = {
     "pause": pause_campaign,
     "resume": resume_campaign,
@@ -90,6 +106,7 @@ class CampaignAdmin(ProjectModelView):
     column_filters = ["status", "schedule_mode", "created_at"]
     column_sortable_list = ["name", "status", "send_at", "created_at"]
     column_details_exclude_list = ["snapshot"]
+    column_formatters_detail = dict.fromkeys(LIVE_FIELDS, _live_cell)
     form_columns = [
         "name",
         "sender_id",
@@ -201,6 +218,7 @@ class CampaignAdmin(ProjectModelView):
             status=campaign.status.value,
             paused_reason=campaign.paused_reason,
             progress=campaign_progress(campaign.project_id, campaign.id),
+            fields={name: live_text(campaign, name) for name in LIVE_FIELDS},
         )
 
     def _control(self, verb: str, campaign: Campaign) -> bool:
