@@ -1,9 +1,9 @@
 """Dashboards over aggregates worth 10,000,000 events: project trends and trends per segment.
 
-Seeds PostgreSQL with the aggregate rows 10M events leave behind (as bench_tracking.py does:
-DailyStat over a year for 300 campaigns, each active 21 days), names a segment in each
-campaign's frozen audience (12 segments, 25 campaigns each, every fifth with lists too), then
-times, next to a SELECT 1 round trip measured in the same run:
+Seeds PostgreSQL with the aggregate rows 10M events leave behind (bench_tracking.py's
+`seed_aggregates`: DailyStat over a year for 300 campaigns, each active 21 days), names a
+segment in each campaign's frozen audience (12 segments, 25 campaigns each, every fifth with
+lists too), then times, next to a SELECT 1 round trip measured in the same run:
 
 - the project dashboard (30 and 365 days), the figure the per-segment view is compared with;
 - trends of one segment (30 and 365 days) and of six compared segments (365 days);
@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,40 +34,18 @@ from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
+from bench.bench_tracking import fresh_database, seed_aggregates, services
 from mailapp import create_app
 from mailapp.extensions import db
 from mailapp.services.analytics import project_dashboard
 from mailapp.services.analytics_segments import segment_trends
-from tests.support.servers import PostgresServer, RedisServer
 
-TARGET_EVENTS = 10_000_000
-CAMPAIGNS = 300
 SEGMENTS = 12
 SAMPLES = 9
 
 
-def services() -> tuple[str, str, list]:
-    started: list = []
-    pg_url, redis_url = os.environ.get("TEST_POSTGRES_URL"), os.environ.get("TEST_REDIS_URL")
-    if not pg_url:
-        started.append(PostgresServer().start())
-        pg_url = started[-1].url
-    if not redis_url:
-        started.append(RedisServer().start())
-        redis_url = started[-1].url
-    return pg_url, redis_url, started
-
-
-def fresh_database(server_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
 def seed(database_url: str) -> tuple[int, int, list[int]]:
-    """Project, owner, segments, campaigns and DailyStat rows adding up to 10M events."""
-    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """bench_tracking's aggregates of 10M events, each campaign sent to one of the segments."""
     from mailapp.services.audit import Actor
     from mailapp.services.projects import create_project
     from mailapp.services.users import create_user
@@ -78,12 +55,13 @@ def seed(database_url: str) -> tuple[int, int, list[int]]:
     user_id = create_user(
         "owner@bench.example", "bench password 123", role="owner", project_slug="bench", actor=actor
     ).id
+    first, total = seed_aggregates(database_url, project_id)
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """
             INSERT INTO segments (project_id, name, rule, created_at)
-            SELECT %s, 'Segment ' || n, '{"all": []}', now()
-            FROM generate_series(1, %s) n
+            SELECT %s, 'Segment ' || n, '{"all": []}', now() FROM generate_series(1, %s) n
             """,
             (project_id, SEGMENTS),
         )
@@ -96,45 +74,16 @@ def seed(database_url: str) -> tuple[int, int, list[int]]:
         # Campaign n was sent to segment n % SEGMENTS; every fifth to a list as well.
         conn.execute(
             """
-            INSERT INTO campaigns (project_id, name, status, audience, snapshot, utm, guardrails,
-                                   schedule_mode, track_opens, track_clicks, launched_at,
-                                   created_at)
-            SELECT %(p)s, 'Campaign ' || n, 'sent', a.audience, jsonb_build_object(
-                       'audience', a.audience, 'variants', '[]'::jsonb, 'links', '[]'::jsonb),
-                   '{}', '{}', 'now', true, true, now() - (n || ' hours')::interval, now()
-            FROM generate_series(1, %(n)s) n,
-                 LATERAL (SELECT jsonb_build_object(
-                     'segment_id', (%(segments)s::int[])[1 + n %% %(k)s],
-                     'lists', CASE WHEN n %% 5 = 0 THEN '[1]'::jsonb ELSE '[]'::jsonb END
-                 ) AS audience) a
+            UPDATE campaigns SET launched_at = now() - ((id - %(first)s) || ' hours')::interval,
+                   snapshot = jsonb_build_object('audience', jsonb_build_object(
+                       'segment_id', (%(segments)s::int[])[1 + (id - %(first)s) %% %(k)s],
+                       'lists', CASE WHEN id %% 5 = 0 THEN '[1]'::jsonb ELSE '[]'::jsonb END))
+            WHERE project_id = %(p)s AND name LIKE 'Campaign %%'
             """,
-            {"p": project_id, "n": CAMPAIGNS, "segments": segments, "k": SEGMENTS},
-        )
-        first = conn.execute(
-            "SELECT min(id) FROM campaigns WHERE project_id = %s", (project_id,)
-        ).fetchone()[0]
-        conn.execute(
-            """
-            INSERT INTO daily_stats (project_id, day, campaign_id, type, is_machine, count)
-            SELECT %(p)s, current_date - 364 + ((c.id - %(first)s) %% 344) + d, c.id, t.type,
-                   m.machine, 1
-            FROM campaigns c, generate_series(0, 20) d,
-                 (VALUES ('sent'), ('delivered'), ('open'), ('click'), ('bounce_hard'),
-                         ('bounce_soft'), ('complaint'), ('unsubscribe')) t(type),
-                 (VALUES (false), (true)) m(machine)
-            WHERE c.project_id = %(p)s
-            """,
-            {"p": project_id, "first": first},
-        )
-        rows = conn.execute("SELECT count(*) FROM daily_stats").fetchone()[0]
-        conn.execute("UPDATE daily_stats SET count = %s", (TARGET_EVENTS // rows,))
-        conn.execute(
-            "UPDATE daily_stats SET count = count + %s"
-            " WHERE id = (SELECT min(id) FROM daily_stats)",
-            (TARGET_EVENTS - (TARGET_EVENTS // rows) * rows,),
+            {"p": project_id, "first": first, "segments": segments, "k": SEGMENTS},
         )
         conn.execute("ANALYZE")
-        total = conn.execute("SELECT sum(count) FROM daily_stats").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM daily_stats").fetchone()[0]
     print(f"daily_stats: {rows:,} rows, sum(count) = {total:,}; {SEGMENTS} segments")
     return project_id, user_id, segments
 
