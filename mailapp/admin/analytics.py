@@ -24,7 +24,12 @@ from mailapp.models import Campaign, CampaignStatus
 from mailapp.permissions import Permission
 from mailapp.services import NotFound
 from mailapp.services.analytics import CampaignReport, campaign_report, project_dashboard
-from mailapp.services.analytics_export import campaign_report_csv, dashboard_csv, engagement_csv
+from mailapp.services.analytics_export import (
+    campaign_report_csv,
+    dashboard_csv,
+    engagement_csv,
+    segment_trends_csv,
+)
 from mailapp.services.analytics_segments import (
     MAX_COMPARED,
     METRICS,
@@ -100,10 +105,7 @@ class AnalyticsView(ProjectView):
         days = _period()
         project = current_project()
         choices = segment_choices(project.id)
-        if "segment" in request.args:
-            chosen = [int(s) for s in request.args.getlist("segment") if s.isdigit()]
-        else:
-            chosen = [sid for sid, _name, campaigns in choices if campaigns][:3]
+        chosen = _chosen_segments(choices)
         metric = request.args.get("metric", "open")
         metric = metric if metric in METRIC_LABELS else "open"
         # One segment gets its detail charts (every series); a comparison needs one metric.
@@ -137,6 +139,14 @@ class AnalyticsView(ProjectView):
             periods=PERIODS,
             max_compared=MAX_COMPARED,
         )
+
+    @expose("/segments.csv")
+    def segments_export(self) -> ResponseReturnValue:
+        days = _period()
+        project_id = current_project().id
+        chosen = _chosen_segments(segment_choices(project_id))
+        trends = segment_trends(project_id, chosen, days=days)
+        return _csv_response("".join(segment_trends_csv(trends)), f"segments-{days}d.csv")
 
     @expose("/campaign/<campaign_id>/")
     def campaign(self, campaign_id: str) -> ResponseReturnValue:
@@ -193,6 +203,13 @@ class AnalyticsView(ProjectView):
 def _period() -> int:
     days = request.args.get("days", 30, type=int)
     return days if days in PERIODS else 30
+
+
+def _chosen_segments(choices: list[tuple[int, str, int]]) -> list[int]:
+    """The segments asked for; by default the three sent to most often."""
+    if "segment" in request.args:
+        return [int(s) for s in request.args.getlist("segment") if s.isdigit()]
+    return [sid for sid, _name, campaigns in choices if campaigns][:3]
 
 
 def _legend(name: str) -> str:

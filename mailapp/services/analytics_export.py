@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import CampaignEngagement, Contact
 from mailapp.services.analytics import CampaignReport, Dashboard
+from mailapp.services.analytics_segments import METRICS, SegmentTrends
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -116,5 +117,18 @@ def dashboard_csv(dashboard: Dashboard) -> Iterator[str]:
     rows += [
         [day.isoformat(), *(dashboard.series[name][n] for name in names)]
         for n, day in enumerate(dashboard.days)
+    ]
+    return _csv(rows)
+
+
+def segment_trends_csv(trends: SegmentTrends) -> Iterator[str]:
+    """One row per segment and day with each count (read with every series)."""
+    keys = [*(str(m) for m in METRICS), "machine_open", "machine_click"]
+    size = len(trends.days)
+    rows: list[list[Any]] = [["day", "segment", *keys]]
+    rows += [
+        [day.isoformat(), trend.name, *(trend.daily(key, size)[n] for key in keys)]
+        for trend in trends.segments
+        for n, day in enumerate(trends.days)
     ]
     return _csv(rows)

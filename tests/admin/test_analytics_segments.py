@@ -1,5 +1,7 @@
 """The per-segment trends page: analytics.read, this project's segments only, SVG charts."""
 
+import csv
+import io
 from datetime import UTC, datetime
 
 from mailapp.extensions import db
@@ -93,3 +95,23 @@ def test_support_may_not_see_segment_trends(app, client):
     project = make_project()
     login(client, make_user(project, "support"))
     assert client.get("/admin/analytics/segments/").status_code == 403
+
+
+def test_segment_csv_has_a_row_per_segment_and_day_and_neutralizes_formulas(app, client):
+    project = make_project()
+    vip, formula = make_segment(project, "VIP"), make_segment(project, "=HYPERLINK(1)")
+    sent_events(project, vip, "VIP May", 3)
+    sent_events(project, formula, "Other May", 1)
+    login(client, make_user(project, "analyst"))
+    page = client.get(f"/admin/analytics/segments/?segment={vip.id}&segment={formula.id}&days=7")
+    assert f"segment={vip.id}&amp;segment={formula.id}" in page.get_data(as_text=True)
+    export = client.get(
+        f"/admin/analytics/segments.csv?segment={vip.id}&segment={formula.id}&days=7"
+    )
+    assert export.status_code == 200
+    assert export.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    assert rows[0][:4] == ["day", "segment", "sent", "delivered"]
+    assert len(rows) == 1 + 2 * 7
+    assert {row[1] for row in rows[1:]} == {"VIP", "'=HYPERLINK(1)"}
+    assert sum(int(row[2]) for row in rows[1:] if row[1] == "VIP") == 3
