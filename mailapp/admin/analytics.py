@@ -1,6 +1,8 @@
-"""Analytics pages: the project dashboard, campaign reports, click map and CSV exports.
+"""Analytics pages: the project dashboard, trends per segment, campaign reports, click map
+and CSV exports.
 
-Every figure comes from `services.analytics` (aggregates only). The click map shows the
+Every figure comes from `services.analytics` and `services.analytics_segments` (aggregates
+only). The click map shows the
 campaign's own HTML, which is user content: it is served from its own URL inside an
 iframe with an empty `sandbox` and a CSP forbidding scripts, like the Outbox.
 """

@@ -1,6 +1,7 @@
 """ESP event webhooks: verified, kept raw, deduplicated, normalized, then the feedback policy.
 
-`receive(webhook, headers, body)` handles one POST to /webhooks/<provider>/<token>. Each
+`receive(webhook, headers, body, form=...)` handles one POST to /webhooks/<provider>/<token>
+(JSON, or the form fields of Mailgun's legacy webhooks). Each
 provider's events become `EspEvent`s of delivered, bounce_hard, bounce_soft, complaint,
 unsubscribe, open or click (None for what is only kept: deferrals, processing notices ...),
 with the provider's own code and text kept. The provider's event id deduplicates.
