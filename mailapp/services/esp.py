@@ -34,11 +34,26 @@ from mailapp.services.esp_auth import (
     verify_sendgrid,
     verify_sns,
 )
-from mailapp.services.esp_events import EspEvent, normalize, normalize_mailgun_legacy
+from mailapp.services.esp_events import (
+    EspEvent,
+    guarded,
+    postmark_events,
+    sendgrid_events,
+    ses_events,
+)
+from mailapp.services.esp_mailgun import mailgun_events, mailgun_legacy_events
 from mailapp.services.feedback import apply_feedback
 from mailapp.services.mail_targets import find_target
 
 __all__ = ["Rejected", "create_inbound_webhook", "get_inbound_webhook", "receive"]
+
+# What reads each provider's JSON payload into events.
+READERS = {
+    EspProvider.SES: ses_events,
+    EspProvider.SENDGRID: sendgrid_events,
+    EspProvider.MAILGUN: mailgun_events,
+    EspProvider.POSTMARK: postmark_events,
+}
 
 
 def create_inbound_webhook(
@@ -123,7 +138,8 @@ def receive(
     else:
         verify_postmark(headers, webhook.secret or "")
         data = parse_json(body)
-    events = normalize_mailgun_legacy(data) if form is not None else normalize(provider, data)
+    read = mailgun_legacy_events if form is not None else READERS[provider]
+    events = guarded(provider, read, data)
     counts = _apply(webhook, events)
     if replay_key:
         mark_seen(client, replay_key, replay_ttl)

@@ -1,4 +1,4 @@
-"""Each ESP's event shapes, normalized to our event kinds with the original code and text.
+"""Each ESP's event shapes (Mailgun's in esp_mailgun), normalized with the original code and text.
 
 Kinds: delivered, bounce_hard, bounce_soft, complaint, unsubscribe, open, click; None for
 events that are only kept (deferrals, processing, drops the provider made on its own).
@@ -9,6 +9,7 @@ text; the provider's own bounce type decides only when the code and text say not
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,17 +33,22 @@ class EspEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def normalize(provider: EspProvider, data: Any) -> list[EspEvent]:
+def guarded(
+    provider: EspProvider, read: Callable[[Any], list[EspEvent]], data: Any
+) -> list[EspEvent]:
+    """The events `read` finds in a provider's payload; Rejected(400) for a shape it cannot read."""
     try:
-        if provider == EspProvider.SES:
-            return _ses(data)
-        if provider == EspProvider.SENDGRID:
-            return [_sendgrid(e) for e in data]
-        if provider == EspProvider.MAILGUN:
-            return [_mailgun(data["event-data"])]
-        return [_postmark(data)]
+        return read(data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise Rejected(400, f"unexpected {provider.value} payload: {exc!r}") from None
+
+
+def sendgrid_events(events: list[dict[str, Any]]) -> list[EspEvent]:
+    return [_sendgrid(e) for e in events]
+
+
+def postmark_events(event: dict[str, Any]) -> list[EspEvent]:
+    return [_postmark(event)]
 
 
 def timestamp(value: Any) -> datetime | None:
@@ -58,13 +64,13 @@ def timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _by_reason(status: Any, text: Any, fallback: str) -> str:
+def by_reason(status: Any, text: Any, fallback: str) -> str:
     """Classify by the code and text; the provider's own verdict only when they say nothing."""
     found = bounces.classify(str(status) if status else None, str(text or ""))
     return fallback if found in (None, bounces.UNKNOWN) else found
 
 
-def _bounce_payload(status: Any, text: Any, **extra: Any) -> dict[str, Any]:
+def bounce_payload(status: Any, text: Any, **extra: Any) -> dict[str, Any]:
     return {"status": str(status) if status else None, "diagnostic": text, **extra}
 
 
@@ -73,7 +79,7 @@ def _bounce_payload(status: Any, text: Any, **extra: Any) -> dict[str, Any]:
 SES_BOUNCE_TYPES = {"Permanent": bounces.HARD, "Transient": bounces.SOFT}
 
 
-def _ses(envelope: dict[str, Any]) -> list[EspEvent]:
+def ses_events(envelope: dict[str, Any]) -> list[EspEvent]:
     message = json.loads(envelope["Message"])
     kind = message.get("eventType") or message.get("notificationType")
     mail = message.get("mail", {})
@@ -90,11 +96,11 @@ def _ses(envelope: dict[str, Any]) -> list[EspEvent]:
             events.append(
                 EspEvent(
                     f"{base_id}:{r['emailAddress']}",
-                    _by_reason(r.get("status"), r.get("diagnosticCode"), fallback),
+                    by_reason(r.get("status"), r.get("diagnosticCode"), fallback),
                     envelope,
                     r["emailAddress"],
                     timestamp(bounce.get("timestamp")),
-                    payload=_bounce_payload(
+                    payload=bounce_payload(
                         r.get("status"),
                         r.get("diagnosticCode"),
                         bounce_type=bounce.get("bounceType"),
@@ -169,10 +175,10 @@ def _sendgrid(event: dict[str, Any]) -> EspEvent:
     if name == "bounce":
         # "blocked" is a refusal for policy or reputation: about us, not the address.
         fallback = bounces.SOFT if event.get("type") == "blocked" else bounces.UNKNOWN
-        kind = _by_reason(event.get("status"), event.get("reason"), fallback)
+        kind = by_reason(event.get("status"), event.get("reason"), fallback)
         if event.get("type") == "blocked" and kind == bounces.HARD:
             kind = bounces.SOFT
-        payload = _bounce_payload(event.get("status"), event.get("reason"), type=event.get("type"))
+        payload = bounce_payload(event.get("status"), event.get("reason"), type=event.get("type"))
     elif name == "click":
         payload = {"url": event.get("url"), "user_agent": event.get("useragent")}
     elif name == "open":
@@ -188,109 +194,6 @@ def _sendgrid(event: dict[str, Any]) -> EspEvent:
         message_id_header=event.get("smtp-id"),
         payload=payload,
     )
-
-
-# --- Mailgun ("event-data" of one signed event) ---------------------------------------------
-
-MAILGUN_KINDS = {
-    "delivered": "delivered",
-    "complained": bounces.COMPLAINT,
-    "unsubscribed": "unsubscribe",
-    "opened": "open",
-    "clicked": "click",
-}
-
-
-def _mailgun(event: dict[str, Any]) -> EspEvent:
-    name = event["event"]
-    kind = MAILGUN_KINDS.get(name)
-    payload: dict[str, Any] = {}
-    if name == "failed":
-        status = event.get("delivery-status") or {}
-        code = status.get("enhanced-code") or status.get("code")
-        text = status.get("message") or status.get("description") or event.get("reason")
-        payload = _bounce_payload(
-            code, text, severity=event.get("severity"), reason=event.get("reason")
-        )
-        # A temporary failure is a retry Mailgun will make: a delay, not a bounce.
-        kind = (
-            None
-            if event.get("severity") == "temporary"
-            else _by_reason(code, text, bounces.UNKNOWN)
-        )
-    elif name == "clicked":
-        payload = {"url": event.get("url")}
-    headers = (event.get("message") or {}).get("headers") or {}
-    return EspEvent(
-        str(event["id"]),
-        kind,
-        event,
-        event.get("recipient"),
-        timestamp(event.get("timestamp")),
-        message_id_header=headers.get("message-id"),
-        payload=payload,
-    )
-
-
-# --- Mailgun legacy webhooks (form fields, one event per request) ----------------------------
-# The deprecated webhook format, still sent to URLs configured the old way: event, recipient,
-# domain, message-headers (a JSON list of [name, value]), code/error/notification (bounced),
-# reason/code/description (dropped), url (clicked), Message-Id (delivered), and the
-# timestamp/token/signature fields. No event id: the token, random and signed, is one per
-# request and names the event (Mailgun docs, "Webhooks (deprecated)").
-
-MAILGUN_LEGACY_KINDS = {
-    "delivered": "delivered",
-    "complained": bounces.COMPLAINT,
-    "unsubscribed": "unsubscribe",
-    "opened": "open",
-    "clicked": "click",
-}
-
-
-def normalize_mailgun_legacy(form: dict[str, Any]) -> list[EspEvent]:
-    """The one event of a legacy Mailgun webhook POST."""
-    name = str(form.get("event") or "")
-    token = str(form.get("token") or "")
-    if not name or not token:
-        raise Rejected(400, "unexpected mailgun payload: no event or token")
-    kind = MAILGUN_LEGACY_KINDS.get(name)
-    payload: dict[str, Any] = {"format": "legacy"}
-    if name == "bounced":
-        text = " ".join(str(form[k]) for k in ("error", "notification") if form.get(k))
-        kind = _by_reason(form.get("code"), text, bounces.UNKNOWN)
-        payload |= _bounce_payload(form.get("code"), text or None)
-    elif name == "dropped":
-        # "old": retried for hours without success, the end of temporary failures.
-        fallback = bounces.SOFT if form.get("reason") == "old" else bounces.UNKNOWN
-        kind = _by_reason(form.get("code"), form.get("description"), fallback)
-        payload |= _bounce_payload(
-            form.get("code"), form.get("description"), reason=form.get("reason")
-        )
-    elif name in ("opened", "clicked"):
-        payload |= {"url": form.get("url"), "user_agent": form.get("user-agent")}
-    return [
-        EspEvent(
-            f"legacy:{token}",
-            kind,
-            form,
-            form.get("recipient"),
-            timestamp(form.get("timestamp")),
-            message_id_header=form.get("Message-Id") or _legacy_message_id(form),
-            payload=payload,
-        )
-    ]
-
-
-def _legacy_message_id(form: dict[str, Any]) -> str | None:
-    try:
-        headers = json.loads(form.get("message-headers") or "[]")
-    except ValueError:
-        return None
-    for pair in headers if isinstance(headers, list) else []:
-        if isinstance(pair, list) and len(pair) == 2 and str(pair[0]).lower() == "message-id":
-            return str(pair[1])
-    return None
 
 
 # --- Postmark (one event per request, RecordType) ----------------------------------------
@@ -321,8 +224,8 @@ def _postmark(event: dict[str, Any]) -> EspEvent:
     if record == "Bounce":
         kind: str | None = POSTMARK_BOUNCES.get(event.get("Type"))
         if kind in (bounces.HARD, bounces.SOFT):
-            kind = _by_reason(None, event.get("Details"), kind) if kind == bounces.SOFT else kind
-        payload = _bounce_payload(
+            kind = by_reason(None, event.get("Details"), kind) if kind == bounces.SOFT else kind
+        payload = bounce_payload(
             event.get("TypeCode"),
             event.get("Details"),
             type=event.get("Type"),
