@@ -90,12 +90,19 @@ def campaigns_by_segment(project_id: int) -> dict[int, list[SegmentCampaign]]:
     )
     for campaign_id, name, audience in rows:
         audience = audience if isinstance(audience, dict) else {}
-        segment_id = audience.get("segment_id")
-        if isinstance(segment_id, int):
+        segment_id = _segment_id(audience.get("segment_id"))
+        if segment_id is not None:
             found.setdefault(segment_id, []).append(
                 SegmentCampaign(campaign_id, name, mixed=bool(audience.get("lists")))
             )
     return found
+
+
+def _segment_id(value: object) -> int | None:
+    """The segment id an audience names (JSON from the API may carry it as a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def segment_choices(project_id: int) -> list[tuple[int, str, int]]:

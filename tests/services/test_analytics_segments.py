@@ -185,3 +185,12 @@ def test_a_comparison_reads_only_the_series_it_draws(segmented):
     assert vip_trend.series["machine_open"] == [0, 0, 0, 0, 1, 0, 0]
     assert churn_trend.series == {}
     assert vip_trend.totals["sent"] == 2  # totals stay whole
+
+
+def test_a_segment_id_written_as_a_string_still_counts(segmented):
+    project, vip, _churn, _ = segmented
+    sent_to(project, "From the API", {"segment_id": str(vip.id)})
+    sent_to(project, "Not a segment", {"segment_id": "all"})
+    names = [c.name for c in campaigns_by_segment(project.id)[vip.id]]
+    assert "From the API" in names
+    assert len(names) == 3
