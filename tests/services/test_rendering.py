@@ -8,7 +8,6 @@ from mailapp.models import TemplateVersion
 from mailapp.services.rendering import (
     RenderError,
     add_open_pixel,
-    apply_utm,
     compile_content,
     extract_links,
     render_content,
@@ -206,14 +205,6 @@ def test_rewrite_links_numbers_like_extract_and_can_leave_links():
     assert '<a class="btn" href="https://mail.test/t/c/2?r=1&amp;s=2">' in out
     assert 'href="https://mail.test/u/tok"' in out
     assert 'href="mailto:help@shop.example"' in out
-
-
-def test_apply_utm_keeps_authors_values_and_fragment():
-    utm = {"utm_source": "mailapp", "utm_medium": "email", "utm_campaign": "spring"}
-    assert apply_utm("https://a.example/p?utm_source=blog#x", utm) == (
-        "https://a.example/p?utm_source=blog&utm_medium=email&utm_campaign=spring#x"
-    )
-    assert apply_utm("https://a.example/", {}) == "https://a.example/"
 
 
 def test_open_pixel_before_body_end():
