@@ -5,7 +5,7 @@ same text sandbox as a subject line. The variables a value may use (UTM_VARIABLE
 
     campaign.id     the campaign's id
     campaign.name   its name, as written
-    campaign.slug   its name in lower case, runs of other characters made one "-"
+    campaign.slug   its name in lower case ASCII, runs of other characters made one "-"
     link.id         the stored Link's id (the same for every recipient)
     link.host       the link's host name ("shop.example.com")
     link.path       the link's path ("/spring/sale")
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
@@ -59,7 +60,9 @@ def check_utm_rule(rule: object) -> list[Problem]:
 
 
 def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A URL-safe name: accents dropped, runs of other characters made one "-"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
 def utm_url(
