@@ -61,7 +61,14 @@ def link_rewriter(
     redirect adds the UTM rule), or with tracking off the URL with the UTM rule; links
     made by Jinja (unsubscribe ...) stay as written."""
 
+    made: dict[str, str | None] = {}  # a URL's second use (the text part) signs nothing
+
     def click_url(_position: int, url: str) -> str | None:
+        if url not in made:
+            made[url] = _target(url)
+        return made[url]
+
+    def _target(url: str) -> str | None:
         link_id = link_ids.get(url)
         if link_id is None:
             return None
