@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, Link
-from mailapp.services import batches
 from mailapp.services.content import TemplateRefused
 from mailapp.services.urls import read_click, read_single, read_verp
 from tests.factories import make_project
@@ -20,9 +19,9 @@ from tests.support.campaigns import (
     make_list,
     make_sender,
     make_template,
+    pipeline_sink,
     run_pipeline,
 )
-from tests.support.smtp_sink import SmtpSink
 
 VIEW_HTML = HTML + '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 TEXT = """Hello {{ contact.first_name }},
@@ -36,11 +35,8 @@ Unsubscribe: {{ unsubscribe_url }}
 
 @pytest.fixture
 def sink(app):
-    sink = SmtpSink().start()
-    app.config.update(SMTP_URL=sink.url, SEND_GROUP_SIZE=4, DISPATCH_BATCH_SIZE=10)
-    yield sink
-    sink.stop()
-    batches.transport_pool().close()
+    with pipeline_sink(app) as sink:
+        yield sink
 
 
 def send(count=3, html=VIEW_HTML, text=TEXT, **fields):

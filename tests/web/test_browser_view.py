@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from mailapp.extensions import db, get_redis
 from mailapp.models import Delivery, Event, EventType, Message
-from mailapp.services import batches, event_buffer
+from mailapp.services import event_buffer
 from mailapp.services.audit import Actor
 from mailapp.services.gdpr import erase_contact
 from mailapp.services.tokens import make_token
@@ -24,9 +24,9 @@ from tests.support.campaigns import (
     make_list,
     make_sender,
     make_template,
+    pipeline_sink,
     run_pipeline,
 )
-from tests.support.smtp_sink import SmtpSink
 
 VIEW = '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 PIXEL_RE = re.compile(r'<img src="http://mail\.test/t/o/[^"]+"[^>]*>')
@@ -35,11 +35,8 @@ ERASER = Actor.system("test")
 
 @pytest.fixture
 def sink(app):
-    sink = SmtpSink().start()
-    app.config.update(SMTP_URL=sink.url, SEND_GROUP_SIZE=4, DISPATCH_BATCH_SIZE=10)
-    yield sink
-    sink.stop()
-    batches.transport_pool().close()
+    with pipeline_sink(app) as sink:
+        yield sink
 
 
 @pytest.fixture
