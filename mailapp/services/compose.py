@@ -45,7 +45,7 @@ class Composed:
 @dataclass(frozen=True)
 class Variant:
     version: TemplateVersion
-    subject: str | None = None  # overrides the version's subject (A/B on subject lines)
+    subject: str | None = None  # Jinja replacing the version's subject (A/B subject lines)
 
 
 def link_rewriter(

@@ -160,7 +160,7 @@ def _compile(
         "\x00".join((locale, subject, preheader, html, text)).encode()
     ).hexdigest()[:16]
     text = text or html_to_text(html)
-    links = dict.fromkeys(url for url in extract_links(html) + extract_text_links(text))
+    links = dict.fromkeys(extract_links(html) + extract_text_links(text))  # first use wins
     try:
         return CompiledContent(
             version_id=version_id,
