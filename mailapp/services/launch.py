@@ -63,10 +63,10 @@ def preflight(project: Project, campaign: Campaign) -> list[Check]:
     except ServiceError as exc:
         checks.append(Check("content", False, True, str(exc)))
         variants = []
-    for key, version, _subject in variants:
+    for key, version, subject in variants:
         prefix = f"variant {key}: " if campaign.ab_test else ""
         try:
-            found = content_checks(version, sender, project)
+            found = content_checks(version, sender, project, subject)
         except RenderError as exc:
             found = [Check("content", False, True, str(exc))]
         checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, Link
 from mailapp.services.content import TemplateRefused
+from mailapp.services.launch import preflight
 from mailapp.services.urls import read_click, read_single, read_verp
 from tests.factories import make_project
 from tests.support.campaigns import (
@@ -215,3 +216,21 @@ def test_a_variant_subject_that_breaks_the_rules_is_refused_at_save(app):
     problems = [(p.part, p.line) for p in info.value.problems]
     assert problems == [("variant B subject", 1), ("variant C subject", 1)]
     assert "unknown variable 'contact.nick'" in str(info.value)
+
+
+def test_preflight_checks_each_variants_own_subject(app):
+    project = make_project()
+    campaign = make_campaign(
+        project,
+        make_sender(project),
+        make_template(project, subject="Short"),
+        [make_list(project, 2)],
+        ab_test={"test_share": 0.5, "metric": "clicks", "decide_after_minutes": 60},
+        variants=[{"key": "A"}, {"key": "B", "subject": "Long " * 20}],
+    )
+    subjects = [c for c in preflight(project, campaign) if c.name == "subject"]
+    assert [(c.ok, c.message.split(":")[0]) for c in subjects] == [
+        (True, "variant A"),
+        (False, "variant B"),
+    ]
+    assert "99 characters" in subjects[1].message
