@@ -11,16 +11,7 @@ import pytest
 from mailapp.extensions import get_redis
 from mailapp.services import event_buffer
 from tests.factories import make_project
-from tests.support.campaigns import (
-    HTML,
-    launch,
-    make_campaign,
-    make_list,
-    make_sender,
-    make_template,
-    pipeline_sink,
-    run_pipeline,
-)
+from tests.support.campaigns import HTML, make_template, pipeline_sink, send_campaign
 
 pytestmark = pytest.mark.browser
 VIEW = '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
@@ -30,16 +21,13 @@ def test_the_copy_is_sandboxed_and_its_links_lead_to_the_target(app, page, app_s
     app.config["BASE_URL"] = app_server
     with app.app_context(), pipeline_sink(app) as sink:
         project = make_project()
-        campaign = make_campaign(
+        send_campaign(
             project,
-            make_sender(project),
             make_template(project, HTML + VIEW),
-            [make_list(project, 1)],
+            1,
             utm={"utm_campaign": "{{ campaign.slug }}"},
             name="Browser test",
         )
-        launch(project, campaign)
-        run_pipeline(campaign.id)
         (message,) = sink.messages
     html = (
         next(

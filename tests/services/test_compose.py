@@ -15,13 +15,12 @@ from mailapp.services.urls import read_click, read_single, read_verp
 from tests.factories import make_project
 from tests.support.campaigns import (
     HTML,
-    launch,
     make_campaign,
     make_list,
     make_sender,
     make_template,
     pipeline_sink,
-    run_pipeline,
+    send_campaign,
 )
 
 VIEW_HTML = HTML + '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
@@ -45,12 +44,7 @@ def send(count=3, html=VIEW_HTML, text=TEXT, **fields):
     template = make_template(project, html)
     template.published_version.text = text
     db.session.commit()
-    campaign = make_campaign(
-        project, make_sender(project), template, [make_list(project, count)], **fields
-    )
-    launch(project, campaign)
-    run_pipeline(campaign.id)
-    return project, campaign
+    return project, send_campaign(project, template, count, **fields)
 
 
 def parts(message):

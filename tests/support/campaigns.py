@@ -162,6 +162,18 @@ def launch(project: Project, campaign: Campaign, now: datetime | None = None) ->
     return launch_campaign(project, campaign.id, actor=TEST_ACTOR, now=now)
 
 
+def send_campaign(
+    project: Project, template: Template, contacts: int, **fields: object
+) -> Campaign:
+    """Create, launch and send (in-process) a campaign of `template` to new contacts."""
+    campaign = make_campaign(
+        project, make_sender(project), template, [make_list(project, contacts)], **fields
+    )
+    launch(project, campaign)
+    run_pipeline(campaign.id)
+    return campaign
+
+
 def run_pipeline(campaign_id: int, *, now: datetime | None = None, rounds: int = 50) -> None:
     """Dispatch and send in-process until nothing is due (the worker's job, synchronously)."""
     for _ in range(rounds):

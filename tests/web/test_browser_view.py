@@ -17,16 +17,7 @@ from mailapp.services.tracking import drain_hits
 from mailapp.services.transactional import send_message, submit_message
 from mailapp.services.urls import LinkSigner, read_verp
 from tests.factories import make_contact, make_project
-from tests.support.campaigns import (
-    HTML,
-    launch,
-    make_campaign,
-    make_list,
-    make_sender,
-    make_template,
-    pipeline_sink,
-    run_pipeline,
-)
+from tests.support.campaigns import HTML, make_sender, make_template, pipeline_sink, send_campaign
 
 VIEW = '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 PIXEL_RE = re.compile(r'<img src="http://mail\.test/t/o/[^"]+"[^>]*>')
@@ -50,19 +41,16 @@ def sent(app, sink):
         HTML.replace("the news", "the <b>other</b> news") + VIEW,
         subject="Other for {{ contact.first_name }}",
     )
-    campaign = make_campaign(
+    campaign = send_campaign(
         project,
-        make_sender(project),
         template,
-        [make_list(project, 12)],
+        12,
         ab_test={"test_share": 0.99, "metric": "clicks", "decide_after_minutes": 60},
         variants=[
             {"key": "A"},
             {"key": "B", "template_version_id": other.published_version_id},
         ],
     )
-    launch(project, campaign)
-    run_pipeline(campaign.id)
     assert len(sink.messages) == 12
     return project, campaign, [_sent(app, m) for m in sink.messages]
 
