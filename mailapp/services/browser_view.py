@@ -14,7 +14,6 @@ NoLongerAvailable: the page says so without saying why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,14 +52,9 @@ class NoLongerAvailable(ServiceError):
     """The token is ours but the message can no longer be shown."""
 
 
-@dataclass(frozen=True)
-class WebCopy:
-    subject: str
-    html: str  # a whole HTML document
-
-
-def web_copy(token: str) -> WebCopy:
-    """The browser copy a view token names; NotFound or NoLongerAvailable otherwise."""
+def web_copy(token: str) -> str:
+    """The browser copy (an HTML document) a view token names; NotFound or
+    NoLongerAvailable otherwise."""
     secret = current_app.config["SECRET_KEY"]
     for kind in KINDS:
         try:
@@ -71,7 +65,7 @@ def web_copy(token: str) -> WebCopy:
     raise NotFound("no such message")
 
 
-def _delivery_copy(delivery_id: int) -> WebCopy:
+def _delivery_copy(delivery_id: int) -> str:
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None:
         raise NoLongerAvailable("the message was purged")
@@ -119,7 +113,7 @@ def _link_ids(campaign: Campaign) -> dict[str, int]:
     return {url: by_position[p] for p, url in enumerate(urls) if p in by_position}
 
 
-def _message_copy(message_id: int) -> WebCopy:
+def _message_copy(message_id: int) -> str:
     message = db.session.get(Message, message_id)
     if message is None or message.recipient.endswith(f"@{ERASED_DOMAIN}"):
         raise NoLongerAvailable("the message was purged or its recipient erased")
@@ -142,11 +136,11 @@ def _render(
     compiled: CompiledContent,
     context: dict[str, Any],
     click_url: Callable[[int, str], str | None],
-) -> WebCopy:
+) -> str:
     try:
         rendered = render_content(compiled, context)
     except RenderError as exc:
         # It rendered when it was sent; what changed since (a deleted attribute) is not
         # the reader's business.
         raise NoLongerAvailable(str(exc)) from None
-    return WebCopy(rendered.subject, rewrite_links(rendered.html, click_url))
+    return rewrite_links(rendered.html, click_url)

@@ -46,9 +46,9 @@ HEADERS = {
 def view(token: str) -> ResponseReturnValue:
     """The message as its recipient got it; a generic page when it cannot be shown."""
     try:
-        copy = web_copy(token)
+        html = web_copy(token)
     except NotFound:
         return render_template("public/view_not_found.html"), 404, PRIVATE
     except NoLongerAvailable:
         return render_template("public/view_unavailable.html"), 410, PRIVATE
-    return Response(copy.html, mimetype="text/html", headers=HEADERS)
+    return Response(html, mimetype="text/html", headers=HEADERS)
