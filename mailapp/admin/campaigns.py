@@ -35,6 +35,7 @@ from mailapp.services.campaigns import (
     resume_campaign,
 )
 from mailapp.services.launch import blocking_failures, launch_campaign, preflight
+from mailapp.services.utm import check_utm_rule
 from mailapp.services.windows import SendWindow
 
 WEEKDAYS = [
@@ -87,6 +88,9 @@ CONTROLS: dict[str, Callable[..., Any]] = {
 }
 
 
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
 class CampaignAdmin(ProjectModelView):
     permission = Permission.CAMPAIGNS_WRITE
     action_permissions = {
@@ -123,6 +127,7 @@ class CampaignAdmin(ProjectModelView):
         "window_timezone",
         "track_opens",
         "track_clicks",
+        *UTM_FIELDS,
     ]
     form_extra_fields = {
         "sender_id": ProjectSelectField(Sender, "Sender"),
@@ -134,6 +139,15 @@ class CampaignAdmin(ProjectModelView):
         "window_start": StringField("Send window: from (HH:MM)", validators=[Optional()]),
         "window_end": StringField("Send window: until (HH:MM)", validators=[Optional()]),
         "window_timezone": StringField("Send window: time zone", validators=[Optional()]),
+        **{
+            name: StringField(
+                name,
+                validators=[Optional()],
+                description="Jinja: campaign.id, campaign.name, campaign.slug, link.id, "
+                "link.host, link.path; a parameter already in a link's URL is kept",
+            )
+            for name in UTM_FIELDS
+        },
     }
 
     def on_model_change(self, form: Form, model: Campaign, is_created: bool) -> Any:
@@ -159,6 +173,13 @@ class CampaignAdmin(ProjectModelView):
         )
         if model.send_window:
             SendWindow.from_dict(model.send_window, current_project().timezone)
+        # Parameters set through the API other than these five are kept as they are.
+        kept = {k: v for k, v in (model.utm or {}).items() if k not in UTM_FIELDS}
+        typed = {name: (form[name].data or "").strip() for name in UTM_FIELDS}
+        model.utm = kept | {name: value for name, value in typed.items() if value}
+        problems = check_utm_rule(model.utm)
+        if problems:
+            raise ServiceError("; ".join(str(p) for p in problems))
 
     def on_form_prefill(self, form: Form, id: Any) -> None:
         model = self.get_one(id)
@@ -171,6 +192,8 @@ class CampaignAdmin(ProjectModelView):
         form.window_start.data = window.get("start")
         form.window_end.data = window.get("end")
         form.window_timezone.data = window.get("timezone")
+        for name in UTM_FIELDS:
+            form[name].data = (model.utm or {}).get(name)
 
     def on_model_delete(self, model: Campaign) -> Any:
         if model.status is not CampaignStatus.DRAFT:

@@ -24,7 +24,10 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
+from mailapp.services.content import TemplateRefused
+from mailapp.services.jinjacheck import check_source
 from mailapp.services.segments import get_segment
+from mailapp.services.utm import check_utm_rule
 from mailapp.services.windows import SendWindow, parse_hhmm
 
 # The actor of what the pipeline does by itself (prepare, finish, auto-pause, bounces).
@@ -85,6 +88,7 @@ def create_campaign(project: Project, *, actor: Actor, **fields: object) -> Camp
         raise ServiceError(f"unknown campaign fields: {', '.join(sorted(unknown))}")
     campaign = Campaign(project_id=project.id, created_by_id=actor.user_id, **fields)
     validate_campaign(project, campaign)
+    _check_variant_subjects(variants)
     for variant in variants:
         campaign.variants.append(CampaignVariant(project_id=project.id, **variant))
     db.session.add(campaign)
@@ -94,10 +98,27 @@ def create_campaign(project: Project, *, actor: Actor, **fields: object) -> Camp
     return campaign
 
 
+def _check_variant_subjects(variants: list[dict]) -> None:
+    """A variant's subject is Jinja like a template's: refused here, with line and reason."""
+    problems = [
+        problem
+        for variant in variants
+        if variant.get("subject")
+        for problem in check_source(
+            variant["subject"], html=False, part=f"variant {variant.get('key')} subject"
+        )
+    ]
+    if problems:
+        raise TemplateRefused(problems)
+
+
 def validate_campaign(project: Project, campaign: Campaign) -> None:
     """Refuse settings that cannot work: foreign rows, missing times, a bad window or test."""
     if not (campaign.name or "").strip():
         raise ServiceError("a campaign needs a name")
+    utm_problems = check_utm_rule(campaign.utm)
+    if utm_problems:
+        raise TemplateRefused(utm_problems)
     for model, object_id, label in (
         (Sender, campaign.sender_id, "sender"),
         (Template, campaign.template_id, "template"),

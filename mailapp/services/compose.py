@@ -12,18 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailapp.models import Project, Sender, TemplateVersion
+from mailapp.models import Campaign, Project, Sender, TemplateVersion
 from mailapp.services.dkim import DkimSigner
 from mailapp.services.mime import MessageSkeleton, make_message_id
 from mailapp.services.rendering import (
     add_open_pixel,
-    apply_utm,
     compile_content,
     render_content,
     rewrite_links,
+    rewrite_text_links,
     template_context,
 )
 from mailapp.services.urls import Kind, LinkSigner
+from mailapp.services.utm import utm_url
 
 
 class Addressee(Protocol):
@@ -44,7 +45,40 @@ class Composed:
 @dataclass(frozen=True)
 class Variant:
     version: TemplateVersion
-    subject: str | None = None  # overrides the version's subject (A/B on subject lines)
+    subject: str | None = None  # Jinja replacing the version's subject (A/B subject lines)
+
+
+def link_rewriter(
+    signer: LinkSigner,
+    item_id: int,
+    link_ids: dict[str, int],
+    *,
+    track_clicks: bool,
+    utm: dict,
+    campaign: Campaign | None,
+) -> Callable[[int, str], str | None]:
+    """What each link of one message becomes: stored links a signed click URL (the
+    redirect adds the UTM rule), or with tracking off the URL with the UTM rule; links
+    made by Jinja (unsubscribe ...) stay as written."""
+
+    made: dict[str, str | None] = {}  # a URL's second use (the text part) signs nothing
+
+    def click_url(_position: int, url: str) -> str | None:
+        if url not in made:
+            made[url] = _target(url)
+        return made[url]
+
+    def _target(url: str) -> str | None:
+        link_id = link_ids.get(url)
+        if link_id is None:
+            return None
+        if track_clicks:
+            return signer.click_url(item_id, link_id)
+        if utm and campaign is not None:
+            return utm_url(url, utm, campaign.id, campaign.name, link_id)
+        return None
+
+    return click_url
 
 
 @dataclass
@@ -76,42 +110,39 @@ class Composer:
         self.bounce_domain = self.sender.bounce_domain or self.sender.domain
 
     def _click_url(self, item_id: int) -> Callable[[int, str], str | None]:
-        """Stored links become signed click URLs; links made by Jinja (unsubscribe ...)
-        and links of untracked mail stay as written, with UTM parameters added."""
-
-        def click_url(index: int, url: str) -> str | None:
-            link_id = self.link_ids.get(url) if self.track_clicks else None
-            if link_id is not None:
-                return self.signer.click_url(item_id, link_id)
-            if self.utm and url in self.link_ids:
-                return apply_utm(url, self.utm)
-            return None
-
-        return click_url
+        return link_rewriter(
+            self.signer,
+            item_id,
+            self.link_ids,
+            track_clicks=self.track_clicks,
+            utm=self.utm,
+            campaign=self.campaign,
+        )
 
     def compose(
         self, item_id: int, contact: Addressee, key: str, data: dict | None = None
     ) -> Composed:
         variant = self.variants[key]
-        compiled = compile_content(variant.version, contact.locale)
+        compiled = compile_content(variant.version, contact.locale, variant.subject)
         unsubscribe_url = self.signer.unsubscribe_url(item_id)
         context = template_context(
             contact,
             unsubscribe_url=unsubscribe_url,
-            view_url="",
+            view_url=self.signer.view_url(item_id),
             campaign=self.campaign,
             project=self.project,
             data=data,
         )
         rendered = render_content(compiled, context)
-        html = rewrite_links(rendered.html, self._click_url(item_id))
+        click_url = self._click_url(item_id)
+        html = rewrite_links(rendered.html, click_url)
         if self.track_opens:
             html = add_open_pixel(html, self.signer.open_url(item_id))
         message_id = make_message_id(self.kind, item_id, self.sender.domain)
         mail_from = self.signer.verp_address(item_id, self.bounce_domain)
         headers = {
             "To": contact.email,
-            "Subject": variant.subject or rendered.subject,
+            "Subject": rendered.subject,
             "Message-ID": message_id,
         }
         if self.marketing:
@@ -119,7 +150,8 @@ class Composer:
                 f"<{unsubscribe_url}>, <mailto:{mail_from}?subject=unsubscribe>"
             )
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message = self._skeleton.render(headers, html, rendered.text)
+        text = rewrite_text_links(rendered.text, click_url)
+        message = self._skeleton.render(headers, html, text)
         if self._dkim is not None:
             message = self._dkim.sign(message)
         return Composed(mail_from, contact.email, message, message_id)

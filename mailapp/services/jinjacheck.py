@@ -27,8 +27,14 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
-def check_source(source: str, *, html: bool, part: str) -> list[Problem]:
-    """Problems of one part: does it compile, and does it name only what authors have?"""
+def check_source(
+    source: str,
+    *,
+    html: bool,
+    part: str,
+    variables: dict[str, frozenset[str] | None] = AUTHOR_VARIABLES,
+) -> list[Problem]:
+    """Problems of one part: does it compile, and does it name only `variables`?"""
     env = HTML_ENV if html else TEXT_ENV
     try:
         tree = env.parse(source)
@@ -40,18 +46,20 @@ def check_source(source: str, *, html: bool, part: str) -> list[Problem]:
     declared = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     problems: list[Problem] = []
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
-        problem = _check_node(node, declared)
+        problem = _check_node(node, declared, variables)
         if problem:
             problems.append(Problem(part, node.lineno, problem))
     return _first_per_line(problems)
 
 
-def _check_node(node: nodes.Node, declared: set[str]) -> str | None:
+def _check_node(
+    node: nodes.Node, declared: set[str], variables: dict[str, frozenset[str] | None]
+) -> str | None:
     if isinstance(node, nodes.Name):
         if node.ctx != "load" or node.name in declared or node.name in BUILTIN_NAMES:
             return None
-        if node.name not in AUTHOR_VARIABLES:
-            known = ", ".join(sorted(AUTHOR_VARIABLES))
+        if node.name not in variables:
+            known = ", ".join(sorted(variables))
             return f"unknown variable {node.name!r} (available: {known})"
         return None
     attribute = _attribute_name(node)
@@ -61,7 +69,7 @@ def _check_node(node: nodes.Node, declared: set[str]) -> str | None:
         return f"attribute {attribute!r} is not allowed"
     owner = node.node  # type: ignore[attr-defined]
     if isinstance(owner, nodes.Name) and owner.name not in declared:
-        fields = AUTHOR_VARIABLES.get(owner.name)
+        fields = variables.get(owner.name)
         if fields is not None and attribute not in fields:
             return (
                 f"unknown variable '{owner.name}.{attribute}' "

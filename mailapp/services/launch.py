@@ -22,7 +22,7 @@ from mailapp.services.audit import Actor, record_audit
 from mailapp.services.campaigns import AB_VARIANT_KEYS, get_campaign, move, validate_campaign
 from mailapp.services.preflight import Check, content_checks
 from mailapp.services.recipients import count_audience
-from mailapp.services.rendering import RenderError, apply_utm, compile_content
+from mailapp.services.rendering import RenderError, compile_content
 
 
 def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, str | None]]:
@@ -63,10 +63,10 @@ def preflight(project: Project, campaign: Campaign) -> list[Check]:
     except ServiceError as exc:
         checks.append(Check("content", False, True, str(exc)))
         variants = []
-    for key, version, _subject in variants:
+    for key, version, subject in variants:
         prefix = f"variant {key}: " if campaign.ab_test else ""
         try:
-            found = content_checks(version, sender, project)
+            found = content_checks(version, sender, project, subject)
         except RenderError as exc:
             found = [Check("content", False, True, str(exc))]
         checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]
@@ -84,7 +84,8 @@ def blocking_failures(checks: list[Check]) -> list[Check]:
 
 def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[str]:
     """Store the literal links of every variant and locale as the campaign's Link rows
-    (with the campaign's UTM parameters); returns them in position order."""
+    (as written: the UTM rule is applied where a link is followed); returns them in
+    position order."""
     urls: list[str] = []
     for version in versions:
         for locale in (None, *(version.locale_variants or {})):
@@ -97,7 +98,7 @@ def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[s
                 project_id=campaign.project_id,
                 campaign_id=campaign.id,
                 position=position,
-                url=apply_utm(url, campaign.utm or {}),
+                url=url,
             )
         )
     return urls

@@ -44,12 +44,15 @@ class Check:
 
 
 def content_checks(
-    version: TemplateVersion, sender: Sender | None, project: Project
+    version: TemplateVersion, sender: Sender | None, project: Project, subject: str | None = None
 ) -> list[Check]:
-    """The content part of the launch checklist, for the version in every locale it has."""
+    """The content part of the launch checklist, for the version in every locale it has
+    (with `subject`, an A/B variant's, in place of the version's own)."""
     marketing = version.template.kind == TemplateKind.MARKETING
     locales = [version.locale, *sorted(version.locale_variants or {})]
     variants = [(loc, localized_parts(version, loc)[1]) for loc in locales]
+    if subject:
+        variants = [(loc, parts | {"subject": subject}) for loc, parts in variants]
     checks = [_subject(variants)]
     if marketing:
         checks.append(_unsubscribe_link(variants))

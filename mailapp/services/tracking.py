@@ -14,7 +14,7 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import redis
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from mailapp.services.click_targets import link_target, owner_of
 from mailapp.services.events import record_events
 from mailapp.services.tokens import BadToken
 from mailapp.services.urls import Kind, read_click, read_single
+from mailapp.services.utm import utm_url
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def resolve_click(secret: str, token: str) -> tuple[Kind, int, int, str] | None:
         if kind == "delivery":
             if owner != link.campaign_id:
                 return None
-            url = add_utm(link.url, link.utm, link.campaign_id, link.campaign_name)
+            url = utm_url(link.url, link.utm, link.campaign_id, link.campaign_name, link_id)
         else:
             if owner != link.project_id:
                 return None
@@ -136,36 +137,6 @@ def is_safe_url(url: str) -> bool:
         and port_ok
         and bool(_HOST_RE.match(parts.hostname or ""))
     )
-
-
-def add_utm(url: str, rule: dict[str, str], campaign_id: int, campaign_name: str) -> str:
-    """The URL with the campaign's UTM parameters appended (explicit ones in the URL win)."""
-    if not rule:
-        return url
-    base, hash_, fragment = url.partition("#")
-    present = {pair.split("=", 1)[0] for pair in urlsplit(base).query.split("&") if pair}
-    values = {
-        "campaign.id": str(campaign_id),
-        "campaign.name": campaign_name,
-        "campaign.slug": slugify(campaign_name),
-    }
-    added = [
-        f"{quote(key, safe='')}={quote(_fill(str(value), values), safe='')}"
-        for key, value in sorted(rule.items())
-        if key and key not in present and value
-    ]
-    if not added:
-        return url
-    separator = "&" if urlsplit(base).query else ("" if base.endswith("?") else "?")
-    return f"{base}{separator}{'&'.join(added)}{hash_}{fragment}"
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{\{\s*([a-z.]+)\s*\}\}", lambda m: values.get(m[1], ""), template)
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def record_hit(hit: Hit) -> None:

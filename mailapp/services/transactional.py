@@ -247,7 +247,7 @@ def send_message(message_id: int) -> str | None:
             )
         time.sleep(max(wait, 0.01))
     composed = _composer(project, sender, message).compose(
-        message.id, _recipient(message), "T", message.data
+        message.id, message_recipient(message), "T", message.data
     )
     with transport_pool().connection(transport_url_for(sender)) as transport:
         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
@@ -281,12 +281,16 @@ def send_message(message_id: int) -> str | None:
     return _finish(message, DeliveryStatus.FAILED, last_reply=reply, reason=reason)
 
 
+def message_version(message: Message) -> TemplateVersion | None:
+    """What a message renders: its template version, or a version made of its inline content
+    (None once that is gone: the version deleted, or the content erased)."""
+    if message.template_version_id:
+        return db.session.get(TemplateVersion, message.template_version_id)
+    return _inline_version(message.content) if message.content else None
+
+
 def _composer(project: Project, sender: Sender, message: Message) -> Composer:
-    version = (
-        db.session.get(TemplateVersion, message.template_version_id)
-        if message.template_version_id
-        else _inline_version(message.content or {})
-    )
+    version = message_version(message)
     return Composer(
         kind="message",
         project=project,
@@ -298,7 +302,7 @@ def _composer(project: Project, sender: Sender, message: Message) -> Composer:
     )
 
 
-def _recipient(message: Message) -> Recipient | Contact:
+def message_recipient(message: Message) -> Recipient | Contact:
     contact = db.session.get(Contact, message.contact_id) if message.contact_id else None
     return contact or Recipient(email=message.recipient)
 

@@ -6,6 +6,7 @@ unsubscribe and bounce paths (which read them):
     click        {BASE_URL}/t/c/<token(delivery, link)>
     open pixel   {BASE_URL}/t/o/<token(delivery)>
     unsubscribe  {BASE_URL}/u/<token(delivery)>
+    web copy     {BASE_URL}/v/<token(delivery)>   (the "view in browser" page)
     VERP         bounces+<token(delivery)>@<bounce domain>
 
 Campaign mail names a Delivery; transactional mail names a Message (purposes prefixed "m-").
@@ -54,6 +55,9 @@ class LinkSigner:
         token = make_token(self.secret, _purpose(self.kind, "unsubscribe"), item_id)
         return f"{self.base_url}/u/{token}"
 
+    def view_url(self, item_id: int) -> str:
+        return f"{self.base_url}/v/{make_token(self.secret, _purpose(self.kind, 'view'), item_id)}"
+
     def verp_address(self, item_id: int, bounce_domain: str) -> str:
         token = make_token(self.secret, _purpose(self.kind, "verp"), item_id)
         return f"bounces+{token}@{bounce_domain}"
@@ -66,7 +70,7 @@ def read_click(secret: str, token: str, kind: Kind = "delivery") -> tuple[int, i
 
 
 def read_single(secret: str, name: str, token: str, kind: Kind = "delivery") -> int:
-    """The id an open, unsubscribe or VERP token names; BadToken when forged."""
+    """The id an open, unsubscribe, view or VERP token names; BadToken when forged."""
     return read_token(secret, _purpose(kind, name), token, count=1)[0]
 
 

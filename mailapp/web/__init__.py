@@ -19,3 +19,7 @@ def init_app(app: Flask) -> None:
 
     for module in (health, auth, api, tracking, unsubscribe, subscribe, assets, webhooks):
         app.register_blueprint(module.bp)
+
+    from mailapp.web import browser_view
+
+    app.register_blueprint(browser_view.bp)

@@ -8,11 +8,13 @@ from mailapp.models import TemplateVersion
 from mailapp.services.rendering import (
     RenderError,
     add_open_pixel,
-    apply_utm,
     compile_content,
     extract_links,
+    extract_text_links,
     render_content,
+    render_snippet,
     rewrite_links,
+    rewrite_text_links,
     template_context,
 )
 
@@ -208,16 +210,80 @@ def test_rewrite_links_numbers_like_extract_and_can_leave_links():
     assert 'href="mailto:help@shop.example"' in out
 
 
-def test_apply_utm_keeps_authors_values_and_fragment():
-    utm = {"utm_source": "mailapp", "utm_medium": "email", "utm_campaign": "spring"}
-    assert apply_utm("https://a.example/p?utm_source=blog#x", utm) == (
-        "https://a.example/p?utm_source=blog&utm_medium=email&utm_campaign=spring#x"
-    )
-    assert apply_utm("https://a.example/", {}) == "https://a.example/"
-
-
 def test_open_pixel_before_body_end():
     out = add_open_pixel("<html><body><p>x</p></body></html>", "https://mail.test/t/o/a&b")
     assert out.endswith('<img src="https://mail.test/t/o/a&amp;b" width="1" height="1" alt="" '
                         'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">'
                         "</body></html>")  # fmt: skip
+
+
+TEXT = """Hello,
+Sale: https://shop.example.com/sale?a=1&b=2.
+(Terms: https://shop.example.com/terms_(2026)) and <https://shop.example.com/x>,
+see "https://shop.example.com/q" or https://en.wikipedia.org/wiki/Foo_(bar)!
+Not links: http:// and https://. ftp://files.example.com/ mailto:a@b.example
+"""
+
+
+def test_extract_text_links_drops_the_punctuation_around_them():
+    assert extract_text_links(TEXT) == [
+        "https://shop.example.com/sale?a=1&b=2",
+        "https://shop.example.com/terms_(2026)",
+        "https://shop.example.com/x",
+        "https://shop.example.com/q",
+        "https://en.wikipedia.org/wiki/Foo_(bar)",
+    ]
+
+
+def test_rewrite_text_links_keeps_the_text_around_and_can_leave_links():
+    seen = []
+
+    def click(position, url):
+        seen.append((position, url))
+        return None if "wikipedia" in url else f"https://mail.test/t/c/{position}"
+
+    out = rewrite_text_links(TEXT, click)
+    assert [p for p, _ in seen] == [0, 1, 2, 3, 4]
+    assert "Sale: https://mail.test/t/c/0.\n" in out
+    assert "(Terms: https://mail.test/t/c/1) and <https://mail.test/t/c/2>," in out
+    assert 'see "https://mail.test/t/c/3" or https://en.wikipedia.org/wiki/Foo_(bar)!' in out
+    assert out.endswith(
+        "Not links: http:// and https://. ftp://files.example.com/ mailto:a@b.example\n"
+    )
+
+
+def test_compiled_links_add_the_text_parts_own_links_after_the_htmls():
+    compiled = compile_content(
+        version(
+            '<a href="https://a.example/1">1</a> <a href="{{ unsubscribe_url }}">u</a>'
+            '<a href="https://a.example/2?x={{ contact.email }}">2</a>',
+            text="https://a.example/1 and https://b.example/only-in-text. {{ unsubscribe_url }}"
+            " https://a.example/{{ contact.first_name }}",
+        )
+    )
+    assert compiled.links == ("https://a.example/1", "https://b.example/only-in-text")
+    generated = compile_content(version('<p><a href="https://a.example/g?a=1&amp;b=2">g</a></p>'))
+    assert generated.links == ("https://a.example/g?a=1&b=2",)
+
+
+def test_a_subject_override_is_jinja_like_the_versions_subject():
+    base = version("<p>x</p>", subject="Base {{ contact.first_name }}")
+    compiled = compile_content(base, None, "Hi {{ contact.first_name | default('you') }}!")
+    assert render_content(compiled, context(first_name="Ann")).subject == "Hi Ann!"
+    assert render_content(compiled, context()).subject == "Hi you!"
+    assert render_content(compile_content(base), context(first_name="Bo")).subject == "Base Bo"
+    evil = compile_content(base, None, "{{ contact.__class__ }}")
+    with pytest.raises(RenderError, match="sandbox"):
+        render_content(evil, context())
+
+
+def test_render_snippet_is_sandboxed_and_capped():
+    assert render_snippet("{{ campaign.slug }}-x", {"campaign": {"slug": "s"}}, max_chars=10) == (
+        "s-x"
+    )
+    with pytest.raises(RenderError, match="larger than 5"):
+        render_snippet("{{ 'abcdef' }}", {}, max_chars=5)
+    with pytest.raises(RenderError, match="sandbox"):
+        render_snippet("{{ campaign.__class__ }}", {"campaign": {}}, max_chars=50)
+    with pytest.raises(RenderError, match="does not compile"):
+        render_snippet("{{ x ", {}, max_chars=50)

@@ -37,3 +37,20 @@ def test_verp_address_maps_back_even_lower_cased():
     assert read_verp(SECRET, f"<{message_address}>") == ("message", 9)
     assert read_verp(SECRET, "someone@example.com") is None
     assert read_verp(SECRET, "bounces+1-aaaaaaaaaaaaaaaa@b.example") is None
+
+
+def test_view_url_round_trip_per_kind_and_purpose():
+    url = signer.view_url(77)
+    assert url.startswith("https://mail.example.com/v/")
+    assert read_single(SECRET, "view", token_of(url)) == 77
+    message_url = LinkSigner(SECRET, "https://m", kind="message").view_url(77)
+    assert read_single(SECRET, "view", token_of(message_url), "message") == 77
+    for wrong in (
+        lambda: read_single(SECRET, "view", token_of(message_url)),
+        lambda: read_single(SECRET, "view", token_of(signer.unsubscribe_url(77))),
+        lambda: read_single(SECRET, "unsubscribe", token_of(url)),
+        lambda: read_single(SECRET, "open", token_of(url)),
+        lambda: read_single("other", "view", token_of(url)),
+    ):
+        with pytest.raises(BadToken):
+            wrong()

@@ -3,11 +3,14 @@ of contacts inserted in bulk, a campaign; and a loop that runs the pipeline in-p
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
+from flask import Flask
 
 from mailapp.extensions import db
 from mailapp.models import (
@@ -27,6 +30,7 @@ from mailapp.services.campaigns import create_campaign
 from mailapp.services.launch import launch_campaign
 from mailapp.services.senders import generate_dkim_key
 from tests.factories import TEST_ACTOR
+from tests.support.smtp_sink import SmtpSink
 
 HTML = """<p>Hello {{ contact.first_name | default("there") }},</p>
 <p>Read <a href="https://example.com/news">the news</a> and
@@ -158,6 +162,18 @@ def launch(project: Project, campaign: Campaign, now: datetime | None = None) ->
     return launch_campaign(project, campaign.id, actor=TEST_ACTOR, now=now)
 
 
+def send_campaign(
+    project: Project, template: Template, contacts: int, **fields: object
+) -> Campaign:
+    """Create, launch and send (in-process) a campaign of `template` to new contacts."""
+    campaign = make_campaign(
+        project, make_sender(project), template, [make_list(project, contacts)], **fields
+    )
+    launch(project, campaign)
+    run_pipeline(campaign.id)
+    return campaign
+
+
 def run_pipeline(campaign_id: int, *, now: datetime | None = None, rounds: int = 50) -> None:
     """Dispatch and send in-process until nothing is due (the worker's job, synchronously)."""
     for _ in range(rounds):
@@ -168,3 +184,15 @@ def run_pipeline(campaign_id: int, *, now: datetime | None = None, rounds: int =
             batches.send_batch(cid, ids)
         if not plan.prepare and not plan.batches:
             return
+
+
+@contextlib.contextmanager
+def pipeline_sink(app: Flask) -> Iterator[SmtpSink]:
+    """A real SMTP sink the in-process pipeline sends to, in small groups and batches."""
+    sink = SmtpSink().start()
+    app.config.update(SMTP_URL=sink.url, SEND_GROUP_SIZE=4, DISPATCH_BATCH_SIZE=10)
+    try:
+        yield sink
+    finally:
+        sink.stop()
+        batches.transport_pool().close()
