@@ -30,6 +30,7 @@ from mailapp.models import (
     ContactStatus,
     DuplicatePolicy,
     ImportJob,
+    ListMembership,
     MembershipStatus,
     Suppression,
 )
@@ -238,12 +239,14 @@ def _merge_chunk(
     cursor = connection.connection.driver_connection.cursor()
     with cursor, cursor.copy("COPY import_chunk FROM STDIN (FORMAT csv)") as copy:
         copy.write(text)
+    connection.exec_driver_sql("ANALYZE import_chunk")
     _mark_duplicates(connection)
     if hash_emails:
         _mark_suppressed(connection, job.project_id)
     now = utcnow()
     created, written = _upsert_contacts(connection, job, stage, attributes, now)
-    _add_memberships(connection, job, now)
+    if job.duplicate_policy is DuplicatePolicy.SKIP:
+        written = created
     invalid, suppressed = _record_problems(connection, job)
     valid = rows - invalid - suppressed
     counts = ChunkCounts(
@@ -331,17 +334,46 @@ def _upsert_contacts(
         list(columns), sa.select(*columns.values()).where(u.reason.is_(None))
     )
     if job.duplicate_policy is DuplicatePolicy.SKIP:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "email"])
+        # A no-op update rather than DO NOTHING, so that skipped contacts are returned too
+        # and still join the lists; the caller counts them as skipped.
+        merged = {"email": table.c.email}
     else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["project_id", "email"],
-            set_=_merge_set(stmt.excluded, job.duplicate_policy),
-        )
+        merged = _merge_set(stmt.excluded, job.duplicate_policy)
+    stmt = stmt.on_conflict_do_update(index_elements=["project_id", "email"], set_=merged)
     # xmax is 0 on a freshly inserted row version: created rather than updated.
-    written = stmt.returning(sa.literal_column("xmax = 0").label("created")).cte("written")
+    written = stmt.returning(
+        table.c.id, table.c.email, sa.literal_column("xmax = 0").label("created")
+    ).cte("written")
+    members = _memberships(job, now, written, stage).cte("members")
     created = sa.func.count().filter(written.c.created)
-    row = connection.execute(sa.select(created, sa.func.count()).select_from(written)).one()
+    query = sa.select(created, sa.func.count()).select_from(written)
+    row = connection.execute(query.add_cte(members)).one()
     return row[0], row[1]
+
+
+def _memberships(job: ImportJob, now: Any, contacts: Any, stage: sa.TableClause) -> Any:
+    """Membership rows for `contacts` (id, email): the import's list and the row's list."""
+    table = ListMembership.__table__.c
+    selects = [
+        sa.select(
+            sa.literal(job.project_id),
+            list_column,
+            contacts.c.id,
+            sa.literal(MembershipStatus.CONFIRMED.value),
+            sa.literal(now, table.confirmed_at.type),
+            sa.literal(now, table.created_at.type),
+        )
+        .select_from(contacts.join(stage, stage.c.email == contacts.c.email))
+        .where(stage.c.reason.is_(None), list_column.is_not(None))
+        for list_column in (stage.c.list_id, sa.literal(job.list_id, sa.Integer))
+    ]
+    columns = ["project_id", "list_id", "contact_id", "status", "confirmed_at", "created_at"]
+    rows = selects[0] if job.list_id is None else sa.union_all(*selects)
+    return (
+        postgresql.insert(ListMembership.__table__)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing()
+    )
 
 
 def _attributes_json(stage: sa.TableClause, attributes: list[str]) -> sa.ColumnElement:
@@ -365,29 +397,6 @@ def _attributes_json(stage: sa.TableClause, attributes: list[str]) -> sa.ColumnE
     for more in objects[1:]:
         merged = merged.op("||")(more)
     return sa.func.jsonb_strip_nulls(merged)
-
-
-def _add_memberships(connection: sa.Connection, job: ImportJob, now: Any) -> None:
-    """The chunk's contacts join the import's list and the list named on their row."""
-    connection.execute(
-        sa.text(
-            """
-            INSERT INTO list_memberships
-                (project_id, list_id, contact_id, status, confirmed_at, created_at)
-            SELECT :project, l.list_id, ct.id, :status, :now, :now
-            FROM import_chunk c
-            JOIN contacts ct ON ct.project_id = :project AND ct.email = c.email
-            CROSS JOIN LATERAL (VALUES (c.list_id), (CAST(:job_list AS integer))) l (list_id)
-            WHERE c.reason IS NULL AND l.list_id IS NOT NULL
-            ON CONFLICT DO NOTHING
-            """
-        ).bindparams(
-            sa.bindparam("now", now, type_=Contact.__table__.c.created_at.type),
-            project=job.project_id,
-            status=MembershipStatus.CONFIRMED.value,
-            job_list=job.list_id,
-        )
-    )
 
 
 def _record_problems(connection: sa.Connection, job: ImportJob) -> tuple[int, int]:
