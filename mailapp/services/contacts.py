@@ -16,13 +16,11 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from mailapp.extensions import db
 from mailapp.models import (
     Contact,
-    ContactTag,
     DuplicatePolicy,
 )
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.audit import Actor, record_audit
 from mailapp.services.contact_upserts import UpsertCounts, bulk_upsert
-from mailapp.services.upserts import insert_for
 
 MAX_BULK = 1000
 # Shared mailboxes read by whoever is on duty: consent is rarely theirs to give.
@@ -39,7 +37,11 @@ PLAIN_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
 class InvalidContact(ServiceError):
-    """One field of a contact is unusable; the message says which and why."""
+    """One field of a contact is unusable; the message says why, `field` names it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,13 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> Address:
     """Validate and normalize an address, with its quality labels; else InvalidContact."""
     given = (raw or "").strip()
     if not given:
-        raise InvalidContact("email is empty")
+        raise InvalidContact("email is empty", "email")
     plain = None if check_deliverability else _plain_address(given)
     if plain is None:
         try:
             result = validate_email(given, check_deliverability=check_deliverability)
         except EmailNotValidError as exc:
-            raise InvalidContact(f"invalid email {given!r}: {exc}") from None
+            raise InvalidContact(f"invalid email {given!r}: {exc}", "email") from None
         plain = result.normalized.rpartition("@")[::2]
     local, domain = plain[0], plain[1].lower()
     return Address(
@@ -108,7 +110,9 @@ def validate_timezone(name: str | None) -> str | None:
         return None
     name = name.strip()
     if name not in _zones():
-        raise InvalidContact(f"time zone {name!r} is not an IANA zone name (e.g. Europe/Berlin)")
+        raise InvalidContact(
+            f"time zone {name!r} is not an IANA zone name (e.g. Europe/Berlin)", "timezone"
+        )
     return name
 
 
@@ -130,7 +134,7 @@ def clean_contact(data: dict[str, Any]) -> dict[str, Any]:
         value = data.get(name)
         row[name] = str(value).strip()[:200] or None if value is not None else None
     if row["locale"] and len(row["locale"]) > 16:
-        raise InvalidContact(f"locale {row['locale']!r} is too long")
+        raise InvalidContact(f"locale {row['locale']!r} is too long", "locale")
     return row
 
 
@@ -158,6 +162,37 @@ def upsert_contact(
     )
     db.session.commit()
     return contact, bool(counts.created)
+
+
+def update_contact(
+    project_id: int, contact_id: int, data: dict[str, Any], *, actor: Actor
+) -> Contact:
+    """Edit one contact's address and profile, validated as any other write.
+
+    Status and quality history stay with their own services; a changed address gets its
+    quality labels again and must not belong to another contact of the project.
+    """
+    contact = get_contact(project_id, contact_id)
+    row = clean_contact({**data, "attributes": contact.attributes})
+    if row["email"] != contact.email and db.session.scalar(
+        sa.select(Contact.id).where(Contact.project_id == project_id, Contact.email == row["email"])
+    ):
+        raise InvalidContact(f"another contact already has the address {row['email']}", "email")
+    changed = sorted(
+        name
+        for name in ("email", "email_raw", "first_name", "last_name", "timezone", "locale")
+        if getattr(contact, name) != row[name]
+    )
+    for name in changed:
+        setattr(contact, name, row[name])
+    if "email" in changed:
+        contact.is_role_address = row["is_role_address"]
+        contact.is_disposable = row["is_disposable"]
+    record_audit(
+        actor, "contact.update", project_id=project_id, obj=contact, context={"fields": changed}
+    )
+    db.session.commit()
+    return contact
 
 
 @dataclass
@@ -265,22 +300,3 @@ def quarantine_soft_bouncers(project_id: int, limit: int, *, actor: Actor) -> in
     )
     db.session.commit()
     return result.rowcount
-
-
-def tag_contacts(project_id: int, contact_ids: Iterable[int], tag: str, *, actor: Actor) -> None:
-    """Add a tag to contacts (set-based; already tagged ones are left alone)."""
-    tag = tag.strip()
-    if not tag or len(tag) > 100:
-        raise ServiceError("a tag has 1-100 characters")
-    ids = db.session.scalars(
-        sa.select(Contact.id).where(Contact.project_id == project_id, Contact.id.in_(contact_ids))
-    ).all()
-    if ids:
-        db.session.execute(
-            insert_for(ContactTag).on_conflict_do_nothing(),
-            [{"project_id": project_id, "contact_id": i, "tag": tag} for i in ids],
-        )
-    record_audit(
-        actor, "contact.tag", project_id=project_id, context={"tag": tag, "count": len(ids)}
-    )
-    db.session.commit()
