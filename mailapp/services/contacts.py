@@ -178,18 +178,14 @@ def update_contact(
         sa.select(Contact.id).where(Contact.project_id == project_id, Contact.email == row["email"])
     ):
         raise InvalidContact(f"another contact already has the address {row['email']}", "email")
-    changed = sorted(
-        name
-        for name in ("email", "email_raw", "first_name", "last_name", "timezone", "locale")
-        if getattr(contact, name) != row[name]
-    )
+    fields = ["first_name", "last_name", "timezone", "locale"]
+    if row["email"] != contact.email:  # the same address typed again keeps its raw form
+        fields += ["email", "email_raw", "is_role_address", "is_disposable"]
+    changed = sorted(name for name in fields if getattr(contact, name) != row[name])
     for name in changed:
         setattr(contact, name, row[name])
-    if "email" in changed:
-        contact.is_role_address = row["is_role_address"]
-        contact.is_disposable = row["is_disposable"]
     record_audit(
-        actor, "contact.update", project_id=project_id, obj=contact, context={"fields": changed}
+        actor, "contact.update", project_id=project_id, obj=contact, context={"changed": changed}
     )
     db.session.commit()
     return contact
