@@ -15,6 +15,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -37,13 +38,12 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.services.contact_upserts import _merge_set
 from mailapp.services.contacts import InvalidContact, normalize_email, validate_timezone
-from mailapp.services.import_files import NUMBER, data_rows
+from mailapp.services.import_files import data_rows, typed_value
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000
 SUPPRESSED = "address is suppressed; left as it is"
 # Profile columns of the staging table, as the CSV mapping names them.
 PROFILE = ("first_name", "last_name", "timezone", "locale")
-JSON_PAIRS_PER_CALL = 50  # jsonb_build_object takes at most 100 arguments
 ANALYZE_AFTER_ROWS = 10_000  # fresh planner statistics after a large import
 
 
@@ -62,16 +62,13 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> Iterator[ChunkCounts]:
     The staging tables are temporary, so the work runs on one connection of its own; each
     chunk's merge and the job's counters commit together on it.
     """
-    attributes = [t.removeprefix("attributes.") for t in job.mapping.values() if _is_attr(t)]
-    stage = _stage_table(len(attributes))
     with db.engine.connect() as connection:
         hash_emails = bool(
             connection.scalar(
                 sa.select(Suppression.id).where(Suppression.project_id == job.project_id).limit(1)
             )
         )
-        columns = ", ".join(_stage_ddl(len(attributes)))
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE import_chunk ({columns})")
+        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE import_chunk ({STAGE_DDL})")
         connection.exec_driver_sql("CREATE TEMPORARY TABLE import_seen (email text, line int)")
         connection.commit()
         chunks: queue.Queue = queue.Queue(maxsize=2)
@@ -86,8 +83,8 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> Iterator[ChunkCounts]:
             while (item := chunks.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                text, rows = item
-                yield _merge_chunk(connection, job, stage, attributes, text, rows, hash_emails)
+                data, rows = item
+                yield _merge_chunk(connection, job, data, rows, hash_emails)
             if job.processed_rows >= ANALYZE_AFTER_ROWS:
                 connection.exec_driver_sql("ANALYZE contacts")
                 connection.exec_driver_sql("ANALYZE list_memberships")
@@ -114,31 +111,27 @@ class _ParseJob:
         return cls(job.path, job.delimiter, dict(job.mapping))
 
 
-def _is_attr(target: str) -> bool:
-    return target.startswith("attributes.")
-
-
-def _stage_ddl(attribute_count: int) -> list[str]:
-    return [
+STAGE_DDL = ", ".join(
+    [
         "line integer",
         "email text",
         "email_raw text",
         *[f"{name} text" for name in PROFILE],
         "list_id integer",
-        *[f"a{i} text" for i in range(attribute_count)],
+        "attributes jsonb",
         "is_role_address boolean",
         "is_disposable boolean",
         "email_hash text",
         "reason text",
         "raw text",
     ]
-
-
-def _stage_table(attribute_count: int) -> sa.TableClause:
-    types = {"line": sa.Integer, "list_id": sa.Integer}
-    types |= {"is_role_address": sa.Boolean, "is_disposable": sa.Boolean}
-    names = [column.split()[0] for column in _stage_ddl(attribute_count)]
-    return sa.table("import_chunk", *[sa.column(n, types.get(n, sa.Text)) for n in names])
+)
+TYPES = {"line": sa.Integer, "list_id": sa.Integer, "attributes": postgresql.JSONB}
+TYPES |= {"is_role_address": sa.Boolean, "is_disposable": sa.Boolean}
+STAGE = sa.table(
+    "import_chunk",
+    *[sa.column(c.split()[0], TYPES.get(c.split()[0], sa.Text)) for c in STAGE_DDL.split(", ")],
+)
 
 
 # -- parsing (its own thread: no database access here) ------------------------------------
@@ -157,10 +150,14 @@ def _parse_into(
 
 def _render_chunks(
     job: _ParseJob, lists: dict[str, int], hash_emails: bool
-) -> Iterator[tuple[str, int]]:
-    """The file as CSV text for COPY, CHUNK_ROWS rows at a time, each row checked."""
-    attributes = [t for t in job.mapping.values() if _is_attr(t)]
-    width = 10 + len(attributes)  # the cells _checked_cells gives
+) -> Iterator[tuple[bytes, int]]:
+    """The file as CSV for COPY (UTF-8), CHUNK_ROWS rows at a time, each row checked."""
+    attributes = [
+        (target, target.removeprefix("attributes."))
+        for target in job.mapping.values()
+        if target.startswith("attributes.")
+    ]
+    width = 11  # the cells _checked_cells gives
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     rows = 0
@@ -179,16 +176,19 @@ def _render_chunks(
         else:
             out.writerow((row.line, *([None] * width), reason[:255], row.raw))
         if rows >= CHUNK_ROWS:
-            yield buffer.getvalue(), rows
+            yield buffer.getvalue().encode(), rows
             buffer.seek(0)
             buffer.truncate()
             rows = 0
     if rows:
-        yield buffer.getvalue(), rows
+        yield buffer.getvalue().encode(), rows
 
 
 def _checked_cells(
-    values: dict[str, str], lists: dict[str, int], attributes: list[str], hash_emails: bool
+    values: dict[str, str],
+    lists: dict[str, int],
+    attributes: list[tuple[str, str]],
+    hash_emails: bool,
 ) -> list[Any]:
     """A valid row's staging cells (as clean_contact would write it); else InvalidContact."""
     given = values.get("email")
@@ -216,7 +216,10 @@ def _checked_cells(
         timezone,
         locale,
         list_id,
-        *[values.get(a) or None for a in attributes],
+        json.dumps(
+            {key: typed_value(value) for target, key in attributes if (value := values[target])},
+            ensure_ascii=False,
+        ),
         "t" if address.is_role else "f",
         "t" if address.is_disposable else "f",
         digest,
@@ -229,22 +232,20 @@ def _checked_cells(
 def _merge_chunk(
     connection: sa.Connection,
     job: ImportJob,
-    stage: sa.TableClause,
-    attributes: list[str],
-    text: str,
+    data: bytes,
     rows: int,
     hash_emails: bool,
 ) -> ChunkCounts:
     connection.exec_driver_sql("TRUNCATE import_chunk")
     cursor = connection.connection.driver_connection.cursor()
     with cursor, cursor.copy("COPY import_chunk FROM STDIN (FORMAT csv)") as copy:
-        copy.write(text)
+        copy.write(data)
     connection.exec_driver_sql("ANALYZE import_chunk")
     _mark_duplicates(connection)
     if hash_emails:
         _mark_suppressed(connection, job.project_id)
     now = utcnow()
-    created, written = _upsert_contacts(connection, job, stage, attributes, now)
+    created, written = _upsert_contacts(connection, job, now)
     if job.duplicate_policy is DuplicatePolicy.SKIP:
         written = created
     invalid, suppressed = _record_problems(connection, job)
@@ -308,20 +309,18 @@ def _mark_suppressed(connection: sa.Connection, project_id: int) -> None:
 def _upsert_contacts(
     connection: sa.Connection,
     job: ImportJob,
-    stage: sa.TableClause,
-    attributes: list[str],
     now: Any,
 ) -> tuple[int, int]:
     """Insert or merge the chunk's valid rows; (created, written) under the policy."""
     table = Contact.__table__
-    u = stage.c
+    u = STAGE.c
     columns = {
         "project_id": sa.literal(job.project_id),
         "email": u.email,
         "email_raw": u.email_raw,
         "status": sa.literal(ContactStatus.ACTIVE.value),
         **{name: u[name] for name in PROFILE},
-        "attributes": _attributes_json(stage, attributes),
+        "attributes": u.attributes,
         "source": sa.literal(f"import:{job.id}", sa.String),
         "is_role_address": u.is_role_address,
         "is_disposable": u.is_disposable,
@@ -344,14 +343,14 @@ def _upsert_contacts(
     written = stmt.returning(
         table.c.id, table.c.email, sa.literal_column("xmax = 0").label("created")
     ).cte("written")
-    members = _memberships(job, now, written, stage).cte("members")
+    members = _memberships(job, now, written).cte("members")
     created = sa.func.count().filter(written.c.created)
     query = sa.select(created, sa.func.count()).select_from(written)
     row = connection.execute(query.add_cte(members)).one()
     return row[0], row[1]
 
 
-def _memberships(job: ImportJob, now: Any, contacts: Any, stage: sa.TableClause) -> Any:
+def _memberships(job: ImportJob, now: Any, contacts: Any) -> Any:
     """Membership rows for `contacts` (id, email): the import's list and the row's list."""
     table = ListMembership.__table__.c
     selects = [
@@ -363,9 +362,9 @@ def _memberships(job: ImportJob, now: Any, contacts: Any, stage: sa.TableClause)
             sa.literal(now, table.confirmed_at.type),
             sa.literal(now, table.created_at.type),
         )
-        .select_from(contacts.join(stage, stage.c.email == contacts.c.email))
-        .where(stage.c.reason.is_(None), list_column.is_not(None))
-        for list_column in (stage.c.list_id, sa.literal(job.list_id, sa.Integer))
+        .select_from(contacts.join(STAGE, STAGE.c.email == contacts.c.email))
+        .where(STAGE.c.reason.is_(None), list_column.is_not(None))
+        for list_column in (STAGE.c.list_id, sa.literal(job.list_id, sa.Integer))
     ]
     columns = ["project_id", "list_id", "contact_id", "status", "confirmed_at", "created_at"]
     rows = selects[0] if job.list_id is None else sa.union_all(*selects)
@@ -374,29 +373,6 @@ def _memberships(job: ImportJob, now: Any, contacts: Any, stage: sa.TableClause)
         .from_select(columns, rows)
         .on_conflict_do_nothing()
     )
-
-
-def _attributes_json(stage: sa.TableClause, attributes: list[str]) -> sa.ColumnElement:
-    """The attribute cells as a JSON object: numbers typed as import_files.typed_value does."""
-    if not attributes:
-        return sa.cast(sa.literal("{}"), postgresql.JSONB)
-    pairs = []
-    for i, key in enumerate(attributes):
-        cell = stage.c[f"a{i}"]
-        number = sa.case(
-            (sa.func.strpos(cell, ".") > 0, sa.func.to_jsonb(sa.cast(cell, sa.Float))),
-            else_=sa.func.to_jsonb(sa.cast(cell, sa.BigInteger)),
-        )
-        value = sa.case((cell.op("~")(NUMBER.pattern), number), else_=sa.func.to_jsonb(cell))
-        pairs.append((sa.literal(key), value))
-    objects = [
-        sa.func.jsonb_build_object(*[x for pair in group for x in pair])
-        for group in (pairs[i : i + JSON_PAIRS_PER_CALL] for i in range(0, len(pairs), 50))
-    ]
-    merged = objects[0]
-    for more in objects[1:]:
-        merged = merged.op("||")(more)
-    return sa.func.jsonb_strip_nulls(merged)
 
 
 def _record_problems(connection: sa.Connection, job: ImportJob) -> tuple[int, int]:
