@@ -1,4 +1,8 @@
-"""Running an import (worker side): the file in batches, set-based writes, progress after each."""
+"""Running an import (worker side): the file in chunks, set-based writes, progress after each.
+
+PostgreSQL stages each chunk by COPY and merges it in SQL (import_staging); SQLite writes
+batches of cleaned rows through contact_upserts.bulk_upsert.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +54,7 @@ def run_import(job_id: int) -> ImportJob:
     db.session.commit()
     lists = list_ids(job.project_id)
     if dialect() == "postgresql":
-        for _ in run_staged(job, lists):
-            pass  # each chunk commits the job's counters, which the progress bar polls
+        run_staged(job, lists)  # each chunk commits the counters the progress bar polls
         db.session.refresh(job)
     else:
         _write_batches(job, lists)

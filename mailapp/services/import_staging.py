@@ -56,8 +56,8 @@ class ChunkCounts:
     invalid: int = 0
 
 
-def run_staged(job: ImportJob, lists: dict[str, int]) -> Iterator[ChunkCounts]:
-    """Import the job's file chunk by chunk; yields each chunk's counts once committed.
+def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
+    """Import the job's file chunk by chunk, committing each with the job's counters.
 
     The staging tables are temporary, so the work runs on one connection of its own; each
     chunk's merge and the job's counters commit together on it.
@@ -80,12 +80,14 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> Iterator[ChunkCounts]:
         )
         parser.start()
         try:
+            imported = 0
             while (item := chunks.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
                 data, rows = item
-                yield _merge_chunk(connection, job, data, rows, hash_emails)
-            if job.processed_rows >= ANALYZE_AFTER_ROWS:
+                _merge_chunk(connection, job, data, rows, hash_emails)
+                imported += rows
+            if imported >= ANALYZE_AFTER_ROWS:
                 connection.exec_driver_sql("ANALYZE contacts")
                 connection.exec_driver_sql("ANALYZE list_memberships")
                 connection.commit()
