@@ -150,11 +150,13 @@ def child_import(database_url: str, csv_path: str, slug: str) -> None:
 def run_child(database_url: str, path: Path, slug: str) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", database_url, str(path), slug],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+    if out.returncode:
+        sys.exit(f"bench_audience: the import of {path.name} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -15,10 +15,13 @@ import contextlib
 import csv
 import hashlib
 import io
+import itertools
 import json
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from mailapp.models import (
     ContactStatus,
     DuplicatePolicy,
     ImportJob,
+    ImportProblem,
     ListMembership,
     MembershipStatus,
     Suppression,
@@ -41,6 +45,7 @@ from mailapp.services.contacts import InvalidContact, normalize_email, validate_
 from mailapp.services.import_files import data_rows, typed_value
 
 CHUNK_ROWS = 25_000
+MERGERS = 2  # chunks merged at once, each on its own connection (and server process)
 SUPPRESSED = "address is suppressed; left as it is"
 # Profile columns of the staging table, as the CSV mapping names them.
 PROFILE = ("first_name", "last_name", "timezone", "locale")
@@ -59,18 +64,23 @@ class ChunkCounts:
 def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
     """Import the job's file chunk by chunk, committing each with the job's counters.
 
-    The staging tables are temporary, so the work runs on one connection of its own; each
-    chunk's merge and the job's counters commit together on it.
+    Three stages overlap: the parser thread checks rows; this thread COPYs each chunk into
+    an UNLOGGED table of its own and marks the duplicates (in file order, so this stage is
+    serial); MERGERS threads, each on its own connection, merge chunks concurrently. Once
+    duplicates are marked no two chunks hold the same address, so concurrent merges never
+    touch the same contact.
     """
-    with db.engine.connect() as connection:
+    engine = db.engine
+    with engine.connect() as connection:
         hash_emails = bool(
             connection.scalar(
                 sa.select(Suppression.id).where(Suppression.project_id == job.project_id).limit(1)
             )
         )
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE import_chunk ({STAGE_DDL})")
+        _drop_chunk_tables(connection, job.id)  # left by an attempt that died
         connection.exec_driver_sql("CREATE TEMPORARY TABLE import_seen (email text, line int)")
         connection.commit()
+        plan = _MergePlan.of(job)
         chunks: queue.Queue = queue.Queue(maxsize=2)
         parser = threading.Thread(
             target=_parse_into,
@@ -79,25 +89,69 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
             daemon=True,
         )
         parser.start()
+        pool = ThreadPoolExecutor(MERGERS, thread_name_prefix=f"import-{job.id}-merge")
         try:
+            pending: deque[Future] = deque()
             imported = 0
-            while (item := chunks.get()) is not None:
+            for number in itertools.count():
+                if (item := chunks.get()) is None:
+                    break
                 if isinstance(item, BaseException):
                     raise item
                 data, rows = item
-                _merge_chunk(connection, job, data, rows, hash_emails)
+                table = _stage_chunk(connection, job.id, number, data)
+                pending.append(pool.submit(_merge_chunk, engine, plan, table, rows, hash_emails))
+                while len(pending) > MERGERS or (pending and pending[0].done()):
+                    pending.popleft().result()
                 imported += rows
+            while pending:
+                pending.popleft().result()
             if imported >= ANALYZE_AFTER_ROWS:
                 connection.exec_driver_sql("ANALYZE contacts")
                 connection.exec_driver_sql("ANALYZE list_memberships")
                 connection.commit()
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             while parser.is_alive():  # a parser blocked on the full queue gets to finish
                 with contextlib.suppress(queue.Empty):
                     chunks.get(timeout=0.1)
             connection.rollback()
-            connection.exec_driver_sql("DROP TABLE IF EXISTS import_chunk, import_seen")
+            connection.exec_driver_sql("DROP TABLE IF EXISTS import_seen")
+            _drop_chunk_tables(connection, job.id)
             connection.commit()
+
+
+@dataclass(frozen=True)
+class _MergePlan:
+    """What a merging thread needs of the job: plain values, no session-bound object."""
+
+    job_id: int
+    project_id: int
+    list_id: int | None
+    policy: DuplicatePolicy
+    merged: dict[str, Any]  # ON CONFLICT ... SET under the policy, built with the app context
+
+    @classmethod
+    def of(cls, job: ImportJob) -> _MergePlan:
+        policy = job.duplicate_policy
+        if policy is DuplicatePolicy.SKIP:
+            # A no-op update rather than DO NOTHING, so that skipped contacts are returned
+            # too and still join the lists; the merge counts them as skipped.
+            merged = {"email": Contact.__table__.c.email}
+        else:
+            merged = _merge_set(postgresql.insert(Contact.__table__).excluded, policy)
+        return cls(job.id, job.project_id, job.list_id, policy, merged)
+
+
+def _drop_chunk_tables(connection: sa.Connection, job_id: int) -> None:
+    names = connection.scalars(
+        sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename LIKE :pattern"
+        ).bindparams(pattern=f"import\\_{job_id}\\_%")
+    ).all()
+    for name in names:
+        connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 @dataclass(frozen=True)
@@ -130,10 +184,14 @@ STAGE_DDL = ", ".join(
 )
 TYPES = {"line": sa.Integer, "list_id": sa.Integer, "attributes": postgresql.JSONB}
 TYPES |= {"is_role_address": sa.Boolean, "is_disposable": sa.Boolean}
-STAGE = sa.table(
-    "import_chunk",
-    *[sa.column(c.split()[0], TYPES.get(c.split()[0], sa.Text)) for c in STAGE_DDL.split(", ")],
-)
+
+
+SEEN = sa.table("import_seen", sa.column("email", sa.Text), sa.column("line", sa.Integer))
+
+
+def _chunk_table(name: str) -> sa.TableClause:
+    columns = [c.split()[0] for c in STAGE_DDL.split(", ")]
+    return sa.table(name, *[sa.column(c, TYPES.get(c, sa.Text)) for c in columns])
 
 
 # -- parsing (its own thread: no database access here) ------------------------------------
@@ -231,91 +289,98 @@ def _checked_cells(
 # -- merging (the job's thread and session) -----------------------------------------------
 
 
-def _merge_chunk(
-    connection: sa.Connection,
-    job: ImportJob,
-    data: bytes,
-    rows: int,
-    hash_emails: bool,
-) -> ChunkCounts:
-    connection.exec_driver_sql("TRUNCATE import_chunk")
+def _stage_chunk(connection: sa.Connection, job_id: int, number: int, data: bytes) -> str:
+    """COPY a chunk into its own UNLOGGED table and mark its duplicates; the table's name."""
+    table = f"import_{job_id}_{number}"
+    connection.exec_driver_sql(f"CREATE UNLOGGED TABLE {table} ({STAGE_DDL})")
     cursor = connection.connection.driver_connection.cursor()
-    with cursor, cursor.copy("COPY import_chunk FROM STDIN (FORMAT csv)") as copy:
+    with cursor, cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
         copy.write(data)
-    connection.exec_driver_sql("ANALYZE import_chunk")
-    _mark_duplicates(connection)
-    if hash_emails:
-        _mark_suppressed(connection, job.project_id)
-    now = utcnow()
-    created, written = _upsert_contacts(connection, job, now)
-    if job.duplicate_policy is DuplicatePolicy.SKIP:
-        written = created
-    invalid, suppressed = _record_problems(connection, job)
-    valid = rows - invalid - suppressed
-    counts = ChunkCounts(
-        rows=rows,
-        created=created,
-        updated=written - created,
-        skipped=valid - written + suppressed,
-        invalid=invalid,
-    )
-    table = ImportJob.__table__.c
-    connection.execute(
-        sa.update(ImportJob)
-        .where(ImportJob.id == job.id)
-        .values(
-            processed_rows=table.processed_rows + counts.rows,
-            created_count=table.created_count + counts.created,
-            updated_count=table.updated_count + counts.updated,
-            skipped_count=table.skipped_count + counts.skipped,
-            invalid_count=table.invalid_count + counts.invalid,
-        )
-    )
+    connection.exec_driver_sql(f"ANALYZE {table}")
+    _mark_duplicates(connection, _chunk_table(table))
     connection.commit()
-    return counts
+    return table
 
 
-def _mark_duplicates(connection: sa.Connection) -> None:
-    """Later occurrences of an address name the line of its first, in this file."""
-    connection.exec_driver_sql(
-        """
-        UPDATE import_chunk c SET reason = 'duplicate of line ' || d.first
-        FROM (
-            SELECT w.line, coalesce(s.line, w.first) AS first
-            FROM (
-                SELECT line, email, min(line) OVER (PARTITION BY email) AS first
-                FROM import_chunk WHERE reason IS NULL
-            ) w
-            LEFT JOIN import_seen s ON s.email = w.email
-        ) d
-        WHERE c.line = d.line AND d.first <> d.line
-        """
+def _mark_duplicates(connection: sa.Connection, chunk: sa.TableClause) -> None:
+    """Later occurrences of an address name the line of its first in the file."""
+    c = chunk.c
+    first = sa.func.min(c.line).over(partition_by=c.email).label("first")
+    w = sa.select(c.line, c.email, first).where(c.reason.is_(None)).subquery("w")
+    d = (
+        sa.select(w.c.line, sa.func.coalesce(SEEN.c.line, w.c.first).label("first"))
+        .select_from(w.outerjoin(SEEN, SEEN.c.email == w.c.email))
+        .subquery("d")
+    )
+    connection.execute(
+        sa.update(chunk)
+        .where(c.line == d.c.line, d.c.first != d.c.line)
+        .values(reason=sa.literal("duplicate of line ") + sa.cast(d.c.first, sa.Text))
     )
     # Only first occurrences are left valid, so import_seen holds each address once.
-    connection.exec_driver_sql(
-        "INSERT INTO import_seen SELECT email, line FROM import_chunk WHERE reason IS NULL"
+    connection.execute(
+        sa.insert(SEEN).from_select(
+            ["email", "line"], sa.select(c.email, c.line).where(c.reason.is_(None))
+        )
     )
 
 
-def _mark_suppressed(connection: sa.Connection, project_id: int) -> None:
+def _merge_chunk(
+    engine: sa.Engine, plan: _MergePlan, table: str, rows: int, hash_emails: bool
+) -> None:
+    """Merge one staged chunk and add its counts to the job's, in one transaction."""
+    chunk = _chunk_table(table)
+    with engine.connect() as connection:
+        if hash_emails:
+            _mark_suppressed(connection, plan.project_id, chunk)
+        created, written = _upsert_contacts(connection, plan, chunk)
+        if plan.policy is DuplicatePolicy.SKIP:
+            written = created
+        invalid, suppressed = _record_problems(connection, plan, chunk)
+        valid = rows - invalid - suppressed
+        counts = ChunkCounts(
+            rows=rows,
+            created=created,
+            updated=written - created,
+            skipped=valid - written + suppressed,
+            invalid=invalid,
+        )
+        column = ImportJob.__table__.c
+        connection.execute(
+            sa.update(ImportJob)
+            .where(ImportJob.id == plan.job_id)
+            .values(
+                processed_rows=column.processed_rows + counts.rows,
+                created_count=column.created_count + counts.created,
+                updated_count=column.updated_count + counts.updated,
+                skipped_count=column.skipped_count + counts.skipped,
+                invalid_count=column.invalid_count + counts.invalid,
+            )
+        )
+        connection.exec_driver_sql(f"DROP TABLE {table}")
+        connection.commit()
+
+
+def _mark_suppressed(connection: sa.Connection, project_id: int, chunk: sa.TableClause) -> None:
     """Suppressed addresses are reported and left alone (the parser hashed them)."""
     connection.execute(
-        sa.text(
-            "UPDATE import_chunk c SET reason = :reason FROM suppressions s "
-            "WHERE s.project_id = :project AND s.email_hash = c.email_hash "
-            "AND c.reason IS NULL"
-        ).bindparams(reason=SUPPRESSED, project=project_id),
+        sa.update(chunk)
+        .where(
+            Suppression.project_id == project_id,
+            Suppression.email_hash == chunk.c.email_hash,
+            chunk.c.reason.is_(None),
+        )
+        .values(reason=SUPPRESSED)
     )
 
 
 def _upsert_contacts(
-    connection: sa.Connection,
-    job: ImportJob,
-    now: Any,
+    connection: sa.Connection, job: _MergePlan, stage: sa.TableClause
 ) -> tuple[int, int]:
     """Insert or merge the chunk's valid rows; (created, written) under the policy."""
+    now = utcnow()
     table = Contact.__table__
-    u = STAGE.c
+    u = stage.c
     columns = {
         "project_id": sa.literal(job.project_id),
         "email": u.email,
@@ -323,7 +388,7 @@ def _upsert_contacts(
         "status": sa.literal(ContactStatus.ACTIVE.value),
         **{name: u[name] for name in PROFILE},
         "attributes": u.attributes,
-        "source": sa.literal(f"import:{job.id}", sa.String),
+        "source": sa.literal(f"import:{job.job_id}", sa.String),
         "is_role_address": u.is_role_address,
         "is_disposable": u.is_disposable,
         "quarantined": sa.or_(u.is_role_address, u.is_disposable),
@@ -334,25 +399,19 @@ def _upsert_contacts(
     stmt = postgresql.insert(table).from_select(
         list(columns), sa.select(*columns.values()).where(u.reason.is_(None))
     )
-    if job.duplicate_policy is DuplicatePolicy.SKIP:
-        # A no-op update rather than DO NOTHING, so that skipped contacts are returned too
-        # and still join the lists; the caller counts them as skipped.
-        merged = {"email": table.c.email}
-    else:
-        merged = _merge_set(stmt.excluded, job.duplicate_policy)
-    stmt = stmt.on_conflict_do_update(index_elements=["project_id", "email"], set_=merged)
+    stmt = stmt.on_conflict_do_update(index_elements=["project_id", "email"], set_=job.merged)
     # xmax is 0 on a freshly inserted row version: created rather than updated.
     written = stmt.returning(
         table.c.id, table.c.email, sa.literal_column("xmax = 0").label("created")
     ).cte("written")
-    members = _memberships(job, now, written).cte("members")
+    members = _memberships(job, now, written, stage).cte("members")
     created = sa.func.count().filter(written.c.created)
     query = sa.select(created, sa.func.count()).select_from(written)
     row = connection.execute(query.add_cte(members)).one()
     return row[0], row[1]
 
 
-def _memberships(job: ImportJob, now: Any, contacts: Any) -> Any:
+def _memberships(job: _MergePlan, now: Any, contacts: Any, stage: sa.TableClause) -> Any:
     """Membership rows for `contacts` (id, email): the import's list and the row's list."""
     table = ListMembership.__table__.c
     selects = [
@@ -364,9 +423,9 @@ def _memberships(job: ImportJob, now: Any, contacts: Any) -> Any:
             sa.literal(now, table.confirmed_at.type),
             sa.literal(now, table.created_at.type),
         )
-        .select_from(contacts.join(STAGE, STAGE.c.email == contacts.c.email))
-        .where(STAGE.c.reason.is_(None), list_column.is_not(None))
-        for list_column in (STAGE.c.list_id, sa.literal(job.list_id, sa.Integer))
+        .select_from(contacts.join(stage, stage.c.email == contacts.c.email))
+        .where(stage.c.reason.is_(None), list_column.is_not(None))
+        for list_column in (stage.c.list_id, sa.literal(job.list_id, sa.Integer))
     ]
     columns = ["project_id", "list_id", "contact_id", "status", "confirmed_at", "created_at"]
     rows = selects[0] if job.list_id is None else sa.union_all(*selects)
@@ -377,21 +436,25 @@ def _memberships(job: ImportJob, now: Any, contacts: Any) -> Any:
     )
 
 
-def _record_problems(connection: sa.Connection, job: ImportJob) -> tuple[int, int]:
+def _record_problems(
+    connection: sa.Connection, job: _MergePlan, chunk: sa.TableClause
+) -> tuple[int, int]:
     """Store the chunk's rejected rows for the report; (invalid, suppressed)."""
+    table = ImportProblem.__table__
+    c = chunk.c
+    problems = (
+        sa.insert(table)
+        .from_select(
+            ["project_id", "import_id", "line", "reason", "raw"],
+            sa.select(
+                sa.literal(job.project_id), sa.literal(job.job_id), c.line, c.reason, c.raw
+            ).where(c.reason.is_not(None)),
+        )
+        .returning(table.c.reason)
+        .cte("problems")
+    )
+    suppressed = problems.c.reason == SUPPRESSED
     row = connection.execute(
-        sa.text(
-            """
-            WITH problems AS (
-                INSERT INTO import_problems (project_id, import_id, line, reason, raw)
-                SELECT :project, :job, line, reason, raw FROM import_chunk
-                WHERE reason IS NOT NULL
-                RETURNING reason
-            )
-            SELECT count(*) FILTER (WHERE reason <> :suppressed),
-                   count(*) FILTER (WHERE reason = :suppressed)
-            FROM problems
-            """
-        ).bindparams(project=job.project_id, job=job.id, suppressed=SUPPRESSED)
+        sa.select(sa.func.count().filter(sa.not_(suppressed)), sa.func.count().filter(suppressed))
     ).one()
     return row[0], row[1]
