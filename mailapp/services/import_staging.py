@@ -82,9 +82,10 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
         connection.commit()
         plan = _MergePlan.of(job)
         chunks: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
         parser = threading.Thread(
             target=_parse_into,
-            args=(chunks, _ParseJob.of(job), lists, hash_emails),
+            args=(chunks, stop, _ParseJob.of(job), lists, hash_emails),
             name=f"import-{job.id}-parser",
             daemon=True,
         )
@@ -111,6 +112,7 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
                 connection.exec_driver_sql("ANALYZE list_memberships")
                 connection.commit()
         finally:
+            stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             while parser.is_alive():  # a parser blocked on the full queue gets to finish
                 with contextlib.suppress(queue.Empty):
@@ -198,10 +200,16 @@ def _chunk_table(name: str) -> sa.TableClause:
 
 
 def _parse_into(
-    chunks: queue.Queue, job: _ParseJob, lists: dict[str, int], hash_emails: bool
+    chunks: queue.Queue,
+    stop: threading.Event,
+    job: _ParseJob,
+    lists: dict[str, int],
+    hash_emails: bool,
 ) -> None:
     try:
         for chunk in _render_chunks(job, lists, hash_emails):
+            if stop.is_set():  # the import failed downstream: no point reading on
+                return
             chunks.put(chunk)
         chunks.put(None)
     except BaseException as exc:  # handed to the merging thread, which raises it
