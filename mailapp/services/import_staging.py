@@ -70,7 +70,8 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
     duplicates are marked no two chunks hold the same address, so concurrent merges never
     touch the same contact.
     """
-    engine = db.engine
+    # Statements name per-chunk tables: caching their compiled form would only grow memory.
+    engine = db.engine.execution_options(compiled_cache=None)
     with engine.connect() as connection:
         hash_emails = bool(
             connection.scalar(
