@@ -78,7 +78,7 @@ def create_database(server_url: str) -> str:
 
 
 def copy_baseline(database_url: str, path: Path) -> float:
-    """Seconds for PostgreSQL COPY of the same file into a staging table."""
+    """Seconds for PostgreSQL COPY of the same file into a plain table."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -114,6 +114,9 @@ def child_import(database_url: str, csv_path: str, slug: str) -> None:
     with app.app_context():
         project = create_project(slug, actor=actor)
         everyone = create_list(project.id, "Everyone", actor=actor)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # End to end as a user sees it: from the upload to the job being done.
+        start = time.perf_counter()
         with open(csv_path, "rb") as handle:
             job = create_import(
                 project.id,
@@ -124,8 +127,6 @@ def child_import(database_url: str, csv_path: str, slug: str) -> None:
             )
         set_mapping(project.id, job.id, job.mapping, list_id=everyone.id, actor=actor)
         start_import(project.id, job.id, actor=actor)
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
         done = run_import(job.id)
         elapsed = time.perf_counter() - start
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -149,11 +150,13 @@ def child_import(database_url: str, csv_path: str, slug: str) -> None:
 def run_child(database_url: str, path: Path, slug: str) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", database_url, str(path), slug],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+    if out.returncode:
+        sys.exit(f"bench_audience: the import of {path.name} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -231,9 +234,9 @@ def main() -> None:
     large_run = run_child(database_url, large, "bench-large")
     import_rate = large_run["rows"] / large_run["seconds"]
     copy_rate = rows / copy_seconds
-    print(f"  COPY into a staging table     {copy_rate:>12,.0f} rows/s  ({copy_seconds:.1f} s)")
+    print(f"  COPY into a plain table       {copy_rate:>12,.0f} rows/s  ({copy_seconds:.1f} s)")
     print(
-        f"  CSV import (validate+upsert)  {import_rate:>12,.0f} rows/s  "
+        f"  CSV import, upload to done    {import_rate:>12,.0f} rows/s  "
         f"({large_run['seconds']:.1f} s, {large_run['created']:,} created, "
         f"{large_run['invalid']:,} invalid) = {100 * import_rate / copy_rate:.0f}% of COPY"
     )

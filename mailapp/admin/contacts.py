@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
@@ -18,9 +17,10 @@ from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.fields import strip
 from mailapp.admin.paths import path_id
+from mailapp.extensions import db
 from mailapp.models import Contact
 from mailapp.permissions import Permission
-from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists
+from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists, tags
 
 
 def _email_link(model: Contact) -> Markup:
@@ -34,12 +34,15 @@ class ContactProfileMixin:
 
     action_permissions = {
         "lists": Permission.CONTACTS_WRITE,
+        "tags": Permission.CONTACTS_WRITE,
         "quarantine": Permission.CONTACTS_WRITE,
         "release": Permission.CONTACTS_WRITE,
     }
     endpoint_permissions = {
         "profile": Permission.CONTACTS_READ,
         "bulk_lists": Permission.CONTACTS_WRITE,
+        "bulk_tags": Permission.CONTACTS_WRITE,
+        "edit_tags": Permission.CONTACTS_WRITE,
         # A GDPR access request: the same people who handle erasure (support staff).
         "export_json": Permission.GDPR_ERASE,
         "erase": Permission.GDPR_ERASE,
@@ -59,7 +62,25 @@ class ContactProfileMixin:
             detail=detail,
             can_export=has_permission(Permission.GDPR_ERASE),
             can_erase=has_permission(Permission.GDPR_ERASE),
+            can_tag=has_permission(Permission.CONTACTS_WRITE),
         )
+
+    @expose("/profile/<contact_id>/tags", methods=("GET", "POST"))
+    def edit_tags(self, contact_id: str) -> ResponseReturnValue:
+        """The tags box on the profile: the contact's tags become exactly those given."""
+        contact_id = path_id(contact_id)
+        if request.method == "GET":  # the box lives on the profile page
+            return redirect(url_for(".profile", contact_id=contact_id))
+        given = [t for t in request.form.get("tags", "").split(",") if t.strip()]
+        try:
+            tags.set_contact_tags(current_project().id, contact_id, given, actor=current_actor())
+        except NotFound:
+            abort(404)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Tags saved.", "success")
+        return redirect(url_for(".profile", contact_id=contact_id))
 
     @expose("/profile/<contact_id>/export.json")
     def export_json(self, contact_id: str) -> Response:
@@ -91,6 +112,32 @@ class ContactProfileMixin:
     @action("lists", "Add to / remove from a list…")
     def action_lists(self, ids: list[str]) -> ResponseReturnValue:
         return redirect(url_for(".bulk_lists", ids=",".join(ids)))
+
+    @action("tags", "Tag / untag…")
+    def action_tags(self, ids: list[str]) -> ResponseReturnValue:
+        return redirect(url_for(".bulk_tags", ids=",".join(ids)))
+
+    @expose("/tags", methods=("GET", "POST"))
+    def bulk_tags(self) -> ResponseReturnValue:
+        project = current_project()
+        try:
+            ids = [int(i) for i in request.values.get("ids", "").split(",") if i]
+        except ValueError:
+            abort(400)
+        if request.method == "POST":
+            tag = request.form.get("tag", "")
+            try:
+                if request.form.get("operation") == "remove":
+                    done = tags.untag_contacts(project.id, ids, tag, actor=current_actor())
+                    flash(f"Tag {tag.strip()!r} removed from {done} contact(s).", "success")
+                else:
+                    done = tags.tag_contacts(project.id, ids, tag, actor=current_actor())
+                    flash(f"Tag {tag.strip()!r} added to {done} contact(s).", "success")
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                return redirect(url_for(".index_view"))
+        return self.render("admin/contact_tags.html", ids=ids, known=tags.project_tags(project.id))
 
     @action("quarantine", "Quarantine")
     def action_quarantine(self, ids: list[str]) -> None:
@@ -130,15 +177,40 @@ class ContactProfileMixin:
             "admin/contact_lists.html", ids=ids, lists=lists.project_lists(project.id)
         )
 
-    def save_new(self, form: Form, model: Contact) -> Any:
+    def create_model(self, form: Form) -> Any:
         """Through the contacts service: validated, labelled, merged by normalized email."""
-        contact, _ = contacts.upsert_contact(
-            current_project().id,
-            {name: getattr(form, name).data for name in self.form_columns},
-            actor=current_actor(),
-            source="admin",
-        )
+        try:
+            contact, _ = contacts.upsert_contact(
+                current_project().id, self._form_data(form), actor=current_actor(), source="admin"
+            )
+        except ServiceError as exc:
+            self._refuse(form, exc)
+            return False
+        self.after_model_change(form, contact, True)
         return contact
+
+    def update_model(self, form: Form, model: Contact) -> bool:
+        """Through the contacts service, so an edit is validated as any other write."""
+        try:
+            contact = contacts.update_contact(
+                current_project().id, model.id, self._form_data(form), actor=current_actor()
+            )
+        except ServiceError as exc:
+            self._refuse(form, exc)
+            return False
+        self.after_model_change(form, contact, False)
+        return True
+
+    def _form_data(self, form: Form) -> dict[str, Any]:
+        return {name: getattr(form, name).data for name in self.form_columns}
+
+    def _refuse(self, form: Form, exc: ServiceError) -> None:
+        """Roll back, show the reason next to the field it concerns, and flash it."""
+        db.session.rollback()
+        field = getattr(form, getattr(exc, "field", None) or "", None)
+        if field is not None:
+            field.errors = [*field.errors, str(exc)]
+        flash(str(exc), "error")
 
 
 class ContactAdmin(ContactProfileMixin, ProjectModelView):
@@ -187,13 +259,3 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     # Status follows suppression and erasure services, never a hand edit.
     form_columns = ["email", "first_name", "last_name", "timezone", "locale"]
     form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
-
-    def on_model_change(self, form: Form, model: Contact, is_created: bool) -> Any:
-        if not (is_created or sa.inspect(model).attrs.email.history.has_changes()):
-            return
-        raw = model.email
-        local, _, domain = raw.rpartition("@")
-        model.email_raw = raw
-        model.email = f"{local}@{domain.lower()}"
-        if is_created and not model.source:
-            model.source = "admin"

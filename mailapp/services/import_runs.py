@@ -1,4 +1,8 @@
-"""Running an import (worker side): the file in batches, set-based writes, progress after each."""
+"""Running an import (worker side): the file in chunks, set-based writes, progress after each.
+
+PostgreSQL stages each chunk by COPY and merges it in SQL (import_staging); SQLite writes
+batches of cleaned rows through contact_upserts.bulk_upsert.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from mailapp.services.import_files import (
     count_rows,
     data_rows,
 )
+from mailapp.services.import_staging import run_staged
 from mailapp.services.imports import import_quota, list_ids, rows_imported_today
 from mailapp.services.upserts import dialect, insert_for, unnest_rows
 
@@ -48,14 +53,11 @@ def run_import(job_id: int) -> ImportJob:
         return _fail(job, f"{job.total_rows:,} rows would pass the daily import quota of {quota:,}")
     db.session.commit()
     lists = list_ids(job.project_id)
-    batch: list[Row] = []
-    for row in data_rows(job):
-        batch.append(row)
-        if len(batch) >= BATCH_ROWS:
-            _write_batch(job, batch, lists)
-            batch = []
-    if batch:
-        _write_batch(job, batch, lists)
+    if dialect() == "postgresql":
+        run_staged(job, lists)  # each chunk commits the counters the progress bar polls
+        db.session.refresh(job)
+    else:
+        _write_batches(job, lists)
     job.status, job.finished_at = ImportStatus.DONE, utcnow()
     record_audit(
         Actor.system("import"),
@@ -73,6 +75,18 @@ def run_import(job_id: int) -> ImportJob:
     db.session.commit()
     Path(job.path).unlink(missing_ok=True)
     return job
+
+
+def _write_batches(job: ImportJob, lists: dict[str, int]) -> None:
+    """SQLite: the rows in batches of set-based upserts (PostgreSQL stages them by COPY)."""
+    batch: list[Row] = []
+    for row in data_rows(job):
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            _write_batch(job, batch, lists)
+            batch = []
+    if batch:
+        _write_batch(job, batch, lists)
 
 
 def fail_import(job_id: int, error: str) -> None:

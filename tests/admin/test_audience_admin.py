@@ -10,8 +10,10 @@ from dramatiq import Worker
 
 from mailapp.extensions import db
 from mailapp.models import (
+    AuditLog,
     Contact,
     ContactStatus,
+    ContactTag,
     ImportJob,
     ImportStatus,
     ListMembership,
@@ -19,6 +21,7 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.services.lists import create_list
+from mailapp.services.tags import contact_tags
 from tests.admin.conftest import TOKEN, login
 from tests.factories import TEST_ACTOR, make_contact, make_project, make_user
 from workers.broker import broker
@@ -174,3 +177,106 @@ def test_suppression_csv_import_page(app, client) -> None:
         content_type="multipart/form-data",
     )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Suppression)) == 2
+
+
+def test_contact_tags_bulk_action_and_profile_box(app, client) -> None:
+    project = make_project()
+    a, b = make_contact(project, "a@example.com"), make_contact(project, "b@example.com")
+    stranger = make_contact(make_project(), "s@example.com")
+    login(client, make_user(project, "marketer"))
+    r = client.post(
+        "/admin/contact/action/",
+        data={
+            "csrf_token": token_of(client.get("/admin/contact/").data),
+            "action": "tags",
+            "rowid": [str(a.id), str(b.id)],
+        },
+    )
+    assert r.status_code == 302
+    form = client.get(r.location)
+    assert b'id="bulk-tags"' in form.data
+    ids = f"{a.id},{b.id},{stranger.id}"
+    data = {"csrf_token": token_of(form.data), "ids": ids, "operation": "add", "tag": "vip"}
+    assert client.post("/admin/contact/tags", data=data).status_code == 302
+    assert tag_set(project.id, a.id) == tag_set(project.id, b.id) == ["vip"]
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(ContactTag.contact_id == stranger.id))
+        == 0
+    )
+    data = {**data, "ids": str(b.id), "operation": "remove"}
+    client.post("/admin/contact/tags", data=data)
+    assert tag_set(project.id, b.id) == []
+
+    profile = client.get(f"/admin/contact/profile/{a.id}")
+    assert b'value="vip"' in profile.data
+    client.post(
+        f"/admin/contact/profile/{a.id}/tags",
+        data={"csrf_token": token_of(profile.data), "tags": "webinar, vip2"},
+    )
+    assert tag_set(project.id, a.id) == ["vip2", "webinar"]
+    actions = db.session.scalars(
+        sa.select(AuditLog.action).where(AuditLog.project_id == project.id)
+    ).all()
+    assert {"contact.tag", "contact.untag", "contact.set_tags"} <= set(actions)
+    assert (
+        client.post(
+            f"/admin/contact/profile/{stranger.id}/tags",
+            data={"csrf_token": token_of(profile.data), "tags": "x"},
+        ).status_code
+        == 404
+    )
+
+
+def test_tagging_needs_contacts_write(app, client) -> None:
+    project = make_project()
+    contact = make_contact(project, "a@example.com")
+    login(client, make_user(project, "analyst"))  # reads contacts, may not tag them
+    page = client.get(f"/admin/contact/profile/{contact.id}")
+    assert page.status_code == 200
+    assert b"Save tags" not in page.data
+    assert client.get(f"/admin/contact/tags?ids={contact.id}").status_code == 403
+    r = client.post(
+        f"/admin/contact/profile/{contact.id}/tags",
+        data={"csrf_token": token_of(page.data), "tags": "x"},
+    )
+    assert r.status_code == 403
+    assert contact_tags(project.id, contact.id) == []
+
+
+def test_contact_edit_goes_through_the_service_validation(app, client) -> None:
+    project = make_project()
+    contact = make_contact(project, "pat@example.com", timezone="Europe/Berlin")
+    make_contact(project, "taken@example.com")
+    login(client, make_user(project, "marketer"))
+    page = client.get(f"/admin/contact/edit/?id={contact.id}")
+    base = {"csrf_token": token_of(page.data), "email": "pat@example.com"}
+    for changes, message in (
+        ({"timezone": "Mars/Olympus"}, b"not an IANA zone name"),
+        ({"email": "pat@host.local"}, b"invalid email"),
+        ({"email": "taken@example.com"}, b"another contact already has"),
+    ):
+        r = client.post(f"/admin/contact/edit/?id={contact.id}", data={**base, **changes})
+        assert r.status_code == 200  # the form again, the reason next to the field
+        assert message.lower() in r.data.lower()
+        assert b"is-invalid" in r.data
+        db.session.expire_all()
+        assert (contact.email, contact.timezone) == ("pat@example.com", "Europe/Berlin")
+    r = client.post(
+        f"/admin/contact/edit/?id={contact.id}",
+        data={**base, "email": "Info@Example.COM", "timezone": "Asia/Tokyo"},
+    )
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert (contact.email, contact.email_raw) == ("Info@example.com", "Info@Example.COM")
+    assert (contact.timezone, contact.is_role_address) == ("Asia/Tokyo", True)
+    r = client.post(
+        "/admin/contact/new/",
+        data={**base, "email": "new@example.com", "timezone": "Nowhere/Town"},
+    )
+    assert b"not an IANA zone name" in r.data
+    assert db.session.scalar(sa.select(Contact).where(Contact.email == "new@example.com")) is None
+
+
+def tag_set(project_id: int, contact_id: int) -> list[str]:
+    db.session.expire_all()
+    return contact_tags(project_id, contact_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Contact, ContactStatus, DuplicatePolicy, SuppressionReason
@@ -11,6 +12,7 @@ from mailapp.services import ServiceError
 from mailapp.services.contact_reads import contact_detail, list_contacts
 from mailapp.services.contacts import (
     InvalidContact,
+    _plain_address,
     delete_contact,
     normalize_email,
     quarantine_soft_bouncers,
@@ -34,6 +36,49 @@ def test_normalize_keeps_local_part_and_raw_lowercases_domain() -> None:
 def test_normalize_refuses_invalid(bad: str) -> None:
     with pytest.raises(InvalidContact):
         normalize_email(bad)
+
+
+TRICKY_ADDRESSES = [
+    "ann@example.com", "Ann.Lee+news@Example.COM", "a_b%c-d@mail.example.co.uk", "x@a1.io",
+    "john..doe@example.com", ".john@example.com", "john.@example.com", "a@.example.com",
+    "a@example..com", "a@example.com.", "a@-example.com", "a@example-.com", "a@ex-ample.com",
+    "a@example.123", "a@example.c0m", "a@123.example", "a@1.2.3.4", "a@[127.0.0.1]",
+    "a@" + "b" * 64 + ".com", "a@" + "b" * 63 + ".com", "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com", "a" * 60 + "." + "b" * 10 + "@example.com",
+    "a@" + ".".join(["c" * 63] * 3) + "." + "d" * 57 + ".com",
+    "a@" + ".".join(["c" * 60] * 4) + ".com", "a@host.local", "a@host.test", "a@x.invalid",
+    "a@localhost", "a@example.onion", "a@x.home.arpa", "a@Example.TEST", "a@xn--bcher-kva.de",
+    "a@bücher.de", "ü@example.com", "a@ab--cd.com", '"john doe"@example.com',
+    '"a"@example.com', "a b@example.com", "a@b", "a@example", "a!b@example.com",
+    "a/b@example.com", "a@exam_ple.com", "a@@example.com", "@example.com", "a@",
+    "first.last@sub.domain.example.museum", "a@x.y", "a@example.co", "A@EXAMPLE.com",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("given", TRICKY_ADDRESSES)
+def test_fast_address_check_accepts_only_what_email_validator_accepts(given: str) -> None:
+    """The fast path is a strict subset: whatever it accepts, email-validator accepts the same."""
+    plain = _plain_address(given)
+    try:
+        expected = validate_email(given, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    if plain is not None:
+        assert expected is not None, f"fast path accepted {given!r}, email-validator refuses it"
+        local, domain = expected.rpartition("@")[::2]
+        assert plain == (local, domain.lower())
+    # Either way, normalize_email agrees with email-validator on accepting the address.
+    try:
+        normalize_email(given)
+        accepted = True
+    except InvalidContact:
+        accepted = False
+    assert accepted == (expected is not None)
+
+
+def test_fast_address_check_settles_ordinary_addresses() -> None:
+    assert _plain_address("Ann.Lee+news@Example.COM") == ("Ann.Lee+news", "example.com")
+    assert _plain_address("a@host.local") is None  # special-use: email-validator words it
 
 
 def test_quality_labels() -> None:

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
-from mailapp.models import ConsentRecord, MembershipStatus, Suppression
+from mailapp.models import ConsentRecord, MembershipStatus, Project, Suppression
 from mailapp.permissions import Permission
 from mailapp.services.apikeys import create_api_key
 from tests.factories import TEST_ACTOR, make_contact, make_project
@@ -145,3 +145,36 @@ def test_gdpr_endpoints_and_openapi(app, api, client) -> None:
         == "contacts.write"
     )
     assert "/api/v1/contacts/bulk" in spec["paths"]
+
+
+def test_tags_api_and_openapi(app, api) -> None:
+    key = api(ALL)
+    with app.app_context():
+        project = db.session.get(Project, key.project_id)
+        a, b = make_contact(project, "a@example.com"), make_contact(project, "b@example.com")
+        other = make_contact(make_project(), "x@example.com")
+        a_id, b_id, other_id = a.id, b.id, other.id
+    r = key.post(f"/contacts/{a_id}/tags", json={"tag": "webinar"})
+    assert (r.status_code, r.json) == (200, {"tags": ["webinar"]})
+    assert key.post(f"/contacts/{a_id}/tags", json={"tag": ""}).status_code == 422
+    assert key.post(f"/contacts/{a_id}/tags", json=["webinar"]).status_code == 400
+    assert key.post(f"/contacts/{other_id}/tags", json={"tag": "x"}).status_code == 404
+    bulk = key.post("/tags/vip/contacts", json={"contact_ids": [a_id, b_id, other_id]})
+    assert bulk.json == {"tagged": 2}
+    assert key.post("/tags/vip/contacts", json={"contact_ids": ["1"]}).status_code == 400
+    assert key.get(f"/contacts/{a_id}/tags").json == {"tags": ["vip", "webinar"]}
+    assert key.get("/tags").json["data"] == [
+        {"tag": "vip", "contacts": 2},
+        {"tag": "webinar", "contacts": 1},
+    ]
+    assert key.delete(f"/contacts/{a_id}/tags/webinar").json == {"tags": ["vip"]}
+    removed = key.post("/tags/vip/contacts/remove", json={"contact_ids": [a_id, b_id]})
+    assert removed.json == {"untagged": 2}
+    assert key.get(f"/contacts/{b_id}/tags").json == {"tags": []}
+
+    reader = api([Permission.CONTACTS_READ.value])
+    assert reader.get(f"/contacts/{a_id}/tags").status_code == 200
+    assert reader.post("/tags/vip/contacts", json={"contact_ids": [a_id]}).status_code == 403
+    paths = key.get("/openapi.json").json["paths"]
+    assert "post" in paths["/api/v1/tags/{tag}/contacts"]
+    assert {"get", "post"} <= set(paths["/api/v1/contacts/{contact_id}/tags"])

@@ -251,4 +251,12 @@ def _unknown_api_route(exc: HTTPException) -> Response | HTTPException:
 
 
 # Endpoint modules register their routes on `bp` when imported (keep this block last).
-from mailapp.web.api import campaigns, contacts, lists, messages, segments, suppression  # noqa: E402, F401
+from mailapp.web.api import (  # noqa: E402, F401
+    campaigns,
+    contact_tags,
+    contacts,
+    lists,
+    messages,
+    segments,
+    suppression,
+)
