@@ -1,14 +1,19 @@
 """Where a click may lead, looked up fast: the link's stored URL and the message's owner.
 
 The click path is the hottest read of the system. Links are frozen at launch and a
-delivery never changes campaign, so both lookups are cached per process (bounded, with a
+delivery never changes campaign, so every lookup is cached per process (bounded, with a
 TTL); a miss costs one autocommit round trip (no BEGIN/ROLLBACK around a single read).
+A campaign's deliveries are created by one INSERT ... SELECT, so their ids form a few runs:
+the first click of a campaign loads those runs once, and every later first click of any of
+its recipients is answered from memory instead of one query per recipient.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,46 +57,88 @@ class LinkTarget:
     campaign_name: str
 
 
+@dataclass(frozen=True)
+class IdRuns:
+    """Sorted, disjoint [start, end] runs of ids: membership by bisection."""
+
+    starts: list[int]
+    ends: list[int]
+
+    def __contains__(self, item: int) -> bool:
+        index = bisect_right(self.starts, item) - 1
+        return index >= 0 and item <= self.ends[index]
+
+
 def _cache(name: str) -> TtlCache:
     caches = current_app.extensions.setdefault("click_targets", {})
     return caches.setdefault(name, TtlCache())
 
 
-def _read_one(statement: sa.Select) -> sa.Row | None:
+def _read_all(statement: sa.Select) -> list[sa.Row]:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return conn.execute(statement).first()
+        return conn.execute(statement).all()
+
+
+def _read_one(statement: sa.Select) -> sa.Row | None:
+    rows = _read_all(statement)
+    return rows[0] if rows else None
 
 
 def link_target(link_id: int) -> LinkTarget | None:
     """The stored link and its campaign's UTM rule, or None when there is no such link."""
-    cache = _cache("links")
-    target = cache.get(link_id)
-    if target is None:
+
+    def load() -> LinkTarget | None:
         row = _read_one(
             sa.select(Link.project_id, Link.campaign_id, Link.url, Campaign.utm, Campaign.name)
             .join(Campaign, Campaign.id == Link.campaign_id)
             .where(Link.id == link_id)
         )
-        if row is None:
-            return None
-        target = LinkTarget(row[0], row[1], row[2], row[3] or {}, row[4])
-        cache.put(link_id, target)
-    return target
+        return None if row is None else LinkTarget(row[0], row[1], row[2], row[3] or {}, row[4])
+
+    return cached("links", link_id, load)
 
 
 def owner_of(kind: str, item_id: int) -> int | None:
     """The campaign of a delivery, or the project of a transactional message."""
-    cache = _cache(kind)
-    owner = cache.get(item_id)
-    if owner is None:
-        column, model = (
-            (Delivery.campaign_id, Delivery)
-            if kind == "delivery"
-            else (Message.project_id, Message)
-        )
+    column, model = (
+        (Delivery.campaign_id, Delivery) if kind == "delivery" else (Message.project_id, Message)
+    )
+
+    def load() -> int | None:
         row = _read_one(sa.select(column).where(model.id == item_id))
-        if row is None:
-            return None
-        owner = row[0]
-        cache.put(item_id, owner)
-    return owner
+        return None if row is None else row[0]
+
+    return cached(kind, item_id, load)
+
+
+def cached(name: str, key: Any, load: Callable[[], Any]) -> Any:
+    """`load()` once per key and process (bounded, with a TTL); a None answer is not kept."""
+    cache = _cache(name)
+    value = cache.get(key)
+    if value is None:
+        value = load()
+        if value is not None:
+            cache.put(key, value)
+    return value
+
+
+def delivery_in_campaign(delivery_id: int, campaign_id: int) -> bool:
+    """Whether the delivery is the campaign's: from memory after the campaign's first click."""
+    if delivery_id in cached("delivery_runs", campaign_id, lambda: _delivery_runs(campaign_id)):
+        return True
+    # Not one of the ids known when the runs were read (or not the campaign's): ask for it.
+    return owner_of("delivery", delivery_id) == campaign_id
+
+
+def _delivery_runs(campaign_id: int) -> IdRuns:
+    numbered = (
+        sa.select(
+            Delivery.id,
+            (Delivery.id - sa.func.row_number().over(order_by=Delivery.id)).label("run"),
+        )
+        .where(Delivery.campaign_id == campaign_id)
+        .subquery()
+    )
+    first, last = sa.func.min(numbered.c.id), sa.func.max(numbered.c.id)
+    rows = _read_all(sa.select(first, last).group_by(numbered.c.run).order_by(first))
+    return IdRuns([row[0] for row in rows], [row[1] for row in rows])

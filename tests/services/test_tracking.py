@@ -1,4 +1,4 @@
-"""From request to event: buffer, drain, crash recovery, Redis down, machines, privacy."""
+"""From request to event: spool, buffer, drain, crash recovery, Redis down, machines, privacy."""
 
 from collections import Counter
 
@@ -10,7 +10,7 @@ from mailapp.extensions import db, get_redis
 from mailapp.models import Event, EventType, Project
 from mailapp.services import event_buffer
 from mailapp.services.agents import classify_agent
-from mailapp.services.tracking import drain_hits
+from mailapp.services.tracking import drain_hits, flush_hits
 from mailapp.services.urls import LinkSigner
 from tests.conftest import app_config
 from tests.factories import make_contact, make_project
@@ -53,6 +53,8 @@ def test_buffered_hits_drain_into_exactly_the_events_requested(client):
         )
         expected[(EventType.CLICK, delivery.id, links[n].id)] += 1
     assert _events() == []  # nothing written in the request path
+    assert event_buffer.pending(get_redis()) == 0  # nor sent to Redis: spooled
+    assert flush_hits() == sum(expected.values())
     assert event_buffer.pending(get_redis()) == sum(expected.values())
     assert drain_hits(batch_size=4) == sum(expected.values())  # several batches
     assert event_buffer.pending(get_redis()) == 0
@@ -68,6 +70,7 @@ def test_a_drain_that_fails_leaves_its_batch_for_the_next_one(client):
     signer = LinkSigner.from_app()
     for delivery in deliveries:
         client.get(_path(signer.open_url(delivery.id)), headers={"User-Agent": BROWSER})
+    flush_hits()
 
     def crash(items):
         raise RuntimeError("worker died mid-drain")
@@ -91,7 +94,7 @@ def test_a_second_drain_waits_for_the_first(app):
         assert redis_client.llen(event_buffer.BUFFER_KEY) == 1
 
 
-def test_without_redis_the_endpoint_writes_directly(database_url, tmp_path):
+def test_without_redis_the_spool_writes_directly(database_url, tmp_path):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     app = create_app(app_config(database_url, dead_redis, tmp_path / "instance"))
     with app.app_context():
@@ -107,6 +110,8 @@ def test_without_redis_the_endpoint_writes_directly(database_url, tmp_path):
             _path(signer.click_url(deliveries[1].id, links[2].id)), headers={"User-Agent": BROWSER}
         )
         assert click.status_code == 302
+        assert _events() == []
+        assert flush_hits() == 2
         events = _events()
         assert [(e.type, e.delivery_id, e.link_id) for e in events] == [
             (EventType.OPEN, deliveries[0].id, None),
