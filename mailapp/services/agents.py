@@ -3,8 +3,8 @@
 Mail privacy proxies (Apple Mail Privacy Protection, Gmail's and Yahoo's image proxies)
 fetch every image whether or not anyone reads the message; security gateways follow every
 link before delivery. Their events are kept but flagged, so reports show humans apart.
-The request path only classifies the agent (no database); the drain adds the rules that
-need the delivery's send time and the other clicks of the batch.
+The drain applies all of them: the agent and address the request saw, the delivery's send
+time, and the other clicks of the same message (in its batch and recorded just before).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from mailapp.services import event_buffer
 from mailapp.services.agents import SCAN_BURST_WINDOW, classify_agent, is_prefetch, scan_bursts
 from mailapp.services.click_targets import cached, delivery_in_campaign, link_target, owner_of
 from mailapp.services.events import reclassify_as_machine, record_events
-from mailapp.services.hit_spool import HitSpool, spool_directory
+from mailapp.services.hit_spool import HitSpool, Shipper, spool_directory
 from mailapp.services.tokens import BadToken
 from mailapp.services.urls import Kind, read_click, read_single
 
@@ -78,7 +78,7 @@ def hit_line(
     kind: Kind,
     item_id: int,
     link_id: int | None,
-    user_agent: str | None,
+    user_agent: str,
     ip: str | None,
 ) -> bytes:
     """A hit as one spool line; the agent is classified later, by the drain."""
@@ -107,7 +107,9 @@ def spool_hit(spool: HitSpool, line: bytes) -> None:
         spool.shipper([(uuid.uuid4(), line.rstrip(b"\n"))])
 
 
-def _shipper(app: Flask):
+def _shipper(app: Flask) -> Shipper:
+    """Ship spool lines to the Redis buffer; while Redis is down, record them directly."""
+
     def ship(records: list[tuple[uuid.UUID, bytes]]) -> None:
         items = [b'["%s",%s' % (key.hex.encode(), line[1:]) for key, line in records]
         try:
@@ -141,8 +143,9 @@ def resolve_click(secret: str, token: str) -> tuple[Kind, int, int, str] | None:
 
     The link must be a stored Link of the delivery's own campaign (of the message's own
     project for transactional mail) and its URL a plain absolute http(s) URL: the token
-    names a link, never a target, so no token can redirect anywhere else. Everything is
-    read from per-process caches after the first click of a campaign and of a link.
+    names a link, never a target, so no token can redirect anywhere else. All of it comes
+    from per-process caches after the first click of a link and of a campaign (of each
+    message, for transactional mail).
     """
     for kind in KINDS:
         try:

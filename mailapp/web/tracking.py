@@ -39,7 +39,7 @@ _PIXEL_HEADERS = [
     ("Content-Length", str(len(PIXEL_GIF))),
     *NO_CACHE.items(),
 ]
-_FOUND = "302 FOUND"
+_FOUND = "302 Found"
 
 
 class TrackingMiddleware:
