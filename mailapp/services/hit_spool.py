@@ -111,12 +111,12 @@ class HitSpool:
             self.start()
         with self._lock:
             written = os.write(self._file.fd, line)
-        if written != len(line):
-            os.write(self._file.fd, b"\n")  # end the torn line so the next one stays whole
-            raise OSError(errno.ENOSPC, "short write to the hit spool")
+            if written != len(line):
+                os.write(self._file.fd, b"\n")  # end the torn line so the next one stays whole
+                raise OSError(errno.ENOSPC, "short write to the hit spool")
 
     def start(self) -> None:
-        """Open this process's file; adopt orphans and start the shipping thread if wanted."""
+        """Open this process's file and start the thread (which adopts orphans first)."""
         with self._ship_lock:
             if self._pid == os.getpid():
                 return
@@ -185,7 +185,11 @@ def adopt_orphans(directory: Path, shipper: Shipper) -> int:
     shipped = 0
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         try:
+            token = bytes.fromhex(path.stem)
             fd = os.open(path, os.O_RDWR)
+        except ValueError:
+            log.error("not a hit spool file, left alone: %s", path)
+            continue
         except FileNotFoundError:
             continue  # shipped and removed by its owner meanwhile
         try:
@@ -196,7 +200,7 @@ def adopt_orphans(directory: Path, shipper: Shipper) -> int:
         if os.fstat(fd).st_nlink == 0:
             os.close(fd)  # removed between our listing and our lock
             continue
-        orphan = _File(fd, path, bytes.fromhex(path.stem))
+        orphan = _File(fd, path, token)
         try:
             count = orphan.ship_all(shipper)
         except Exception:
