@@ -50,7 +50,7 @@ def database_url(postgres_server_url: str, postgres_template: str):
 
 def _get(port: int, path: str) -> int | None:
     """The status of a complete answer, or None when the server died before answering."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         conn.request("GET", path, headers={"User-Agent": BROWSER})
         response = conn.getresponse()
@@ -62,7 +62,7 @@ def _get(port: int, path: str) -> int | None:
         conn.close()
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:
+def _wait(predicate, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"
