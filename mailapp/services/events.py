@@ -5,8 +5,8 @@ complaints, ESP webhooks) hands rows to `record_events`. It inserts the raw `Eve
 rows and folds the same batch into `DailyStat`, `CampaignEngagement`, `LinkStat` and the
 contact's engagement dates in a handful of set-based upserts, so aggregates never drift from the
 events they summarize and dashboards never scan raw events. Rows carrying a `hit_key` (opens and
-clicks from the hit spool) are inserted ON CONFLICT DO NOTHING and only the rows actually
-inserted reach the aggregates, so a batch recorded twice after a crash counts once.
+clicks from the hit spool) whose key is already recorded are left out, of the events and of
+the aggregates, so a batch recorded twice after a crash counts once.
 """
 
 from __future__ import annotations
@@ -66,22 +66,25 @@ def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
 
 
 def _insert_new(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert the events; those whose hit_key is already recorded (or repeated) are left out."""
-    if not any(e["hit_key"] for e in events):
-        if events:
-            db.session.execute(sa.insert(Event), events)
-        return events
-    unique: dict[Any, dict[str, Any]] = {}
-    for index, e in enumerate(events):
-        unique.setdefault(e["hit_key"] or index, e)
-    events = list(unique.values())
-    statement = (
-        _dialect_insert(Event.__table__)
-        .on_conflict_do_nothing(index_elements=["hit_key"])
-        .returning(Event.__table__.c.hit_key)
-    )
-    inserted = set(db.session.scalars(statement, events))
-    return [e for e in events if e["hit_key"] is None or e["hit_key"] in inserted]
+    """Insert the events; those whose hit_key is already recorded (or repeated) are left out.
+
+    A plain multi-row INSERT (RETURNING would cost more than the rest of a drain): should
+    another writer record one of these keys meanwhile, the unique key refuses the insert
+    and the batch is recorded again later, with that key then seen here.
+    """
+    keys = [e["hit_key"] for e in events if e["hit_key"]]
+    if keys:
+        recorded = set(db.session.scalars(sa.select(Event.hit_key).where(Event.hit_key.in_(keys))))
+        unique: dict[Any, dict[str, Any]] = {}
+        for index, e in enumerate(events):
+            if e["hit_key"] not in recorded:
+                unique.setdefault(e["hit_key"] or index, e)
+        events = list(unique.values())
+    if events:
+        # Core, not ORM: the ORM splits a batch wherever the None columns change (an open
+        # then a click), one statement per run; Core sends the whole batch at once.
+        db.session.execute(sa.insert(Event.__table__), events)
+    return events
 
 
 def _normalize(row: dict[str, Any]) -> dict[str, Any]:
@@ -106,15 +109,11 @@ def _normalize(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dialect_insert(table: sa.Table) -> Any:
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
-
-
 def _upsert(model: type, values: list[dict[str, Any]], keys: list[str], updates: dict) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, in the dialect of the bound database."""
     table = model.__table__
-    insert = _dialect_insert(table)
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     statement = insert.on_conflict_do_update(
         index_elements=keys,
         set_={name: fn(table.c, insert.excluded) for name, fn in updates.items()},
