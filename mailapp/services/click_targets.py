@@ -1,5 +1,9 @@
 """Where a click may lead, looked up fast: the link's stored URL and the message's owner.
 
+Only a stored Link of the clicked message's own campaign (own project, for transactional
+mail) with a plain absolute http(s) URL is ever a redirect target: a token names a link,
+never a URL, so no token can send anyone elsewhere.
+
 The click path is the hottest read of the system. Links are frozen at launch and a
 delivery never changes campaign, so every lookup is cached per process (bounded, with a
 TTL); a miss costs one autocommit round trip (no BEGIN/ROLLBACK around a single read).
@@ -10,21 +14,29 @@ its recipients is answered from memory instead of one query per recipient.
 
 from __future__ import annotations
 
+import re
 import time
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from werkzeug.urls import iri_to_uri
 
 from mailapp.extensions import db
 from mailapp.models import Campaign, Delivery, Link, Message
+from mailapp.services.tokens import BadToken
+from mailapp.services.urls import Kind, read_click
 
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 50_000
+KINDS: tuple[Kind, ...] = ("delivery", "message")
+_HOST_RE = re.compile(r"^[\w.-]+$|^\[[0-9a-f:.]+\]$")
 
 
 class TtlCache:
@@ -142,3 +154,88 @@ def _delivery_runs(campaign_id: int) -> IdRuns:
     first, last = sa.func.min(numbered.c.id), sa.func.max(numbered.c.id)
     rows = _read_all(sa.select(first, last).group_by(numbered.c.run).order_by(first))
     return IdRuns([row[0] for row in rows], [row[1] for row in rows])
+
+
+def resolve_click(secret: str, token: str) -> tuple[Kind, int, int, str] | None:
+    """(kind, item id, link id, redirect URL) for a genuine click token, else None.
+
+    The link must be a stored Link of the delivery's own campaign (of the message's own
+    project for transactional mail) and its URL a plain absolute http(s) URL: the token
+    names a link, never a target, so no token can redirect anywhere else. All of it comes
+    from per-process caches after the first click of a link and of a campaign (of each
+    message, for transactional mail).
+    """
+    for kind in KINDS:
+        try:
+            item_id, link_id = read_click(secret, token, kind)
+        except BadToken:
+            continue
+        link = link_target(link_id)
+        if link is None:
+            return None
+        if kind == "delivery":
+            if not delivery_in_campaign(item_id, link.campaign_id):
+                return None
+        elif owner_of(kind, item_id) != link.project_id:
+            return None
+        url = cached("locations", (kind, link_id), partial(_location, kind, link))
+        return (kind, item_id, link_id, url) if url else None
+    return None
+
+
+def _location(kind: Kind, link: LinkTarget) -> str:
+    """The Location of a link: its URL, with the campaign's UTM rule ("" when unsafe)."""
+    if not is_safe_url(link.url):
+        return ""
+    if kind == "message":
+        return iri_to_uri(link.url)
+    return iri_to_uri(add_utm(link.url, link.utm, link.campaign_id, link.campaign_name))
+
+
+def is_safe_url(url: str) -> bool:
+    """Only plain absolute http(s) URLs with a host and no credentials leave through /t/c/."""
+    if not url or any(ord(ch) < 33 or ch == "\\" for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and url.lower().startswith(f"{parts.scheme.lower()}://")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and port_ok
+        and bool(_HOST_RE.match(parts.hostname or ""))
+    )
+
+
+def add_utm(url: str, rule: dict[str, str], campaign_id: int, campaign_name: str) -> str:
+    """The URL with the campaign's UTM parameters appended (explicit ones in the URL win)."""
+    if not rule:
+        return url
+    base, hash_, fragment = url.partition("#")
+    present = {pair.split("=", 1)[0] for pair in urlsplit(base).query.split("&") if pair}
+    values = {
+        "campaign.id": str(campaign_id),
+        "campaign.name": campaign_name,
+        "campaign.slug": slugify(campaign_name),
+    }
+    added = [
+        f"{quote(key, safe='')}={quote(_fill(str(value), values), safe='')}"
+        for key, value in sorted(rule.items())
+        if key and key not in present and value
+    ]
+    if not added:
+        return url
+    separator = "&" if urlsplit(base).query else ("" if base.endswith("?") else "?")
+    return f"{base}{separator}{'&'.join(added)}{hash_}{fragment}"
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{\{\s*([a-z.]+)\s*\}\}", lambda m: values.get(m[1], ""), template)
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

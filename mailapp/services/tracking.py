@@ -1,4 +1,4 @@
-"""Opens and clicks: reading tracking tokens, safe redirects, and turning hits into events.
+"""Opens and clicks: reading open tokens, spooling hits, and turning hits into events.
 
 The request path does as little as it can: it checks the token and appends one line to this
 process's hit spool (`hit_spool`), a local file; it never waits for Redis or the database.
@@ -13,29 +13,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
-from urllib.parse import quote, urlsplit
 
 import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
-from werkzeug.urls import iri_to_uri
 
 from mailapp.extensions import db, get_redis
 from mailapp.models import Delivery, Event, EventType, Message, Project
 from mailapp.services import event_buffer
 from mailapp.services.agents import SCAN_BURST_WINDOW, classify_agent, is_prefetch, scan_bursts
-from mailapp.services.click_targets import cached, delivery_in_campaign, link_target, owner_of
+from mailapp.services.click_targets import KINDS
 from mailapp.services.events import reclassify_as_machine, record_events
 from mailapp.services.hit_spool import HitSpool, Shipper, spool_directory
 from mailapp.services.tokens import BadToken
-from mailapp.services.urls import Kind, read_click, read_single
+from mailapp.services.urls import Kind, read_single
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +41,6 @@ PIXEL_GIF = (
     b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 TRACKING_MODES = ("full", "anonymous", "off")
-KINDS: tuple[Kind, ...] = ("delivery", "message")
-_HOST_RE = re.compile(r"^[\w.-]+$|^\[[0-9a-f:.]+\]$")
 # Seconds between two shipments of a web process's spool to Redis.
 SHIP_INTERVAL = 0.05
 
@@ -136,91 +130,6 @@ def read_open_token(secret: str, token: str) -> tuple[Kind, int] | None:
         except BadToken:
             continue
     return None
-
-
-def resolve_click(secret: str, token: str) -> tuple[Kind, int, int, str] | None:
-    """(kind, item id, link id, redirect URL) for a genuine click token, else None.
-
-    The link must be a stored Link of the delivery's own campaign (of the message's own
-    project for transactional mail) and its URL a plain absolute http(s) URL: the token
-    names a link, never a target, so no token can redirect anywhere else. All of it comes
-    from per-process caches after the first click of a link and of a campaign (of each
-    message, for transactional mail).
-    """
-    for kind in KINDS:
-        try:
-            item_id, link_id = read_click(secret, token, kind)
-        except BadToken:
-            continue
-        link = link_target(link_id)
-        if link is None:
-            return None
-        if kind == "delivery":
-            if not delivery_in_campaign(item_id, link.campaign_id):
-                return None
-        elif owner_of(kind, item_id) != link.project_id:
-            return None
-        url = cached("locations", (kind, link_id), partial(_location, kind, link))
-        return (kind, item_id, link_id, url) if url else None
-    return None
-
-
-def _location(kind: Kind, link: Any) -> str:
-    """The Location of a link: its URL, with the campaign's UTM rule ("" when unsafe)."""
-    if not is_safe_url(link.url):
-        return ""
-    if kind == "message":
-        return iri_to_uri(link.url)
-    return iri_to_uri(add_utm(link.url, link.utm, link.campaign_id, link.campaign_name))
-
-
-def is_safe_url(url: str) -> bool:
-    """Only plain absolute http(s) URLs with a host and no credentials leave through /t/c/."""
-    if not url or any(ord(ch) < 33 or ch == "\\" for ch in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        return False
-    return (
-        parts.scheme.lower() in ("http", "https")
-        and url.lower().startswith(f"{parts.scheme.lower()}://")
-        and bool(parts.hostname)
-        and "@" not in parts.netloc
-        and port_ok
-        and bool(_HOST_RE.match(parts.hostname or ""))
-    )
-
-
-def add_utm(url: str, rule: dict[str, str], campaign_id: int, campaign_name: str) -> str:
-    """The URL with the campaign's UTM parameters appended (explicit ones in the URL win)."""
-    if not rule:
-        return url
-    base, hash_, fragment = url.partition("#")
-    present = {pair.split("=", 1)[0] for pair in urlsplit(base).query.split("&") if pair}
-    values = {
-        "campaign.id": str(campaign_id),
-        "campaign.name": campaign_name,
-        "campaign.slug": slugify(campaign_name),
-    }
-    added = [
-        f"{quote(key, safe='')}={quote(_fill(str(value), values), safe='')}"
-        for key, value in sorted(rule.items())
-        if key and key not in present and value
-    ]
-    if not added:
-        return url
-    separator = "&" if urlsplit(base).query else ("" if base.endswith("?") else "?")
-    return f"{base}{separator}{'&'.join(added)}{hash_}{fragment}"
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{\{\s*([a-z.]+)\s*\}\}", lambda m: values.get(m[1], ""), template)
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def record_hits(hits: list[Hit]) -> int:
