@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -59,6 +60,8 @@ class Event(ProjectScoped, Base):
     is_machine: Mapped[bool] = mapped_column(default=False)
     # Bounce code and text, url, user agent class, provider ids ...
     payload: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # An open's or click's key from the hit spool: a hit shipped or drained twice is one event.
+    hit_key: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, unique=True)
 
 
 class DailyStat(ProjectScoped, Base):

@@ -3,14 +3,15 @@
 Mail privacy proxies (Apple Mail Privacy Protection, Gmail's and Yahoo's image proxies)
 fetch every image whether or not anyone reads the message; security gateways follow every
 link before delivery. Their events are kept but flagged, so reports show humans apart.
-The request path only classifies the agent (no database); the drain adds the rules that
-need the delivery's send time and the other clicks of the batch.
+The drain applies all of them: the agent and address the request saw, the delivery's send
+time, and the other clicks of the same message (in its batch and recorded just before).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 
 # Apple's proxy fetches from Apple's own network with a bare "Mozilla/5.0".
@@ -73,11 +74,18 @@ def scan_bursts(clicks: list[tuple[object, int, datetime]]) -> set[int]:
     flagged: set[int] = set()
     for items in by_message.values():
         items.sort()
-        start = 0
-        for end in range(len(items)):
-            while items[end][0] - items[start][0] > SCAN_BURST_WINDOW:
+        # A sliding window with a count per link: linear in the clicks of one message,
+        # however many repeat clicks of one link a batch holds.
+        links: Counter[int] = Counter()
+        start = unflagged = 0
+        for end, (at, link_id, _) in enumerate(items):
+            links[link_id] += 1
+            while at - items[start][0] > SCAN_BURST_WINDOW:
+                links[items[start][1]] -= 1
+                if not links[items[start][1]]:
+                    del links[items[start][1]]
                 start += 1
-            window = items[start : end + 1]
-            if len({link_id for _, link_id, _ in window}) >= SCAN_BURST_LINKS:
-                flagged.update(index for _, _, index in window)
+            if len(links) >= SCAN_BURST_LINKS:
+                flagged.update(index for _, _, index in items[max(start, unflagged) : end + 1])
+                unflagged = end + 1
     return flagged

@@ -1,11 +1,12 @@
-"""A Redis list buffering tracking hits between the request and the database.
+"""A Redis list buffering tracking hits between the web tier and the database.
 
-Requests LPUSH one small JSON string each: O(1), no database in the request path.
-A drain moves a batch atomically (one Lua call) from the buffer to a processing list,
-records it, and only then deletes the processing list. A drain that crashes leaves its
-batch in the processing list, and the next drain records it first: nothing is lost.
+Each web process's spool thread (`hit_spool`) LPUSHes what its requests appended, many
+hits in one command. A drain moves a batch atomically (one Lua call) from the buffer to a
+processing list, records it, and only then deletes the processing list. A drain that
+crashes leaves its batch in the processing list, and the next drain records it first.
 (The one window left is a crash between the database commit and the delete, which
-replays that batch: at-least-once, never less.) A lease makes drains take turns, so
+replays that batch; every hit carries its spool key and `Event.hit_key` is unique, so a
+replayed hit is not recorded twice.) A lease makes drains take turns, so
 several workers and schedulers can trigger them safely.
 """
 
@@ -40,8 +41,9 @@ _RELEASE = (
 )
 
 
-def push(client: redis.Redis, item: str) -> None:
-    client.lpush(BUFFER_KEY, item)
+def push(client: redis.Redis, items: list[bytes]) -> None:
+    """Buffer items in order (oldest first) in one command."""
+    client.lpush(BUFFER_KEY, *items)
 
 
 def pending(client: redis.Redis) -> int:

@@ -4,7 +4,9 @@ Every path that learns something happened to mail (tracking, unsubscribe, bounce
 complaints, ESP webhooks) hands rows to `record_events`. It inserts the raw `Event`
 rows and folds the same batch into `DailyStat`, `CampaignEngagement`, `LinkStat` and the
 contact's engagement dates in a handful of set-based upserts, so aggregates never drift from the
-events they summarize and dashboards never scan raw events.
+events they summarize and dashboards never scan raw events. Rows carrying a `hit_key` (opens and
+clicks from the hit spool) whose key is already recorded are left out, of the events and of
+the aggregates, so a batch recorded twice after a crash counts once.
 """
 
 from __future__ import annotations
@@ -43,21 +45,46 @@ EVENT_KEYS = (
     "link_id",
     "is_machine",
     "payload",
+    "hit_key",
 )
 
 
-def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> None:
-    """Insert events and update DailyStat, CampaignEngagement, LinkStat and contact dates."""
-    if not rows:
-        return
-    events = [_normalize(row) for row in rows]
-    db.session.execute(sa.insert(Event), events)
-    _upsert_daily_stats(events)
-    _upsert_engagement(events)
-    _upsert_link_stats(events)
-    _touch_contacts(events)
+def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
+    """Insert events and update DailyStat, CampaignEngagement, LinkStat and contact dates.
+
+    Returns how many events were inserted: rows whose `hit_key` is already recorded are not.
+    """
+    events = _insert_new([_normalize(row) for row in rows])
+    if events:
+        _upsert_daily_stats(events)
+        _upsert_engagement(events)
+        _upsert_link_stats(events)
+        _touch_contacts(events)
     if commit:
         db.session.commit()
+    return len(events)
+
+
+def _insert_new(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the events; those whose hit_key is already recorded (or repeated) are left out.
+
+    A plain multi-row INSERT (RETURNING would cost more than the rest of a drain): should
+    another writer record one of these keys meanwhile, the unique key refuses the insert
+    and the batch is recorded again later, with that key then seen here.
+    """
+    keys = [e["hit_key"] for e in events if e["hit_key"]]
+    if keys:
+        recorded = set(db.session.scalars(sa.select(Event.hit_key).where(Event.hit_key.in_(keys))))
+        unique: dict[Any, dict[str, Any]] = {}
+        for index, e in enumerate(events):
+            if e["hit_key"] not in recorded:
+                unique.setdefault(e["hit_key"] or index, e)
+        events = list(unique.values())
+    if events:
+        # Core, not ORM: the ORM splits a batch wherever the None columns change (an open
+        # then a click), one statement per run; Core sends the whole batch at once.
+        db.session.execute(sa.insert(Event.__table__), events)
+    return events
 
 
 def _normalize(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +105,7 @@ def _normalize(row: dict[str, Any]) -> dict[str, Any]:
         "link_id": row.get("link_id"),
         "is_machine": bool(row.get("is_machine", False)),
         "payload": row.get("payload") or {},
+        "hit_key": row.get("hit_key"),
     }
 
 
@@ -97,7 +125,8 @@ def _upsert_daily_stats(events: Iterable[dict[str, Any]]) -> None:
     counts: dict[tuple[int, date, int, EventType, bool], int] = defaultdict(int)
     for e in events:
         day = e["occurred_at"].date()
-        counts[(e["project_id"], day, e["campaign_id"] or 0, e["type"], e["is_machine"])] += 1
+        key = (e["project_id"], day, e["campaign_id"] or 0, e["type"], e["is_machine"])
+        counts[key] += e.get("weight", 1)
     values = [
         {
             "project_id": project_id,
@@ -149,10 +178,13 @@ def _upsert_engagement(events: Iterable[dict[str, Any]]) -> None:
             },
         )
         kind = "opens" if e["type"] == EventType.OPEN else "clicks"
+        weight = e.get("weight", 1)
         if e["is_machine"]:
-            row[f"machine_{kind}"] += 1
+            row[f"machine_{kind}"] += weight
             continue
-        row[kind] += 1
+        row[kind] += weight
+        if weight < 0:
+            continue  # a correction: reclassify_as_machine recomputes the first dates
         first = "first_opened_at" if kind == "opens" else "first_clicked_at"
         if row[first] is None or e["occurred_at"] < row[first]:
             row[first] = e["occurred_at"]
@@ -187,7 +219,7 @@ def _upsert_link_stats(events: Iterable[dict[str, Any]]) -> None:
                 "machine_clicks": 0,
             },
         )
-        row["machine_clicks" if e["is_machine"] else "clicks"] += 1
+        row["machine_clicks" if e["is_machine"] else "clicks"] += e.get("weight", 1)
     if rows:
         _upsert(
             LinkStat,
@@ -231,6 +263,85 @@ def _touch_contacts(events: Iterable[dict[str, Any]]) -> None:
         db.session.execute(
             statement,
             [{"contact": cid, "at": at} for cid, at in sorted(by_contact.items())],
+            execution_options={"synchronize_session": False},
+        )
+
+
+def reclassify_as_machine(event_ids: Iterable[int], reason: str) -> int:
+    """Flag recorded human clicks as machine ones and move their counts in every aggregate.
+
+    For a scanner burst noticed only when its last clicks arrive. The counts move from the
+    human to the machine columns; first/last click dates touched by these events are read
+    again from the human clicks left (raw events are kept far longer than a burst lasts).
+    Returns how many events changed; the caller commits.
+    """
+    table = Event.__table__
+    rows = db.session.execute(
+        sa.select(table).where(
+            table.c.id.in_(sorted(set(event_ids))),
+            table.c.type == EventType.CLICK,
+            table.c.is_machine.is_(False),
+        )
+    ).mappings()
+    events = [dict(row) for row in rows]
+    if not events:
+        return 0
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("event_id"))
+        .values(is_machine=True, payload=sa.bindparam("new_payload", type_=table.c.payload.type)),
+        [{"event_id": e["id"], "new_payload": {**e["payload"], "machine": reason}} for e in events],
+        execution_options={"synchronize_session": False},
+    )
+    moves = [{**e, "weight": -1} for e in events] + [
+        {**e, "is_machine": True, "weight": 1} for e in events
+    ]
+    _upsert_daily_stats(moves)
+    _upsert_engagement(moves)
+    _upsert_link_stats(moves)
+    _recompute_click_dates(events)
+    return len(events)
+
+
+def _recompute_click_dates(events: list[dict[str, Any]]) -> None:
+    since = min(e["occurred_at"] for e in events)
+    human_clicks = sa.select(Event.occurred_at).where(
+        Event.type == EventType.CLICK, Event.is_machine.is_(False)
+    )
+    engagement = CampaignEngagement.__table__
+    pairs = sorted({(e["campaign_id"], e["contact_id"]) for e in events if e["campaign_id"]})
+    if pairs:
+        first = (
+            human_clicks.with_only_columns(sa.func.min(Event.occurred_at))
+            .where(
+                Event.campaign_id == engagement.c.campaign_id,
+                Event.contact_id == engagement.c.contact_id,
+            )
+            .scalar_subquery()
+        )
+        db.session.execute(
+            sa.update(engagement)
+            .where(
+                engagement.c.campaign_id == sa.bindparam("campaign"),
+                engagement.c.contact_id == sa.bindparam("contact"),
+                engagement.c.first_clicked_at >= since,
+            )
+            .values(first_clicked_at=first),
+            [{"campaign": campaign, "contact": contact} for campaign, contact in pairs],
+            execution_options={"synchronize_session": False},
+        )
+    contacts = Contact.__table__
+    ids = sorted({e["contact_id"] for e in events if e["contact_id"]})
+    if ids:
+        last = (
+            human_clicks.with_only_columns(sa.func.max(Event.occurred_at))
+            .where(Event.contact_id == contacts.c.id)
+            .scalar_subquery()
+        )
+        db.session.execute(
+            sa.update(contacts)
+            .where(contacts.c.id.in_(ids), contacts.c.last_clicked_at >= since)
+            .values(last_clicked_at=last),
             execution_options={"synchronize_session": False},
         )
 

@@ -1,4 +1,4 @@
-"""From request to event: buffer, drain, crash recovery, Redis down, machines, privacy."""
+"""From request to event: spool, buffer, drain, crash recovery, Redis down, machines, privacy."""
 
 from collections import Counter
 
@@ -7,10 +7,18 @@ import sqlalchemy as sa
 
 from mailapp import create_app
 from mailapp.extensions import db, get_redis
-from mailapp.models import Event, EventType, Project
+from mailapp.models import (
+    CampaignEngagement,
+    Contact,
+    DailyStat,
+    Event,
+    EventType,
+    LinkStat,
+    Project,
+)
 from mailapp.services import event_buffer
 from mailapp.services.agents import classify_agent
-from mailapp.services.tracking import drain_hits
+from mailapp.services.tracking import drain_hits, flush_hits
 from mailapp.services.urls import LinkSigner
 from tests.conftest import app_config
 from tests.factories import make_contact, make_project
@@ -53,6 +61,8 @@ def test_buffered_hits_drain_into_exactly_the_events_requested(client):
         )
         expected[(EventType.CLICK, delivery.id, links[n].id)] += 1
     assert _events() == []  # nothing written in the request path
+    assert event_buffer.pending(get_redis()) == 0  # nor sent to Redis: spooled
+    assert flush_hits() == sum(expected.values())
     assert event_buffer.pending(get_redis()) == sum(expected.values())
     assert drain_hits(batch_size=4) == sum(expected.values())  # several batches
     assert event_buffer.pending(get_redis()) == 0
@@ -68,6 +78,7 @@ def test_a_drain_that_fails_leaves_its_batch_for_the_next_one(client):
     signer = LinkSigner.from_app()
     for delivery in deliveries:
         client.get(_path(signer.open_url(delivery.id)), headers={"User-Agent": BROWSER})
+    flush_hits()
 
     def crash(items):
         raise RuntimeError("worker died mid-drain")
@@ -91,7 +102,7 @@ def test_a_second_drain_waits_for_the_first(app):
         assert redis_client.llen(event_buffer.BUFFER_KEY) == 1
 
 
-def test_without_redis_the_endpoint_writes_directly(database_url, tmp_path):
+def test_without_redis_the_spool_writes_directly(database_url, tmp_path):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     app = create_app(app_config(database_url, dead_redis, tmp_path / "instance"))
     with app.app_context():
@@ -107,6 +118,8 @@ def test_without_redis_the_endpoint_writes_directly(database_url, tmp_path):
             _path(signer.click_url(deliveries[1].id, links[2].id)), headers={"User-Agent": BROWSER}
         )
         assert click.status_code == 302
+        assert _events() == []
+        assert flush_hits() == 2
         events = _events()
         assert [(e.type, e.delivery_id, e.link_id) for e in events] == [
             (EventType.OPEN, deliveries[0].id, None),
@@ -218,3 +231,79 @@ def test_a_malformed_buffered_hit_is_dropped_without_blocking_the_others(client)
     assert drain_hits() == 2
     assert event_buffer.pending(get_redis()) == 0
     assert [e.delivery_id for e in _events()] == [deliveries[0].id, deliveries[1].id]
+
+
+def _aggregates(campaign, contact_id):
+    db.session.expire_all()
+    daily = {
+        (row.type, row.is_machine): row.count
+        for row in db.session.scalars(
+            sa.select(DailyStat).where(DailyStat.campaign_id == campaign.id)
+        )
+    }
+    engagement = db.session.get(CampaignEngagement, (campaign.id, contact_id))
+    links = {
+        row.link_id: (row.clicks, row.machine_clicks)
+        for row in db.session.scalars(sa.select(LinkStat))
+    }
+    return daily, engagement, links
+
+
+def test_a_batch_recorded_again_after_a_crash_counts_once(client):
+    _, campaign, deliveries, links = _setup()
+    signer = LinkSigner.from_app()
+    delivery = deliveries[0]
+    client.get(_path(signer.open_url(delivery.id)), headers={"User-Agent": BROWSER})
+    client.get(_path(signer.click_url(delivery.id, links[0].id)), headers={"User-Agent": BROWSER})
+    assert flush_hits() == 2
+    redis_client = get_redis()
+    batch = redis_client.lrange(event_buffer.BUFFER_KEY, 0, -1)
+    assert drain_hits() == 2
+    # A drain that died after its commit but before dropping its batch: it comes back.
+    redis_client.rpush(event_buffer.PROCESSING_KEY, *reversed(batch))
+    redis_client.lpush(event_buffer.BUFFER_KEY, *batch)
+    assert drain_hits() == 0
+    assert event_buffer.pending(redis_client) == 0
+    assert len(_events()) == 2
+    daily, engagement, link_stats = _aggregates(campaign, delivery.contact_id)
+    assert daily == {(EventType.OPEN, False): 1, (EventType.CLICK, False): 1}
+    assert (engagement.opens, engagement.clicks) == (1, 1)
+    assert link_stats == {links[0].id: (1, 0)}
+
+
+def test_a_scanner_burst_split_across_drains_is_flagged_whole(client):
+    _, campaign, deliveries, links = _setup()
+    signer = LinkSigner.from_app()
+    scanned, human = deliveries[0], deliveries[1]
+
+    def click(delivery, link):
+        response = client.get(
+            _path(signer.click_url(delivery.id, link.id)), headers={"User-Agent": BROWSER}
+        )
+        assert response.status_code == 302
+
+    click(scanned, links[0])
+    click(scanned, links[1])
+    click(human, links[0])
+    assert drain_hits() == 3
+    assert not any(e.is_machine for e in _events())  # two links: not a burst yet
+    daily, engagement, _ = _aggregates(campaign, scanned.contact_id)
+    assert (engagement.clicks, engagement.first_clicked_at is not None) == (2, True)
+    click(scanned, links[2])  # the third link, in the next drain's batch
+    assert drain_hits() == 1
+    flags = {
+        (e.delivery_id, e.link_id): (e.is_machine, e.payload.get("machine")) for e in _events()
+    }
+    assert flags == {
+        (scanned.id, links[0].id): (True, "scan_burst"),
+        (scanned.id, links[1].id): (True, "scan_burst"),
+        (scanned.id, links[2].id): (True, "scan_burst"),
+        (human.id, links[0].id): (False, None),
+    }
+    daily, engagement, link_stats = _aggregates(campaign, scanned.contact_id)
+    assert daily == {(EventType.CLICK, False): 1, (EventType.CLICK, True): 3}
+    assert (engagement.clicks, engagement.machine_clicks) == (0, 3)
+    assert engagement.first_clicked_at is None
+    assert link_stats == {links[0].id: (1, 1), links[1].id: (0, 1), links[2].id: (0, 1)}
+    assert db.session.get(Contact, scanned.contact_id).last_clicked_at is None
+    assert db.session.get(Contact, human.contact_id).last_clicked_at is not None

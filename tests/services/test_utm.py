@@ -4,8 +4,8 @@ at save, and the click redirect applying it."""
 import pytest
 
 from mailapp.services.campaigns import create_campaign
+from mailapp.services.click_targets import resolve_click
 from mailapp.services.content import TemplateRefused
-from mailapp.services.tracking import resolve_click
 from mailapp.services.urls import LinkSigner
 from mailapp.services.utm import check_utm_rule, slugify, utm_url
 from tests.factories import TEST_ACTOR, make_contact, make_project

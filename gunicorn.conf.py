@@ -1,0 +1,11 @@
+"""gunicorn settings read by every `gunicorn` started from the repository root (Procfile, bench).
+
+Each worker opens its tracking hit spool as soon as it starts, so it also adopts the spool
+files of workers that died (SIGKILL, OOM) before the first request arrives.
+"""
+
+
+def post_worker_init(worker) -> None:
+    extensions = getattr(worker.wsgi, "extensions", {})
+    if "hit_spool" in extensions:
+        extensions["hit_spool"].start()
