@@ -28,6 +28,8 @@ from mailapp.services.suppression import suppress
 from mailapp.services.transports import SendResult
 
 D = Delivery.__table__
+# What an outcome writes, besides scheduled_at (kept when the outcome has none).
+_WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
 
 
 def is_hard_bounce(result: SendResult) -> bool:
@@ -141,35 +143,61 @@ class Outcomes:
     def untouched(self, claimed: list[Claimed]) -> list[int]:
         return [row.id for row in claimed if row.id not in self.done]
 
-    def record(self) -> None:
-        """Write every outcome under this group's claim, then the events they imply."""
-        if self.updates:
+    def _guard(self, row_id: sa.ColumnElement) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            D.c.id == row_id,
+            D.c.claimed_at == self.claimed_at,
+            # A lease that ran out early made the row unknown: the real outcome wins.
+            sa.or_(
+                D.c.status == DeliveryStatus.SENDING.value,
+                D.c.status == DeliveryStatus.UNKNOWN.value,
+            ),
+        )
+
+    def _write_updates(self) -> None:
+        """One UPDATE ... FROM (VALUES ...) for the group on PostgreSQL; elsewhere one
+        statement run for each row."""
+        if db.engine.dialect.name != "postgresql":
             statement = (
                 sa.update(D)
-                .where(
-                    D.c.id == sa.bindparam("b_id"),
-                    D.c.claimed_at == self.claimed_at,
-                    # A lease that ran out early made the row unknown: the real outcome wins.
-                    sa.or_(
-                        D.c.status == DeliveryStatus.SENDING.value,
-                        D.c.status == DeliveryStatus.UNKNOWN.value,
-                    ),
-                )
+                .where(self._guard(sa.bindparam("b_id")))
                 .values(
-                    status=sa.bindparam("status"),
-                    attempts=sa.bindparam("attempts"),
-                    claimed_at=sa.bindparam("claimed_at"),
-                    scheduled_at=sa.func.coalesce(
-                        sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type), D.c.scheduled_at
-                    ),
-                    sent_at=sa.bindparam("sent_at", type_=D.c.sent_at.type),
-                    last_reply=sa.bindparam("last_reply"),
-                    reason=sa.bindparam("reason"),
-                    message_id=sa.bindparam("message_id"),
-                    updated_at=utcnow(),
+                    {
+                        **{name: sa.bindparam(name, type_=D.c[name].type) for name in _WRITTEN},
+                        "scheduled_at": sa.func.coalesce(
+                            sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type),
+                            D.c.scheduled_at,
+                        ),
+                        "updated_at": utcnow(),
+                    }
                 )
             )
             db.session.connection().execute(statement, self.updates)
+            return
+        rows = sa.values(
+            sa.column("b_id", sa.Integer),
+            *(sa.column(name, D.c[name].type) for name in _WRITTEN),
+            sa.column("scheduled_at", D.c.scheduled_at.type),
+            name="outcome",
+        ).data([tuple(u[k] for k in ("b_id", *_WRITTEN, "scheduled_at")) for u in self.updates])
+        # Typed explicitly: a column that is NULL in every row would otherwise be text.
+        value = {name: sa.cast(rows.c[name], D.c[name].type) for name in _WRITTEN}
+        db.session.execute(
+            sa.update(D)
+            .where(self._guard(rows.c.b_id))
+            .values(
+                **value,
+                scheduled_at=sa.func.coalesce(
+                    sa.cast(rows.c.scheduled_at, D.c.scheduled_at.type), D.c.scheduled_at
+                ),
+                updated_at=utcnow(),
+            )
+        )
+
+    def record(self) -> None:
+        """Write every outcome under this group's claim, then the events they imply."""
+        if self.updates:
+            self._write_updates()
         # Through the event writer, so the daily aggregates count sent mail and bounces too.
         record_events(self.events, commit=False)
         if self.sent_contacts:
