@@ -255,9 +255,22 @@ def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[i
     if not ids:
         return []
     # Dispatched, not claimed: the row stays open; claimed_at says when it was handed out.
-    db.session.execute(
-        sa.update(Delivery.__table__).where(Delivery.__table__.c.id.in_(ids)).values(claimed_at=now)
+    # Only rows still open and not handed out are taken: a concurrent dispatch tick, or a
+    # worker that claimed a row meanwhile (its claim time guards its outcome), keeps it.
+    table = Delivery.__table__
+    taken = set(
+        db.session.scalars(
+            sa.update(table)
+            .where(
+                table.c.id.in_(ids),
+                table.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+                sa.or_(table.c.claimed_at.is_(None), table.c.claimed_at < stale),
+            )
+            .values(claimed_at=now)
+            .returning(table.c.id)
+        )
     )
+    ids = [i for i in ids if i in taken]
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
