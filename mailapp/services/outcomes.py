@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from mailapp.extensions import db
 from mailapp.models import (
@@ -30,6 +31,42 @@ from mailapp.services.transports import SendResult
 D = Delivery.__table__
 # What an outcome writes, besides scheduled_at (kept when the outcome has none).
 _WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
+
+
+def _outcome_rows() -> sa.TableValuedAlias:
+    """The group's outcomes as one array parameter per column, unnested into rows."""
+    types = {name: D.c[name].type for name in (*_WRITTEN, "scheduled_at")}
+    types["status"] = sa.Text()
+    types["b_id"] = sa.BigInteger()
+    arrays = [
+        sa.cast(sa.bindparam(f"o_{name}"), postgresql.ARRAY(type_)) for name, type_ in types.items()
+    ]
+    return (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
+        .render_derived(name="outcome")
+    )
+
+
+def _update_all() -> sa.Update:
+    rows = _outcome_rows()
+    return (
+        sa.update(D)
+        .where(
+            D.c.id == rows.c.b_id,
+            D.c.claimed_at == sa.bindparam("o_claimed", type_=D.c.claimed_at.type),
+            # A lease that ran out early made the row unknown: the real outcome wins.
+            D.c.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value]),
+        )
+        .values(
+            **{name: rows.c[name] for name in _WRITTEN},
+            scheduled_at=sa.func.coalesce(rows.c.scheduled_at, D.c.scheduled_at),
+            updated_at=sa.bindparam("o_now", type_=D.c.updated_at.type),
+        )
+    )
+
+
+_UPDATE_ALL = _update_all()
 
 
 def is_hard_bounce(result: SendResult) -> bool:
@@ -155,8 +192,8 @@ class Outcomes:
         )
 
     def _write_updates(self) -> None:
-        """One UPDATE ... FROM (VALUES ...) for the group on PostgreSQL; elsewhere one
-        statement run for each row."""
+        """One UPDATE ... FROM unnest(arrays) for the group on PostgreSQL (one statement text,
+        prepared once per connection); elsewhere one statement run for each row."""
         if db.engine.dialect.name != "postgresql":
             statement = (
                 sa.update(D)
@@ -174,25 +211,9 @@ class Outcomes:
             )
             db.session.connection().execute(statement, self.updates)
             return
-        rows = sa.values(
-            sa.column("b_id", sa.Integer),
-            *(sa.column(name, D.c[name].type) for name in _WRITTEN),
-            sa.column("scheduled_at", D.c.scheduled_at.type),
-            name="outcome",
-        ).data([tuple(u[k] for k in ("b_id", *_WRITTEN, "scheduled_at")) for u in self.updates])
-        # Typed explicitly: a column that is NULL in every row would otherwise be text.
-        value = {name: sa.cast(rows.c[name], D.c[name].type) for name in _WRITTEN}
-        db.session.execute(
-            sa.update(D)
-            .where(self._guard(rows.c.b_id))
-            .values(
-                **value,
-                scheduled_at=sa.func.coalesce(
-                    sa.cast(rows.c.scheduled_at, D.c.scheduled_at.type), D.c.scheduled_at
-                ),
-                updated_at=utcnow(),
-            )
-        )
+        columns = ("b_id", *_WRITTEN, "scheduled_at")
+        params = {f"o_{name}": [u[name] for u in self.updates] for name in columns}
+        db.session.execute(_UPDATE_ALL, {**params, "o_claimed": self.claimed_at, "o_now": utcnow()})
 
     def record(self) -> None:
         """Write every outcome under this group's claim, then the events they imply."""
