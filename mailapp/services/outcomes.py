@@ -33,6 +33,19 @@ D = Delivery.__table__
 _WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
 
 
+def _still_claimed(row_id: object, claimed_at: object) -> sa.ColumnElement[bool]:
+    """The row is still under this group's claim."""
+    return sa.and_(
+        D.c.id == row_id,
+        D.c.claimed_at == claimed_at,
+        # A lease that ran out early made the row unknown: the real outcome wins.
+        sa.or_(
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.status == DeliveryStatus.UNKNOWN.value,
+        ),
+    )
+
+
 def _outcome_rows() -> sa.TableValuedAlias:
     """The group's outcomes as one array parameter per column, unnested into rows."""
     types = {name: D.c[name].type for name in (*_WRITTEN, "scheduled_at")}
@@ -52,12 +65,7 @@ def _update_all() -> sa.Update:
     rows = _outcome_rows()
     return (
         sa.update(D)
-        .where(
-            D.c.id == rows.c.b_id,
-            D.c.claimed_at == sa.bindparam("o_claimed", type_=D.c.claimed_at.type),
-            # A lease that ran out early made the row unknown: the real outcome wins.
-            D.c.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value]),
-        )
+        .where(_still_claimed(rows.c.b_id, sa.bindparam("o_claimed", type_=D.c.claimed_at.type)))
         .values(
             **{name: rows.c[name] for name in _WRITTEN},
             scheduled_at=sa.func.coalesce(rows.c.scheduled_at, D.c.scheduled_at),
@@ -180,24 +188,13 @@ class Outcomes:
     def untouched(self, claimed: list[Claimed]) -> list[int]:
         return [row.id for row in claimed if row.id not in self.done]
 
-    def _guard(self, row_id: sa.ColumnElement) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            D.c.id == row_id,
-            D.c.claimed_at == self.claimed_at,
-            # A lease that ran out early made the row unknown: the real outcome wins.
-            sa.or_(
-                D.c.status == DeliveryStatus.SENDING.value,
-                D.c.status == DeliveryStatus.UNKNOWN.value,
-            ),
-        )
-
     def _write_updates(self) -> None:
         """One UPDATE ... FROM unnest(arrays) for the group on PostgreSQL (one statement text,
         prepared once per connection); elsewhere one statement run for each row."""
         if db.engine.dialect.name != "postgresql":
             statement = (
                 sa.update(D)
-                .where(self._guard(sa.bindparam("b_id")))
+                .where(_still_claimed(sa.bindparam("b_id"), self.claimed_at))
                 .values(
                     {
                         **{name: sa.bindparam(name, type_=D.c[name].type) for name in _WRITTEN},
