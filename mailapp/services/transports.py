@@ -121,7 +121,7 @@ class SmtpTransport:
         """MAIL, RCPT, DATA (in one write when the server offers PIPELINING), then the data."""
         try:
             if conn.has_extn("pipelining"):
-                conn.send(f"MAIL FROM:<{mail_from}>\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
+                conn.send("".join(f"{line}\r\n" for line in _envelope(mail_from, rcpt_to)))
                 refused = self._pipelined_replies(conn)
             else:
                 refused = self._sequential_replies(conn, mail_from, rcpt_to)
@@ -145,17 +145,17 @@ class SmtpTransport:
         self, conn: smtplib.SMTP, mail_from: str, rcpt_to: str
     ) -> SendResult | None:
         """None once the server waits for the data; else the refusal."""
-        for command in (f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{rcpt_to}>", "DATA"):
+        for command, expected in zip(_envelope(mail_from, rcpt_to), _GO_ON, strict=True):
             conn.putcmd(command)
             code, reply = conn.getreply()
-            if code not in (250, 251, 354):
+            if code not in expected:
                 return self._refused(conn, code, reply)
         return None
 
     def _pipelined_replies(self, conn: smtplib.SMTP) -> SendResult | None:
         """The replies to a pipelined MAIL, RCPT, DATA (RFC 2920): the first refusal wins."""
         refusal = None
-        for expected in ((250,), (250, 251), (354,)):
+        for expected in _GO_ON:
             code, reply = conn.getreply()
             if refusal is None and code not in expected:
                 if code == 421:  # closing: the later replies never come
@@ -189,6 +189,14 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+def _envelope(mail_from: str, rcpt_to: str) -> tuple[str, str, str]:
+    return (f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{rcpt_to}>", "DATA")
+
+
+# The replies to MAIL, RCPT and DATA that let the transaction go on.
+_GO_ON = ((250,), (250, 251), (354,))
 
 
 class _LostBeforeData(Exception):
