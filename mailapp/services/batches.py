@@ -63,13 +63,25 @@ def transport_pool() -> TransportPool:
 
 
 def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]:
-    """queued/deferred -> sending for the due rows among ids; each row at most once."""
+    """queued/deferred -> sending for the due rows among ids; each row at most once, and
+    none once the campaign stopped (checked in the same statement)."""
+    sendable = (
+        sa.select(Campaign.id)
+        .join(Project, Project.id == Campaign.project_id)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status.in_(SENDABLE),
+            Project.sending_stopped_at.is_(None),
+        )
+        .exists()
+    )
     due = sa.and_(
         D.c.id.in_(ids),
         D.c.campaign_id == campaign_id,
         D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
         D.c.scheduled_at <= sa.literal(now, D.c.scheduled_at.type),
         D.c.variant.is_not(None),
+        sendable,
     )
     if db.engine.dialect.name == "postgresql":
         locked = sa.select(D.c.id).where(due).with_for_update(skip_locked=True)
@@ -214,20 +226,21 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):
-        if not _still_sendable(campaign_id):
+        counts = send_group(send, delivery_ids[start : start + size])
+        if counts is None:
             unclaim_dispatched(campaign_id, delivery_ids[start:])
             break
-        group = delivery_ids[start : start + size]
-        for outcome, count in send_group(send, group).items():
+        for outcome, count in counts.items():
             totals[outcome] = totals.get(outcome, 0) + count
     return totals
 
 
-def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int]:
+def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
+    """Claim, check, send and record one group; None when the campaign stopped."""
     now = utcnow()
     claimed = claim_rows(send.campaign.id, ids, now)
     if not claimed:
-        return {}
+        return None if not _still_sendable(send.campaign.id) else {}
     contacts = {
         c.id: c
         for c in db.session.scalars(
@@ -309,28 +322,34 @@ def _deliver(
     by_group: dict[str, list[Claimed]] = {}
     for row in ready:
         by_group.setdefault(domain_group(contacts[row.contact_id].email), []).append(row)
-    with transport_pool().connection(send.transport_url) as transport:
-        for group, rows in by_group.items():
-            while rows:
-                grant = send.limiter.acquire(group, len(rows), utcnow())
-                allowed, rows = rows[: grant.granted], rows[grant.granted :]
-                for row in allowed:
-                    composed = send.composer.compose(row.id, contacts[row.contact_id], row.variant)
-                    result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
-                    outcomes.result(row, composed, result)
-                    if asks_to_slow_down(result):
-                        send.limiter.slow_down(group)
-                if rows and grant.retry_at is not None:
-                    wait = (grant.retry_at - utcnow()).total_seconds()
-                    if wait > send.max_wait:
-                        for row in rows:
-                            outcomes.later(row, grant.retry_at)
-                        log.info(
-                            "rate limit %s: %d rows wait until %s",
-                            grant.limit,
-                            len(rows),
-                            grant.retry_at,
-                        )
-                        rows = []
-                    else:
-                        time.sleep(max(wait, 0.01))
+    for group, rows in by_group.items():
+        while rows:
+            grant = send.limiter.acquire(group, len(rows), utcnow())
+            allowed, rows = rows[: grant.granted], rows[grant.granted :]
+            if allowed:
+                # Composed before a connection is borrowed: while this thread renders and
+                # signs, another one uses the connection.
+                messages = [
+                    send.composer.compose(row.id, contacts[row.contact_id], row.variant)
+                    for row in allowed
+                ]
+                with transport_pool().connection(send.transport_url) as transport:
+                    for row, composed in zip(allowed, messages, strict=True):
+                        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                        outcomes.result(row, composed, result)
+                        if asks_to_slow_down(result):
+                            send.limiter.slow_down(group)
+            if rows and grant.retry_at is not None:
+                wait = (grant.retry_at - utcnow()).total_seconds()
+                if wait > send.max_wait:
+                    for row in rows:
+                        outcomes.later(row, grant.retry_at)
+                    log.info(
+                        "rate limit %s: %d rows wait until %s",
+                        grant.limit,
+                        len(rows),
+                        grant.retry_at,
+                    )
+                    rows = []
+                else:
+                    time.sleep(max(wait, 0.01))

@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -66,6 +67,15 @@ def split_headers(head: str) -> list[tuple[str, str]]:
     return headers
 
 
+@lru_cache(maxsize=64)
+def _load_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Parsing a PEM key costs ~30 ms: once per key and process, not once per send batch."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("DKIM key must be an RSA private key")
+    return key
+
+
 class DkimSigner:
     """Signs messages for one domain and selector; safe to share between threads."""
 
@@ -77,10 +87,7 @@ class DkimSigner:
         signed_headers: Iterable[str] = SIGNED_HEADERS,
     ) -> None:
         pem = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
-        key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError("DKIM key must be an RSA private key")
-        self._key = key
+        self._key = _load_key(pem)
         self.domain = domain.lower()
         self.selector = selector
         self.signed_headers = tuple(h.lower() for h in signed_headers)

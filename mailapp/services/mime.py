@@ -122,6 +122,33 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(data, quotetabs=False, istext=True).replace(b"\n", b"\r\n")
 
 
+class _LineEncoder:
+    """Quoted-printable line by line, remembering the lines every recipient shares.
+
+    Quoted-printable encodes each line on its own, so a message is the CRLF-joined encoding
+    of its lines, and the lines that do not depend on the recipient (most of a newsletter)
+    are encoded once per skeleton. The memory is bounded: when full it starts over.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._lines: dict[str, bytes] = {}
+
+    def __call__(self, text: str) -> bytes:
+        lines = self._lines
+        if len(lines) > self.limit:
+            lines.clear()
+        out = []
+        for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            encoded = lines.get(line)
+            if encoded is None:
+                # Encoded with its line end, exactly as within the whole text.
+                encoded = lines[line] = _qp(line + "\n")
+            out.append(encoded)
+        # The last line has no line end of its own (empty when the text ends with one).
+        return b"".join(out)[:-2]
+
+
 class MessageSkeleton:
     """The constant part of a message, encoded once; render() fills in one recipient."""
 
@@ -148,6 +175,7 @@ class MessageSkeleton:
         self._text_head = f"--{self.boundary}\r\n{part.format('plain')}\r\n\r\n".encode()
         self._html_head = f"\r\n--{self.boundary}\r\n{part.format('html')}\r\n\r\n".encode()
         self._end = f"\r\n--{self.boundary}--\r\n".encode()
+        self._qp = _LineEncoder()
 
     @classmethod
     def for_sender(
@@ -172,9 +200,9 @@ class MessageSkeleton:
                 own.encode(),
                 self._mime,
                 self._text_head,
-                _qp(text),
+                self._qp(text),
                 self._html_head,
-                _qp(html),
+                self._qp(html),
                 self._end,
             )
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from mailapp.extensions import db
 from mailapp.models import (
@@ -28,6 +29,52 @@ from mailapp.services.suppression import suppress
 from mailapp.services.transports import SendResult
 
 D = Delivery.__table__
+# What an outcome writes, besides scheduled_at (kept when the outcome has none).
+_WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
+
+
+def _still_claimed(row_id: object, claimed_at: object) -> sa.ColumnElement[bool]:
+    """The row is still under this group's claim."""
+    return sa.and_(
+        D.c.id == row_id,
+        D.c.claimed_at == claimed_at,
+        # A lease that ran out early made the row unknown: the real outcome wins.
+        sa.or_(
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.status == DeliveryStatus.UNKNOWN.value,
+        ),
+    )
+
+
+def _outcome_rows() -> sa.TableValuedAlias:
+    """The group's outcomes as one array parameter per column, unnested into rows."""
+    types = {name: D.c[name].type for name in (*_WRITTEN, "scheduled_at")}
+    types["status"] = sa.Text()
+    types["b_id"] = sa.BigInteger()
+    arrays = [
+        sa.cast(sa.bindparam(f"o_{name}"), postgresql.ARRAY(type_)) for name, type_ in types.items()
+    ]
+    return (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
+        .render_derived(name="outcome")
+    )
+
+
+def _update_all() -> sa.Update:
+    rows = _outcome_rows()
+    return (
+        sa.update(D)
+        .where(_still_claimed(rows.c.b_id, sa.bindparam("o_claimed", type_=D.c.claimed_at.type)))
+        .values(
+            **{name: rows.c[name] for name in _WRITTEN},
+            scheduled_at=sa.func.coalesce(rows.c.scheduled_at, D.c.scheduled_at),
+            updated_at=sa.bindparam("o_now", type_=D.c.updated_at.type),
+        )
+    )
+
+
+_UPDATE_ALL = _update_all()
 
 
 def is_hard_bounce(result: SendResult) -> bool:
@@ -141,35 +188,34 @@ class Outcomes:
     def untouched(self, claimed: list[Claimed]) -> list[int]:
         return [row.id for row in claimed if row.id not in self.done]
 
-    def record(self) -> None:
-        """Write every outcome under this group's claim, then the events they imply."""
-        if self.updates:
+    def _write_updates(self) -> None:
+        """One UPDATE ... FROM unnest(arrays) for the group on PostgreSQL (one statement text,
+        prepared once per connection); elsewhere one statement run for each row."""
+        if db.engine.dialect.name != "postgresql":
             statement = (
                 sa.update(D)
-                .where(
-                    D.c.id == sa.bindparam("b_id"),
-                    D.c.claimed_at == self.claimed_at,
-                    # A lease that ran out early made the row unknown: the real outcome wins.
-                    sa.or_(
-                        D.c.status == DeliveryStatus.SENDING.value,
-                        D.c.status == DeliveryStatus.UNKNOWN.value,
-                    ),
-                )
+                .where(_still_claimed(sa.bindparam("b_id"), self.claimed_at))
                 .values(
-                    status=sa.bindparam("status"),
-                    attempts=sa.bindparam("attempts"),
-                    claimed_at=sa.bindparam("claimed_at"),
-                    scheduled_at=sa.func.coalesce(
-                        sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type), D.c.scheduled_at
-                    ),
-                    sent_at=sa.bindparam("sent_at", type_=D.c.sent_at.type),
-                    last_reply=sa.bindparam("last_reply"),
-                    reason=sa.bindparam("reason"),
-                    message_id=sa.bindparam("message_id"),
-                    updated_at=utcnow(),
+                    {
+                        **{name: sa.bindparam(name, type_=D.c[name].type) for name in _WRITTEN},
+                        "scheduled_at": sa.func.coalesce(
+                            sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type),
+                            D.c.scheduled_at,
+                        ),
+                        "updated_at": utcnow(),
+                    }
                 )
             )
             db.session.connection().execute(statement, self.updates)
+            return
+        columns = ("b_id", *_WRITTEN, "scheduled_at")
+        params = {f"o_{name}": [u[name] for u in self.updates] for name in columns}
+        db.session.execute(_UPDATE_ALL, {**params, "o_claimed": self.claimed_at, "o_now": utcnow()})
+
+    def record(self) -> None:
+        """Write every outcome under this group's claim, then the events they imply."""
+        if self.updates:
+            self._write_updates()
         # Through the event writer, so the daily aggregates count sent mail and bounces too.
         record_events(self.events, commit=False)
         if self.sent_contacts:

@@ -39,42 +39,53 @@ def _utc(value: datetime) -> sa.ColumnElement:
     return sa.literal(value, UTCDateTime())
 
 
-def _scheduled_at(
-    campaign: Campaign, project: Project, now: datetime, delay: timedelta
-) -> sa.ColumnElement:
-    """Each row's first send time, as SQL: per contact zone for local-time campaigns."""
+def _send_times(
+    campaign: Campaign, project: Project, now: datetime, delays: list[timedelta]
+) -> tuple[list[sa.ColumnElement], sa.Subquery | None]:
+    """Each row's first send time for each delay, as SQL, and the table to join for it.
+
+    Local-time campaigns get a small zone -> instants table (one row per time zone the
+    project's contacts use), joined on the contact's zone: no per-row expression.
+    """
     window = (
         SendWindow.from_dict(campaign.send_window, project.timezone)
         if campaign.send_window
         else None
     )
 
-    def allowed(at: datetime) -> datetime:
+    def allowed(at: datetime, delay: timedelta) -> datetime:
         at = max(at, now) + delay
         return window.next_open(at) if window else at
 
-    if campaign.schedule_mode == ScheduleMode.LOCAL_TIME:
-        zones = db.session.scalars(
-            sa.select(Contact.timezone)
-            .where(Contact.project_id == project.id, Contact.timezone.is_not(None))
-            .distinct()
-        ).all()
-        default = allowed(next_local_time(campaign.local_send_time, zone(project.timezone), now))
-        whens = {
-            name: _utc(
-                allowed(
-                    next_local_time(campaign.local_send_time, zone(name, project.timezone), now)
-                )
-            )
-            for name in zones
-        }
-        if not whens:
-            return _utc(default)
-        return sa.case(whens, value=Contact.timezone, else_=_utc(default))
-    start = (
-        campaign.send_at if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at else now
-    )
-    return _utc(allowed(start))
+    if campaign.schedule_mode != ScheduleMode.LOCAL_TIME:
+        start = (
+            campaign.send_at
+            if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at
+            else now
+        )
+        return [_utc(allowed(start, delay)) for delay in delays], None
+
+    def local(name: str | None) -> list[datetime]:
+        at = next_local_time(campaign.local_send_time, zone(name, project.timezone), now)
+        return [allowed(at, delay) for delay in delays]
+
+    defaults = [_utc(at) for at in local(None)]
+    names = db.session.scalars(
+        sa.select(Contact.timezone)
+        .where(Contact.project_id == project.id, Contact.timezone.is_not(None))
+        .distinct()
+    ).all()
+    if not names:
+        return defaults, None
+    rows = [
+        sa.select(
+            sa.literal(name).label("zone"),
+            *(_utc(at).label(f"at{i}") for i, at in enumerate(local(name))),
+        )
+        for name in names
+    ]
+    zones = sa.union_all(*rows).subquery("zone_times")
+    return [sa.func.coalesce(zones.c[f"at{i}"], d) for i, d in enumerate(defaults)], zones
 
 
 def _bucket(buckets: int) -> sa.ColumnElement[int]:
@@ -118,11 +129,10 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.SENT):
         return 0
     project = db.session.get(Project, campaign.project_id)
-    scheduled = _scheduled_at(campaign, project, now, timedelta(0))
     first_wave = _first_wave(campaign)
-    if first_wave is not None:
-        later = _scheduled_at(campaign, project, now, _later_delay(campaign))
-        scheduled = sa.case((first_wave, scheduled), else_=later)
+    delays = [timedelta(0)] if first_wave is None else [timedelta(0), _later_delay(campaign)]
+    times, zones = _send_times(campaign, project, now, delays)
+    scheduled = times[0] if first_wave is None else sa.case((first_wave, times[0]), else_=times[1])
     table = Delivery.__table__
     columns = ["project_id", "campaign_id", "contact_id", "variant", "scheduled_at", "status"]
     columns += ["attempts", "updated_at"]
@@ -136,7 +146,10 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
         sa.literal(0),
         _utc(now),
     ).where(*audience_filter(project.id, campaign.snapshot["audience"]))
-    insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert(table)
+    if zones is not None:
+        rows = rows.select_from(Contact).outerjoin(zones, zones.c.zone == Contact.timezone)
+    postgres = db.engine.dialect.name == "postgresql"
+    insert = (postgresql if postgres else sqlite).insert(table)
     statement = insert.from_select(columns, rows).on_conflict_do_nothing(
         index_elements=["campaign_id", "contact_id"]
     )
@@ -153,6 +166,10 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
         PIPELINE, "campaign.prepare", project_id=project.id, obj=campaign, context={"rows": created}
     )
     db.session.commit()
+    if postgres:
+        # A campaign's rows can be most of the table: fresh statistics for dispatch's plans.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE deliveries"))
     return created
 
 
@@ -238,9 +255,22 @@ def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[i
     if not ids:
         return []
     # Dispatched, not claimed: the row stays open; claimed_at says when it was handed out.
-    db.session.execute(
-        sa.update(Delivery.__table__).where(Delivery.__table__.c.id.in_(ids)).values(claimed_at=now)
+    # Only rows still open and not handed out are taken: a concurrent dispatch tick, or a
+    # worker that claimed a row meanwhile (its claim time guards its outcome), keeps it.
+    table = Delivery.__table__
+    taken = set(
+        db.session.scalars(
+            sa.update(table)
+            .where(
+                table.c.id.in_(ids),
+                table.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+                sa.or_(table.c.claimed_at.is_(None), table.c.claimed_at < stale),
+            )
+            .values(claimed_at=now)
+            .returning(table.c.id)
+        )
     )
+    ids = [i for i in ids if i in taken]
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import smtplib
 import ssl
 import threading
@@ -25,6 +26,8 @@ from mailapp.models import Sender
 # "unknown": the connection died after the message data went out, so the server may have
 # taken it; retrying could deliver twice, so a person decides (resend action).
 Outcome = Literal["sent", "deferred", "failed", "unknown"]
+# Dot-stuffing (RFC 5321 4.5.2), as smtplib does it.
+_DOT_LINE = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -115,22 +118,54 @@ class SmtpTransport:
     def _transaction(
         self, conn: smtplib.SMTP, mail_from: str, rcpt_to: str, data: bytes
     ) -> SendResult:
+        """MAIL, RCPT, DATA (in one write when the server offers PIPELINING), then the data."""
         try:
-            code, reply = conn.mail(mail_from)
-            if code != 250:
-                return self._refused(conn, code, reply)
-            code, reply = conn.rcpt(rcpt_to)
-            if code not in (250, 251):
-                return self._refused(conn, code, reply)
+            if conn.has_extn("pipelining"):
+                conn.send("".join(f"{line}\r\n" for line in _envelope(mail_from, rcpt_to)))
+                refused = self._pipelined_replies(conn)
+            else:
+                refused = self._sequential_replies(conn, mail_from, rcpt_to)
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise _LostBeforeData(str(exc)) from exc
+        if refused is not None:
+            return refused
+        # From here on the server may have the message: a lost connection is "unknown".
         try:
-            code, reply = conn.data(data)
-        except smtplib.SMTPDataError as exc:
-            return SendResult(outcome_for(exc.smtp_code), exc.smtp_code, _text(exc.smtp_error))
+            if data[:1] == b"." or b"\n." in data:
+                data = _DOT_LINE.sub(b"..", data)
+            if data[-2:] != b"\r\n":
+                data += b"\r\n"
+            conn.send(data + b".\r\n")
+            code, reply = conn.getreply()
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise _LostAfterData(str(exc)) from exc
         return SendResult(outcome_for(code), code, _text(reply))
+
+    def _sequential_replies(
+        self, conn: smtplib.SMTP, mail_from: str, rcpt_to: str
+    ) -> SendResult | None:
+        """None once the server waits for the data; else the refusal."""
+        for command, expected in zip(_envelope(mail_from, rcpt_to), _GO_ON, strict=True):
+            conn.putcmd(command)
+            code, reply = conn.getreply()
+            if code not in expected:
+                return self._refused(conn, code, reply)
+        return None
+
+    def _pipelined_replies(self, conn: smtplib.SMTP) -> SendResult | None:
+        """The replies to a pipelined MAIL, RCPT, DATA (RFC 2920): the first refusal wins."""
+        refusal = None
+        for expected in _GO_ON:
+            code, reply = conn.getreply()
+            if refusal is None and code not in expected:
+                if code == 421:  # closing: the later replies never come
+                    return self._refused(conn, code, reply)
+                refusal = (code, reply)
+            elif refusal is not None and code == 354:
+                # DATA accepted after a refused command: end an empty message, then reset.
+                conn.send(b".\r\n")
+                conn.getreply()
+        return None if refusal is None else self._refused(conn, *refusal)
 
     def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes) -> SendResult:
         if code == 421:  # the server is closing the connection
@@ -154,6 +189,14 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+def _envelope(mail_from: str, rcpt_to: str) -> tuple[str, str, str]:
+    return (f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{rcpt_to}>", "DATA")
+
+
+# The replies to MAIL, RCPT and DATA that let the transaction go on.
+_GO_ON = ((250,), (250, 251), (354,))
 
 
 class _LostBeforeData(Exception):

@@ -217,3 +217,21 @@ def test_rendered_tracked_messages_parse_and_verify(key):
         assert "<b>Bob</b>" not in shown
         text = message.get_body(("plain",)).get_content()
         assert "Angebot (https://shop.example/ä?x=1&y=2)" in text
+
+
+def test_line_by_line_quoted_printable_matches_the_whole_text_encoding():
+    import quopri
+
+    from mailapp.services.mime import _LineEncoder, _qp
+
+    encode = _LineEncoder(limit=8)  # small: the memory starts over several times
+    pieces = ["a", " ", "\t", "\n", "\r\n", "\r", ".", "=", "ü", "x" * 90, "=?", "  \n", "☃"]
+    texts = [
+        "".join(pieces[(i * 7 + j * 3) % len(pieces)] for j in range(i % 40)) for i in range(400)
+    ]
+    for text in [*texts, "", "\n", ".\n", "trailing  ", "line\n" * 3]:
+        encoded = encode(text)
+        assert quopri.decodestring(encoded) == quopri.decodestring(_qp(text)), text
+        if text == "" or text.endswith(("\n", "\r")):
+            assert encoded == _qp(text), text
+    assert len(encode._lines) <= 9

@@ -247,6 +247,39 @@ def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     )
 
 
+def test_a_dispatch_tick_never_retakes_rows_a_worker_claimed_meanwhile(app, sink):
+    """A worker claims rows between a dispatch tick's SELECT and its UPDATE: the tick must
+    leave them alone, or it would overwrite the claim time guarding their outcome (the
+    sent row would stay `sending`, become `unknown`, and a resend would send it twice)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a second connection writing inside the tick needs PostgreSQL")
+    project, campaign, _ = setup_campaign(6)
+    launch(project, campaign)
+    sending.prepare_deliveries(campaign.id)
+    ids = [d.id for d in deliveries(campaign.id)]
+    claimed_at = utcnow()
+    table = Delivery.__table__
+
+    def worker_claims_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE deliveries SET claimed_at") and conn is not other:
+            other.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids[:3]))
+                .values(status=DeliveryStatus.SENDING.value, claimed_at=claimed_at)
+            )
+            other.commit()
+
+    with db.engine.connect() as other:
+        sa.event.listen(db.engine, "before_cursor_execute", worker_claims_first)
+        try:
+            plan = sending.plan_dispatch()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", worker_claims_first)
+    assert [i for _, batch in plan.batches for i in batch] == ids[3:]
+    db.session.expire_all()
+    assert [d.claimed_at for d in deliveries(campaign.id)][:3] == [claimed_at] * 3
+
+
 def test_launch_refuses_an_empty_audience_and_illegal_moves(app, sink):
     project, campaign, _ = setup_campaign(0)
     with pytest.raises(ServiceError, match="empty"):

@@ -6,9 +6,10 @@ from tests.support.smtp_sink import SmtpSink
 MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
 
 
-@pytest.fixture
-def sink():
+@pytest.fixture(params=[True, False], ids=["pipelining", "sequential"])
+def sink(request):
     sink = SmtpSink(
+        pipelining=request.param,
         rcpt_rules={
             "gone@example.org": "550 5.1.1 user unknown",
             "busy@example.org": "452 4.2.2 mailbox full",
@@ -116,3 +117,40 @@ def test_connection_lost_after_data_is_unknown_not_retried():
         sink.stop()
     assert result.outcome == "unknown"
     assert "after DATA" in result.reply
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "sequential"])
+def test_lines_starting_with_a_dot_arrive_intact(pipelining):
+    sink = SmtpSink(pipelining=pipelining).start()
+    body = b"Subject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\nend"
+    try:
+        transport = SmtpTransport(sink.url, timeout=5)
+        assert transport.send("a@example.com", "b@example.org", body).outcome == "sent"
+        assert transport.send("a@example.com", "c@example.org", b"." + body).outcome == "sent"
+        transport.close()
+    finally:
+        sink.stop()
+    assert [m.data for m in sink.messages] == [body + b"\r\n", b"." + body + b"\r\n"]
+
+
+def test_pipelined_refusal_at_mail_from_leaves_the_connection_usable():
+    class PickySink(SmtpSink):
+        async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+            if address == "blocked@example.com":
+                return "553 5.7.1 sender refused"
+            envelope.mail_from = address
+            return "250 OK"
+
+    sink = PickySink().start()
+    try:
+        transport = SmtpTransport(sink.url, timeout=5)
+        refused = transport.send("blocked@example.com", "b@example.org", MESSAGE)
+        assert (refused.outcome, refused.code, refused.enhanced_code) == ("failed", 553, "5.7.1")
+        assert transport.send("a@example.com", "b@example.org", MESSAGE).outcome == "sent"
+        transport.close()
+    finally:
+        sink.stop()
+    assert [(m.mail_from, m.rcpt_tos) for m in sink.messages] == [
+        ("a@example.com", ["b@example.org"])
+    ]
+    assert sink.connections == 1

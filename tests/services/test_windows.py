@@ -110,6 +110,34 @@ def test_local_time_campaign_schedules_each_zone_across_dst(app):
     assert sum(len(ids) for _, ids in plan.batches) == 1
 
 
+def test_local_time_canary_waves_are_per_zone(app):
+    project = make_project()
+    lst = make_list(project, 0)
+    add_contacts(project, lst, [f"b{i}@example.org" for i in range(20)], timezone="Europe/Berlin")
+    add_contacts(
+        project, lst, [f"n{i}@example.org" for i in range(20)], timezone="America/New_York"
+    )
+    campaign = make_campaign(
+        project,
+        make_sender(project),
+        make_template(project),
+        [lst],
+        schedule_mode=ScheduleMode.LOCAL_TIME,
+        local_send_time="09:00",
+        guardrails={"canary_share": 0.25, "canary_minutes": 30},
+    )
+    now = utc(2026, 10, 24, 12, 0)
+    launch(project, campaign, now=now)
+    assert sending.prepare_deliveries(campaign.id, now=now) == 40
+    at = scheduled_by_email(campaign.id)
+    berlin, ny = utc(2026, 10, 25, 8, 0), utc(2026, 10, 24, 13, 0)
+    half_hour = timedelta(minutes=30)
+    assert {at[f"b{i}@example.org"] for i in range(20)} == {berlin, berlin + half_hour}
+    assert {at[f"n{i}@example.org"] for i in range(20)} == {ny, ny + half_hour}
+    first = sum(1 for when in at.values() if when in (berlin, ny))
+    assert 2 <= first <= 18  # the canary share goes first in each zone
+
+
 def test_send_window_pauses_a_long_campaign_and_resumes_inside(app):
     project = make_project()
     campaign = make_campaign(

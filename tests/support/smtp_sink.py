@@ -28,6 +28,8 @@ class SmtpSink:
     data_rules: dict[str, str] = field(default_factory=dict)
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
+    # Offer PIPELINING (RFC 2920) like real MTAs do; aiosmtpd reads pipelined commands fine.
+    pipelining: bool = True
     port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
@@ -49,6 +51,8 @@ class SmtpSink:
         with self._lock:
             self.connections += 1
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
