@@ -7,9 +7,11 @@ import email
 import re
 
 import pytest
+import sqlalchemy as sa
 
-from mailapp.extensions import get_redis
-from mailapp.services import event_buffer
+from mailapp.extensions import db
+from mailapp.models import Event, EventType
+from mailapp.services.tracking import drain_hits
 from tests.factories import make_project
 from tests.support.campaigns import HTML, make_template, pipeline_sink, send_campaign
 
@@ -63,4 +65,6 @@ def test_the_copy_is_sandboxed_and_its_links_lead_to_the_target(app, page, app_s
     page.wait_for_selector("text=Landed")
     assert landed == ["https://example.com/news?utm_campaign=browser-test"]
     with app.app_context():
-        assert event_buffer.pending(get_redis()) == 1  # the click, and no open
+        assert drain_hits() == 1
+        engaged = sa.select(Event.type).where(Event.type.in_([EventType.OPEN, EventType.CLICK]))
+        assert db.session.scalars(engaged).all() == [EventType.CLICK]  # the click, no open
