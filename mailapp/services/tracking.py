@@ -16,7 +16,6 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import redis
@@ -84,10 +83,10 @@ def hit_spool(app: Flask) -> HitSpool:
     """The app's spool in this process (created on first use, opened on first append)."""
     spool = app.extensions.get("hit_spool")
     if spool is None:
-        base = app.config.get("TRACKING_SPOOL_DIR") or Path(app.instance_path) / "tracking-spool"
         # Tests ship by hand (drain_hits); servers ship from a thread.
-        interval = app.config.get("TRACKING_SHIP_INTERVAL", None if app.testing else SHIP_INTERVAL)
-        spool = HitSpool(spool_directory(base), _shipper(app), interval=interval)
+        interval = None if app.testing else SHIP_INTERVAL
+        directory = spool_directory(app.config["TRACKING_SPOOL_DIR"])
+        spool = HitSpool(directory, _shipper(app), interval=interval)
         app.extensions["hit_spool"] = spool
     return spool
 
