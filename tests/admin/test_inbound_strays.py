@@ -17,8 +17,8 @@ from tests.factories import (
     make_project,
     make_user,
 )
-from tests.services.test_bounces import FLANKER
 from tests.services.test_inbound import BOUNCE_DOMAIN, dsn
+from tests.support.corpus import FLANKER
 
 
 def operator(project):

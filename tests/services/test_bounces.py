@@ -6,7 +6,6 @@ import csv
 
 import pytest
 
-from mailapp import ROOT
 from mailapp.services.bounces import (
     AUTO_REPLY,
     COMPLAINT,
@@ -16,15 +15,7 @@ from mailapp.services.bounces import (
     UNKNOWN,
     parse_report,
 )
-
-# ../shared/corpus next to the repository (a git worktree sits one level deeper).
-CORPUS = next(
-    (p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()), None
-)
-if CORPUS is None:
-    raise RuntimeError(f"the bounce corpus ../shared/corpus is missing beside {ROOT}")
-FLUFL = CORPUS / "flufl.bounce"
-FLANKER = CORPUS / "flanker"
+from tests.support.corpus import FLANKER, FLUFL
 
 
 def flufl_labels() -> list[tuple[str, frozenset[str], bool]]:

@@ -33,7 +33,7 @@ from tests.factories import (
     make_delivery,
     make_project,
 )
-from tests.services.test_bounces import FLANKER
+from tests.support.corpus import FLANKER
 from tests.support.smtp_sink import SmtpSink
 
 BOUNCE_DOMAIN = "bounces.example.com"

@@ -10,8 +10,8 @@ from mailapp.models import Contact, ContactStatus, InboundMessage
 from mailapp.services import ServiceError
 from mailapp.services.mailboxes import poll_configured_mailbox, poll_mailbox
 from tests.factories import TEST_ACTOR, make_project
-from tests.services.test_bounces import FLANKER
 from tests.services.test_inbound import dsn, sent_delivery
+from tests.support.corpus import FLANKER
 from tests.support.dovecot import DovecotServer
 
 
