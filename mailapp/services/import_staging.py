@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import itertools
 import json
@@ -41,8 +40,9 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.services.contact_upserts import _merge_set
-from mailapp.services.contacts import InvalidContact, normalize_email, validate_timezone
-from mailapp.services.import_files import data_rows, typed_value
+from mailapp.services.contacts import InvalidContact, clean_contact
+from mailapp.services.import_files import contact_data, data_rows
+from mailapp.services.suppression import email_hash
 
 CHUNK_ROWS = 25_000
 MERGERS = 2  # chunks merged at once, each on its own connection (and server process)
@@ -221,11 +221,6 @@ def _render_chunks(
     job: _ParseJob, lists: dict[str, int], hash_emails: bool
 ) -> Iterator[tuple[bytes, int]]:
     """The file as CSV for COPY (UTF-8), CHUNK_ROWS rows at a time, each row checked."""
-    attributes = [
-        (target, target.removeprefix("attributes."))
-        for target in job.mapping.values()
-        if target.startswith("attributes.")
-    ]
     width = 11  # the cells _checked_cells gives
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
@@ -237,7 +232,7 @@ def _render_chunks(
         cells: list[Any] = []
         if reason is None:
             try:
-                cells = _checked_cells(values, lists, attributes, hash_emails)
+                cells = _checked_cells(values, lists, hash_emails)
             except InvalidContact as exc:
                 reason = str(exc)
         if reason is None:
@@ -253,45 +248,28 @@ def _render_chunks(
         yield buffer.getvalue().encode(), rows
 
 
-def _checked_cells(
-    values: dict[str, str],
-    lists: dict[str, int],
-    attributes: list[tuple[str, str]],
-    hash_emails: bool,
-) -> list[Any]:
-    """A valid row's staging cells (as clean_contact would write it); else InvalidContact."""
-    given = values.get("email")
-    if not given:
+def _checked_cells(values: dict[str, str], lists: dict[str, int], hash_emails: bool) -> list[Any]:
+    """A valid row's staging cells, checked as every other write is; else InvalidContact."""
+    if not values.get("email"):
         raise InvalidContact("email is empty")
-    address = normalize_email(given)
-    timezone = validate_timezone(values.get("timezone"))
-    first_name, last_name, locale = (
-        (values.get(name) or "")[:200] or None for name in ("first_name", "last_name", "locale")
-    )
-    if locale and len(locale) > 16:
-        raise InvalidContact(f"locale {locale!r} is too long")
+    row = clean_contact(contact_data(values))
     list_id = None
     if list_name := values.get("list"):
         list_id = lists.get(list_name)
         if list_id is None:
             raise InvalidContact(f"unknown list {list_name!r}")
-    email = address.email
-    digest = hashlib.sha256(email.lower().encode()).hexdigest() if hash_emails else None
     return [
-        email,
-        address.raw,
-        first_name,
-        last_name,
-        timezone,
-        locale,
+        row["email"],
+        row["email_raw"],
+        row["first_name"],
+        row["last_name"],
+        row["timezone"],
+        row["locale"],
         list_id,
-        json.dumps(
-            {key: typed_value(value) for target, key in attributes if (value := values[target])},
-            ensure_ascii=False,
-        ),
-        "t" if address.is_role else "f",
-        "t" if address.is_disposable else "f",
-        digest,
+        json.dumps(row["attributes"], ensure_ascii=False),
+        "t" if row["is_role_address"] else "f",
+        "t" if row["is_disposable"] else "f",
+        email_hash(row["email"]) if hash_emails else None,
     ]
 
 
