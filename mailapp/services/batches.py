@@ -35,7 +35,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
-from mailapp.services.campaigns import OPEN_DELIVERIES
+from mailapp.services.campaigns import OPEN_DELIVERIES, fail_cancelled_rows
 from mailapp.services.compose import Composer, Variant
 from mailapp.services.guardrails import enforce_guardrails
 from mailapp.services.outcomes import Claimed, Outcomes, asks_to_slow_down
@@ -232,6 +232,9 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
             break
         for outcome, count in counts.items():
             totals[outcome] = totals.get(outcome, 0) + count
+    if fail_cancelled_rows(campaign_id):
+        log.info("campaign %s was cancelled during a batch: its waiting rows failed", campaign_id)
+    db.session.commit()
     return totals
 
 
@@ -341,6 +344,10 @@ def _deliver(
                             send.limiter.slow_down(group)
             if rows and grant.retry_at is not None:
                 wait = (grant.retry_at - utcnow()).total_seconds()
+                if not _still_sendable(send.campaign.id):
+                    # Paused or cancelled while this group waited for the rate limit:
+                    # the rows not sent yet go back untouched.
+                    return
                 if wait > send.max_wait:
                     for row in rows:
                         outcomes.later(row, grant.retry_at)

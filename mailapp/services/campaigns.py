@@ -189,20 +189,40 @@ def cancel_campaign(
     campaign = get_campaign(project.id, campaign_id, lock=True)
     move(campaign, S.CANCELLED)
     campaign.finished_at = now or utcnow()
-    result = db.session.execute(
-        sa.update(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status.in_(OPEN_DELIVERIES))
-        .values(status=DeliveryStatus.FAILED, reason="cancelled")
-    )
+    unsent = fail_cancelled_rows(campaign.id)
     record_audit(
         actor,
         "campaign.cancel",
         project_id=project.id,
         obj=campaign,
-        context={"unsent": result.rowcount},
+        context={"unsent": unsent},
     )
     db.session.commit()
     return campaign
+
+
+def fail_cancelled_rows(campaign_id: int) -> int:
+    """Waiting rows of a cancelled campaign end `failed` with reason `cancelled`.
+
+    Cancel runs it, and so does every send batch when it ends: rows a worker held while
+    the campaign was cancelled come back queued or deferred (rate limit, transient reply)
+    and must not stay waiting for a campaign that will never send them. Not committed.
+    """
+    cancelled = (
+        sa.select(Campaign.id)
+        .where(Campaign.id == campaign_id, Campaign.status == S.CANCELLED)
+        .exists()
+    )
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_(OPEN_DELIVERIES),
+            cancelled,
+        )
+        .values(status=DeliveryStatus.FAILED, reason="cancelled")
+    )
+    return result.rowcount
 
 
 def campaign_progress(project_id: int, campaign_id: int) -> dict[str, int]:

@@ -225,6 +225,47 @@ def test_cancel_ends_waiting_rows_without_sending(app, sink):
         launch(project, campaign)
 
 
+class CancellingSink(SmtpSink):
+    """Cancels the campaign (through its own connection, as the back office would) when
+    the first recipient is offered, then defers every recipient with 451."""
+
+    engine: sa.Engine | None = None
+    campaign_id: int | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.campaign_id is not None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.update(Campaign.__table__)
+                    .where(Campaign.__table__.c.id == self.campaign_id)
+                    .values(status=CampaignStatus.CANCELLED.value)
+                )
+            self.campaign_id = None
+        return "451 4.3.0 try again later"
+
+
+def test_rows_a_worker_holds_at_cancel_end_failed_not_waiting(app):
+    """Cancel while a group is on the wire: its rows come back deferred (451), and the batch
+    ends them `failed`/cancelled rather than leaving them waiting for ever."""
+    sink = CancellingSink().start()
+    app.config.update(SMTP_URL=sink.url, SEND_GROUP_SIZE=4, DISPATCH_BATCH_SIZE=10)
+    try:
+        project, campaign, _ = setup_campaign(4)
+        launch(project, campaign)
+        sending.prepare_deliveries(campaign.id)
+        sink.engine, sink.campaign_id = db.engine, campaign.id
+        (batch,) = sending.plan_dispatch().batches
+        batches.send_batch(*batch)
+    finally:
+        sink.stop()
+        batches.transport_pool().close()
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.CANCELLED
+    rows = deliveries(campaign.id)
+    assert {(d.status, d.reason) for d in rows} == {(DeliveryStatus.FAILED, "cancelled")}
+    assert [d.attempts for d in rows] == [1, 1, 1, 1]
+
+
 def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     project, campaign, _ = setup_campaign(3)
     launch(project, campaign)
