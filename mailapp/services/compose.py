@@ -14,7 +14,7 @@ from typing import Protocol
 
 from mailapp.models import Campaign, Project, Sender, TemplateVersion
 from mailapp.services.dkim import DkimSigner
-from mailapp.services.mime import MessageSkeleton, make_message_id
+from mailapp.services.mime import SLOT, MessageSkeleton, make_message_id
 from mailapp.services.rendering import (
     add_open_pixel,
     compile_content,
@@ -110,7 +110,7 @@ class Composer:
         self.bounce_domain = self.sender.bounce_domain or self.sender.domain
 
     def _click_url(self, item_id: int) -> Callable[[int, str], str | None]:
-        return link_rewriter(
+        rewrite = link_rewriter(
             self.signer,
             item_id,
             self.link_ids,
@@ -118,6 +118,13 @@ class Composer:
             utm=self.utm,
             campaign=self.campaign,
         )
+
+        def slotted(position: int, url: str) -> str | None:
+            # Marked for the skeleton: the text around it is encoded once, not per recipient.
+            new = rewrite(position, url)
+            return None if new is None else f"{SLOT}{new}{SLOT}"
+
+        return slotted
 
     def compose(
         self, item_id: int, contact: Addressee, key: str, data: dict | None = None
@@ -137,7 +144,7 @@ class Composer:
         click_url = self._click_url(item_id)
         html = rewrite_links(rendered.html, click_url)
         if self.track_opens:
-            html = add_open_pixel(html, self.signer.open_url(item_id))
+            html = add_open_pixel(html, f"{SLOT}{self.signer.open_url(item_id)}{SLOT}")
         message_id = make_message_id(self.kind, item_id, self.sender.domain)
         mail_from = self.signer.verp_address(item_id, self.bounce_domain)
         headers = {
@@ -153,5 +160,5 @@ class Composer:
         text = rewrite_text_links(rendered.text, click_url)
         message = self._skeleton.render(headers, html, text)
         if self._dkim is not None:
-            message = self._dkim.sign(message)
+            message = self._dkim.sign(message, crlf=True)
         return Composed(mail_from, contact.email, message, message_id)

@@ -92,9 +92,13 @@ class DkimSigner:
         self.selector = selector
         self.signed_headers = tuple(h.lower() for h in signed_headers)
 
-    def sign(self, message: bytes, *, timestamp: int | None = None) -> bytes:
-        """The message with a DKIM-Signature header prepended (line ends made CRLF)."""
-        if message.count(b"\n") != message.count(b"\r\n"):
+    def sign(self, message: bytes, *, timestamp: int | None = None, crlf: bool = False) -> bytes:
+        """The message with a DKIM-Signature header prepended (line ends made CRLF).
+
+        crlf=True: the caller built the message with CRLF line ends only (a MessageSkeleton
+        does), so the two passes looking for bare LFs are skipped.
+        """
+        if not crlf and message.count(b"\n") != message.count(b"\r\n"):
             message = _BARE_LF.sub(b"\r\n", message)
         head, sep, body = message.partition(b"\r\n\r\n")
         if not sep:

@@ -20,7 +20,8 @@ ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 _BREAKS = re.compile(r"[\r\n]+")
 _ADDR_RE = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]+)>\s*$", re.DOTALL)
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-MAX_LINE = 78
+MAX_LINE = 78  # header lines (RFC 5322 2.1.1)
+QP_LINE = 76  # quoted-printable lines (RFC 2045 6.7)
 
 
 def make_message_id(kind: str, item_id: int, domain: str) -> str:
@@ -119,34 +120,104 @@ def _fold(line: str) -> str:
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends; '=' never starts a boundary, see below."""
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
-    return binascii.b2a_qp(data, quotetabs=False, istext=True).replace(b"\n", b"\r\n")
+    return _fit(binascii.b2a_qp(data, quotetabs=False, istext=True)).replace(b"\n", b"\r\n")
+
+
+def _fit(encoded: bytes, width: int = QP_LINE) -> bytes:
+    """Lines of at most `width` characters. binascii.b2a_qp lets a line whose trailing
+    white space it escapes reach 78 (RFC 2045 allows 76): those get one more soft break,
+    never inside an "=XX" escape."""
+    lines = encoded.split(b"\n")
+    if max(map(len, lines)) <= width:
+        return encoded
+    out = []
+    for line in lines:
+        while len(line) > width:
+            cut = width - 1  # room for the "=" of the soft break
+            escape = line.rfind(b"=", cut - 2, cut)
+            cut = escape if escape >= 0 else cut
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
+
+
+# Marks a per-recipient value (a click or pixel URL) in a body given to MessageSkeleton: the
+# encoder puts a soft line break on each side of it, so the text around it is encoded once
+# per skeleton, not once per recipient. The marks never reach the message.
+SLOT = "\x00"
+
+
+def _soft(piece: str) -> bytes:
+    """A piece of a line, quoted-printable, ending in a soft line break ("=" CRLF)."""
+    encoded = binascii.b2a_qp(piece.encode(), quotetabs=False, istext=True)
+    if len(encoded) == len(piece) < QP_LINE:  # nothing to escape (a click URL): as it is
+        return encoded + b"=\r\n"
+    # The last line gets the "=" of the soft break: it may hold 75 characters, not 76.
+    head, newline, last = encoded.rpartition(b"\n")
+    encoded = _fit(head) + newline + _fit(last, QP_LINE - 1)
+    return encoded.replace(b"\n", b"\r\n") + b"=\r\n"
 
 
 class _LineEncoder:
-    """Quoted-printable line by line, remembering the lines every recipient shares.
+    """Quoted-printable that remembers what every recipient shares.
 
-    Quoted-printable encodes each line on its own, so a message is the CRLF-joined encoding
-    of its lines, and the lines that do not depend on the recipient (most of a newsletter)
-    are encoded once per skeleton. The memory is bounded: when full it starts over.
+    Quoted-printable encodes each line on its own, so a text is the CRLF-joined encoding of
+    its lines. The text is cut at its SLOT marks into blocks, with a soft line break after
+    each block but the last (a line starts afresh there, and decoding joins it back):
+    - a block seen before (the newsletter between two tracked links) is remembered whole;
+    - a block that differs per recipient (it holds a first name) is encoded line by line,
+      and its lines shared by everyone are remembered;
+    - a recipient's own value (the URL between two marks) is encoded each time.
+    A block is remembered the second time it is seen, so blocks seen once (those with a
+    name) do not push the others out. The memory is bounded: when full it starts over.
     """
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
         self._lines: dict[str, bytes] = {}
+        self._blocks: dict[tuple[str, bool], bytes] = {}
+        self._seen: set[int] = set()
 
     def __call__(self, text: str) -> bytes:
-        lines = self._lines
-        if len(lines) > self.limit:
-            lines.clear()
+        if max(len(self._lines), len(self._blocks), len(self._seen)) > self.limit:
+            self._lines.clear()
+            self._blocks.clear()
+            self._seen.clear()
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        blocks = self._blocks
+        pieces = text.split(SLOT)
+        last = len(pieces) - 1
         out = []
-        for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        for i, piece in enumerate(pieces):
+            if i % 2 and i != last:
+                out.append(_soft(piece))
+                continue
+            key = (piece, i != last)
+            encoded = blocks.get(key)
+            if encoded is None:
+                encoded = self._block(piece, soft=i != last)
+                if hash(key) in self._seen:
+                    blocks[key] = encoded
+                else:
+                    self._seen.add(hash(key))
+            out.append(encoded)
+        # The last line has no line end of its own (empty when the text ends with one).
+        return b"".join(out)[:-2]
+
+    def _block(self, block: str, *, soft: bool) -> bytes:
+        lines = self._lines
+        *whole, end = block.split("\n")
+        out = []
+        for line in whole:
             encoded = lines.get(line)
             if encoded is None:
                 # Encoded with its line end, exactly as within the whole text.
                 encoded = lines[line] = _qp(line + "\n")
             out.append(encoded)
-        # The last line has no line end of its own (empty when the text ends with one).
-        return b"".join(out)[:-2]
+        out.append(_soft(end) if soft else _qp(end + "\n"))
+        return b"".join(out)
 
 
 class MessageSkeleton:

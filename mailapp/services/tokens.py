@@ -8,7 +8,6 @@ its own key derived from SECRET_KEY: a click token is never a valid unsubscribe 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
@@ -16,6 +15,10 @@ from functools import lru_cache
 
 SIGNATURE_BYTES = 10  # 80 bits: forging one is out of reach; 16 characters in base 32
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Lower-case RFC 4648 base 32 by pairs of characters: 10 bits a lookup. The signature is 80
+# bits, exactly 16 characters with no padding; base64.b32encode is pure Python and ~2.5x slower.
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
 
 
 class BadToken(ValueError):
@@ -41,7 +44,11 @@ def _b36(number: int) -> str:
 def _sign(secret: str, purpose: str, body: str) -> str:
     # One-shot hmac.digest runs in C: this is on the hot path (one call per tracked link).
     digest = hmac.digest(_key(secret, purpose), body.encode(), "sha256")
-    return base64.b32encode(digest[:SIGNATURE_BYTES]).decode().lower()
+    number, pairs = int.from_bytes(digest[:SIGNATURE_BYTES], "big"), _B32_PAIRS
+    return "".join([pairs[(number >> shift) & 1023] for shift in _SHIFTS])
+
+
+_SHIFTS = tuple(range(SIGNATURE_BYTES * 8 - 10, -1, -10))
 
 
 def make_token(secret: str, purpose: str, *ids: int, timestamped: bool = False) -> str:

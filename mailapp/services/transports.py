@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import re
 import smtplib
 import ssl
 import threading
@@ -27,7 +26,6 @@ from mailapp.models import Sender
 # taken it; retrying could deliver twice, so a person decides (resend action).
 Outcome = Literal["sent", "deferred", "failed", "unknown"]
 # Dot-stuffing (RFC 5321 4.5.2), as smtplib does it.
-_DOT_LINE = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -131,8 +129,11 @@ class SmtpTransport:
             return refused
         # From here on the server may have the message: a lost connection is "unknown".
         try:
-            if data[:1] == b"." or b"\n." in data:
-                data = _DOT_LINE.sub(b"..", data)
+            # Dot-stuffing (RFC 5321 4.5.2): a line that starts with "." gets one more.
+            if b"\n." in data:
+                data = data.replace(b"\n.", b"\n..")
+            if data[:1] == b".":
+                data = b"." + data
             if data[-2:] != b"\r\n":
                 data += b"\r\n"
             conn.send(data + b".\r\n")

@@ -235,3 +235,34 @@ def test_line_by_line_quoted_printable_matches_the_whole_text_encoding():
         if text == "" or text.endswith(("\n", "\r")):
             assert encoded == _qp(text), text
     assert len(encode._lines) <= 9
+
+
+def test_marked_values_are_encoded_apart_and_decode_to_the_text_without_marks():
+    import quopri
+
+    from mailapp.services.mime import SLOT, _LineEncoder
+
+    encode = _LineEncoder(limit=16)
+    rng = random.Random(7)  # noqa: S311 - reproducible test data
+    alphabet = ["a", " ", "\t", "=", "ü", ".", "x" * 70, "☃", "=3D", "\n"]
+    for i in range(300):
+        parts = []
+        for _ in range(rng.randint(0, 6)):
+            parts.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))))
+            parts.append(f"{SLOT}https://mail.test/t/c/{i}-{rng.randint(0, 10**9)}{SLOT}")
+        parts.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))))
+        text = "".join(parts)
+        encoded = encode(text)
+        assert b"\x00" not in encoded
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n")), text
+        assert all(not line.endswith((b" ", b"\t")) for line in encoded.split(b"\r\n"))
+        decoded = quopri.decodestring(encoded).decode().replace("\r\n", "\n")
+        assert decoded == text.replace(SLOT, ""), text
+    # The text around the marked values is encoded once and remembered.
+    encode = _LineEncoder()
+    around = ("Hello,\n" + "ü " * 60 + '<a href="', '">read</a>\nBye ')
+    for i in range(3):
+        text = f"{around[0]}{SLOT}https://mail.test/t/c/{i}{SLOT}{around[1]}"
+        decoded = quopri.decodestring(encode(text)).decode().replace("\r\n", "\n")
+        assert decoded == text.replace(SLOT, "")
+    assert set(encode._blocks) == {(around[0], True), (around[1], False)}

@@ -46,3 +46,17 @@ def test_timestamped_tokens_expire(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(BadToken, match="expired"):
         read_token(SECRET, "confirm", token, count=1, max_age=60)
+
+
+def test_signatures_keep_the_rfc_4648_base32_format_of_links_already_sent():
+    import base64
+    import hashlib
+    import hmac
+
+    from mailapp.services.tokens import SIGNATURE_BYTES, _key, make_token
+
+    for ids in [(0,), (1, 2), (123456789, 42), (2**40, 7)]:
+        token = make_token("s" * 40, "click", *ids)
+        body, _, signature = token.rpartition("-")
+        digest = hmac.new(_key("s" * 40, "click"), body.encode(), hashlib.sha256).digest()
+        assert signature == base64.b32encode(digest[:SIGNATURE_BYTES]).decode().lower()
