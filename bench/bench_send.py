@@ -41,7 +41,10 @@ from tests.support.servers import free_port, wait_for_port
 
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", "100000"))
 PREPARE = int(os.environ.get("BENCH_PREPARE", "1000000"))
-PROCESSES, THREADS, POOL = 2, 8, 4
+# As the Procfile runs it by default (WORKER_PROCESSES, WORKER_THREADS, SMTP_POOL_SIZE).
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+POOL = int(os.environ.get("BENCH_POOL", "4"))
 CONNECTIONS = PROCESSES * min(THREADS, POOL)
 ACTOR = Actor.system("bench")
 # About 20 KB of HTML with 12 tracked links and a personal greeting: a typical newsletter.

@@ -42,6 +42,7 @@ from mailapp.services.outcomes import Claimed, Outcomes, asks_to_slow_down
 from mailapp.services.ratelimits import RateLimiter, domain_group
 from mailapp.services.suppression import email_hash
 from mailapp.services.transports import TransportPool, transport_url_for
+from mailapp.services.upserts import in_values
 from mailapp.services.urls import LinkSigner
 from mailapp.services.windows import quiet_until, zone
 
@@ -76,7 +77,7 @@ def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]
         .exists()
     )
     due = sa.and_(
-        D.c.id.in_(ids),
+        in_values(D.c.id, ids),
         D.c.campaign_id == campaign_id,
         D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
         D.c.scheduled_at <= sa.literal(now, D.c.scheduled_at.type),
@@ -110,7 +111,7 @@ def release_rows(ids: list[int], claimed_at: datetime, *, until: datetime | None
     db.session.execute(
         sa.update(D)
         .where(
-            D.c.id.in_(ids),
+            in_values(D.c.id, ids),
             D.c.status == DeliveryStatus.SENDING.value,
             D.c.claimed_at == claimed_at,
         )
@@ -124,7 +125,7 @@ def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
     db.session.execute(
         sa.update(D)
         .where(
-            D.c.id.in_(ids),
+            in_values(D.c.id, ids),
             D.c.campaign_id == campaign_id,
             D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
         )
@@ -249,7 +250,7 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
         for c in db.session.scalars(
             sa.select(Contact).where(
                 Contact.project_id == send.project.id,
-                Contact.id.in_([row.contact_id for row in claimed]),
+                in_values(Contact.id, [row.contact_id for row in claimed]),
             )
         )
     }
@@ -284,7 +285,7 @@ def _recheck(
         db.session.scalars(
             sa.select(Suppression.email_hash).where(
                 Suppression.project_id == send.project.id,
-                Suppression.email_hash.in_(set(hashes.values())),
+                in_values(Suppression.email_hash, set(hashes.values())),
             )
         )
     )
@@ -295,7 +296,7 @@ def _recheck(
                 sa.select(Delivery.contact_id, sa.func.count())
                 .where(
                     Delivery.project_id == send.project.id,
-                    Delivery.contact_id.in_(list(contacts)),
+                    in_values(Delivery.contact_id, contacts),
                     Delivery.status == DeliveryStatus.SENT,
                     Delivery.sent_at >= now - timedelta(days=7),
                     Delivery.campaign_id != send.campaign.id,

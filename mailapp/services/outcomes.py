@@ -27,6 +27,7 @@ from mailapp.services.compose import Composed
 from mailapp.services.events import record_events
 from mailapp.services.suppression import suppress
 from mailapp.services.transports import SendResult
+from mailapp.services.upserts import in_values
 
 D = Delivery.__table__
 # What an outcome writes, besides scheduled_at (kept when the outcome has none).
@@ -221,7 +222,7 @@ class Outcomes:
         if self.sent_contacts:
             db.session.execute(
                 sa.update(Contact.__table__)
-                .where(Contact.__table__.c.id.in_(self.sent_contacts))
+                .where(in_values(Contact.__table__.c.id, self.sent_contacts))
                 .values(last_sent_at=utcnow())
             )
         db.session.commit()
