@@ -4,7 +4,8 @@ The page is the message itself, rendered again for its recipient exactly as the 
 composed (services.compose): the delivery's own variant and locale, the same
 personalization, the same signed click URLs (or UTM-tagged links when clicks are not
 tracked). It carries no open pixel: reading the copy is not an open. Transactional messages
-have a copy too, rendered from their template version (or inline content) and data.
+have a copy too, rendered from their template version (or inline content) and data, and
+so do test sends (services.preview.test_links): the version for the test's contact and locale.
 
 A token we did not sign is NotFound and tells nothing. A genuine token whose message is
 gone (the delivery purged, the contact erased under GDPR, the content deleted) is
@@ -28,11 +29,13 @@ from mailapp.models import (
     Link,
     Message,
     Project,
+    Template,
     TemplateVersion,
 )
 from mailapp.services import NotFound, ServiceError
 from mailapp.services.compose import link_rewriter
 from mailapp.services.gdpr import ERASED_DOMAIN
+from mailapp.services.preview import read_test_view, render_preview
 from mailapp.services.rendering import (
     CompiledContent,
     RenderError,
@@ -41,7 +44,7 @@ from mailapp.services.rendering import (
     rewrite_links,
     template_context,
 )
-from mailapp.services.tokens import BadToken
+from mailapp.services.tokens import BadToken, ExpiredToken
 from mailapp.services.transactional import message_recipient, message_version
 from mailapp.services.urls import Kind, LinkSigner, read_single
 
@@ -62,7 +65,27 @@ def web_copy(token: str) -> str:
         except BadToken:
             continue
         return _delivery_copy(item_id) if kind == "delivery" else _message_copy(item_id)
-    raise NotFound("no such message")
+    return _test_copy(token)
+
+
+def _test_copy(token: str) -> str:
+    """A test message's copy: its version rendered again as the test rendered it."""
+    try:
+        test = read_test_view(token)
+    except ExpiredToken:
+        raise NoLongerAvailable("the test link expired") from None
+    except (BadToken, NotFound):
+        raise NotFound("no such message") from None
+    version = db.session.get(TemplateVersion, test.version_id)
+    template = db.session.get(Template, version.template_id)
+    project = db.session.get(Project, template.project_id)
+    try:
+        rendered = render_preview(
+            project, version, contact_id=test.contact_id, locale=test.locale, test_send=True
+        )
+    except (NotFound, RenderError):
+        raise NoLongerAvailable("the test's contact or content changed") from None
+    return rendered.html
 
 
 def _delivery_copy(delivery_id: int) -> str:

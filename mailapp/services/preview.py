@@ -3,7 +3,9 @@
 A preview renders for a chosen contact of the project or a sample one; the admin shows it
 in a sandboxed iframe (no scripts, no same-origin) at 320, 600 and 800 px, light or dark.
 A test send goes to at most MAX_TEST_RECIPIENTS addresses through the sender's transport,
-signed like real mail, its subject marked "[TEST]".
+signed like real mail, its subject marked "[TEST]". Its "view in browser" link opens the
+version as the test rendered it, and its unsubscribe link opens a page saying that a real
+send would unsubscribe there; both are signed and expire after TEST_LINK_DAYS days.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from mailapp.services.rendering import (
     template_context,
 )
 from mailapp.services.templates import get_version
+from mailapp.services.tokens import BadToken, make_token, read_token
 from mailapp.services.transports import SendResult, open_transport, transport_url_for
 
 PREVIEW_WIDTHS = (320, 600, 800)
 MAX_TEST_RECIPIENTS = 10
+TEST_LINK_DAYS = 30
 TEST_PREFIX = "[TEST] "
 SAMPLE_CONTACT = {
     "first_name": "Alex",
@@ -56,14 +60,65 @@ class RecipientResult:
     result: SendResult
 
 
-def preview_context(project: Project, contact: Any = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TestView:
+    """What a test message's view link names: the version, contact and locale it used."""
+
+    version_id: int
+    contact_id: int | None
+    locale: str | None
+
+
+def _locales(version: TemplateVersion) -> list[str]:
+    return sorted(version.locale_variants or {})
+
+
+def test_links(version: TemplateVersion, contact_id: int | None, locale: str | None) -> dict:
+    """The signed view and unsubscribe URLs of a test message (template_context keywords)."""
+    config = current_app.config
+    base, secret = config["BASE_URL"], config["SECRET_KEY"]
+    known = _locales(version)
+    locale_index = known.index(locale) + 1 if locale in known else 0
+    view = make_token(
+        secret, "test-view", version.id, contact_id or 0, locale_index, timestamped=True
+    )
+    unsubscribe = make_token(secret, "test-unsubscribe", version.id, timestamped=True)
+    return {"view_url": f"{base}/v/{view}", "unsubscribe_url": f"{base}/u/{unsubscribe}"}
+
+
+def read_test_view(token: str) -> TestView:
+    """The test a view token names; BadToken when forged or expired, NotFound when the
+    version is gone."""
+    secret, max_age = current_app.config["SECRET_KEY"], TEST_LINK_DAYS * 86400
+    version_id, contact_id, locale_index = read_token(
+        secret, "test-view", token, count=3, max_age=max_age
+    )
+    version = db.session.get(TemplateVersion, version_id)
+    if version is None:
+        raise NotFound("the version is gone")
+    known = _locales(version)
+    locale = known[locale_index - 1] if 0 < locale_index <= len(known) else None
+    return TestView(version_id, contact_id or None, locale)
+
+
+def is_test_unsubscribe(token: str) -> bool:
+    """True for the unsubscribe link of a test message (signed, not expired)."""
+    secret, max_age = current_app.config["SECRET_KEY"], TEST_LINK_DAYS * 86400
+    try:
+        read_token(secret, "test-unsubscribe", token, count=1, max_age=max_age)
+    except BadToken:
+        return False
+    return True
+
+
+def preview_context(project: Project, contact: Any = None, links: dict | None = None) -> dict:
     base = current_app.config["BASE_URL"]
+    links = links or {"unsubscribe_url": f"{base}/u/preview", "view_url": f"{base}/v/preview"}
     return template_context(
         contact if contact is not None else SAMPLE_CONTACT,
-        unsubscribe_url=f"{base}/u/preview",
-        view_url=f"{base}/v/preview",
         campaign={"id": 0, "name": "Preview"},
         project=project,
+        **links,
     )
 
 
@@ -84,11 +139,16 @@ def render_preview(
     *,
     contact_id: int | None = None,
     locale: str | None = None,
+    test_send: bool = False,
 ) -> RenderedContent:
-    """The version rendered for a contact of the project (or the sample contact)."""
+    """The version rendered for a contact of the project (or the sample contact); with
+    `test_send`, its view and unsubscribe links are the signed ones of a test message."""
     contact = _contact(project, contact_id)
+    links = test_links(version, contact_id, locale) if test_send else None
     locale = locale or (contact.locale if contact else None)
-    return render_content(compile_content(version, locale), preview_context(project, contact))
+    return render_content(
+        compile_content(version, locale), preview_context(project, contact, links)
+    )
 
 
 def preview_document(html: str, *, dark: bool = False) -> str:
@@ -134,7 +194,9 @@ def send_test(
     )
     if sender is None:
         raise NotFound(f"no sender {sender_id}")
-    rendered = render_preview(project, version, contact_id=contact_id, locale=locale)
+    rendered = render_preview(
+        project, version, contact_id=contact_id, locale=locale, test_send=True
+    )
     skeleton = MessageSkeleton.for_sender(sender, headers={"X-Mailapp-Test": "yes"})
     signer = signer_for(sender)
     mail_from = f"bounces@{sender.bounce_domain}" if sender.bounce_domain else sender.from_email

@@ -25,6 +25,10 @@ class BadToken(ValueError):
     """The token is malformed, forged, for another purpose, or expired."""
 
 
+class ExpiredToken(BadToken):
+    """The token is genuine but older than the maximum age it was read with."""
+
+
 @lru_cache(maxsize=64)
 def _key(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), f"mailapp-token:{purpose}".encode(), hashlib.sha256).digest()
@@ -78,6 +82,6 @@ def read_token(
         raise BadToken("malformed token") from None
     if max_age is not None:
         if time.time() - values[-1] > max_age:
-            raise BadToken("expired")
+            raise ExpiredToken("expired")
         values = values[:-1]
     return values

@@ -3,7 +3,8 @@
 GET never changes anything (mail scanners prefetch links). A POST carrying
 `List-Unsubscribe=One-Click` comes from a mailbox provider, without cookies or a CSRF
 token: it unsubscribes from everything at once and answers 200 without a redirect.
-Every other POST comes from our own page and must carry the CSRF token.
+Every other POST comes from our own page and must carry the CSRF token. The link of a
+test message (services.preview.test_links) answers with a page saying so and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from mailapp.extensions import csrf
 from mailapp.services import NotFound
 from mailapp.services.audit import Actor
+from mailapp.services.preview import is_test_unsubscribe
 from mailapp.services.unsubscribe import Subscriber, find_subscriber, unsubscribe
 
 bp = Blueprint("unsubscribe", __name__)
@@ -24,7 +26,10 @@ def _subscriber(token: str) -> Subscriber | None:
     return find_subscriber(current_app.config["SECRET_KEY"], token)
 
 
-def _invalid() -> ResponseReturnValue:
+def _invalid(token: str) -> ResponseReturnValue:
+    if is_test_unsubscribe(token):
+        # The link of a test message: nobody to unsubscribe, and nothing changes.
+        return render_template("public/unsubscribe_test.html")
     return render_template("public/unsubscribe_invalid.html"), 404
 
 
@@ -36,7 +41,7 @@ def _actor(method: str) -> Actor:
 def page(token: str) -> ResponseReturnValue:
     subscriber = _subscriber(token)
     if subscriber is None:
-        return _invalid()
+        return _invalid(token)
     return render_template("public/unsubscribe.html", subscriber=subscriber, token=token)
 
 
@@ -44,7 +49,7 @@ def page(token: str) -> ResponseReturnValue:
 def preferences(token: str) -> ResponseReturnValue:
     subscriber = _subscriber(token)
     if subscriber is None:
-        return _invalid()
+        return _invalid(token)
     return render_template("public/preferences.html", subscriber=subscriber, token=token)
 
 
@@ -59,7 +64,7 @@ def submit(token: str) -> ResponseReturnValue:
             abort(400)
     subscriber = _subscriber(token)
     if subscriber is None:
-        return _invalid()
+        return _invalid(token)
     if one_click:
         unsubscribe(subscriber, method="one-click", actor=_actor("one-click"))
         return render_template(

@@ -220,3 +220,56 @@ def test_a_transactional_message_has_its_own_copy(app, client, sink):
     gone = client.get(path)
     assert gone.status_code == 410
     assert "A-42" not in gone.get_data(as_text=True)
+
+
+def test_a_test_send_links_to_its_copy_and_to_a_harmless_unsubscribe_page(app, client, sink):
+    from mailapp.models import Contact, Sender, Suppression
+    from mailapp.services.preview import send_test
+    from mailapp.services.templates import Content, create_template
+
+    project = make_project()
+    contact = make_contact(project, first_name="Zoë")
+    contact.locale = "de"
+    sender = db.session.scalar(sa.select(Sender).where(Sender.id == make_sender(project).id))
+    html = (
+        '<p>Hello {{ contact.first_name }}</p><p><a href="{{ unsubscribe_url }}">Leave</a></p>'
+        '<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
+    )
+    template = create_template(
+        project,
+        "T",
+        Content(
+            subject="Hi",
+            html=html,
+            locale_variants={"de": {"html": html.replace("Hello", "Hallo")}},
+        ),
+        actor=ERASER,
+    )
+    version = template.versions[0]
+    send_test(project, version.id, "qa@example.org", sender_id=sender.id, actor=ERASER,
+              contact_id=contact.id, locale="de")  # fmt: skip
+    (message,) = sink.messages
+    parsed = email.message_from_bytes(message.data)
+    part = next(p for p in parsed.walk() if p.get_content_type() == "text/html")
+    body = part.get_payload(decode=True).decode()
+    view = re.search(r'href="http://mail\.test(/v/[^"]+)"', body)[1]
+    leave = re.search(r'href="http://mail\.test(/u/[^"]+)"', body)[1]
+
+    copy = client.get(view)
+    assert copy.status_code == 200
+    assert "Hallo Zoë" in copy.get_data(as_text=True)  # the test's contact and locale
+    assert client.get(view[:-2] + "aa").status_code == 404
+
+    assert "test message" in client.get(leave).get_data(as_text=True)
+    one_click = client.post(leave, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    assert "test message" in one_click.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).status == "active"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Suppression)) == 0
+    assert client.get(leave[:-2] + "aa").status_code == 404
+
+    # A test link is good for TEST_LINK_DAYS: an older one says the copy is gone.
+    secret = app.config["SECRET_KEY"]
+    old = make_token(secret, "test-view", version.id, contact.id, 1, 1_000_000)
+    assert client.get(f"/v/{old}").status_code == 410
