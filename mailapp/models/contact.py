@@ -35,6 +35,7 @@ class Contact(TimestampMixin, ProjectScoped, Base):
         sa.Index(None, "project_id", "status"),
         sa.Index(None, "project_id", "created_at"),
     )
+    project_id_indexed = False  # the three above lead with it
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Normalized (trimmed, domain lower-cased); email_raw keeps what was given.

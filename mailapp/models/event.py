@@ -39,6 +39,7 @@ class Event(ProjectScoped, Base):
         sa.Index(None, "project_id", "occurred_at"),
         sa.Index(None, "contact_id", "occurred_at"),
     )
+    project_id_indexed = False  # the (project_id, ...) indexes above lead with it
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     type: Mapped[EventType] = mapped_column(enum_type(EventType))
