@@ -239,7 +239,9 @@ class TemplateAdmin(ProjectModelView):
     def preview_body(self, version_id: str) -> ResponseReturnValue:
         version = self._version(version_id)
         try:
-            rendered = render_preview(current_project(), version, **self._preview_options())
+            rendered = render_preview(
+                current_project(), version, signed_links=True, **self._preview_options()
+            )
         except (RenderError, NotFound):
             abort(404)
         html = preview_document(rendered.html, dark=request.args.get("dark") == "1")

@@ -81,7 +81,7 @@ def _test_copy(token: str) -> str:
     project = db.session.get(Project, template.project_id)
     try:
         rendered = render_preview(
-            project, version, contact_id=test.contact_id, locale=test.locale, test_send=True
+            project, version, contact_id=test.contact_id, locale=test.locale, signed_links=True
         )
     except (NotFound, RenderError):
         raise NoLongerAvailable("the test's contact or content changed") from None

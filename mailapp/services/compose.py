@@ -160,5 +160,5 @@ class Composer:
         text = rewrite_text_links(rendered.text, click_url)
         message = self._skeleton.render(headers, html, text)
         if self._dkim is not None:
-            message = self._dkim.sign(message, crlf=True)
+            message = self._dkim.sign(message, skeleton=True)
         return Composed(mail_from, contact.email, message, message_id)

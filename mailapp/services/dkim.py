@@ -38,20 +38,27 @@ _WSP = re.compile(rb"[ \t]+")
 _HEADER_WSP = re.compile(r"[ \t]+")
 
 
-def canonical_body(body: bytes) -> bytes:
-    """Relaxed body canonicalization (RFC 6376 3.4.4)."""
+def canonical_body(body: bytes, *, no_trailing_space: bool = False) -> bytes:
+    """Relaxed body canonicalization (RFC 6376 3.4.4).
+
+    no_trailing_space: no line ends in white space (quoted-printable escapes it), so the
+    search for one (about 20 µs over a 30 KB body) is skipped.
+    """
     # Quoted-printable bodies rarely hold a tab, two spaces or a space before a line end;
     # looking first spares two regex passes over most messages.
-    if b"\t" in body or b"  " in body or b" \r\n" in body:
+    if b"\t" in body or b"  " in body:
         body = _WSP.sub(b" ", _WSP_EOL.sub(b"\r\n", body))
+    elif not no_trailing_space and b" \r\n" in body:
+        body = _WSP_EOL.sub(b"\r\n", body)
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
 
 
 def canonical_header(name: str, value: str) -> str:
     """Relaxed header canonicalization (RFC 6376 3.4.2), without the trailing CRLF."""
-    value = _HEADER_WSP.sub(" ", value.replace("\r\n", "").replace("\n", "")).strip()
-    return f"{name.strip().lower()}:{value}"
+    if "\n" in value or "\t" in value or "  " in value:  # most headers are one plain line
+        value = _HEADER_WSP.sub(" ", value.replace("\r\n", "").replace("\n", ""))
+    return f"{name.strip().lower()}:{value.strip()}"
 
 
 def split_headers(head: str) -> list[tuple[str, str]]:
@@ -92,18 +99,21 @@ class DkimSigner:
         self.selector = selector
         self.signed_headers = tuple(h.lower() for h in signed_headers)
 
-    def sign(self, message: bytes, *, timestamp: int | None = None, crlf: bool = False) -> bytes:
+    def sign(
+        self, message: bytes, *, timestamp: int | None = None, skeleton: bool = False
+    ) -> bytes:
         """The message with a DKIM-Signature header prepended (line ends made CRLF).
 
-        crlf=True: the caller built the message with CRLF line ends only (a MessageSkeleton
-        does), so the two passes looking for bare LFs are skipped.
+        skeleton=True: a MessageSkeleton built the message, so its line ends are CRLF only
+        and no body line ends in white space; the scans looking for either are skipped.
         """
-        if not crlf and message.count(b"\n") != message.count(b"\r\n"):
+        if not skeleton and message.count(b"\n") != message.count(b"\r\n"):
             message = _BARE_LF.sub(b"\r\n", message)
         head, sep, body = message.partition(b"\r\n\r\n")
         if not sep:
             head, body = message.rstrip(b"\r\n"), b""
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        canonical = canonical_body(body, no_trailing_space=skeleton)
+        body_hash = base64.b64encode(hashlib.sha256(canonical).digest()).decode()
 
         # The last instance of each header is the one a verifier pairs with h= (3.5, 5.4.2).
         latest: dict[str, tuple[str, str]] = {}

@@ -3,9 +3,10 @@
 A preview renders for a chosen contact of the project or a sample one; the admin shows it
 in a sandboxed iframe (no scripts, no same-origin) at 320, 600 and 800 px, light or dark.
 A test send goes to at most MAX_TEST_RECIPIENTS addresses through the sender's transport,
-signed like real mail, its subject marked "[TEST]". Its "view in browser" link opens the
-version as the test rendered it, and its unsubscribe link opens a page saying that a real
-send would unsubscribe there; both are signed and expire after TEST_LINK_DAYS days.
+signed like real mail, its subject marked "[TEST]". In a test mail and in the preview frame,
+"view in browser" opens the version as rendered there, and the unsubscribe link a page
+saying that a real send would unsubscribe there; both are signed and expire after
+TEST_LINK_DAYS days.
 """
 
 from __future__ import annotations
@@ -139,12 +140,12 @@ def render_preview(
     *,
     contact_id: int | None = None,
     locale: str | None = None,
-    test_send: bool = False,
+    signed_links: bool = False,
 ) -> RenderedContent:
     """The version rendered for a contact of the project (or the sample contact); with
-    `test_send`, its view and unsubscribe links are the signed ones of a test message."""
+    `signed_links`, its view and unsubscribe links are the working ones of a test message."""
     contact = _contact(project, contact_id)
-    links = test_links(version, contact_id, locale) if test_send else None
+    links = test_links(version, contact_id, locale) if signed_links else None
     locale = locale or (contact.locale if contact else None)
     return render_content(
         compile_content(version, locale), preview_context(project, contact, links)
@@ -195,7 +196,7 @@ def send_test(
     if sender is None:
         raise NotFound(f"no sender {sender_id}")
     rendered = render_preview(
-        project, version, contact_id=contact_id, locale=locale, test_send=True
+        project, version, contact_id=contact_id, locale=locale, signed_links=True
     )
     skeleton = MessageSkeleton.for_sender(sender, headers={"X-Mailapp-Test": "yes"})
     signer = signer_for(sender)

@@ -101,6 +101,9 @@ def test_preview_page_and_sandboxed_body(app, client, marketer):
     assert "invert(1)" in body.data.decode()
     assert "script-src" not in body.headers["Content-Security-Policy"]
     assert "sandbox" in body.headers["Content-Security-Policy"]
+    # Its unsubscribe link is a working test link: a page that says so and changes nothing.
+    leave = re.search(r'href="http://mail\.test(/u/[^"]+)"', body.data.decode())[1]
+    assert "test message or a preview" in client.get(leave).data.decode()
     assert (
         client.get(f"/admin/template/version/{version.id}/preview/?contact_id=999999").status_code
         == 200
