@@ -226,11 +226,30 @@ def run_pipeline(app, env: dict, workdir: Path, project, campaign) -> tuple[floa
         last = db.session.scalar(
             sa.select(sa.func.max(Delivery.sent_at)).where(Delivery.campaign_id == campaign.id)
         )
-        sent = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Delivery)
-            .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.SENT)
+        outcomes = dict(
+            db.session.execute(
+                sa.select(Delivery.status, sa.func.count())
+                .where(Delivery.campaign_id == campaign.id)
+                .group_by(Delivery.status)
+            ).all()
         )
+        sent = outcomes.get(DeliveryStatus.SENT, 0)
+        print("  outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())))
+        times = db.session.scalars(
+            sa.select(Delivery.sent_at)
+            .where(Delivery.campaign_id == campaign.id, Delivery.sent_at.is_not(None))
+            .order_by(Delivery.sent_at)
+        ).all()
+        if times:
+            marks = {
+                share: times[min(len(times) - 1, int(len(times) * share))] for share in (0.5, 0.99)
+            }
+            print(
+                "  after launch: half sent at "
+                f"{marks[0.5].timestamp() - started:.1f} s, 99% at"
+                f" {marks[0.99].timestamp() - started:.1f} s, all at"
+                f" {times[-1].timestamp() - started:.1f} s"
+            )
         cores = psutil.cpu_count()
         print(f"  CPU per message sent, by process kind ({cores} cores: {cores * 1000:,} µs a ms):")
         for kind, after in sorted(cpu_after.items(), key=lambda item: -item[1]):
@@ -349,8 +368,13 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.wait(10)
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {make_url(database_url).database} WITH (FORCE)")
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept database {database_url}")
+        else:
+            with psycopg.connect(postgres, autocommit=True) as conn:
+                conn.execute(
+                    f"DROP DATABASE IF EXISTS {make_url(database_url).database} WITH (FORCE)"
+                )
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -13,6 +13,7 @@ import queue
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -25,7 +26,8 @@ from mailapp.models import Sender
 # "unknown": the connection died after the message data went out, so the server may have
 # taken it; retrying could deliver twice, so a person decides (resend action).
 Outcome = Literal["sent", "deferred", "failed", "unknown"]
-# Dot-stuffing (RFC 5321 4.5.2), as smtplib does it.
+# A pooled connection unused for longer is closed and opened again before the next message.
+MAX_IDLE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class SmtpTransport:
         self.verify_tls = options.get("verify", "1") in ("1", "true", "yes")
         self.timeout = timeout
         self._conn: smtplib.SMTP | None = None
+        self._used_at = 0.0
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -95,12 +98,28 @@ class SmtpTransport:
         return conn
 
     def send(self, mail_from: str, rcpt_to: str, data: bytes) -> SendResult:
-        """Hand one message to the server; a dropped idle connection is reopened once."""
+        """Hand one message to the server.
+
+        A connection idle for more than MAX_IDLE_SECONDS is replaced first (servers close
+        idle ones: Postfix after 300 s, or 10 s under stress). A reused connection found
+        dropped, or whose MAIL gets a 421 (an idle timeout, a per-connection limit), is
+        reopened once. A 421 from a fresh connection, at RCPT or DATA, or naming a policy
+        (4.7.x) is the server's answer to this message: deferred, and the caller slows down.
+        """
+        if self._conn is not None and time.monotonic() - self._used_at > MAX_IDLE_SECONDS:
+            self._drop()  # no QUIT: a server already gone would hold us for the timeout
         for attempt in (1, 2):
             try:
-                if self._conn is None:
+                reused = self._conn is not None
+                if not reused:
                     self._conn = self._connect()
-                return self._transaction(self._conn, mail_from, rcpt_to, data)
+                result = self._transaction(self._conn, mail_from, rcpt_to, data)
+                self._used_at = time.monotonic()
+                return result
+            except _ClosingAtMail as exc:
+                self._drop()
+                if not reused or (exc.result.enhanced_code or "").startswith("4.7."):
+                    return exc.result
             except _LostBeforeData as exc:
                 self._drop()
                 if attempt == 2:
@@ -150,15 +169,19 @@ class SmtpTransport:
             conn.putcmd(command)
             code, reply = conn.getreply()
             if code not in expected:
+                if command.startswith("MAIL") and code == 421:
+                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply)))
                 return self._refused(conn, code, reply)
         return None
 
     def _pipelined_replies(self, conn: smtplib.SMTP) -> SendResult | None:
         """The replies to a pipelined MAIL, RCPT, DATA (RFC 2920): the first refusal wins."""
         refusal = None
-        for expected in _GO_ON:
+        for stage, expected in enumerate(_GO_ON):
             code, reply = conn.getreply()
             if refusal is None and code not in expected:
+                if code == 421 and stage == 0:
+                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply)))
                 if code == 421:  # closing: the later replies never come
                     return self._refused(conn, code, reply)
                 refusal = (code, reply)
@@ -206,6 +229,15 @@ class _LostBeforeData(Exception):
 
 class _LostAfterData(Exception):
     pass
+
+
+class _ClosingAtMail(Exception):
+    """421 as the reply to MAIL: the server is closing the connection before this message
+    (an idle timeout, a per-connection limit) or refusing it for now."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.reply)
+        self.result = result
 
 
 def _text(reply: bytes | str) -> str:

@@ -154,3 +154,72 @@ def test_pipelined_refusal_at_mail_from_leaves_the_connection_usable():
         ("a@example.com", ["b@example.org"])
     ]
     assert sink.connections == 1
+
+
+class OneMessagePerConnectionSink(SmtpSink):
+    """Takes one message per connection, then answers the next MAIL with 421 as a server
+    closing an idle or used-up connection does; a fresh connection's first MAIL can be
+    refused with 421 too (`busy`), as a server asking us to slow down."""
+
+    busy: bool = False
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        if self.busy or getattr(session, "mails", 0):
+            return "421 4.4.2 mx.example.org Error: timeout exceeded"
+        session.mails = 1
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "sequential"])
+def test_a_421_on_a_reused_connection_reconnects_instead_of_deferring(pipelining):
+    sink = OneMessagePerConnectionSink(pipelining=pipelining).start()
+    try:
+        transport = SmtpTransport(sink.url, timeout=5)
+        results = [transport.send("a@example.com", f"r{i}@example.org", MESSAGE) for i in range(3)]
+        assert [(r.outcome, r.code) for r in results] == [("sent", 250)] * 3
+        assert sink.connections == 3
+        # A fresh connection's 421 is the server's answer: deferred, with its code.
+        sink.busy = True
+        refused = transport.send("a@example.com", "r9@example.org", MESSAGE)
+        assert (refused.outcome, refused.code) == ("deferred", 421)
+        assert sink.connections == 4  # after the reused one, a single fresh one
+        transport.close()
+    finally:
+        sink.stop()
+    assert [m.rcpt_tos for m in sink.messages] == [[f"r{i}@example.org"] for i in range(3)]
+
+
+def test_a_421_naming_a_policy_is_not_retried_on_a_new_connection():
+    class RateLimitingSink(SmtpSink):
+        async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+            if getattr(session, "mails", 0):
+                return "421 4.7.0 mx.example.org too many messages, slow down"
+            session.mails = 1
+            envelope.mail_from = address
+            return "250 OK"
+
+    sink = RateLimitingSink().start()
+    try:
+        transport = SmtpTransport(sink.url, timeout=5)
+        assert transport.send("a@example.com", "r1@example.org", MESSAGE).outcome == "sent"
+        refused = transport.send("a@example.com", "r2@example.org", MESSAGE)
+        assert (refused.outcome, refused.code, refused.enhanced_code) == ("deferred", 421, "4.7.0")
+        transport.close()
+    finally:
+        sink.stop()
+    assert sink.connections == 1
+
+
+def test_a_long_idle_connection_is_replaced_before_use(sink, monkeypatch):
+    import mailapp.services.transports as transports
+
+    transport = SmtpTransport(sink.url)
+    assert transport.send("a@example.com", "r1@example.org", MESSAGE).outcome == "sent"
+    assert transport.send("a@example.com", "r2@example.org", MESSAGE).outcome == "sent"
+    assert sink.connections == 1
+    monkeypatch.setattr(transports, "MAX_IDLE_SECONDS", 0.0)
+    assert transport.send("a@example.com", "r3@example.org", MESSAGE).outcome == "sent"
+    transport.close()
+    assert sink.connections == 2
+    assert len(sink.messages) == 3
