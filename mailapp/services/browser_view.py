@@ -5,7 +5,8 @@ composed (services.compose): the delivery's own variant and locale, the same
 personalization, the same signed click URLs (or UTM-tagged links when clicks are not
 tracked). It carries no open pixel: reading the copy is not an open. Transactional messages
 have a copy too, rendered from their template version (or inline content) and data, and
-so do test sends (services.preview.test_links): the version for the test's contact and locale.
+so do test sends (services.preview.signed_test_links): the version for the test's contact
+and locale.
 
 A token we did not sign is NotFound and tells nothing. A genuine token whose message is
 gone (the delivery purged, the contact erased under GDPR, the content deleted) is
@@ -76,12 +77,11 @@ def _test_copy(token: str) -> str:
         raise NoLongerAvailable("the test link expired") from None
     except (BadToken, NotFound):
         raise NotFound("no such message") from None
-    version = db.session.get(TemplateVersion, test.version_id)
-    template = db.session.get(Template, version.template_id)
+    template = db.session.get(Template, test.version.template_id)
     project = db.session.get(Project, template.project_id)
     try:
         rendered = render_preview(
-            project, version, contact_id=test.contact_id, locale=test.locale, signed_links=True
+            project, test.version, contact_id=test.contact_id, locale=test.locale, signed_links=True
         )
     except (NotFound, RenderError):
         raise NoLongerAvailable("the test's contact or content changed") from None

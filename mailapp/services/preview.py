@@ -62,10 +62,10 @@ class RecipientResult:
 
 
 @dataclass(frozen=True)
-class TestView:
+class PreviewCopy:
     """What a test message's view link names: the version, contact and locale it used."""
 
-    version_id: int
+    version: TemplateVersion
     contact_id: int | None
     locale: str | None
 
@@ -74,7 +74,7 @@ def _locales(version: TemplateVersion) -> list[str]:
     return sorted(version.locale_variants or {})
 
 
-def test_links(version: TemplateVersion, contact_id: int | None, locale: str | None) -> dict:
+def signed_test_links(version: TemplateVersion, contact_id: int | None, locale: str | None) -> dict:
     """The signed view and unsubscribe URLs of a test message (template_context keywords)."""
     config = current_app.config
     base, secret = config["BASE_URL"], config["SECRET_KEY"]
@@ -87,7 +87,7 @@ def test_links(version: TemplateVersion, contact_id: int | None, locale: str | N
     return {"view_url": f"{base}/v/{view}", "unsubscribe_url": f"{base}/u/{unsubscribe}"}
 
 
-def read_test_view(token: str) -> TestView:
+def read_test_view(token: str) -> PreviewCopy:
     """The test a view token names; BadToken when forged or expired, NotFound when the
     version is gone."""
     secret, max_age = current_app.config["SECRET_KEY"], TEST_LINK_DAYS * 86400
@@ -99,7 +99,7 @@ def read_test_view(token: str) -> TestView:
         raise NotFound("the version is gone")
     known = _locales(version)
     locale = known[locale_index - 1] if 0 < locale_index <= len(known) else None
-    return TestView(version_id, contact_id or None, locale)
+    return PreviewCopy(version, contact_id or None, locale)
 
 
 def is_test_unsubscribe(token: str) -> bool:
@@ -145,7 +145,7 @@ def render_preview(
     """The version rendered for a contact of the project (or the sample contact); with
     `signed_links`, its view and unsubscribe links are the working ones of a test message."""
     contact = _contact(project, contact_id)
-    links = test_links(version, contact_id, locale) if signed_links else None
+    links = signed_test_links(version, contact_id, locale) if signed_links else None
     locale = locale or (contact.locale if contact else None)
     return render_content(
         compile_content(version, locale), preview_context(project, contact, links)

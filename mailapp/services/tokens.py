@@ -19,6 +19,7 @@ _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # bits, exactly 16 characters with no padding; base64.b32encode is pure Python and ~2.5x slower.
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 _B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
+_SHIFTS = tuple(range(SIGNATURE_BYTES * 8 - 10, -1, -10))
 
 
 class BadToken(ValueError):
@@ -50,9 +51,6 @@ def _sign(secret: str, purpose: str, body: str) -> str:
     digest = hmac.digest(_key(secret, purpose), body.encode(), "sha256")
     number, pairs = int.from_bytes(digest[:SIGNATURE_BYTES], "big"), _B32_PAIRS
     return "".join([pairs[(number >> shift) & 1023] for shift in _SHIFTS])
-
-
-_SHIFTS = tuple(range(SIGNATURE_BYTES * 8 - 10, -1, -10))
 
 
 def make_token(secret: str, purpose: str, *ids: int, timestamped: bool = False) -> str:
