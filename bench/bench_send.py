@@ -3,7 +3,9 @@ Postfix's smtp-sink, next to a bare smtplib loop with the same number of connect
 sending pre-built messages to the same sink; then the time to prepare 1,000,000 deliveries.
 
 Run by `make bench` (throwaway PostgreSQL and Redis in TEST_POSTGRES_URL/TEST_REDIS_URL).
-Prints figures; asserts nothing. BENCH_CONTACTS and BENCH_PREPARE change the sizes.
+Prints figures; asserts nothing: rates, outcomes, when half/99%/all were accepted, CPU per
+message by process kind, worker memory. BENCH_CONTACTS and BENCH_PREPARE change the sizes,
+BENCH_PROCESSES/THREADS/POOL the worker shape; BENCH_KEEP=1 keeps logs and database.
 """
 
 from __future__ import annotations
