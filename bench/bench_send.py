@@ -252,7 +252,8 @@ def run_pipeline(app, env: dict, workdir: Path, project, campaign) -> tuple[floa
                 share: times[min(len(times) - 1, int(len(times) * share))] for share in (0.5, 0.99)
             }
             print(
-                "  after launch: half sent at "
+                f"  after launch: first sent at {times[0].timestamp() - started:.1f} s,"
+                " half at "
                 f"{marks[0.5].timestamp() - started:.1f} s, 99% at"
                 f" {marks[0.99].timestamp() - started:.1f} s, all at"
                 f" {times[-1].timestamp() - started:.1f} s"

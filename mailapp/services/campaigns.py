@@ -3,8 +3,10 @@ cancel, progress and the project's emergency stop."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+import redis
 import sqlalchemy as sa
 
 from mailapp.extensions import db
@@ -29,6 +31,8 @@ from mailapp.services.jinjacheck import check_source
 from mailapp.services.segments import get_segment
 from mailapp.services.utm import check_utm_rule
 from mailapp.services.windows import SendWindow, parse_hhmm
+
+log = logging.getLogger(__name__)
 
 # The actor of what the pipeline does by itself (prepare, finish, auto-pause, bounces).
 PIPELINE = Actor.system("pipeline")
@@ -179,7 +183,20 @@ def resume_campaign(project: Project, campaign_id: int, *, actor: Actor) -> Camp
     )
     record_audit(actor, "campaign.resume", project_id=project.id, obj=campaign)
     db.session.commit()
+    request_dispatch()
     return campaign
+
+
+def request_dispatch() -> None:
+    """A dispatch tick now, not at the scheduler's next one: a launched or resumed campaign
+    starts at once. Ticks may overlap (each row is handed out once); without Redis the
+    scheduler's tick still comes."""
+    from workers.actors.sending import dispatch
+
+    try:
+        dispatch.send()
+    except redis.RedisError as exc:
+        log.warning("dispatch not requested now, the scheduler's next tick runs it: %s", exc)
 
 
 def cancel_campaign(

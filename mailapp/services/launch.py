@@ -19,7 +19,13 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.services import ServiceError
 from mailapp.services.audit import Actor, record_audit
-from mailapp.services.campaigns import AB_VARIANT_KEYS, get_campaign, move, validate_campaign
+from mailapp.services.campaigns import (
+    AB_VARIANT_KEYS,
+    get_campaign,
+    move,
+    request_dispatch,
+    validate_campaign,
+)
 from mailapp.services.preflight import Check, content_checks
 from mailapp.services.recipients import count_audience
 from mailapp.services.rendering import RenderError, compile_content
@@ -146,4 +152,5 @@ def launch_campaign(
         context={"variants": [key for key, _v, _s in chosen], "mode": str(campaign.schedule_mode)},
     )
     db.session.commit()
+    request_dispatch()  # its deliveries are prepared now, not at the next tick
     return campaign

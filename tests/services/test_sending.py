@@ -211,6 +211,30 @@ def test_pause_stops_the_batch_and_resume_carries_on(app, sink):
         resume_campaign(project, campaign.id, actor=TEST_ACTOR)
 
 
+def dispatch_requests() -> int:
+    from workers.actors.sending import dispatch
+    from workers.broker import broker
+
+    queue = broker.queues.get(dispatch.queue_name)
+    return 0 if queue is None else queue.qsize()
+
+
+def test_launch_resume_and_prepare_dispatch_at_once_not_at_the_next_tick(app, sink):
+    from workers.actors.sending import prepare_campaign
+
+    project, campaign, _ = setup_campaign(3)
+    assert dispatch_requests() == 0
+    launch(project, campaign)
+    assert dispatch_requests() == 1
+    prepare_campaign.fn(campaign.id)  # the actor's body, as a worker runs it
+    assert dispatch_requests() == 2
+    assert len(deliveries(campaign.id)) == 3
+    pause_campaign(project, campaign.id, actor=TEST_ACTOR)
+    assert dispatch_requests() == 2
+    resume_campaign(project, campaign.id, actor=TEST_ACTOR)
+    assert dispatch_requests() == 3
+
+
 def test_cancel_ends_waiting_rows_without_sending(app, sink):
     project, campaign, _ = setup_campaign(5)
     launch(project, campaign)
