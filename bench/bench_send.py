@@ -50,7 +50,7 @@ CONTACTS = int(os.environ.get("BENCH_CONTACTS", "100000"))
 PREPARE = int(os.environ.get("BENCH_PREPARE", "1000000"))
 # As the Procfile runs it by default (WORKER_PROCESSES, WORKER_THREADS, SMTP_POOL_SIZE).
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 POOL = int(os.environ.get("BENCH_POOL", "4"))
 CONNECTIONS = PROCESSES * min(THREADS, POOL)
 ACTOR = Actor.system("bench")
@@ -334,6 +334,7 @@ def main() -> None:
     # A plain `kill` still runs the cleanup below (worker, scheduler, sink, database).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     postgres, redis_url = os.environ["TEST_POSTGRES_URL"], os.environ["TEST_REDIS_URL"]
+    os.environ["REDIS_URL"] = redis_url  # the broker launch asks for a dispatch tick on
     if not Path("/usr/sbin/smtp-sink").exists():
         sys.exit("bench_send: /usr/sbin/smtp-sink missing (make bench installs postfix)")
     workdir = Path(tempfile.mkdtemp(prefix="mailapp-bench-"))
