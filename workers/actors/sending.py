@@ -36,7 +36,18 @@ def dispatch() -> None:
 
 # Retries only cover infrastructure errors (Redis, database away): the rows themselves
 # carry their own attempt counter and a retried batch finds claimed rows already gone.
-@dramatiq.actor(queue_name="send", max_retries=20, min_backoff=2_000, time_limit=15 * 60_000)
+# A worker takes whatever else it holds first (lower numbers go first): a transactional
+# message or a dispatch tick never waits behind the campaign batches it prefetched.
+BATCH_PRIORITY = 100
+
+
+@dramatiq.actor(
+    queue_name="send",
+    priority=BATCH_PRIORITY,
+    max_retries=20,
+    min_backoff=2_000,
+    time_limit=15 * 60_000,
+)
 def send_batch(campaign_id: int, delivery_ids: list[int]) -> None:
     """Send one dispatched batch of a campaign."""
     totals = batches.send_batch(campaign_id, delivery_ids)
