@@ -322,9 +322,10 @@ def rewrite_links(html: str, click_url: Callable[[int, str], str | None]) -> str
 
 
 # Links in a text part: an http(s) URL up to white space or an angle bracket or quote.
-# Lower-case scheme only: a literal prefix lets `re` skip ahead, ~6x faster over a long text
-# part than IGNORECASE; an upper-case "HTTP://" in text is left as written (it still works).
+# The lower-case pattern's literal prefix lets `re` skip ahead, ~6x faster over a long text
+# part than IGNORECASE; that one is used only for a text with a scheme written otherwise.
 _TEXT_LINK_RE = re.compile(r"""https?://[^\s<>"]+""")
+_TEXT_LINK_ANY_CASE_RE = re.compile(_TEXT_LINK_RE.pattern, re.IGNORECASE)
 _TRAILING = ".,;:!?'"
 _CLOSERS = {")": "(", "]": "["}
 
@@ -341,9 +342,15 @@ def _text_link(candidate: str) -> str:
     return candidate if candidate.partition("://")[2] else ""
 
 
+def _text_links_in(text: str) -> re.Pattern[str]:
+    """The lower-case pattern, unless some "://" follows another spelling ("HTTP", "Https")."""
+    lower = text.count("http://") + text.count("https://")
+    return _TEXT_LINK_RE if text.count("://") == lower else _TEXT_LINK_ANY_CASE_RE
+
+
 def extract_text_links(text: str) -> list[str]:
     """The http(s) URLs of a text part, in order."""
-    return [url for m in _TEXT_LINK_RE.finditer(text) if (url := _text_link(m[0]))]
+    return [url for m in _text_links_in(text).finditer(text) if (url := _text_link(m[0]))]
 
 
 def rewrite_text_links(text: str, click_url: Callable[[int, str], str | None]) -> str:
@@ -359,7 +366,7 @@ def rewrite_text_links(text: str, click_url: Callable[[int, str], str | None]) -
         new = click_url(position, url)
         return match[0] if new is None else new + match[0][len(url) :]
 
-    return _TEXT_LINK_RE.sub(replace, text)
+    return _text_links_in(text).sub(replace, text)
 
 
 def add_open_pixel(html: str, url: str) -> str:

@@ -26,7 +26,7 @@ from tests.support.campaigns import (
 VIEW_HTML = HTML + '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 TEXT = """Hello {{ contact.first_name }},
 Read the news: https://example.com/news.
-The docs (https://example.com/docs?x=1) and one link only here: https://example.com/text-only
+The docs (https://example.com/docs?x=1) and one link only here: HTTPS://example.com/text-only
 View in your browser: {{ view_in_browser_url }}
 {{ project.postal_address }}. You receive this because you subscribed.
 Unsubscribe: {{ unsubscribe_url }}
@@ -58,7 +58,7 @@ def parts(message):
 
 
 def urls_in(text):
-    return [url.rstrip(".,") for url in re.findall(r"https?://[^\s\"<>)]+", text)]
+    return [url.rstrip(".,") for url in re.findall(r"https?://[^\s\"<>)]+", text, re.I)]
 
 
 def stored_links(campaign_id):
@@ -73,11 +73,12 @@ def test_text_part_links_are_the_same_tracked_links_as_the_html(app, sink):
     _, campaign = send()
     secret = app.config["SECRET_KEY"]
     links = stored_links(campaign.id)
-    # One Link row per URL, whichever part has it; the text-only link gets one too.
+    # One Link row per URL, whichever part has it; the text-only link gets one too, its
+    # scheme written in capitals.
     assert sorted(links.values()) == [
+        "HTTPS://example.com/text-only",
         "https://example.com/docs?x=1",
         "https://example.com/news",
-        "https://example.com/text-only",
     ]
     assert len(sink.messages) == 3
     for message in sink.messages:
@@ -93,7 +94,7 @@ def test_text_part_links_are_the_same_tracked_links_as_the_html(app, sink):
         html_urls = [links[link_id] for _, link_id in html_clicks]
         text_urls = [links[link_id] for _, link_id in text_clicks]
         assert html_urls == ["https://example.com/news", "https://example.com/docs?x=1"]
-        assert text_urls == [*html_urls, "https://example.com/text-only"]
+        assert text_urls == [*html_urls, "HTTPS://example.com/text-only"]
         # Sentence punctuation stays outside the rewritten URL.
         assert re.search(r"Read the news: http://mail\.test/t/c/[a-z0-9-]+\.\n", text)
         assert re.search(r"\(http://mail\.test/t/c/[a-z0-9-]+\) and", text)

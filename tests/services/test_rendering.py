@@ -252,6 +252,18 @@ def test_rewrite_text_links_keeps_the_text_around_and_can_leave_links():
     )
 
 
+def test_text_links_with_a_scheme_in_capitals_are_found_and_rewritten_too():
+    text = "Order: HTTPS://Shop.example.com/o?id=1. Help: Http://help.example.com/faq\n"
+    assert extract_text_links(text) == [
+        "HTTPS://Shop.example.com/o?id=1",
+        "Http://help.example.com/faq",
+    ]
+    out = rewrite_text_links(text, lambda position, _url: f"https://mail.test/t/c/{position}")
+    assert out == "Order: https://mail.test/t/c/0. Help: https://mail.test/t/c/1\n"
+    mixed = "https://a.example/1 and HTTP://b.example/2"
+    assert extract_text_links(mixed) == ["https://a.example/1", "HTTP://b.example/2"]
+
+
 def test_compiled_links_add_the_text_parts_own_links_after_the_htmls():
     compiled = compile_content(
         version(
