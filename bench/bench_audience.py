@@ -98,6 +98,16 @@ KEYED_TABLE = [
 FILE_COLUMNS = "(email, first_name, last_name, timezone, city, plan, age)"
 
 
+def timed_copy(conn, copy_sql: str, path: Path) -> float:
+    """Seconds to stream a file through COPY and commit it."""
+    start = time.perf_counter()
+    with conn.cursor().copy(copy_sql) as cp, path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            cp.write(chunk)
+    conn.commit()
+    return time.perf_counter() - start
+
+
 def copy_baseline(database_url: str, path: Path, *, keyed: bool = False) -> float:
     """Seconds for PostgreSQL COPY of the same file into a plain (or contacts-keyed) table."""
     import psycopg
@@ -109,13 +119,8 @@ def copy_baseline(database_url: str, path: Path, *, keyed: bool = False) -> floa
         for statement in KEYED_TABLE if keyed else [PLAIN_TABLE]:
             conn.execute(statement)
         conn.commit()
-        start = time.perf_counter()
         copy_sql = f"COPY copy_baseline {FILE_COLUMNS} FROM STDIN WITH (FORMAT csv, HEADER)"
-        with conn.cursor().copy(copy_sql) as cp, path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                cp.write(chunk)
-        conn.commit()
-        elapsed = time.perf_counter() - start
+        elapsed = timed_copy(conn, copy_sql, path)
         conn.execute("DROP TABLE copy_baseline")
         conn.execute("DROP TABLE IF EXISTS copy_owner")
         conn.commit()
@@ -159,13 +164,8 @@ def copy_into_contacts(server_url: str, path: Path) -> float:
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         with psycopg.connect(conninfo) as conn:
-            start = time.perf_counter()
             copy_sql = f"COPY contacts {CONTACT_COLUMNS} FROM STDIN WITH (FORMAT csv)"
-            with conn.cursor().copy(copy_sql) as cp, shaped.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    cp.write(chunk)
-            conn.commit()
-            return time.perf_counter() - start
+            return timed_copy(conn, copy_sql, shaped)
     finally:
         shaped.unlink()
         with psycopg.connect(server_url, autocommit=True) as conn:
