@@ -18,6 +18,7 @@ from mailapp.models import (
     Project,
 )
 from mailapp.models.base import utcnow
+from tests import factories
 
 
 def make_sent_campaign(
@@ -39,16 +40,13 @@ def make_sent_campaign(
 def make_delivery(
     campaign: Campaign, contact: Contact, *, sent_minutes_ago: float = 60
 ) -> Delivery:
-    delivery = Delivery(
-        project_id=campaign.project_id,
-        campaign_id=campaign.id,
-        contact_id=contact.id,
+    """A delivery sent `sent_minutes_ago`."""
+    return factories.make_delivery(
+        campaign,
+        contact,
         status=DeliveryStatus.SENT,
         sent_at=utcnow() - timedelta(minutes=sent_minutes_ago),
     )
-    db.session.add(delivery)
-    db.session.commit()
-    return delivery
 
 
 def make_message(project: Project, contact: Contact | None = None) -> Message:
