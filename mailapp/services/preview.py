@@ -39,6 +39,7 @@ from mailapp.services.transports import SendResult, open_transport, transport_ur
 PREVIEW_WIDTHS = (320, 600, 800)
 MAX_TEST_RECIPIENTS = 10
 TEST_LINK_DAYS = 30
+_TEST_LINK_MAX_AGE = TEST_LINK_DAYS * 86400  # seconds
 TEST_PREFIX = "[TEST] "
 SAMPLE_CONTACT = {
     "first_name": "Alex",
@@ -90,9 +91,9 @@ def signed_test_links(version: TemplateVersion, contact_id: int | None, locale: 
 def read_test_view(token: str) -> PreviewCopy:
     """The test a view token names; BadToken when forged or expired, NotFound when the
     version is gone."""
-    secret, max_age = current_app.config["SECRET_KEY"], TEST_LINK_DAYS * 86400
+    secret = current_app.config["SECRET_KEY"]
     version_id, contact_id, locale_index = read_token(
-        secret, "test-view", token, count=3, max_age=max_age
+        secret, "test-view", token, count=3, max_age=_TEST_LINK_MAX_AGE
     )
     version = db.session.get(TemplateVersion, version_id)
     if version is None:
@@ -104,9 +105,9 @@ def read_test_view(token: str) -> PreviewCopy:
 
 def is_test_unsubscribe(token: str) -> bool:
     """True for the unsubscribe link of a test message (signed, not expired)."""
-    secret, max_age = current_app.config["SECRET_KEY"], TEST_LINK_DAYS * 86400
+    secret = current_app.config["SECRET_KEY"]
     try:
-        read_token(secret, "test-unsubscribe", token, count=1, max_age=max_age)
+        read_token(secret, "test-unsubscribe", token, count=1, max_age=_TEST_LINK_MAX_AGE)
     except BadToken:
         return False
     return True

@@ -7,6 +7,7 @@ import logging
 import dramatiq
 
 from mailapp.services import batches, sending, transactional
+from mailapp.services.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ def prepare_campaign(campaign_id: int) -> None:
     """Create a launched campaign's Delivery rows (idempotent)."""
     created = sending.prepare_deliveries(campaign_id)
     log.info("campaign %s: %d deliveries prepared", campaign_id, created)
-    dispatch.send()  # the first batches go now, not at the scheduler's next tick
+    request_dispatch()  # the first batches go now, not at the scheduler's next tick
 
 
 @dramatiq.actor(queue_name="dispatch", max_retries=0, time_limit=120_000)
