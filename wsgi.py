@@ -8,3 +8,6 @@ try:
     app = create_app()
 except ConfigError as exc:
     sys.exit(f"mailapp: configuration error: {exc}")
+
+# The web tier enqueues background work through mailapp.tasks, bound by the actors package.
+import workers.actors  # noqa: F401

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DRAMATIQ_BROKER", "stub")
 
 from mailapp import create_app
+from mailapp.access.audit import Actor
+from mailapp.access.projects import create_project
+from mailapp.access.users import create_user
 from mailapp.extensions import db, get_redis
+from mailapp.insights.dashboard import contact_counts_key
 from mailapp.models import Contact
-from mailapp.services.audit import Actor
-from mailapp.services.dashboard import contact_counts_key
-from mailapp.services.projects import create_project
-from mailapp.services.users import create_user
 
 SMALL, BIG = 1_000, int(os.environ.get("BENCH_CONTACTS", "1000000"))
 RUNS = 7

@@ -53,6 +53,7 @@ def write_csv(path: Path, rows: int, seed: int) -> None:
 
 
 def make_app(database_url: str):
+    import workers.actors  # noqa: F401 - binds mailapp.tasks (start_import enqueues the run)
     from mailapp import create_app
     from tests.conftest import app_config
 
@@ -146,8 +147,8 @@ def copy_into_contacts(server_url: str, path: Path) -> float:
     database_url = create_database(server_url)
     app = make_app(database_url)
     with app.app_context():
-        from mailapp.services.audit import Actor
-        from mailapp.services.projects import create_project
+        from mailapp.access.audit import Actor
+        from mailapp.access.projects import create_project
 
         project_id = create_project("copy-floor", actor=Actor.system("bench")).id
     shaped = path.with_suffix(".contacts.csv")
@@ -174,11 +175,11 @@ def copy_into_contacts(server_url: str, path: Path) -> float:
 
 def child_import(database_url: str, csv_path: str, slug: str) -> None:
     """In a fresh process: import one file, print seconds and peak RSS as JSON."""
-    from mailapp.services.audit import Actor
-    from mailapp.services.import_runs import run_import
-    from mailapp.services.imports import create_import, set_mapping, start_import
-    from mailapp.services.lists import create_list
-    from mailapp.services.projects import create_project
+    from mailapp.access.audit import Actor
+    from mailapp.access.projects import create_project
+    from mailapp.audience.imports.runs import run_import
+    from mailapp.audience.imports.wizard import create_import, set_mapping, start_import
+    from mailapp.audience.lists import create_list
 
     app = make_app(database_url)
     actor = Actor.system("bench")
@@ -235,13 +236,13 @@ def segment_count_ms(database_url: str, project_id: int, list_id: int) -> tuple[
     """Median of five live counts of attribute + list + engagement, after preparing data."""
     import sqlalchemy as sa
 
+    from mailapp.access.audit import Actor
+    from mailapp.audience.lists import create_list
+    from mailapp.audience.segments.descriptions import describe_rule
+    from mailapp.audience.segments.store import count_rule
     from mailapp.extensions import db
     from mailapp.models import Contact, ListMembership, MembershipStatus
     from mailapp.models.base import utcnow
-    from mailapp.services.audit import Actor
-    from mailapp.services.lists import create_list
-    from mailapp.services.segment_descriptions import describe_rule
-    from mailapp.services.segments import count_rule
 
     app = make_app(database_url)
     with app.app_context():

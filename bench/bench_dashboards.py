@@ -37,8 +37,8 @@ from sqlalchemy.engine import make_url
 from bench.bench_tracking import fresh_database, seed_aggregates, services
 from mailapp import create_app
 from mailapp.extensions import db
-from mailapp.services.analytics import project_dashboard
-from mailapp.services.analytics_segments import segment_trends
+from mailapp.insights.reports import project_dashboard
+from mailapp.insights.segment_trends import segment_trends
 
 SEGMENTS = 12
 SAMPLES = 9
@@ -46,9 +46,9 @@ SAMPLES = 9
 
 def seed(database_url: str) -> tuple[int, int, list[int]]:
     """bench_tracking's aggregates of 10M events, each campaign sent to one of the segments."""
-    from mailapp.services.audit import Actor
-    from mailapp.services.projects import create_project
-    from mailapp.services.users import create_user
+    from mailapp.access.audit import Actor
+    from mailapp.access.projects import create_project
+    from mailapp.access.users import create_user
 
     actor = Actor.system("bench")
     project_id = create_project("bench", actor=actor).id

@@ -17,17 +17,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_render import SOURCE
-from mailapp.models import Campaign, TemplateVersion
-from mailapp.services.compose import link_rewriter
-from mailapp.services.htmlprep import sanitize_html
-from mailapp.services.rendering import (
+from mailapp.content.htmlprep import sanitize_html
+from mailapp.content.rendering import (
     compile_content,
     render_content,
     rewrite_links,
     rewrite_text_links,
     template_context,
 )
-from mailapp.services.urls import LinkSigner
+from mailapp.delivery.compose import link_rewriter
+from mailapp.models import Campaign, TemplateVersion
+from mailapp.urls import LinkSigner
 
 UTM = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "{{ campaign.slug }}"}
 

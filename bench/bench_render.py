@@ -20,19 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dkim
 
-from mailapp.models import TemplateVersion
-from mailapp.services.dkim import DkimSigner
-from mailapp.services.htmlprep import sanitize_html
-from mailapp.services.mime import MessageSkeleton, format_address, make_message_id
-from mailapp.services.rendering import (
+from mailapp.content.htmlprep import sanitize_html
+from mailapp.content.rendering import (
     add_open_pixel,
     compile_content,
     render_content,
     rewrite_links,
     template_context,
 )
-from mailapp.services.senders import generate_dkim_key
-from mailapp.services.urls import LinkSigner
+from mailapp.delivery.senders import generate_dkim_key
+from mailapp.mail.dkim import DkimSigner
+from mailapp.mail.mime import MessageSkeleton, format_address, make_message_id
+from mailapp.models import TemplateVersion
+from mailapp.urls import LinkSigner
 
 ROW = """
 <tr><td style="padding:16px 24px;font-family:Helvetica,Arial,sans-serif;font-size:15px;

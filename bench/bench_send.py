@@ -38,12 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mailapp import create_app
+from mailapp.access.audit import Actor
+from mailapp.delivery import pipeline
+from mailapp.delivery.campaigns import create_campaign
+from mailapp.delivery.launch import launch_campaign
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from mailapp.services import sending
-from mailapp.services.audit import Actor
-from mailapp.services.campaigns import create_campaign
-from mailapp.services.launch import launch_campaign
 from tests.support.servers import free_port, wait_for_port
 
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", "100000"))
@@ -153,7 +153,7 @@ def make_campaign(count: int, sink_url: str) -> tuple:
 
 
 def create_project_for(slug: str):
-    from mailapp.services.projects import create_project
+    from mailapp.access.projects import create_project
 
     return create_project(slug, actor=ACTOR)
 
@@ -322,8 +322,8 @@ def parallel_senders(port: int, message: bytes, total: int) -> float:
 
 def sample_message(app, project, campaign) -> bytes:
     """One message as the pipeline builds it (rendered, tracked, signed)."""
+    from mailapp.delivery.batches import CampaignSend
     from mailapp.models import Contact, Project
-    from mailapp.services.batches import CampaignSend
 
     contact = db.session.scalar(sa.select(Contact).where(Contact.project_id == project.id).limit(1))
     send = CampaignSend(db.session.get(Campaign, campaign.id), db.session.get(Project, project.id))
@@ -354,6 +354,8 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DRAMATIQ_BROKER"}
     env.update(config, PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
     app = create_app(config)
+    import workers.actors  # noqa: F401 - binds mailapp.tasks: launch asks Redis for a dispatch tick
+
     try:
         with app.app_context():
             from flask_migrate import upgrade
@@ -389,7 +391,7 @@ def main() -> None:
             print(f"seeded {PREPARE:,} contacts in {time.time() - t:.1f} s", flush=True)
             launch_campaign(big, big_campaign.id, actor=ACTOR)
             t = time.time()
-            created = sending.prepare_deliveries(big_campaign.id)
+            created = pipeline.prepare_deliveries(big_campaign.id)
             elapsed = time.time() - t
             print(f"prepare: {created:,} deliveries in {elapsed:.1f} s (one INSERT ... SELECT)")
             db.session.remove()

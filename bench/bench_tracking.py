@@ -45,11 +45,11 @@ from sqlalchemy.engine import make_url
 
 from mailapp import create_app
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.tracking import event_buffer
+from mailapp.feedback.tracking.hits import drain_hits
+from mailapp.insights.reports import campaign_report, project_dashboard
 from mailapp.models import Event
-from mailapp.services import event_buffer
-from mailapp.services.analytics import campaign_report, project_dashboard
-from mailapp.services.tracking import drain_hits
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.support.servers import PostgresServer, RedisServer, free_port, wait_for_port
 
 DURATION = os.environ.get("BENCH_DURATION", "10s")
@@ -115,9 +115,9 @@ class Targets:
 
 def seed(workdir: Path) -> Targets:
     """A project and a sent campaign with one link and RECIPIENTS deliveries (set-based)."""
+    from mailapp.access.audit import Actor
+    from mailapp.access.projects import create_project
     from mailapp.models import Campaign, CampaignStatus, Delivery, Link
-    from mailapp.services.audit import Actor
-    from mailapp.services.projects import create_project
 
     app = create_app()
     with app.app_context():

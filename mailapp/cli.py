@@ -11,15 +11,15 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from mailapp import crypto
+from mailapp.access.apikeys import create_api_key
+from mailapp.access.audit import Actor
+from mailapp.access.projects import create_project, get_project_by_slug
+from mailapp.access.users import create_user, generate_password, get_user_by_email
+from mailapp.errors import ServiceError
 from mailapp.extensions import db, get_redis
 from mailapp.models import User
-from mailapp.services import ServiceError
-from mailapp.services.apikeys import create_api_key
-from mailapp.services.audit import Actor
-from mailapp.services.checks import ServiceUnavailable, wait_for_services
-from mailapp.services.projects import create_project, get_project_by_slug
-from mailapp.services.seed import DEMO_SLUG, seed_demo
-from mailapp.services.users import create_user, generate_password, get_user_by_email
+from mailapp.runtime.checks import ServiceUnavailable, wait_for_services
+from mailapp.seed import DEMO_SLUG, seed_demo
 
 CLI_ACTOR = Actor.system("cli")
 EX_TEMPFAIL = 75  # sysexits.h: MTAs defer the delivery and retry
@@ -181,8 +181,8 @@ def create_api_key_command(
 )
 def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None) -> None:
     """Ingest one message on stdin (MTA pipe), or a Maildir's unread messages, or an mbox."""
-    from mailapp.services.inbound import ingest_message
-    from mailapp.services.mailboxes import ingest_maildir, ingest_mbox
+    from mailapp.feedback.inbound import ingest_message
+    from mailapp.feedback.mailboxes import ingest_maildir, ingest_mbox
 
     if maildir and mbox:
         raise click.UsageError("give --maildir or --mbox, not both")
@@ -209,7 +209,7 @@ def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None)
 @bounces_cli.command("poll")
 def bounces_poll() -> None:
     """Ingest new messages from BOUNCE_MAILBOX_URL (IMAP or POP3) once."""
-    from mailapp.services.mailboxes import poll_mailbox
+    from mailapp.feedback.mailboxes import poll_mailbox
 
     url = current_app.config.get("BOUNCE_MAILBOX_URL")
     if not url:

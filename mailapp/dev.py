@@ -15,8 +15,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from mailapp import ROOT
-
-OUTBOX_DIR = "outbox"
+from mailapp.runtime.outbox import OUTBOX_DIR
 
 
 def instance_path() -> Path:

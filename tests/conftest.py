@@ -126,6 +126,7 @@ def redis_url(redis_server_url: str) -> str:
 
 @pytest.fixture
 def app(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
+    import workers.actors  # noqa: F401 - binds mailapp.tasks to the (stub) actors
     from workers.broker import app_context, broker
 
     app = create_app(app_config(database_url, redis_url, tmp_path / "instance"))

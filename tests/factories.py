@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+from mailapp.access.audit import Actor
+from mailapp.access.projects import create_project
+from mailapp.access.users import create_user
 from mailapp.extensions import db
 from mailapp.models import Contact, Project, User
-from mailapp.services.audit import Actor
-from mailapp.services.projects import create_project
-from mailapp.services.users import create_user
 
 TEST_ACTOR = Actor.system("test")
 PASSWORD = "correct horse battery"

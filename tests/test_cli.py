@@ -122,7 +122,7 @@ def test_bootstrap_creates_admin_once_and_prints_password_once(app, monkeypatch)
 
 
 def test_api_keys_create_prints_the_key_once(app):
-    from mailapp.services.apikeys import authenticate_api_key
+    from mailapp.access.apikeys import authenticate_api_key
 
     runner = app.test_cli_runner()
     assert runner.invoke(args=["projects", "create", "acme"]).exit_code == 0

@@ -20,7 +20,7 @@ from dramatiq.middleware import Middleware, Retries, TimeLimit
 from flask import Flask
 
 from mailapp.config import redis_url
-from mailapp.services.health import beat
+from mailapp.runtime.health import beat
 
 log = logging.getLogger(__name__)
 

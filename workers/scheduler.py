@@ -133,7 +133,7 @@ def run(
     jobs: tuple[Job, ...] = JOBS,
 ) -> None:
     """Wait for the lock, run the jobs while holding it, step down when it is lost."""
-    from mailapp.services.health import beat as record_beat
+    from mailapp.runtime.health import beat as record_beat
 
     instance = f"{socket.gethostname()}:{os.getpid()}"
     lock = LeaderLock(client, instance, ttl)
@@ -172,7 +172,7 @@ def run(
 def main() -> None:
     from mailapp import ConfigError, create_app
     from mailapp.extensions import get_redis
-    from mailapp.services.checks import ServiceUnavailable, wait_for_services
+    from mailapp.runtime.checks import ServiceUnavailable, wait_for_services
 
     try:
         app = create_app()

@@ -7,7 +7,7 @@ link lookup), not the server.
 
 from flask import Flask, Response
 
-from mailapp.services.tracking import PIXEL_GIF
+from mailapp.feedback.tracking.hits import PIXEL_GIF
 from mailapp.web.tracking import NO_CACHE
 
 app = Flask(__name__)

@@ -16,28 +16,28 @@ from flask import Response, abort, request
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.charts import line_chart
 from mailapp.admin.clickmap import annotate
 from mailapp.admin.context import current_project
 from mailapp.admin.outbox import BODY_CSP
+from mailapp.errors import NotFound
 from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus
-from mailapp.permissions import Permission
-from mailapp.services import NotFound
-from mailapp.services.analytics import CampaignReport, campaign_report, project_dashboard
-from mailapp.services.analytics_export import (
+from mailapp.insights.exports import (
     campaign_report_csv,
     dashboard_csv,
     engagement_csv,
     segment_trends_csv,
 )
-from mailapp.services.analytics_segments import (
+from mailapp.insights.reports import CampaignReport, campaign_report, project_dashboard
+from mailapp.insights.segment_trends import (
     MAX_COMPARED,
     METRICS,
     segment_choices,
     segment_trends,
 )
+from mailapp.models import Campaign, CampaignStatus
 
 PERIODS = (7, 30, 90, 365)
 METRIC_LABELS = {

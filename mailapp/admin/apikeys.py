@@ -13,12 +13,12 @@ from wtforms import Form, IntegerField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from mailapp.access.apikeys import MAX_EXPIRY_DAYS, create_api_key, revoke_api_key
+from mailapp.access.permissions import DESCRIPTIONS, Permission
 from mailapp.admin.base import ProjectModelView, int_ids
 from mailapp.admin.context import current_actor, current_permissions, current_project
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.permissions import DESCRIPTIONS, Permission
-from mailapp.services import ServiceError
-from mailapp.services.apikeys import MAX_EXPIRY_DAYS, create_api_key, revoke_api_key
 
 
 class ApiKeyForm(FlaskForm):

@@ -6,13 +6,11 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import post_only, url_id
-from mailapp.extensions import db
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.assets import (
+from mailapp.content.assets import (
     IMAGE_TYPES,
     asset_url,
     delete_asset,
@@ -20,6 +18,8 @@ from mailapp.services.assets import (
     max_bytes,
     upload_asset,
 )
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
 
 
 class AssetsView(ProjectView):

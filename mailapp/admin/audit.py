@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.models import AuditLog
-from mailapp.permissions import Permission
 
 
 def _context(view: object, context: object, model: object, name: str) -> Markup:

@@ -24,6 +24,9 @@ from wtforms import Form, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from mailapp.access.audit import record_refusal
+from mailapp.access.permissions import Permission
+from mailapp.access.records import create_record, delete_record, update_record
 from mailapp.admin.context import (
     current_actor,
     current_project,
@@ -31,11 +34,8 @@ from mailapp.admin.context import (
     has_permission,
 )
 from mailapp.admin.utc import FilterConverter, ModelConverter
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.audit import record_refusal
-from mailapp.services.records import create_record, delete_record, update_record
 
 log = logging.getLogger(__name__)
 

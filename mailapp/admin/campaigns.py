@@ -21,22 +21,22 @@ from wtforms import BooleanField, Form, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView, ProjectSelectField, int_ids
 from mailapp.admin.context import current_actor, current_project
-from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus, List, Segment, Sender, Template
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.campaigns import (
+from mailapp.content.utm import check_utm_rule
+from mailapp.delivery.campaigns import (
     campaign_progress,
     cancel_campaign,
     pause_campaign,
     resend_unknown,
     resume_campaign,
 )
-from mailapp.services.launch import blocking_failures, launch_campaign, preflight
-from mailapp.services.utm import check_utm_rule
-from mailapp.services.windows import SendWindow
+from mailapp.delivery.launch import blocking_failures, launch_campaign, preflight
+from mailapp.delivery.windows import SendWindow
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import Campaign, CampaignStatus, List, Segment, Sender, Template
 
 WEEKDAYS = [
     SelectChoice(str(day), name)

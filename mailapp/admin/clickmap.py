@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from mailapp.services.analytics import LinkClicks
+from mailapp.insights.reports import LinkClicks
 
 _ANCHOR = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*(["'])(.*?)\2[^>]*>)""", re.IGNORECASE | re.DOTALL)
 BADGE = (

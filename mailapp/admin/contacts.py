@@ -13,14 +13,15 @@ from markupsafe import Markup
 from wtforms import Form
 from wtforms.validators import DataRequired, Email
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.fields import strip
 from mailapp.admin.paths import path_id
+from mailapp.audience import contact_reads, contacts, gdpr, lists, tags
+from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact
-from mailapp.permissions import Permission
-from mailapp.services import NotFound, ServiceError, contact_reads, contacts, gdpr, lists, tags
 
 
 def _email_link(model: Contact) -> Markup:

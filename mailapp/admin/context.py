@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from flask import abort, g, has_request_context, request, session
 from flask_login import current_user
 
+from mailapp.access.audit import Actor
+from mailapp.access.permissions import Permission, permissions_for
 from mailapp.extensions import db
 from mailapp.models import Membership, Project, Role
-from mailapp.permissions import Permission, permissions_for
-from mailapp.services.audit import Actor
 
 SESSION_KEY = "project_id"
 

@@ -7,19 +7,19 @@ from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import post_only, url_id
-from mailapp.extensions import db
-from mailapp.models import Sender
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.senders import (
+from mailapp.delivery.senders import (
     dkim_dns_record,
     dkim_record_name,
     dkim_txt_strings,
     generate_sender_key,
 )
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import Sender
 
 
 class DkimView(ProjectView):

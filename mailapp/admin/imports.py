@@ -17,12 +17,14 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.paths import path_id
+from mailapp.audience import lists
+from mailapp.audience.imports import files, wizard
+from mailapp.errors import ServiceError
 from mailapp.models import DuplicatePolicy, ImportStatus
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError, import_files, imports, lists
 
 FIELD_CHOICES = [
     ("", "(ignore)"),
@@ -52,7 +54,7 @@ class ImportView(ProjectView):
                 flash("Choose a CSV file.", "error")
             else:
                 try:
-                    job = imports.create_import(
+                    job = wizard.create_import(
                         project.id,
                         upload.filename,
                         upload.stream,
@@ -63,14 +65,14 @@ class ImportView(ProjectView):
                     flash(str(exc), "error")
                 else:
                     return redirect(url_for(".mapping", job_id=job.id))
-        return self.render("admin/import_upload.html", jobs=imports.recent_imports(project.id))
+        return self.render("admin/import_upload.html", jobs=wizard.recent_imports(project.id))
 
     @expose("/<job_id>/map", methods=("GET", "POST"))
     def mapping(self, job_id: str) -> ResponseReturnValue:
         job_id = path_id(job_id)
         project = current_project()
-        job = imports.get_import(project.id, job_id)
-        upload = import_files.read_upload(job)
+        job = wizard.get_import(project.id, job_id)
+        upload = files.read_upload(job)
         if request.method == "POST":
             chosen = {
                 column: request.form.get(f"col-{i}", "") for i, column in enumerate(upload.header)
@@ -80,7 +82,7 @@ class ImportView(ProjectView):
                     chosen[column] = "attributes." + request.form.get(f"attr-{i}", "").strip()
             list_id = request.form.get("list_id") or None
             try:
-                imports.set_mapping(
+                wizard.set_mapping(
                     project.id,
                     job.id,
                     chosen,
@@ -103,11 +105,11 @@ class ImportView(ProjectView):
     def problems(self, job_id: str) -> ResponseReturnValue:
         job_id = path_id(job_id)
         project = current_project()
-        job = imports.get_import(project.id, job_id)
+        job = wizard.get_import(project.id, job_id)
         if request.method == "POST":
             try:
                 policy = DuplicatePolicy(request.form.get("policy", "update"))
-                imports.start_import(project.id, job.id, policy=policy, actor=current_actor())
+                wizard.start_import(project.id, job.id, policy=policy, actor=current_actor())
             except (ServiceError, ValueError) as exc:
                 flash(str(exc), "error")
             else:
@@ -117,28 +119,28 @@ class ImportView(ProjectView):
         return self.render(
             "admin/import_problems.html",
             job=job,
-            preview=imports.preview_problems(project.id, job.id),
+            preview=wizard.preview_problems(project.id, job.id),
             policies=POLICIES,
-            scan_rows=imports.PROBLEM_SCAN_ROWS,
+            scan_rows=wizard.PROBLEM_SCAN_ROWS,
         )
 
     @expose("/<job_id>/")
     def status(self, job_id: str) -> ResponseReturnValue:
         job_id = path_id(job_id)
-        job = imports.get_import(current_project().id, job_id)
+        job = wizard.get_import(current_project().id, job_id)
         return self.render(
-            "admin/import_status.html", job=job, progress=imports.progress(job.project_id, job.id)
+            "admin/import_status.html", job=job, progress=wizard.progress(job.project_id, job.id)
         )
 
     @expose("/<job_id>/progress.json")
     def progress(self, job_id: str) -> Response:
         job_id = path_id(job_id)
-        return jsonify(imports.progress(current_project().id, job_id))
+        return jsonify(wizard.progress(current_project().id, job_id))
 
     @expose("/<job_id>/report.csv")
     def report(self, job_id: str) -> Response:
         job_id = path_id(job_id)
-        lines = imports.report_lines(current_project().id, job_id)
+        lines = wizard.report_lines(current_project().id, job_id)
         # The rows stream from a server-side cursor: keep the request (and session) open.
         return Response(
             stream_with_context(lines),

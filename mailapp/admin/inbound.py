@@ -18,11 +18,11 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
+from mailapp.feedback.inbound import diagnose_stray
+from mailapp.feedback.returns import bounces
 from mailapp.models import InboundMessage
-from mailapp.permissions import Permission
-from mailapp.services import bounces
-from mailapp.services.inbound import diagnose_stray
 
 CLASSES = (
     bounces.HARD,

@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.context import current_project_or_none, has_permission, switch_project
-from mailapp.permissions import Permission
-from mailapp.services.dashboard import project_overview
+from mailapp.insights.dashboard import project_overview
 
 
 class HomeView(AdminIndexView):

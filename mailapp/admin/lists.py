@@ -7,9 +7,9 @@ from typing import Any
 
 from wtforms import Form
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.models import List
-from mailapp.permissions import Permission
 
 
 class ListAdmin(ProjectModelView):

@@ -13,10 +13,10 @@ from flask import Response, abort, current_app
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
-from mailapp.permissions import Permission
-from mailapp.services import NotFound
-from mailapp.services.outbox import get_captured, list_captured, message_bodies, outbox_path
+from mailapp.errors import NotFound
+from mailapp.runtime.outbox import get_captured, list_captured, message_bodies, outbox_path
 
 BODY_CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "

@@ -10,11 +10,11 @@ from wtforms import Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
+from mailapp.access.permissions import Permission
+from mailapp.access.projects import create_project
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor
 from mailapp.models import Project
-from mailapp.permissions import Permission
-from mailapp.services.projects import create_project
 
 
 def _zones() -> list[tuple[str, str]]:

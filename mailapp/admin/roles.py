@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import DESCRIPTIONS, ROLE_PERMISSIONS, Permission
 from mailapp.admin.base import ProjectView
 from mailapp.models import Role
-from mailapp.permissions import DESCRIPTIONS, ROLE_PERMISSIONS, Permission
 
 
 class RolesView(ProjectView):

@@ -11,17 +11,18 @@ from flask_admin.actions import action
 from markupsafe import Markup
 from wtforms import Form
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.audience.segments import descriptions, store
+from mailapp.errors import ServiceError
 from mailapp.models import Segment
 from mailapp.models.base import utcnow
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError, segment_descriptions, segments
 
 
 def _description(model: Segment) -> str:
     try:
-        return segment_descriptions.describe_rule(model.project_id, model.rule)
+        return descriptions.describe_rule(model.project_id, model.rule)
     except ServiceError as exc:
         return f"(invalid rule: {exc})"
 
@@ -55,8 +56,8 @@ class SegmentAdmin(ProjectModelView):
         try:
             return jsonify(
                 {
-                    "count": segments.count_rule(project_id, rule),
-                    "description": segment_descriptions.describe_rule(project_id, rule),
+                    "count": store.count_rule(project_id, rule),
+                    "description": descriptions.describe_rule(project_id, rule),
                 }
             )
         except ServiceError as exc:
@@ -66,7 +67,7 @@ class SegmentAdmin(ProjectModelView):
     def action_recount(self, ids: list[str]) -> None:
         for segment_id in ids:
             try:
-                result = segments.recount_segment(
+                result = store.recount_segment(
                     current_project().id, int(segment_id), actor=current_actor()
                 )
             except ServiceError as exc:
@@ -82,8 +83,8 @@ class SegmentAdmin(ProjectModelView):
     def action_freeze(self, ids: list[str]) -> None:
         for segment_id in ids:
             try:
-                segment = segments.get_segment(current_project().id, int(segment_id))
-                snapshot = segments.freeze_segment(
+                segment = store.get_segment(current_project().id, int(segment_id))
+                snapshot = store.freeze_segment(
                     current_project().id,
                     segment.id,
                     f"{segment.name} ({utcnow():%Y-%m-%d %H:%M})",
@@ -95,7 +96,7 @@ class SegmentAdmin(ProjectModelView):
             flash(f"List “{snapshot.name}” created.", "success")
 
     def save_new(self, form: Form, model: Segment) -> Any:
-        return segments.save_segment(
+        return store.save_segment(
             current_project().id,
             form.name.data,
             form.rule.data,
@@ -104,7 +105,7 @@ class SegmentAdmin(ProjectModelView):
         )
 
     def save_changes(self, form: Form, model: Segment) -> Any:
-        return segments.save_segment(
+        return store.save_segment(
             current_project().id,
             form.name.data,
             form.rule.data,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from wtforms.validators import DataRequired, Email, Optional
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.fields import SecretField, SecretTextField
-from mailapp.permissions import Permission
 
 SECRETS = ["dkim_private_key", "transport_url"]
 

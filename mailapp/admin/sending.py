@@ -7,13 +7,13 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
+from mailapp.delivery.campaigns import allow_sending, campaign_progress, stop_all_sending
+from mailapp.delivery.ratelimits import quota_used_today
 from mailapp.extensions import db, get_redis
 from mailapp.models import Campaign, CampaignStatus
-from mailapp.permissions import Permission
-from mailapp.services.campaigns import allow_sending, campaign_progress, stop_all_sending
-from mailapp.services.ratelimits import quota_used_today
 
 
 class SendingView(ProjectView):

@@ -11,12 +11,12 @@ from flask_admin import expose
 from wtforms import Form
 from wtforms.validators import DataRequired, Email
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.fields import strip
+from mailapp.audience.suppression import import_suppressions, suppress, unsuppress
 from mailapp.models import Suppression, SuppressionReason
-from mailapp.permissions import Permission
-from mailapp.services.suppression import import_suppressions, suppress, unsuppress
 
 
 class SuppressionImportMixin:

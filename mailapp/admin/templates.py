@@ -19,24 +19,20 @@ from markupsafe import Markup
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import post_only, url_id
-from mailapp.extensions import db
-from mailapp.models import Sender, TemplateKind, VersionStatus
-from mailapp.permissions import Permission
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.content import Content, TemplateRefused, starter_content
-from mailapp.services.preflight import content_checks
-from mailapp.services.preview import (
+from mailapp.content.preview import (
     MAX_TEST_RECIPIENTS,
     PREVIEW_WIDTHS,
     preview_document,
     render_preview,
     send_test,
 )
-from mailapp.services.rendering import AUTHOR_VARIABLES, RenderError
-from mailapp.services.templates import (
+from mailapp.content.rendering import AUTHOR_VARIABLES, RenderError
+from mailapp.content.submission import Content, TemplateRefused, starter_content
+from mailapp.content.templates import (
     create_template,
     get_template,
     get_version,
@@ -46,6 +42,10 @@ from mailapp.services.templates import (
     save_draft,
     submit_for_review,
 )
+from mailapp.delivery.preflight import content_checks
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models import Sender, TemplateKind, VersionStatus
 
 # Remote images are allowed (that is how mail shows them); nothing else may load or run.
 PREVIEW_CSP = (

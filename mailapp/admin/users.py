@@ -13,14 +13,14 @@ from wtforms import Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Optional
 
+from mailapp.access.login import unlock_member
+from mailapp.access.permissions import Permission
+from mailapp.access.users import change_role, invite_user, remove_member, set_user_active
 from mailapp.admin.base import ProjectModelView, int_ids
 from mailapp.admin.context import current_actor, current_permissions, current_project
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import Membership, Role
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.auth import unlock_member
-from mailapp.services.users import change_role, invite_user, remove_member, set_user_active
 
 ROLE_CHOICES = [SelectChoice(r.value) for r in Role]
 

@@ -14,15 +14,15 @@ from markupsafe import Markup
 from wtforms import Form
 from wtforms.validators import URL, DataRequired
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.fields import CommaListField, SecretField
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
+from mailapp.feedback.esp.intake import create_inbound_webhook
+from mailapp.integrations.webhooks import EVENT_TYPES, retry_attempts, validate_url
 from mailapp.models import InboundWebhook, WebhookEndpoint
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.esp import create_inbound_webhook
-from mailapp.services.webhooks import EVENT_TYPES, retry_attempts, validate_url
 
 MIN_SECRET_LENGTH = 16
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import Blueprint, abort, send_file
 from flask.typing import ResponseReturnValue
 
+from mailapp.content.assets import find_public_asset
+from mailapp.errors import NotFound
 from mailapp.extensions import csrf
-from mailapp.services import NotFound
-from mailapp.services.assets import find_public_asset
 
 bp = Blueprint("assets", __name__)
 ONE_YEAR = 365 * 24 * 3600

@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from mailapp.access.audit import Actor
+from mailapp.access.login import authenticate
+from mailapp.access.users import MIN_PASSWORD_LENGTH, change_password
+from mailapp.errors import ServiceError
 from mailapp.extensions import db, login_manager
 from mailapp.models import User
-from mailapp.services import ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.auth import authenticate
-from mailapp.services.users import MIN_PASSWORD_LENGTH, change_password
 
 bp = Blueprint("auth", __name__)
 

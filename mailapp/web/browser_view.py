@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 
-from mailapp.services import NotFound
-from mailapp.services.browser_view import NoLongerAvailable, web_copy
+from mailapp.delivery.browser_view import NoLongerAvailable, web_copy
+from mailapp.errors import NotFound
 
 bp = Blueprint("browser_view", __name__)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from mailapp.extensions import csrf, get_redis
-from mailapp.services.health import check_health
+from mailapp.runtime.health import check_health
 
 bp = Blueprint("health", __name__)
 

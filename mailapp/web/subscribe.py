@@ -8,16 +8,16 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from mailapp.extensions import get_redis
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.lists import get_list_by_token
-from mailapp.services.subscriptions import (
+from mailapp.access.audit import Actor
+from mailapp.audience.lists import get_list_by_token
+from mailapp.audience.subscriptions import (
     allow_attempt,
     confirm_subscription,
     read_confirmation,
     subscribe,
 )
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import get_redis
 
 bp = Blueprint("subscribe", __name__)
 FORM_VERSION = "hosted-1"

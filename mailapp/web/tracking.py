@@ -17,8 +17,14 @@ from typing import Any
 from flask import Blueprint, Flask
 from flask.blueprints import BlueprintSetupState
 
-from mailapp.services.click_targets import resolve_click
-from mailapp.services.tracking import PIXEL_GIF, hit_line, hit_spool, read_open_token, spool_hit
+from mailapp.feedback.tracking.click_targets import resolve_click
+from mailapp.feedback.tracking.hits import (
+    PIXEL_GIF,
+    hit_line,
+    hit_spool,
+    read_open_token,
+    spool_hit,
+)
 
 bp = Blueprint("tracking", __name__)
 

@@ -13,11 +13,11 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
+from mailapp.access.audit import Actor
+from mailapp.content.preview import is_test_unsubscribe
+from mailapp.errors import NotFound
 from mailapp.extensions import csrf
-from mailapp.services import NotFound
-from mailapp.services.audit import Actor
-from mailapp.services.preview import is_test_unsubscribe
-from mailapp.services.unsubscribe import Subscriber, find_subscriber, unsubscribe
+from mailapp.feedback.unsubscribe import Subscriber, find_subscriber, unsubscribe
 
 bp = Blueprint("unsubscribe", __name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from mailapp.errors import NotFound
 from mailapp.extensions import csrf
-from mailapp.services import NotFound
-from mailapp.services.esp import Rejected, get_inbound_webhook, receive
+from mailapp.feedback.esp.intake import Rejected, get_inbound_webhook, receive
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ def as_user(client):
 
 def make_rows(project: Project) -> dict[str, object]:
     """One row of every model a back-office view edits, in the given project."""
+    from mailapp.access.apikeys import create_api_key
     from mailapp.extensions import db
     from mailapp.models import (
         AuditLog,
@@ -47,7 +48,6 @@ def make_rows(project: Project) -> dict[str, object]:
         Template,
         WebhookEndpoint,
     )
-    from mailapp.services.apikeys import create_api_key
     from tests.factories import TEST_ACTOR, make_contact, make_user
 
     marker = f"{project.slug}-marker"

@@ -5,8 +5,8 @@ import io
 from datetime import UTC, datetime
 
 from mailapp.extensions import db
+from mailapp.feedback.events import record_events
 from mailapp.models import Segment
-from mailapp.services.events import record_events
 from tests.admin.conftest import login
 from tests.factories import make_contact, make_project, make_user
 from tests.support.sent_campaigns import make_delivery, make_sent_campaign

@@ -8,6 +8,8 @@ import re
 import sqlalchemy as sa
 from dramatiq import Worker
 
+from mailapp.audience.lists import create_list
+from mailapp.audience.tags import contact_tags
 from mailapp.extensions import db
 from mailapp.models import (
     AuditLog,
@@ -20,8 +22,6 @@ from mailapp.models import (
     Segment,
     Suppression,
 )
-from mailapp.services.lists import create_list
-from mailapp.services.tags import contact_tags
 from tests.admin.conftest import TOKEN, login
 from tests.factories import TEST_ACTOR, make_contact, make_project, make_user
 from workers.broker import broker

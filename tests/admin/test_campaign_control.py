@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from mailapp.delivery import pipeline
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from mailapp.services import sending
 from tests.admin.conftest import csrf_token
 from tests.factories import make_project, make_user
 from tests.support.campaigns import make_campaign, make_list, make_sender, make_template
@@ -35,7 +35,7 @@ def test_marketer_runs_preflight_launches_and_pauses(as_user, app):
     launched = client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": token})
     assert launched.status_code == 302
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     progress = client.get(f"/admin/campaign/progress/{campaign.id}").json
     assert progress["progress"]["queued"] == 3
     assert progress["status"] == "scheduled"
@@ -62,7 +62,7 @@ def test_unknown_rows_are_resent_only_on_purpose(as_user, app):
     project, campaign = setup()
     client = as_user(make_user(project, "marketer"))
     client.post(f"/admin/campaign/launch/{campaign.id}", data={"csrf_token": csrf_token(client)})
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     db.session.execute(sa.update(Delivery).values(status=DeliveryStatus.UNKNOWN))
     db.session.commit()
     details = client.get(f"/admin/campaign/details/?id={campaign.id}")
@@ -142,7 +142,7 @@ def test_emergency_stop_pauses_running_campaigns_and_is_audited(as_user, app):
     assert db.session.get(Project, project.id).sending_stopped_at is not None
     stored = db.session.get(Campaign, campaign.id)
     assert (stored.status, stored.paused_reason) == (CampaignStatus.PAUSED, "emergency stop")
-    assert sending.plan_dispatch().batches == []
+    assert pipeline.plan_dispatch().batches == []
     assert db.session.scalar(
         sa.select(AuditLog.context).where(AuditLog.action == "project.stop_sending")
     ) == {"paused": [campaign.id]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.inbound import ingest_message
 from mailapp.models import InboundMessage
-from mailapp.services.inbound import ingest_message
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.admin.conftest import login
 from tests.factories import (
     TEST_ACTOR,

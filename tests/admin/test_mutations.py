@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from mailapp.access.apikeys import authenticate_api_key
 from mailapp.extensions import db
 from mailapp.models import (
     ApiKey,
@@ -16,7 +17,6 @@ from mailapp.models import (
     Sender,
     Suppression,
 )
-from mailapp.services.apikeys import authenticate_api_key
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
 from tests.services.audit_helpers import one_audit_entry

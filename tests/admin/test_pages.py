@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from mailapp.access.audit import Actor
+from mailapp.access.permissions import ROLE_PERMISSIONS
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, ContactStatus, Membership, Role
-from mailapp.permissions import ROLE_PERMISSIONS
-from mailapp.services.audit import Actor
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
 
@@ -123,7 +123,7 @@ def test_outbox_is_for_owners_and_admins_only(app, client):
 
 def test_dashboard_counts_are_cached_for_a_minute(app, client):
     from mailapp.extensions import get_redis
-    from mailapp.services.dashboard import COUNTS_TTL_SECONDS, contact_counts_key
+    from mailapp.insights.dashboard import COUNTS_TTL_SECONDS, contact_counts_key
 
     project = make_project("acme")
     login(client, make_user(project, "owner"))
@@ -138,7 +138,7 @@ def test_dashboard_counts_are_cached_for_a_minute(app, client):
 
 
 def test_installation_wide_audit_entries_are_for_superusers_only(app, client):
-    from mailapp.services.audit import record_audit
+    from mailapp.access.audit import record_audit
 
     project = make_project("acme")
     owner = make_user(project, "owner")

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from mailapp.access.permissions import Permission, role_has
 from mailapp.admin.base import ProjectModelView
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Role
-from mailapp.permissions import Permission, role_has
 from tests.admin.conftest import csrf_token, login, make_rows
 from tests.factories import make_project, make_user
 

@@ -6,10 +6,10 @@ import re
 import pytest
 from PIL import Image
 
+from mailapp.access.audit import Actor
+from mailapp.content.templates import Content, create_template
 from mailapp.extensions import db
 from mailapp.models import Asset, Sender, Template, VersionStatus
-from mailapp.services.audit import Actor
-from mailapp.services.templates import Content, create_template
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
 from tests.support.smtp_sink import SmtpSink

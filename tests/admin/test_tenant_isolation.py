@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.extensions import db
 from mailapp.models import Template, TemplateVersion
-from mailapp.permissions import Permission
 from tests.admin.conftest import csrf_token, login, make_rows
 from tests.factories import make_project, make_user
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.esp.intake import create_inbound_webhook
+from mailapp.integrations.webhooks import create_endpoint, publish_event
 from mailapp.models import EspProvider, InboundMessage, InboundWebhook, WebhookAttempt
-from mailapp.services.esp import create_inbound_webhook
-from mailapp.services.webhooks import create_endpoint, publish_event
 from tests.admin.conftest import csrf_token, login
 from tests.factories import TEST_ACTOR, make_project, make_user
 

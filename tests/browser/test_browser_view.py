@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Event, EventType
-from mailapp.services.tracking import drain_hits
 from tests.factories import make_project
 from tests.support.campaigns import HTML, make_template, pipeline_sink, send_campaign
 

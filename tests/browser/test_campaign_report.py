@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mailapp.services.events import record_events
+from mailapp.feedback.events import record_events
 from tests.browser.test_back_office import log_in
 from tests.factories import make_contact, make_project, make_user
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign

@@ -12,9 +12,9 @@ from dramatiq import Worker
 from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
+from mailapp.audience.lists import create_list
 from mailapp.extensions import db
 from mailapp.models import Contact
-from mailapp.services.lists import create_list
 from tests.factories import PASSWORD, TEST_ACTOR, make_project, make_user
 from tests.support.servers import free_port
 from workers.broker import broker
@@ -80,7 +80,7 @@ def in_own_thread(scenario: Callable[[Browser], None]) -> None:
 def test_import_wizard_shows_progress_to_completion(
     app, server_url, worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mailapp.services.import_runs.BATCH_ROWS", 500)  # many progress steps
+    monkeypatch.setattr("mailapp.audience.imports.runs.BATCH_ROWS", 500)  # many progress steps
     project = make_project()
     create_list(project.id, "Imported", actor=TEST_ACTOR)
     make_user(project, "marketer", email="marketer@example.com")

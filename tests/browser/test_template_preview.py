@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailapp.services.audit import Actor
-from mailapp.services.templates import Content, create_template
+from mailapp.access.audit import Actor
+from mailapp.content.templates import Content, create_template
 from tests.factories import PASSWORD, make_project, make_user
 
 pytestmark = pytest.mark.browser

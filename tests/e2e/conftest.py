@@ -18,6 +18,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+# In-process launches enqueue through mailapp.tasks; the stack's scheduler runs the ticks.
+import workers.actors  # noqa: F401
 from mailapp import ROOT, create_app
 from mailapp.config import sending_settings
 from mailapp.extensions import db

@@ -11,6 +11,14 @@ import dkim
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.suppression import is_suppressed, suppress
+from mailapp.delivery.campaigns import (
+    campaign_progress,
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+)
+from mailapp.delivery.senders import dkim_dns_record
 from mailapp.extensions import db
 from mailapp.models import (
     FINAL_STATUSES,
@@ -24,14 +32,6 @@ from mailapp.models import (
     Project,
     SuppressionReason,
 )
-from mailapp.services.campaigns import (
-    campaign_progress,
-    cancel_campaign,
-    pause_campaign,
-    resume_campaign,
-)
-from mailapp.services.senders import dkim_dns_record
-from mailapp.services.suppression import is_suppressed, suppress
 from tests.factories import TEST_ACTOR, make_project
 from tests.support.campaigns import (
     add_contacts,

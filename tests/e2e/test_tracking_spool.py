@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 
 from mailapp import ROOT, create_app
 from mailapp.extensions import db
+from mailapp.feedback.tracking import event_buffer
+from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Event
-from mailapp.services import event_buffer
-from mailapp.services.tracking import drain_hits
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.conftest import app_config
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign

@@ -12,17 +12,17 @@ import sqlalchemy as sa
 
 from mailapp.admin.charts import line_chart
 from mailapp.admin.clickmap import annotate
+from mailapp.errors import NotFound
 from mailapp.extensions import db
-from mailapp.models import Campaign, DeliveryStatus, Event, EventType
-from mailapp.services import NotFound
-from mailapp.services.analytics import campaign_report, project_dashboard
-from mailapp.services.analytics_export import (
+from mailapp.feedback.events import record_events
+from mailapp.insights.exports import (
     campaign_report_csv,
     dashboard_csv,
     engagement_csv,
     neutralize,
 )
-from mailapp.services.events import record_events
+from mailapp.insights.reports import campaign_report, project_dashboard
+from mailapp.models import Campaign, DeliveryStatus, Event, EventType
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 

@@ -7,14 +7,14 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
-from mailapp.models import Event, Segment
-from mailapp.services.analytics_segments import (
+from mailapp.feedback.events import record_events
+from mailapp.insights.segment_trends import (
     MAX_COMPARED,
     campaigns_by_segment,
     segment_choices,
     segment_trends,
 )
-from mailapp.services.events import record_events
+from mailapp.models import Event, Segment
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import make_delivery, make_sent_campaign
 

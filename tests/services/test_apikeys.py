@@ -2,16 +2,16 @@ from datetime import timedelta
 
 import pytest
 
-from mailapp.extensions import db
-from mailapp.models.base import utcnow
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.apikeys import (
+from mailapp.access.apikeys import (
     KeyProblem,
     authenticate_api_key,
     create_api_key,
     revoke_api_key,
 )
-from mailapp.services.audit import Actor
+from mailapp.access.audit import Actor
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models.base import utcnow
 from tests.factories import make_project
 from tests.services.audit_helpers import one_audit_entry
 

@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from mailapp.access.audit import Actor
+from mailapp.content.assets import asset_url, delete_asset, upload_asset
+from mailapp.content.assetstore import asset_store
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import AuditLog
-from mailapp.services import ServiceError
-from mailapp.services.assets import asset_url, delete_asset, upload_asset
-from mailapp.services.assetstore import asset_store
-from mailapp.services.audit import Actor
 from tests.factories import make_project
 
 ACTOR = Actor.system("test")

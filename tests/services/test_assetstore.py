@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from mailapp.access.audit import Actor
+from mailapp.content.assets import delete_asset, upload_asset
+from mailapp.content.assetstore import S3Store, asset_store
 from mailapp.extensions import db
 from mailapp.models import Project
-from mailapp.services.assets import delete_asset, upload_asset
-from mailapp.services.assetstore import S3Store, asset_store
-from mailapp.services.audit import Actor
 from tests.factories import make_project
 from tests.services.test_assets import image_bytes
 from tests.support.servers import free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailapp.services.bounce_codes import DELAY, HARD, SOFT, UNKNOWN, classify
+from mailapp.feedback.returns.codes import DELAY, HARD, SOFT, UNKNOWN, classify
 
 
 @pytest.mark.parametrize(

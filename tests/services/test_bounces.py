@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from mailapp.services.bounces import (
+from mailapp.feedback.returns.bounces import (
     AUTO_REPLY,
     COMPLAINT,
     DELAY,

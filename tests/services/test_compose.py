@@ -7,11 +7,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from mailapp.content.submission import TemplateRefused
+from mailapp.delivery.launch import preflight
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, Link
-from mailapp.services.content import TemplateRefused
-from mailapp.services.launch import preflight
-from mailapp.services.urls import read_click, read_single, read_verp
+from mailapp.urls import read_click, read_single, read_verp
 from tests.factories import make_project
 from tests.support.campaigns import (
     HTML,

@@ -6,21 +6,23 @@ import pytest
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, Contact, ContactStatus, DuplicatePolicy, SuppressionReason
-from mailapp.services import ServiceError
-from mailapp.services.contact_reads import contact_detail, list_contacts
-from mailapp.services.contacts import (
+from mailapp.audience.addresses import (
     InvalidContact,
     _plain_address,
-    delete_contact,
     normalize_email,
+    validate_timezone,
+)
+from mailapp.audience.contact_reads import contact_detail, list_contacts
+from mailapp.audience.contacts import (
+    delete_contact,
     quarantine_soft_bouncers,
     upsert_contact,
     upsert_contacts,
-    validate_timezone,
 )
-from mailapp.services.suppression import suppress
+from mailapp.audience.suppression import suppress
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import AuditLog, Contact, ContactStatus, DuplicatePolicy, SuppressionReason
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

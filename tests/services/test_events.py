@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.events import purge_expired_events, record_events
 from mailapp.models import (
     AuditLog,
     CampaignEngagement,
@@ -16,7 +17,6 @@ from mailapp.models import (
     EventType,
     LinkStat,
 )
-from mailapp.services.events import purge_expired_events, record_events
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from mailapp.services.exports import csv_lines, neutralize
+from mailapp.safe_csv import csv_lines, neutralize
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+49 30 123", "-2", "@SUM(A1)", "\tx", "\rx"])

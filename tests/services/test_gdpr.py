@@ -6,6 +6,11 @@ import json
 
 import sqlalchemy as sa
 
+from mailapp.audience.contacts import upsert_contacts
+from mailapp.audience.gdpr import erase_contact, export_contact
+from mailapp.audience.lists import add_contacts, create_list
+from mailapp.audience.segments.store import count_rule
+from mailapp.audience.suppression import filter_unsuppressed, is_suppressed
 from mailapp.extensions import db
 from mailapp.models import (
     AuditLog,
@@ -20,11 +25,6 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services.contacts import upsert_contacts
-from mailapp.services.gdpr import erase_contact, export_contact
-from mailapp.services.lists import add_contacts, create_list
-from mailapp.services.segments import count_rule
-from mailapp.services.suppression import filter_unsuppressed, is_suppressed
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

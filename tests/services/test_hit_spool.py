@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailapp.services import hit_spool
-from mailapp.services.hit_spool import HitSpool, adopt_orphans, line_key
+from mailapp.feedback.tracking import hit_spool
+from mailapp.feedback.tracking.hit_spool import HitSpool, adopt_orphans, line_key
 
 
 class Collector:
@@ -92,7 +92,7 @@ CHILD = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from mailapp.services.hit_spool import HitSpool
+    from mailapp.feedback.tracking.hit_spool import HitSpool
     def refuse(records):
         raise ConnectionError("never ships")
     spool = HitSpool(Path(sys.argv[1]), refuse, interval=None)

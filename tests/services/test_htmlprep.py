@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailapp.services.htmlprep import PrepareError, html_to_text, sanitize_html
+from mailapp.content.htmlprep import PrepareError, html_to_text, sanitize_html
 
 
 def test_keeps_tables_attributes_and_inline_styles():

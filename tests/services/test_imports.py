@@ -8,6 +8,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.imports.files import read_upload, sniff_delimiter
+from mailapp.audience.imports.runs import run_import
+from mailapp.audience.imports.wizard import (
+    create_import,
+    preview_problems,
+    progress,
+    report_lines,
+    set_mapping,
+    start_import,
+)
+from mailapp.audience.lists import create_list
+from mailapp.audience.suppression import suppress
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
     Contact,
@@ -18,19 +31,6 @@ from mailapp.models import (
     ListMembership,
     SuppressionReason,
 )
-from mailapp.services import ServiceError
-from mailapp.services.import_files import read_upload, sniff_delimiter
-from mailapp.services.import_runs import run_import
-from mailapp.services.imports import (
-    create_import,
-    preview_problems,
-    progress,
-    report_lines,
-    set_mapping,
-    start_import,
-)
-from mailapp.services.lists import create_list
-from mailapp.services.suppression import suppress
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 MESSY = (
@@ -181,8 +181,8 @@ def test_empty_and_batches(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         project = make_project()
         with pytest.raises(ServiceError, match="empty"):
             _upload(project.id, "  \n", tmp_path)
-        monkeypatch.setattr("mailapp.services.import_runs.BATCH_ROWS", 7)
-        monkeypatch.setattr("mailapp.services.import_staging.CHUNK_ROWS", 7)
+        monkeypatch.setattr("mailapp.audience.imports.runs.BATCH_ROWS", 7)
+        monkeypatch.setattr("mailapp.audience.imports.staging.CHUNK_ROWS", 7)
         rows = "".join(f"p{i}@example.com,{i}\n" for i in range(50))
         job = _upload(project.id, "email,n\n" + rows + "p3@example.com,again\n", tmp_path)
         set_mapping(project.id, job.id, job.mapping, actor=TEST_ACTOR)
@@ -202,8 +202,8 @@ def test_lists_skip_policy_suppression_and_duplicates_across_chunks(
     app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chunks of three rows, so duplicates and suppressed repeats straddle chunk borders."""
-    monkeypatch.setattr("mailapp.services.import_runs.BATCH_ROWS", 3)
-    monkeypatch.setattr("mailapp.services.import_staging.CHUNK_ROWS", 3)
+    monkeypatch.setattr("mailapp.audience.imports.runs.BATCH_ROWS", 3)
+    monkeypatch.setattr("mailapp.audience.imports.staging.CHUNK_ROWS", 3)
     with app.app_context():
         project = make_project()
         everyone = create_list(project.id, "Everyone", actor=TEST_ACTOR)

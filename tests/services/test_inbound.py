@@ -9,6 +9,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.inbound import ingest_message
+from mailapp.feedback.mailboxes import ingest_maildir, ingest_mbox
+from mailapp.mail.transports import SmtpTransport
 from mailapp.models import (
     AuditLog,
     Contact,
@@ -22,10 +25,7 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services.inbound import ingest_message
-from mailapp.services.mailboxes import ingest_maildir, ingest_mbox
-from mailapp.services.transports import SmtpTransport
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.factories import (
     TEST_ACTOR,
     make_campaign,

@@ -8,6 +8,17 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.lists import (
+    add_contacts,
+    create_list,
+    list_counts,
+    remove_contacts,
+    set_membership_status,
+)
+from mailapp.audience.segments.store import add_segment, save_segment
+from mailapp.audience.subscriptions import expire_unconfirmed, subscribe, withdraw_consent
+from mailapp.audience.suppression import import_suppressions, is_suppressed
+from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import (
     ConsentRecord,
@@ -19,18 +30,6 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services import NotFound
-from mailapp.services.lists import (
-    add_contacts,
-    add_segment,
-    create_list,
-    list_counts,
-    remove_contacts,
-    set_membership_status,
-)
-from mailapp.services.segments import save_segment
-from mailapp.services.subscriptions import expire_unconfirmed, subscribe, withdraw_consent
-from mailapp.services.suppression import import_suppressions, is_suppressed
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

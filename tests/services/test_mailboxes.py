@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
+from mailapp.feedback.mailboxes import poll_configured_mailbox, poll_mailbox
 from mailapp.models import Contact, ContactStatus, InboundMessage
-from mailapp.services import ServiceError
-from mailapp.services.mailboxes import poll_configured_mailbox, poll_mailbox
 from tests.factories import TEST_ACTOR, make_project
 from tests.services.test_inbound import dsn, sent_delivery
 from tests.support.corpus import FLANKER

@@ -7,9 +7,9 @@ import random
 import dkim
 import pytest
 
-from mailapp.services.dkim import SIGNED_HEADERS, DkimSigner
-from mailapp.services.mime import MessageSkeleton, format_address, make_message_id
-from mailapp.services.senders import dkim_dns_record, generate_dkim_key
+from mailapp.delivery.senders import dkim_dns_record, generate_dkim_key
+from mailapp.mail.dkim import SIGNED_HEADERS, DkimSigner
+from mailapp.mail.mime import MessageSkeleton, format_address, make_message_id
 
 NAMES = ["Ann", "Zoë Öztürk", 'Doe, "Jo"', "李小龍", "Ωmega 🚀", "O'Brien (Sales)", ""]
 SUBJECTS = [
@@ -154,15 +154,15 @@ def test_header_values_cannot_inject_headers():
 
 
 def test_rendered_tracked_messages_parse_and_verify(key):
-    from mailapp.models import TemplateVersion
-    from mailapp.services.htmlprep import sanitize_html
-    from mailapp.services.rendering import (
+    from mailapp.content.htmlprep import sanitize_html
+    from mailapp.content.rendering import (
         add_open_pixel,
         compile_content,
         render_content,
         rewrite_links,
         template_context,
     )
+    from mailapp.models import TemplateVersion
 
     html = sanitize_html(
         "<style>td { font-family: Arial }</style><table><tr><td>"
@@ -222,7 +222,7 @@ def test_rendered_tracked_messages_parse_and_verify(key):
 def test_line_by_line_quoted_printable_matches_the_whole_text_encoding():
     import quopri
 
-    from mailapp.services.mime import _LineEncoder, _qp
+    from mailapp.mail.mime import _LineEncoder, _qp
 
     encode = _LineEncoder(limit=8)  # small: the memory starts over several times
     pieces = ["a", " ", "\t", "\n", "\r\n", "\r", ".", "=", "ü", "x" * 90, "=?", "  \n", "☃"]
@@ -240,7 +240,7 @@ def test_line_by_line_quoted_printable_matches_the_whole_text_encoding():
 def test_marked_values_are_encoded_apart_and_decode_to_the_text_without_marks():
     import quopri
 
-    from mailapp.services.mime import SLOT, _LineEncoder
+    from mailapp.mail.mime import SLOT, _LineEncoder
 
     encode = _LineEncoder(limit=16)
     rng = random.Random(7)  # noqa: S311 - reproducible test data

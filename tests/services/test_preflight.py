@@ -2,12 +2,12 @@
 
 import pytest
 
+from mailapp.access.audit import Actor
+from mailapp.content.templates import Content, create_template
+from mailapp.delivery.preflight import content_checks
+from mailapp.delivery.senders import generate_dkim_key
 from mailapp.extensions import db
 from mailapp.models import Asset, Sender, TemplateKind
-from mailapp.services.audit import Actor
-from mailapp.services.preflight import content_checks
-from mailapp.services.senders import generate_dkim_key
-from mailapp.services.templates import Content, create_template
 from tests.factories import make_project
 
 GOOD = (

@@ -7,18 +7,18 @@ import dkim
 import pytest
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, Sender
-from mailapp.services import ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.preview import (
+from mailapp.access.audit import Actor
+from mailapp.content.preview import (
     parse_recipients,
     preview_document,
     render_preview,
     send_test,
 )
-from mailapp.services.senders import dkim_dns_record, generate_dkim_key
-from mailapp.services.templates import Content, create_template
+from mailapp.content.templates import Content, create_template
+from mailapp.delivery.senders import dkim_dns_record, generate_dkim_key
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import AuditLog, Sender
 from tests.factories import make_contact, make_project
 from tests.support.smtp_sink import SmtpSink
 

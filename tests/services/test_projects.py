@@ -1,7 +1,7 @@
 import pytest
 
-from mailapp.services import ServiceError
-from mailapp.services.projects import DEFAULT_SETTINGS, create_project
+from mailapp.access.projects import DEFAULT_SETTINGS, create_project
+from mailapp.errors import ServiceError
 from tests.factories import TEST_ACTOR
 
 

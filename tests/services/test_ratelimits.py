@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
+from mailapp.delivery.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
 from mailapp.extensions import get_redis
-from mailapp.services.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
 from tests.factories import make_project
 from tests.support.campaigns import make_sender
 

@@ -4,8 +4,7 @@ import threading
 
 import pytest
 
-from mailapp.models import TemplateVersion
-from mailapp.services.rendering import (
+from mailapp.content.rendering import (
     RenderError,
     add_open_pixel,
     compile_content,
@@ -17,6 +16,7 @@ from mailapp.services.rendering import (
     rewrite_text_links,
     template_context,
 )
+from mailapp.models import TemplateVersion
 
 
 def version(html="<p>Hi</p>", subject="Hello", text=None, **fields) -> TemplateVersion:

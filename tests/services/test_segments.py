@@ -8,6 +8,16 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.lists import create_list
+from mailapp.audience.segments.rules import InvalidRule, validate_rule
+from mailapp.audience.segments.store import (
+    count_rule,
+    freeze_segment,
+    recount_segment,
+    save_segment,
+    segment_query,
+)
+from mailapp.audience.suppression import suppress
 from mailapp.extensions import db
 from mailapp.models import (
     Contact,
@@ -18,16 +28,6 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services.lists import create_list
-from mailapp.services.segment_rules import InvalidRule, validate_rule
-from mailapp.services.segments import (
-    count_rule,
-    freeze_segment,
-    recount_segment,
-    save_segment,
-    segment_query,
-)
-from mailapp.services.suppression import suppress
 from tests.factories import TEST_ACTOR, make_project
 
 CITIES = ["Berlin", "Moscow", "Oslo", None]

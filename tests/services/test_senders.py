@@ -4,17 +4,17 @@ import dkim
 import pytest
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, Sender
-from mailapp.services import ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.dkim import signer_for
-from mailapp.services.senders import (
+from mailapp.access.audit import Actor
+from mailapp.delivery.senders import (
     dkim_dns_record,
     dkim_record_name,
     dkim_txt_strings,
     generate_sender_key,
 )
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.mail.dkim import signer_for
+from mailapp.models import AuditLog, Sender
 from tests.factories import make_project
 
 

@@ -5,6 +5,17 @@ import dkim
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.suppression import suppress
+from mailapp.delivery import batches, pipeline
+from mailapp.delivery.campaigns import (
+    campaign_progress,
+    cancel_campaign,
+    pause_campaign,
+    resend_unknown,
+    resume_campaign,
+)
+from mailapp.delivery.senders import dkim_dns_record
+from mailapp.errors import ServiceError
 from mailapp.extensions import db, get_redis
 from mailapp.models import (
     AuditLog,
@@ -19,17 +30,7 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from mailapp.services import ServiceError, batches, sending
-from mailapp.services.campaigns import (
-    campaign_progress,
-    cancel_campaign,
-    pause_campaign,
-    resend_unknown,
-    resume_campaign,
-)
-from mailapp.services.senders import dkim_dns_record
-from mailapp.services.suppression import suppress
-from mailapp.services.urls import read_click, read_verp
+from mailapp.urls import read_click, read_verp
 from tests.factories import TEST_ACTOR, make_project
 from tests.support.campaigns import (
     dkim_key,
@@ -125,7 +126,7 @@ def test_suppression_wins_before_and_after_prepare(app, sink):
     addresses = sorted(db.session.scalars(sa.text("SELECT email FROM contacts ORDER BY id")).all())
     suppress(project.id, addresses[0].upper(), SuppressionReason.UNSUBSCRIBE, actor=TEST_ACTOR)
     launch(project, campaign)
-    assert sending.prepare_deliveries(campaign.id) == 5
+    assert pipeline.prepare_deliveries(campaign.id) == 5
     suppress(project.id, addresses[1], SuppressionReason.COMPLAINT, actor=TEST_ACTOR)
     run_pipeline(campaign.id)
     received = {r for m in sink.messages for r in m.rcpt_tos}
@@ -170,7 +171,7 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
             Event.delivery_id == gone.id, Event.type == EventType.BOUNCE_HARD
         )
     )
-    from mailapp.services.suppression import is_suppressed
+    from mailapp.audience.suppression import is_suppressed
 
     assert is_suppressed(project.id, "gone@example.org")
     full = by_email["full@example.org"]
@@ -185,7 +186,7 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
             sa.update(Delivery).where(Delivery.id == full.id).values(scheduled_at=utcnow())
         )
         db.session.commit()
-        plan = sending.plan_dispatch(now=later)
+        plan = pipeline.plan_dispatch(now=later)
         for cid, ids in plan.batches:
             batches.send_batch(cid, ids)
         db.session.refresh(full)
@@ -197,13 +198,13 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
 def test_pause_stops_the_batch_and_resume_carries_on(app, sink):
     project, campaign, _ = setup_campaign(12)
     launch(project, campaign)
-    sending.prepare_deliveries(campaign.id)
-    plan = sending.plan_dispatch()
+    pipeline.prepare_deliveries(campaign.id)
+    plan = pipeline.plan_dispatch()
     assert [len(ids) for _, ids in plan.batches] == [10, 2]
     pause_campaign(project, campaign.id, actor=TEST_ACTOR)
     batches.send_batch(*plan.batches[0])
     assert sink.messages == []
-    assert sending.plan_dispatch().batches == []
+    assert pipeline.plan_dispatch().batches == []
     resume_campaign(project, campaign.id, actor=TEST_ACTOR)
     run_pipeline(campaign.id)
     assert len({r for m in sink.messages for r in m.rcpt_tos}) == 12
@@ -238,7 +239,7 @@ def test_launch_resume_and_prepare_dispatch_at_once_not_at_the_next_tick(app, si
 def test_cancel_ends_waiting_rows_without_sending(app, sink):
     project, campaign, _ = setup_campaign(5)
     launch(project, campaign)
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     cancel_campaign(project, campaign.id, actor=TEST_ACTOR)
     run_pipeline(campaign.id)
     assert sink.messages == []
@@ -276,9 +277,9 @@ def test_rows_a_worker_holds_at_cancel_end_failed_not_waiting(app):
     try:
         project, campaign, _ = setup_campaign(4)
         launch(project, campaign)
-        sending.prepare_deliveries(campaign.id)
+        pipeline.prepare_deliveries(campaign.id)
         sink.engine, sink.campaign_id = db.engine, campaign.id
-        (batch,) = sending.plan_dispatch().batches
+        (batch,) = pipeline.plan_dispatch().batches
         batches.send_batch(*batch)
     finally:
         sink.stop()
@@ -293,13 +294,13 @@ def test_rows_a_worker_holds_at_cancel_end_failed_not_waiting(app):
 def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     project, campaign, _ = setup_campaign(3)
     launch(project, campaign)
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     ids = [d.id for d in deliveries(campaign.id)]
     claimed = batches.claim_rows(campaign.id, ids[:2], utcnow())
     assert len(claimed) == 2
     assert batches.claim_rows(campaign.id, ids, utcnow())[0].id == ids[2]  # never twice
     app.config["SEND_LEASE_SECONDS"] = 1
-    assert sending.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
+    assert pipeline.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
     assert campaign_progress(project.id, campaign.id)["unknown"] == 3
     run_pipeline(campaign.id)
     assert sink.messages == []
@@ -320,7 +321,7 @@ def test_a_dispatch_tick_never_retakes_rows_a_worker_claimed_meanwhile(app, sink
         pytest.skip("a second connection writing inside the tick needs PostgreSQL")
     project, campaign, _ = setup_campaign(6)
     launch(project, campaign)
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     ids = [d.id for d in deliveries(campaign.id)]
     claimed_at = utcnow()
     table = Delivery.__table__
@@ -337,7 +338,7 @@ def test_a_dispatch_tick_never_retakes_rows_a_worker_claimed_meanwhile(app, sink
     with db.engine.connect() as other:
         sa.event.listen(db.engine, "before_cursor_execute", worker_claims_first)
         try:
-            plan = sending.plan_dispatch()
+            plan = pipeline.plan_dispatch()
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", worker_claims_first)
     assert [i for _, batch in plan.batches for i in batch] == ids[3:]
@@ -362,7 +363,7 @@ def test_ab_test_sends_the_share_then_the_winner_to_the_rest(app, sink):
         variants=[{"key": "A", "subject": "Alpha"}, {"key": "B", "subject": "Beta"}],
     )
     launch(project, campaign)
-    assert sending.prepare_deliveries(campaign.id) == 40
+    assert pipeline.prepare_deliveries(campaign.id) == 40
     rows = deliveries(campaign.id)
     rest = sum(1 for d in rows if d.variant is None)
     in_b = sum(1 for d in rows if d.variant == "B")
@@ -378,9 +379,9 @@ def test_ab_test_sends_the_share_then_the_winner_to_the_rest(app, sink):
         for c in clicked
     )
     db.session.commit()
-    assert sending.plan_dispatch().batches == []  # not decided before the set time
+    assert pipeline.plan_dispatch().batches == []  # not decided before the set time
     later = utcnow() + timedelta(minutes=61)
-    sending.plan_dispatch(now=later)
+    pipeline.plan_dispatch(now=later)
     db.session.execute(sa.update(Delivery).values(scheduled_at=utcnow(), claimed_at=None))
     db.session.commit()
     run_pipeline(campaign.id)
@@ -437,7 +438,7 @@ def test_canary_share_goes_first(app, sink):
         100, guardrails={"canary_share": 0.1, "canary_minutes": 30}
     )
     launch(project, campaign)
-    sending.prepare_deliveries(campaign.id)
+    pipeline.prepare_deliveries(campaign.id)
     run_pipeline(campaign.id)
     assert 5 <= len(sink.messages) <= 15
     progress = campaign_progress(project.id, campaign.id)
@@ -473,9 +474,9 @@ def test_segment_audience_joins_the_lists_and_suppression_still_wins(app, sink):
 
 
 def test_the_demo_campaign_passes_preflight_and_is_delivered(app, sink):
+    from mailapp.delivery.launch import launch_campaign, preflight
     from mailapp.models import Project
-    from mailapp.services.launch import launch_campaign, preflight
-    from mailapp.services.seed import seed_demo
+    from mailapp.seed import seed_demo
 
     project = seed_demo(owner=None, actor=TEST_ACTOR)
     campaign = db.session.scalar(sa.select(Campaign).where(Campaign.project_id == project.id))

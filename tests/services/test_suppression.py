@@ -1,14 +1,14 @@
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, ContactStatus, Suppression, SuppressionReason
-from mailapp.services.suppression import (
+from mailapp.audience.suppression import (
     email_hash,
     filter_unsuppressed,
     is_suppressed,
     suppress,
     unsuppress,
 )
+from mailapp.extensions import db
+from mailapp.models import AuditLog, ContactStatus, Suppression, SuppressionReason
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

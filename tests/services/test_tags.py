@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, ContactTag
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.tags import (
+from mailapp.audience.tags import (
     contact_tags,
     project_tags,
     set_contact_tags,
     tag_contacts,
     untag_contacts,
 )
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models import AuditLog, ContactTag
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

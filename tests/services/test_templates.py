@@ -3,13 +3,10 @@
 import pytest
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, TemplateVersion, VersionStatus
-from mailapp.services import ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.content import TemplateRefused
-from mailapp.services.rendering import compile_content, render_content, template_context
-from mailapp.services.templates import (
+from mailapp.access.audit import Actor
+from mailapp.content.rendering import compile_content, render_content, template_context
+from mailapp.content.submission import TemplateRefused
+from mailapp.content.templates import (
     Content,
     create_template,
     get_template,
@@ -19,6 +16,9 @@ from mailapp.services.templates import (
     save_draft,
     submit_for_review,
 )
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import AuditLog, TemplateVersion, VersionStatus
 from tests.factories import make_project, make_user
 
 HTML = (

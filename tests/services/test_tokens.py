@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from mailapp.services.tokens import BadToken, make_token, read_token
+from mailapp.tokens import BadToken, make_token, read_token
 
 SECRET = "s3cret"
 
@@ -53,7 +53,7 @@ def test_signatures_keep_the_rfc_4648_base32_format_of_links_already_sent():
     import hashlib
     import hmac
 
-    from mailapp.services.tokens import SIGNATURE_BYTES, _key, make_token
+    from mailapp.tokens import SIGNATURE_BYTES, _key, make_token
 
     for ids in [(0,), (1, 2), (123456789, 42), (2**40, 7)]:
         token = make_token("s" * 40, "click", *ids)

@@ -7,6 +7,9 @@ import sqlalchemy as sa
 
 from mailapp import create_app
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.tracking import event_buffer
+from mailapp.feedback.tracking.agents import classify_agent
+from mailapp.feedback.tracking.hits import drain_hits, flush_hits
 from mailapp.models import (
     CampaignEngagement,
     Contact,
@@ -16,10 +19,7 @@ from mailapp.models import (
     LinkStat,
     Project,
 )
-from mailapp.services import event_buffer
-from mailapp.services.agents import classify_agent
-from mailapp.services.tracking import drain_hits, flush_hits
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.conftest import app_config
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign

@@ -1,6 +1,6 @@
 import pytest
 
-from mailapp.services.transports import SendResult, SmtpTransport
+from mailapp.mail.transports import SendResult, SmtpTransport
 from tests.support.smtp_sink import SmtpSink
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -77,7 +77,7 @@ def test_enhanced_code_parsing():
 def test_pool_shares_connections_between_threads_and_reopens_dropped_ones(sink):
     import threading
 
-    from mailapp.services.transports import TransportPool
+    from mailapp.mail.transports import TransportPool
 
     pool = TransportPool(2, timeout=5)
 
@@ -212,7 +212,7 @@ def test_a_421_naming_a_policy_is_not_retried_on_a_new_connection():
 
 
 def test_a_long_idle_connection_is_replaced_before_use(sink, monkeypatch):
-    import mailapp.services.transports as transports
+    import mailapp.mail.transports as transports
 
     transport = SmtpTransport(sink.url)
     assert transport.send("a@example.com", "r1@example.org", MESSAGE).outcome == "sent"

@@ -1,7 +1,7 @@
 import pytest
 
-from mailapp.services.tokens import BadToken
-from mailapp.services.urls import LinkSigner, read_click, read_single, read_verp
+from mailapp.tokens import BadToken
+from mailapp.urls import LinkSigner, read_click, read_single, read_verp
 
 SECRET = "s3cret"
 signer = LinkSigner(SECRET, "https://mail.example.com")

@@ -1,13 +1,10 @@
 import pytest
 import sqlalchemy as sa
 
-from mailapp.extensions import db
-from mailapp.models import AuditLog, Membership, Role, User
-from mailapp.permissions import ROLE_PERMISSIONS
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.audit import Actor
-from mailapp.services.auth import authenticate
-from mailapp.services.users import (
+from mailapp.access.audit import Actor
+from mailapp.access.login import authenticate
+from mailapp.access.permissions import ROLE_PERMISSIONS
+from mailapp.access.users import (
     change_password,
     change_role,
     create_user,
@@ -15,6 +12,9 @@ from mailapp.services.users import (
     remove_member,
     set_user_active,
 )
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models import AuditLog, Membership, Role, User
 from tests.factories import PASSWORD, TEST_ACTOR, make_project
 from tests.services.audit_helpers import one_audit_entry
 

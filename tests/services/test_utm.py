@@ -3,11 +3,11 @@ at save, and the click redirect applying it."""
 
 import pytest
 
-from mailapp.services.campaigns import create_campaign
-from mailapp.services.click_targets import resolve_click
-from mailapp.services.content import TemplateRefused
-from mailapp.services.urls import LinkSigner
-from mailapp.services.utm import check_utm_rule, slugify, utm_url
+from mailapp.content.submission import TemplateRefused
+from mailapp.content.utm import check_utm_rule, slugify, utm_url
+from mailapp.delivery.campaigns import create_campaign
+from mailapp.feedback.tracking.click_targets import resolve_click
+from mailapp.urls import LinkSigner
 from tests.factories import TEST_ACTOR, make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
 

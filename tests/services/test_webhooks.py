@@ -12,11 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.models import AttemptStatus, WebhookAttempt
-from mailapp.models.base import utcnow
-from mailapp.services import ServiceError
-from mailapp.services.webhooks import (
+from mailapp.integrations.webhooks import (
     BACKOFF,
     Refused,
     create_endpoint,
@@ -24,6 +22,8 @@ from mailapp.services.webhooks import (
     publish_event,
     resolve_public,
 )
+from mailapp.models import AttemptStatus, WebhookAttempt
+from mailapp.models.base import utcnow
 from tests.factories import TEST_ACTOR, make_project
 
 
@@ -207,7 +207,7 @@ def test_endpoint_urls_are_validated(app):
 
 
 def test_feedback_events_are_published(app, receiver):
-    from mailapp.services.inbound import ingest_message
+    from mailapp.feedback.inbound import ingest_message
     from tests.services.test_inbound import dsn, sent_delivery
 
     with app.app_context():

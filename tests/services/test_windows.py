@@ -4,10 +4,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from mailapp.delivery import pipeline
+from mailapp.delivery.windows import SendWindow, next_local_time, quiet_until, zone
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, ScheduleMode
-from mailapp.services import ServiceError, sending
-from mailapp.services.windows import SendWindow, next_local_time, quiet_until, zone
 from tests.factories import make_project
 from tests.support.campaigns import (
     add_contacts,
@@ -99,14 +100,14 @@ def test_local_time_campaign_schedules_each_zone_across_dst(app):
     # Saturday 2026-10-24 12:00 UTC: Berlin leaves summer time that night, New York a week later.
     now = utc(2026, 10, 24, 12, 0)
     launch(project, campaign, now=now)
-    assert sending.prepare_deliveries(campaign.id, now=now) == 4
+    assert pipeline.prepare_deliveries(campaign.id, now=now) == 4
     at = scheduled_by_email(campaign.id)
     assert at["berlin@example.org"] == utc(2026, 10, 25, 8, 0)  # 09:00 CET (was CEST)
     assert at["ny@example.org"] == utc(2026, 10, 24, 13, 0)  # 09:00 EDT, the same day
     assert at["nowhere@example.org"] == utc(2026, 10, 25, 0, 0)  # 09:00 in Tokyo
     assert at["bogus@example.org"] == utc(2026, 10, 25, 0, 0)
     # Dispatch only hands out rows whose local time has come.
-    plan = sending.plan_dispatch(now=utc(2026, 10, 24, 14, 0))
+    plan = pipeline.plan_dispatch(now=utc(2026, 10, 24, 14, 0))
     assert sum(len(ids) for _, ids in plan.batches) == 1
 
 
@@ -128,7 +129,7 @@ def test_local_time_canary_waves_are_per_zone(app):
     )
     now = utc(2026, 10, 24, 12, 0)
     launch(project, campaign, now=now)
-    assert sending.prepare_deliveries(campaign.id, now=now) == 40
+    assert pipeline.prepare_deliveries(campaign.id, now=now) == 40
     at = scheduled_by_email(campaign.id)
     berlin, ny = utc(2026, 10, 25, 8, 0), utc(2026, 10, 24, 13, 0)
     half_hour = timedelta(minutes=30)
@@ -149,11 +150,11 @@ def test_send_window_pauses_a_long_campaign_and_resumes_inside(app):
     )
     friday_evening = utc(2026, 3, 13, 18, 30)
     launch(project, campaign, now=friday_evening)
-    sending.prepare_deliveries(campaign.id, now=friday_evening)
+    pipeline.prepare_deliveries(campaign.id, now=friday_evening)
     assert set(scheduled_by_email(campaign.id).values()) == {utc(2026, 3, 16, 8, 0)}
     # Rows due earlier (say, deferred ones) still wait while the window is closed.
     db.session.execute(sa.update(Delivery).values(scheduled_at=utc(2026, 3, 13, 12, 0)))
     db.session.commit()
-    assert sending.plan_dispatch(now=utc(2026, 3, 14, 10, 0)).batches == []
+    assert pipeline.plan_dispatch(now=utc(2026, 3, 14, 10, 0)).batches == []
     monday = utc(2026, 3, 16, 8, 0) + timedelta(minutes=1)
-    assert sum(len(ids) for _, ids in sending.plan_dispatch(now=monday).batches) == 3
+    assert sum(len(ids) for _, ids in pipeline.plan_dispatch(now=monday).batches) == 3

@@ -12,6 +12,10 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import Flask
 
+from mailapp.delivery import batches, pipeline
+from mailapp.delivery.campaigns import create_campaign
+from mailapp.delivery.launch import launch_campaign
+from mailapp.delivery.senders import generate_dkim_key
 from mailapp.extensions import db
 from mailapp.models import (
     Campaign,
@@ -25,10 +29,6 @@ from mailapp.models import (
     VersionStatus,
 )
 from mailapp.models.base import utcnow
-from mailapp.services import batches, sending
-from mailapp.services.campaigns import create_campaign
-from mailapp.services.launch import launch_campaign
-from mailapp.services.senders import generate_dkim_key
 from tests.factories import TEST_ACTOR
 from tests.support.smtp_sink import SmtpSink
 
@@ -177,9 +177,9 @@ def send_campaign(
 def run_pipeline(campaign_id: int, *, now: datetime | None = None, rounds: int = 50) -> None:
     """Dispatch and send in-process until nothing is due (the worker's job, synchronously)."""
     for _ in range(rounds):
-        plan = sending.plan_dispatch(now=now)
+        plan = pipeline.plan_dispatch(now=now)
         for cid in plan.prepare:
-            sending.prepare_deliveries(cid, now=now)
+            pipeline.prepare_deliveries(cid, now=now)
         for cid, ids in plan.batches:
             batches.send_batch(cid, ids)
         if not plan.prepare and not plan.batches:

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from flask import g, jsonify
 
+from mailapp.access.apikeys import create_api_key, revoke_api_key
+from mailapp.access.permissions import Permission
+from mailapp.audience.suppression import suppress
 from mailapp.extensions import db
 from mailapp.models import ApiKey, AuditLog, Suppression, SuppressionReason
 from mailapp.models.base import utcnow
-from mailapp.permissions import Permission
-from mailapp.services.apikeys import create_api_key, revoke_api_key
-from mailapp.services.suppression import suppress
 from mailapp.web.api import document, require
 from tests.factories import TEST_ACTOR, make_project
 

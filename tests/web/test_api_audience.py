@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from mailapp.access.apikeys import create_api_key
+from mailapp.access.permissions import Permission
 from mailapp.extensions import db
 from mailapp.models import ConsentRecord, MembershipStatus, Project, Suppression
-from mailapp.permissions import Permission
-from mailapp.services.apikeys import create_api_key
 from tests.factories import TEST_ACTOR, make_contact, make_project
 
 

@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from dramatiq import Worker
 
+from mailapp.access.apikeys import create_api_key
+from mailapp.audience.suppression import suppress
+from mailapp.delivery.batches import transport_pool
 from mailapp.extensions import db
 from mailapp.models import AuditLog, SuppressionReason
-from mailapp.services.apikeys import create_api_key
-from mailapp.services.batches import transport_pool
-from mailapp.services.suppression import suppress
 from tests.factories import TEST_ACTOR, make_contact, make_project
 from tests.support.campaigns import make_list, make_sender, make_template
 from tests.support.smtp_sink import SmtpSink

@@ -1,7 +1,7 @@
 """GET /a/<key>: asset files with long caching, nosniff, and 404 for anything else."""
 
-from mailapp.services.assets import delete_asset, upload_asset
-from mailapp.services.audit import Actor
+from mailapp.access.audit import Actor
+from mailapp.content.assets import delete_asset, upload_asset
 from tests.factories import make_project
 from tests.services.test_assets import image_bytes
 

@@ -71,7 +71,7 @@ def test_next_parameter_is_never_an_open_redirect(client, user, target):
 
 
 def test_repeated_failures_lock_the_account_and_say_so(client, user):
-    from mailapp.services.auth import ACCOUNT_LIMIT, WINDOW_SECONDS
+    from mailapp.access.login import ACCOUNT_LIMIT, WINDOW_SECONDS
 
     for _attempt in range(ACCOUNT_LIMIT):
         token = csrf_token(client.get("/login").data)
@@ -127,7 +127,7 @@ def test_password_change_page(client, user):
         },
     )
     assert done.status_code == 302
-    from mailapp.services.users import verify_password
+    from mailapp.access.users import verify_password
 
     assert verify_password(user, "a new passphrase")
 

@@ -7,15 +7,15 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from mailapp.access.audit import Actor
+from mailapp.audience.gdpr import erase_contact
+from mailapp.delivery.transactional import send_message, submit_message
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.tracking import event_buffer
+from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Delivery, Event, EventType, Message
-from mailapp.services import event_buffer
-from mailapp.services.audit import Actor
-from mailapp.services.gdpr import erase_contact
-from mailapp.services.tokens import make_token
-from mailapp.services.tracking import drain_hits
-from mailapp.services.transactional import send_message, submit_message
-from mailapp.services.urls import LinkSigner, read_verp
+from mailapp.tokens import make_token
+from mailapp.urls import LinkSigner, read_verp
 from tests.factories import make_contact, make_project
 from tests.support.campaigns import HTML, make_sender, make_template, pipeline_sink, send_campaign
 
@@ -223,9 +223,9 @@ def test_a_transactional_message_has_its_own_copy(app, client, sink):
 
 
 def test_a_test_send_links_to_its_copy_and_to_a_harmless_unsubscribe_page(app, client, sink):
+    from mailapp.content.preview import send_test
+    from mailapp.content.templates import Content, create_template
     from mailapp.models import Contact, Sender, Suppression
-    from mailapp.services.preview import send_test
-    from mailapp.services.templates import Content, create_template
 
     project = make_project()
     contact = make_contact(project, first_name="Zoë")

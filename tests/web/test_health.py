@@ -1,6 +1,6 @@
 import redis
 
-from mailapp.services.health import beat
+from mailapp.runtime.health import beat
 from tests.conftest import app_config
 from tests.support.servers import free_port
 

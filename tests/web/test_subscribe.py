@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from dramatiq import Worker
 
+from mailapp.audience.lists import create_list
+from mailapp.audience.suppression import is_suppressed, suppress
 from mailapp.extensions import db
 from mailapp.models import (
     AuditLog,
@@ -23,8 +25,6 @@ from mailapp.models import (
     Project,
     SuppressionReason,
 )
-from mailapp.services.lists import create_list
-from mailapp.services.suppression import is_suppressed, suppress
 from tests.factories import TEST_ACTOR, make_contact, make_project
 from tests.support.smtp_sink import SmtpSink
 from workers.broker import broker

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.tracking import event_buffer
+from mailapp.feedback.tracking.hits import drain_hits, flush_hits
 from mailapp.models import Event, EventType, Link
-from mailapp.services import event_buffer
-from mailapp.services.tracking import drain_hits, flush_hits
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import links_of, make_delivery, make_message, make_sent_campaign
 

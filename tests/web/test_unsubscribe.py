@@ -5,6 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.suppression import is_suppressed
 from mailapp.extensions import db
 from mailapp.models import (
     AuditLog,
@@ -19,8 +20,7 @@ from mailapp.models import (
     MembershipStatus,
     Suppression,
 )
-from mailapp.services.suppression import is_suppressed
-from mailapp.services.urls import LinkSigner
+from mailapp.urls import LinkSigner
 from tests.factories import make_contact, make_project
 from tests.support.sent_campaigns import make_delivery, make_message, make_sent_campaign
 

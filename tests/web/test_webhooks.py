@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.esp import signatures
+from mailapp.feedback.esp.intake import create_inbound_webhook
+from mailapp.feedback.esp.signatures import CERT_CACHE_KEY, sns_string_to_sign
 from mailapp.models import (
     Contact,
     ContactStatus,
@@ -29,9 +32,6 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.models.base import utcnow
-from mailapp.services import esp_auth
-from mailapp.services.esp import create_inbound_webhook
-from mailapp.services.esp_auth import CERT_CACHE_KEY, sns_string_to_sign
 from tests.factories import TEST_ACTOR, make_campaign, make_contact, make_delivery, make_project
 
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-7506a1e35b36ef5a444dd1a8e7cc3ed8.pem"
@@ -230,22 +230,22 @@ def test_sns_certificate_is_fetched_only_from_sns_hosts_and_cached(app, sns_key,
         fetched.append(url)
         return pem
 
-    monkeypatch.setattr(esp_auth, "http_get", fake_get)
+    monkeypatch.setattr(signatures, "http_get", fake_get)
     with app.app_context():
         redis = get_redis()
         assert (
-            esp_auth.sns_certificate(CERT_URL, redis).public_bytes(serialization.Encoding.PEM)
+            signatures.sns_certificate(CERT_URL, redis).public_bytes(serialization.Encoding.PEM)
             == pem
         )
-        esp_auth.sns_certificate(CERT_URL, redis)
+        signatures.sns_certificate(CERT_URL, redis)
         assert fetched == [CERT_URL]  # the second time from the cache
         for url in (
             "https://sns.eu-west-1.amazonaws.com.evil.com/x.pem",
             "https://evil.com/sns.eu-west-1.amazonaws.com/x.pem",
             "https://sns.eu-west-1.amazonaws.com@evil.com/x.pem",
         ):
-            with pytest.raises(esp_auth.Rejected):
-                esp_auth.sns_certificate(url, redis)
+            with pytest.raises(signatures.Rejected):
+                signatures.sns_certificate(url, redis)
         assert fetched == [CERT_URL]
 
 
@@ -253,10 +253,10 @@ def test_sns_subscription_confirmed_only_to_sns_hosts(app, client, setup, sns_ke
     project, _, _ = setup
     key, pem = sns_key
     visited = []
-    monkeypatch.setattr(esp_auth, "http_get", lambda url, **_: visited.append(url))
-    from mailapp.services import esp
+    monkeypatch.setattr(signatures, "http_get", lambda url, **_: visited.append(url))
+    from mailapp.feedback.esp import intake
 
-    monkeypatch.setattr(esp, "http_get", lambda url, **_: visited.append(url))
+    monkeypatch.setattr(intake, "http_get", lambda url, **_: visited.append(url))
     with app.app_context():
         hook = ses_hook(project)
         seed_cert(pem)

@@ -18,8 +18,8 @@ import time
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.feedback.esp.intake import create_inbound_webhook
 from mailapp.models import EspProvider, Event, EventType, ProviderEvent, Suppression
-from mailapp.services.esp import create_inbound_webhook
 from tests.factories import TEST_ACTOR
 from tests.web.test_webhooks import MAILGUN_KEY, NOTHING, counts, setup  # noqa: F401 - fixture
 

@@ -3,7 +3,7 @@ import time
 import redis
 from dramatiq import Worker
 
-from mailapp.services.health import HEARTBEATS_KEY
+from mailapp.runtime.health import HEARTBEATS_KEY
 from workers.actors.maintenance import prune_stale_heartbeats
 from workers.broker import broker
 

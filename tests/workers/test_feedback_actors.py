@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from dramatiq import Worker
 
 from mailapp.extensions import db
+from mailapp.integrations.webhooks import create_endpoint, publish_event
 from mailapp.models import AttemptStatus, InboundMessage, WebhookAttempt
-from mailapp.services.webhooks import create_endpoint, publish_event
 from tests.factories import TEST_ACTOR, make_project
 from tests.services.test_webhooks import Receiver
 from tests.support.dovecot import DovecotServer

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from mailapp import ROOT
-from mailapp.services.health import HEARTBEATS_KEY
+from mailapp.runtime.health import HEARTBEATS_KEY
 from tests.conftest import app_config
 from workers.scheduler import LOCK_KEY, LeaderLock
 

@@ -6,7 +6,8 @@ import logging
 
 import dramatiq
 
-from mailapp.services import import_runs, subscription_mail, subscriptions
+from mailapp.audience import confirmation_mail, subscriptions
+from mailapp.audience.imports import runs
 
 log = logging.getLogger(__name__)
 
@@ -15,10 +16,10 @@ log = logging.getLogger(__name__)
 def run_import(job_id: int) -> None:
     """Import a confirmed CSV; a crash marks the job failed rather than retrying blindly."""
     try:
-        job = import_runs.run_import(job_id)
+        job = runs.run_import(job_id)
     except Exception as exc:
         log.exception("import %s failed", job_id)
-        import_runs.fail_import(job_id, f"{type(exc).__name__}: {exc}")
+        runs.fail_import(job_id, f"{type(exc).__name__}: {exc}")
         raise
     log.info("import %s: %s", job_id, job.status.value if job else "gone")
 
@@ -26,7 +27,7 @@ def run_import(job_id: int) -> None:
 @dramatiq.actor(queue_name="mail", max_retries=8, time_limit=120_000)
 def send_confirmation(list_id: int, contact_id: int) -> None:
     """Mail a double opt-in link; a deferral raises so Dramatiq retries with backoff."""
-    outcome = subscription_mail.send_confirmation(list_id, contact_id)
+    outcome = confirmation_mail.send_confirmation(list_id, contact_id)
     log.info("confirmation for list %s contact %s: %s", list_id, contact_id, outcome)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dramatiq
 from flask import current_app
 
-from mailapp.services.audit import Actor
-from mailapp.services.mailboxes import poll_configured_mailbox
+from mailapp.access.audit import Actor
+from mailapp.feedback.mailboxes import poll_configured_mailbox
 
 
 @dramatiq.actor(queue_name="feedback", max_retries=0, time_limit=10 * 60_000)

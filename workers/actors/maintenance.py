@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 
 from mailapp.extensions import get_redis
-from mailapp.services.health import prune_heartbeats
+from mailapp.runtime.health import prune_heartbeats
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=0, time_limit=60_000)

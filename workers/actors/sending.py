@@ -6,8 +6,8 @@ import logging
 
 import dramatiq
 
-from mailapp.services import batches, sending, transactional
-from mailapp.services.campaigns import request_dispatch
+from mailapp.delivery import batches, pipeline, transactional
+from mailapp.delivery.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="prepare", max_retries=3, time_limit=30 * 60_000)
 def prepare_campaign(campaign_id: int) -> None:
     """Create a launched campaign's Delivery rows (idempotent)."""
-    created = sending.prepare_deliveries(campaign_id)
+    created = pipeline.prepare_deliveries(campaign_id)
     log.info("campaign %s: %d deliveries prepared", campaign_id, created)
     request_dispatch()  # the first batches go now, not at the scheduler's next tick
 
@@ -23,10 +23,10 @@ def prepare_campaign(campaign_id: int) -> None:
 @dramatiq.actor(queue_name="dispatch", max_retries=0, time_limit=120_000)
 def dispatch() -> None:
     """One tick: recover dead workers' rows, then enqueue preparation and due batches."""
-    lost = sending.recover_stale_claims()
+    lost = pipeline.recover_stale_claims()
     if lost:
         log.warning("%d deliveries left `sending` by a dead worker are now unknown", lost)
-    plan = sending.plan_dispatch()
+    plan = pipeline.plan_dispatch()
     for campaign_id in plan.prepare:
         prepare_campaign.send(campaign_id)
     for campaign_id, ids in plan.batches:

@@ -6,7 +6,8 @@ import logging
 
 import dramatiq
 
-from mailapp.services import events, tracking
+from mailapp.feedback import events
+from mailapp.feedback.tracking import hits
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="tracking", max_retries=0, time_limit=90_000)
 def drain_tracking_events() -> None:
     """Runs every few seconds; a failed drain leaves its batch for the next one."""
-    recorded = tracking.drain_hits()
+    recorded = hits.drain_hits()
     if recorded:
         log.info("recorded %d tracking events", recorded)
 

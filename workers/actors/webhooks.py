@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from mailapp.services.webhooks import TIMEOUT_SECONDS, deliver_due
+from mailapp.integrations.webhooks import TIMEOUT_SECONDS, deliver_due
 
 # Small enough that even all-timeouts finish well within the time limit; the job runs often.
 BATCH = 20

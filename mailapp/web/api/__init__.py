@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from mailapp.access.apikeys import KeyProblem, authenticate_api_key
+from mailapp.access.audit import Actor, record_refusal
+from mailapp.access.permissions import DESCRIPTIONS, Permission
+from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import csrf, db
 from mailapp.models import Project
-from mailapp.permissions import DESCRIPTIONS, Permission
-from mailapp.services import NotFound, ServiceError
-from mailapp.services.apikeys import KeyProblem, authenticate_api_key
-from mailapp.services.audit import Actor, record_refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

@@ -6,10 +6,8 @@ from datetime import datetime
 
 from flask import Response, g, jsonify, request
 
-from mailapp.models import Campaign, ScheduleMode
-from mailapp.permissions import Permission
-from mailapp.services import ServiceError
-from mailapp.services.campaigns import (
+from mailapp.access.permissions import Permission
+from mailapp.delivery.campaigns import (
     campaign_progress,
     campaign_stats,
     cancel_campaign,
@@ -18,7 +16,9 @@ from mailapp.services.campaigns import (
     pause_campaign,
     resume_campaign,
 )
-from mailapp.services.launch import launch_campaign
+from mailapp.delivery.launch import launch_campaign
+from mailapp.errors import ServiceError
+from mailapp.models import Campaign, ScheduleMode
 from mailapp.web.api import api_error, bp, document, require
 
 CAMPAIGN_SCHEMA = {

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from mailapp.permissions import Permission
-from mailapp.services import tags
-from mailapp.services.contacts import MAX_BULK
+from mailapp.access.permissions import Permission
+from mailapp.audience import tags
+from mailapp.audience.contacts import MAX_BULK
 from mailapp.web.api import api_error, bp, document, require
 
 TAGS_OUT = {

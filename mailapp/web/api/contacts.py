@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
+from mailapp.access.permissions import Permission
+from mailapp.audience import contact_reads, contacts, gdpr
+from mailapp.audience.contacts import MAX_BULK
 from mailapp.models import Contact, ContactStatus, DuplicatePolicy
-from mailapp.permissions import Permission
-from mailapp.services import contact_reads, contacts, gdpr
-from mailapp.services.contacts import MAX_BULK
 from mailapp.web.api import api_error, bp, document, require
 
 CONTACT_IN = {

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Response, g, jsonify
 
+from mailapp.access.permissions import Permission
+from mailapp.audience import lists, subscriptions
+from mailapp.audience.segments import store
 from mailapp.models import List, MembershipStatus, OptIn
-from mailapp.permissions import Permission
-from mailapp.services import lists, subscriptions
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import CONTACT_IN, json_body
 
@@ -143,7 +144,7 @@ def remove_members(list_id: int) -> Response:
     tags=["lists"],
 )
 def add_segment_members(list_id: int, segment_id: int) -> Response:
-    return jsonify({"added": lists.add_segment(g.project.id, list_id, segment_id, actor=g.actor)})
+    return jsonify({"added": store.add_segment(g.project.id, list_id, segment_id, actor=g.actor)})
 
 
 @bp.post("/lists/<int:list_id>/subscribe")

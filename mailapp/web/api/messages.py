@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Response, g, jsonify, request
 
+from mailapp.access.permissions import Permission
+from mailapp.delivery.transactional import get_message, request_send, submit_message
 from mailapp.models import DeliveryStatus, Message
-from mailapp.permissions import Permission
-from mailapp.services.transactional import get_message, submit_message
 from mailapp.web.api import api_error, bp, document, require
 
 log = logging.getLogger(__name__)
@@ -92,12 +91,7 @@ def messages_create() -> tuple[Response, int] | Response:
         idempotency_key=key,
     )
     if created and message.status == DeliveryStatus.QUEUED:
-        from workers.actors.sending import send_message
-
-        try:
-            send_message.send(message.id)
-        except redis.RedisError as exc:  # stored: the dispatch job sends it when Redis is back
-            log.warning("message %s not enqueued now: %s", message.id, exc)
+        request_send(message.id)
     response = jsonify(message_json(message))
     if not created:
         response.headers["Idempotent-Replayed"] = "true"

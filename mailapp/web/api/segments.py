@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify
 
-from mailapp.permissions import Permission
-from mailapp.services import segment_descriptions, segments
+from mailapp.access.permissions import Permission
+from mailapp.audience.segments import descriptions, store
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import json_body
 
@@ -41,14 +41,14 @@ def create_segment() -> Response | tuple[Response, int]:
         body = json_body()
     except ValueError:
         return api_error(400, "bad_request", "send a JSON object")
-    segment = segments.save_segment(
+    segment = store.save_segment(
         g.project.id,
         str(body.get("name") or ""),
         body.get("rule"),
         description=body.get("description"),
         actor=g.actor,
     )
-    description = segment_descriptions.describe_rule(g.project.id, segment.rule)
+    description = descriptions.describe_rule(g.project.id, segment.rule)
     return jsonify({"id": segment.id, "name": segment.name, "rule": segment.rule,
                     "description": description}), 201  # fmt: skip
 
@@ -69,8 +69,8 @@ def count_rule() -> Response:
     rule = body.get("rule")
     return jsonify(
         {
-            "count": segments.count_rule(g.project.id, rule),
-            "description": segment_descriptions.describe_rule(g.project.id, rule),
+            "count": store.count_rule(g.project.id, rule),
+            "description": descriptions.describe_rule(g.project.id, rule),
         }
     )
 
@@ -83,5 +83,5 @@ def count_rule() -> Response:
     tags=["segments"],
 )
 def recount_segment(segment_id: int) -> Response:
-    result = segments.recount_segment(g.project.id, segment_id, actor=g.actor)
+    result = store.recount_segment(g.project.id, segment_id, actor=g.actor)
     return jsonify({"count": result.count, "entered": result.entered, "left": result.left})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify
 
+from mailapp.access.permissions import Permission
+from mailapp.audience import suppression
 from mailapp.models import SuppressionReason
-from mailapp.permissions import Permission
-from mailapp.services import suppression
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import json_body
 

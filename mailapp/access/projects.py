@@ -1,0 +1,62 @@
+"""Projects (tenants) and the accounts that own them."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import available_timezones
+
+import sqlalchemy as sa
+
+from mailapp.access.audit import Actor, record_audit
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models import Account, Project
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+DEFAULT_SETTINGS = {
+    "tracking": "full",  # full | anonymous | off
+    "quiet_hours": None,  # {"start": "21:00", "end": "08:00"} in the contact's zone
+    "frequency_cap_7d": None,  # marketing messages per contact per rolling 7 days
+    "quota_messages_per_day": None,
+    "quota_import_rows_per_day": None,
+    "soft_bounce_limit": 3,
+    "soft_bounce_window_days": 30,
+    "event_retention_days": 400,
+}
+
+
+def create_project(
+    slug: str, *, name: str | None = None, timezone: str = "UTC", actor: Actor
+) -> Project:
+    """Create a project (and its account) under a unique slug."""
+    if not SLUG_RE.match(slug):
+        raise ServiceError(
+            f"project slug {slug!r}: use 1-64 lower-case letters, digits and inner hyphens"
+        )
+    if timezone not in available_timezones():
+        raise ServiceError(f"time zone {timezone!r} is not an IANA zone name")
+    if db.session.scalar(sa.select(Project.id).where(Project.slug == slug)):
+        raise ServiceError(f"project {slug!r} already exists")
+    account = Account(name=name or slug)
+    project = Project(
+        account=account,
+        slug=slug,
+        name=name or slug,
+        timezone=timezone,
+        settings=dict(DEFAULT_SETTINGS),
+    )
+    db.session.add(project)
+    db.session.flush()
+    record_audit(
+        actor, "project.create", project_id=project.id, obj=project, context={"slug": slug}
+    )
+    db.session.commit()
+    return project
+
+
+def get_project_by_slug(slug: str) -> Project:
+    project = db.session.scalar(sa.select(Project).where(Project.slug == slug))
+    if project is None:
+        raise NotFound(f"no project {slug!r}")
+    return project

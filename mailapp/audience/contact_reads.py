@@ -1,0 +1,101 @@
+"""Reading contacts: the support view of one contact, and pages of many."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from mailapp.audience.contacts import get_contact
+from mailapp.audience.suppression import email_hash
+from mailapp.extensions import db
+from mailapp.models import (
+    ConsentRecord,
+    Contact,
+    ContactStatus,
+    ContactTag,
+    Event,
+    List,
+    ListMembership,
+    Suppression,
+)
+
+
+@dataclass
+class ContactDetail:
+    contact: Contact
+    tags: list[str]
+    memberships: list[tuple[ListMembership, str]]  # (membership, list name)
+    consents: list[ConsentRecord]
+    suppression: Suppression | None
+    events: list[Event]
+
+
+def contact_detail(project_id: int, contact_id: int, *, events_limit: int = 200) -> ContactDetail:
+    """Everything support staff need to answer "why did I get this?"."""
+    contact = get_contact(project_id, contact_id)
+    memberships = db.session.execute(
+        sa.select(ListMembership, List.name)
+        .join(List, List.id == ListMembership.list_id)
+        .where(ListMembership.project_id == project_id, ListMembership.contact_id == contact.id)
+        .order_by(List.name)
+    ).all()
+    return ContactDetail(
+        contact=contact,
+        tags=list(
+            db.session.scalars(
+                sa.select(ContactTag.tag)
+                .where(ContactTag.project_id == project_id, ContactTag.contact_id == contact.id)
+                .order_by(ContactTag.tag)
+            )
+        ),
+        memberships=[(m, name) for m, name in memberships],
+        consents=list(
+            db.session.scalars(
+                sa.select(ConsentRecord)
+                .where(
+                    ConsentRecord.project_id == project_id,
+                    ConsentRecord.contact_id == contact.id,
+                )
+                .order_by(ConsentRecord.created_at.desc(), ConsentRecord.id.desc())
+            )
+        ),
+        suppression=db.session.scalar(
+            sa.select(Suppression).where(
+                Suppression.project_id == project_id,
+                Suppression.email_hash == email_hash(contact.email),
+            )
+        ),
+        events=list(
+            db.session.scalars(
+                sa.select(Event)
+                .where(Event.project_id == project_id, Event.contact_id == contact.id)
+                .order_by(Event.occurred_at.desc(), Event.id.desc())
+                .limit(events_limit)
+            )
+        ),
+    )
+
+
+def list_contacts(
+    project_id: int,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    status: ContactStatus | None = None,
+    list_id: int | None = None,
+    email_contains: str | None = None,
+) -> list[Contact]:
+    """A page of contacts ordered by id (keyset pagination: pass the last id seen)."""
+    query = sa.select(Contact).where(Contact.project_id == project_id, Contact.id > after_id)
+    if status is not None:
+        query = query.where(Contact.status == status)
+    if list_id is not None:
+        query = query.where(
+            sa.exists().where(
+                ListMembership.contact_id == Contact.id, ListMembership.list_id == list_id
+            )
+        )
+    if email_contains:
+        query = query.where(Contact.email.contains(email_contains.strip(), autoescape=True))
+    return list(db.session.scalars(query.order_by(Contact.id).limit(min(max(limit, 1), 1000))))

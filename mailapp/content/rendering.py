@@ -1,0 +1,379 @@
+"""Rendering a template version for one recipient, and the tracking rewrite of its links.
+
+Authors write Jinja; it runs in Jinja's SandboxedEnvironment (no attribute starting with `_`,
+no unsafe callables), HTML autoescaped, with caps on output size and render time so that a
+template cannot stall or flood a worker. A version is compiled once per locale and cached;
+compiled templates are immutable and shared by every thread.
+
+Variables an author may use are exactly those `template_context` builds (AUTHOR_VARIABLES);
+saving a template that names anything else is refused (see services.templates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmllib
+import re
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import Template as JinjaTemplate
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from mailapp.content.htmlprep import html_to_text
+from mailapp.models import TemplateVersion
+
+MAX_OUTPUT_CHARS = 2_000_000  # per part; Gmail clips at 102 KB, so this is only a safety cap
+MAX_RENDER_SECONDS = 2.0
+MAX_SEQUENCE = 100_000  # longest string or list `*` may build
+
+# What template_context provides; the only names a template may reference.
+AUTHOR_VARIABLES: dict[str, frozenset[str] | None] = {
+    "contact": frozenset({"first_name", "last_name", "email", "attributes", "locale", "timezone"}),
+    "unsubscribe_url": frozenset(),
+    "view_in_browser_url": frozenset(),
+    "campaign": frozenset({"id", "name"}),
+    "project": frozenset({"name", "postal_address"}),
+    "data": None,  # transactional payload: any key
+}
+
+_deadline: ContextVar[float] = ContextVar("render_deadline", default=float("inf"))
+
+
+class RenderError(Exception):
+    """A message could not be rendered; the reason is fit for a log line or the author."""
+
+
+class _CappedSandbox(SandboxedEnvironment):
+    """The sandbox, plus a render-time deadline and a cap on `*` and `**`.
+
+    The deadline is checked on every call and every 64 output chunks: a loop that neither
+    calls nor outputs is bounded by the data it iterates over, which the sandbox cannot grow.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def _check_time(self) -> None:
+        if time.monotonic() > _deadline.get():
+            raise RenderError("rendering took too long")
+
+    def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_time()
+        return super().call(context, obj, *args, **kwargs)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Jinja's default renders an unsafe attribute as empty; refuse it loudly instead.
+        raise SecurityError(f"access to attribute {attribute!r} is not allowed")
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if sized and len(seq) * count > MAX_SEQUENCE:
+                    raise SecurityError("sequence too long")
+        return super().call_binop(context, operator, left, right)
+
+
+def _environment(autoescape: bool) -> _CappedSandbox:
+    # trim_blocks: a `{% for %}` on its own line leaves no blank line in a text part.
+    env = _CappedSandbox(
+        autoescape=autoescape,
+        undefined=ChainableUndefined,
+        trim_blocks=not autoescape,
+        keep_trailing_newline=True,
+    )
+    env.globals.clear()  # no range/lipsum/dict/cycler/joiner/namespace in author templates
+    return env
+
+
+HTML_ENV = _environment(autoescape=True)
+TEXT_ENV = _environment(autoescape=False)
+
+
+@dataclass(frozen=True)
+class CompiledContent:
+    version_id: int | None
+    locale: str
+    subject: JinjaTemplate
+    preheader: JinjaTemplate | None
+    html: JinjaTemplate
+    text: JinjaTemplate
+    size: int  # characters of the HTML source, for size checks
+    # http(s) links written literally (no Jinja): the HTML's in document order, then those
+    # only the text part has. What a campaign stores as its Link rows before sending.
+    links: tuple[str, ...]
+    fingerprint: str  # changes whenever any part changes
+
+
+@dataclass(frozen=True)
+class RenderedContent:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def localized_parts(version: TemplateVersion, locale: str | None) -> tuple[str, dict[str, str]]:
+    """The locale actually used and the parts for it (a variant's missing parts fall back)."""
+    parts = {
+        "subject": version.subject,
+        "preheader": version.preheader or "",
+        "html": version.html,
+        "text": version.text or "",
+    }
+    variants = version.locale_variants or {}
+    for candidate in (locale, (locale or "").split("-")[0]):
+        if candidate and candidate != version.locale and candidate in variants:
+            variant = {k: v for k, v in variants[candidate].items() if k in parts and v}
+            if "html" in variant and "text" not in variant:
+                variant["text"] = ""  # generated from this locale's HTML, not the base text
+            parts.update(variant)
+            return candidate, parts
+    return version.locale, parts
+
+
+def compile_content(
+    version: TemplateVersion, locale: str | None = None, subject: str | None = None
+) -> CompiledContent:
+    """Compile (and cache) a version's parts for a locale; variants fall back to the base.
+
+    `subject` replaces the version's own (an A/B variant's subject line) in every locale.
+    """
+    used, parts = localized_parts(version, locale)
+    if subject:
+        parts["subject"] = subject
+    return _compile(version.id, used, *(parts[k] for k in ("subject", "preheader", "html", "text")))
+
+
+@lru_cache(maxsize=256)
+def _compile(
+    version_id: int | None, locale: str, subject: str, preheader: str, html: str, text: str
+) -> CompiledContent:
+    fingerprint = hashlib.sha256(
+        "\x00".join((locale, subject, preheader, html, text)).encode()
+    ).hexdigest()[:16]
+    text = text or html_to_text(html)
+    links = dict.fromkeys(extract_links(html) + extract_text_links(text))  # first use wins
+    try:
+        return CompiledContent(
+            version_id=version_id,
+            locale=locale,
+            subject=TEXT_ENV.from_string(subject),
+            preheader=TEXT_ENV.from_string(preheader) if preheader else None,
+            html=HTML_ENV.from_string(html),
+            text=TEXT_ENV.from_string(text),
+            size=len(html),
+            links=tuple(url for url in links if "{" not in url),
+            fingerprint=fingerprint,
+        )
+    except TemplateError as exc:
+        raise RenderError(f"template does not compile: {exc}") from None
+
+
+def render_content(
+    compiled: CompiledContent,
+    context: Mapping[str, Any],
+    *,
+    max_chars: int = MAX_OUTPUT_CHARS,
+    max_seconds: float = MAX_RENDER_SECONDS,
+) -> RenderedContent:
+    """Render every part for one recipient; RenderError when a cap is hit or a rule broken."""
+    token = _deadline.set(time.monotonic() + max_seconds)
+    try:
+        subject = " ".join(_run(compiled.subject, context, 998).split())
+        preheader = (
+            " ".join(_run(compiled.preheader, context, 500).split()) if compiled.preheader else ""
+        )
+        body = _run(compiled.html, context, max_chars)
+        text = _run(compiled.text, context, max_chars)
+    finally:
+        _deadline.reset(token)
+    return RenderedContent(subject, preheader, _document(body, subject, preheader), text)
+
+
+@lru_cache(maxsize=1024)
+def _snippet_template(source: str) -> JinjaTemplate:
+    try:
+        return TEXT_ENV.from_string(source)
+    except TemplateError as exc:
+        raise RenderError(f"does not compile: {exc}") from None
+
+
+def render_snippet(
+    source: str, context: Mapping[str, Any], *, max_chars: int, max_seconds: float = 0.1
+) -> str:
+    """Render a short author string (a UTM value) in the text sandbox, with the same caps."""
+    token = _deadline.set(time.monotonic() + max_seconds)
+    try:
+        return _run(_snippet_template(source), context, max_chars)
+    finally:
+        _deadline.reset(token)
+
+
+def _run(template: JinjaTemplate, context: Mapping[str, Any], max_chars: int) -> str:
+    chunks: list[str] = []
+    total = 0
+    deadline = _deadline.get()
+    try:
+        for count, chunk in enumerate(template.generate(context)):
+            total += len(chunk)
+            if total > max_chars:
+                raise RenderError(f"output larger than {max_chars} characters")
+            if not count & 63 and time.monotonic() > deadline:
+                raise RenderError("rendering took too long")
+            chunks.append(chunk)
+    except SecurityError as exc:
+        raise RenderError(f"refused by the sandbox: {exc}") from None
+    except TemplateError as exc:
+        raise RenderError(f"template error: {exc}") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        raise RenderError(f"{type(exc).__name__}: {exc}") from None
+    return "".join(chunks)
+
+
+_HEAD = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<meta name="color-scheme" content="light dark">'
+    '<meta name="supported-color-schemes" content="light dark">'
+)
+# Filler after the preheader stops clients showing body text in the inbox preview.
+_PREHEADER_FILL = "&#847;&zwnj;&nbsp;" * 30
+
+
+def _document(body: str, subject: str, preheader: str) -> str:
+    hidden = (
+        '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
+        f"{htmllib.escape(preheader)}{_PREHEADER_FILL}</div>\n"
+        if preheader
+        else ""
+    )
+    return (
+        f"{_HEAD}<title>{htmllib.escape(subject)}</title></head>\n"
+        f'<body style="margin:0;padding:0">\n{hidden}{body}\n</body></html>\n'
+    )
+
+
+def template_context(
+    contact: Any,
+    *,
+    unsubscribe_url: str,
+    view_url: str,
+    campaign: Any = None,
+    project: Any = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a template sees for one recipient (a Contact, or any object/mapping alike)."""
+    # Missing values are left out, so `{{ contact.first_name | default("there") }}` works.
+    fields = {name: _field(contact, name) for name in AUTHOR_VARIABLES["contact"] or ()}
+    return {
+        "contact": {k: v for k, v in fields.items() if v not in (None, "")}
+        | {"attributes": fields["attributes"] or {}},
+        "unsubscribe_url": unsubscribe_url,
+        "view_in_browser_url": view_url,
+        "campaign": _pick(campaign, "campaign"),
+        "project": _pick(project, "project"),
+        "data": dict(data or {}),
+    }
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _pick(obj: Any, kind: str) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    return {name: _field(obj, name) for name in AUTHOR_VARIABLES[kind] or ()}
+
+
+# Links: `<a href>` and `<area href>` with an http(s) URL, in document order.
+_LINK_RE = re.compile(
+    r"""(<(?:a|area)\b[^>]*?\shref\s*=\s*)(["'])\s*(https?://[^"']*?)\s*\2""",
+    re.IGNORECASE,
+)
+
+
+def extract_links(html: str) -> list[str]:
+    """The trackable links of rendered HTML, in the order rewrite_links numbers them."""
+    return [htmllib.unescape(match[3]) for match in _LINK_RE.finditer(html)]
+
+
+def rewrite_links(html: str, click_url: Callable[[int, str], str | None]) -> str:
+    """Replace each trackable link by click_url(position, url); None leaves it as it is."""
+    position = -1
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal position
+        position += 1
+        new = click_url(position, htmllib.unescape(match[3]))
+        if new is None:
+            return match[0]
+        return f"{match[1]}{match[2]}{htmllib.escape(new, quote=True)}{match[2]}"
+
+    return _LINK_RE.sub(replace, html)
+
+
+# Links in a text part: an http(s) URL up to white space or an angle bracket or quote.
+# The lower-case pattern's literal prefix lets `re` skip ahead, ~6x faster over a long text
+# part than IGNORECASE; that one is used only for a text with a scheme written otherwise.
+_TEXT_LINK_RE = re.compile(r"""https?://[^\s<>"]+""")
+_TEXT_LINK_ANY_CASE_RE = re.compile(_TEXT_LINK_RE.pattern, re.IGNORECASE)
+_TRAILING = ".,;:!?'"
+_CLOSERS = {")": "(", "]": "["}
+
+
+def _text_link(candidate: str) -> str:
+    """The URL without the sentence punctuation around it ("(see https://a.example/x).")."""
+    while candidate:
+        last = candidate[-1]
+        opener = _CLOSERS.get(last)
+        if last in _TRAILING or (opener and candidate.count(opener) < candidate.count(last)):
+            candidate = candidate[:-1]
+        else:
+            break
+    return candidate if candidate.partition("://")[2] else ""
+
+
+def _text_links_in(text: str) -> re.Pattern[str]:
+    """The lower-case pattern, unless some "://" follows another spelling ("HTTP", "Https")."""
+    lower = text.count("http://") + text.count("https://")
+    return _TEXT_LINK_RE if text.count("://") == lower else _TEXT_LINK_ANY_CASE_RE
+
+
+def extract_text_links(text: str) -> list[str]:
+    """The http(s) URLs of a text part, in order."""
+    return [url for m in _text_links_in(text).finditer(text) if (url := _text_link(m[0]))]
+
+
+def rewrite_text_links(text: str, click_url: Callable[[int, str], str | None]) -> str:
+    """rewrite_links for a text part: each URL becomes click_url(position, url) or stays."""
+    position = -1
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal position
+        url = _text_link(match[0])
+        if not url:
+            return match[0]
+        position += 1
+        new = click_url(position, url)
+        return match[0] if new is None else new + match[0][len(url) :]
+
+    return _text_links_in(text).sub(replace, text)
+
+
+def add_open_pixel(html: str, url: str) -> str:
+    """Add a 1x1 tracking image at the end of the body."""
+    pixel = (
+        f'<img src="{htmllib.escape(url, quote=True)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">'
+    )
+    at = html.rfind("</body>")
+    return html + pixel if at < 0 else f"{html[:at]}{pixel}{html[at:]}"

@@ -1,0 +1,363 @@
+"""The send step: claim a small group of rows atomically, re-check them, render, sign,
+hand them to a pooled transport under the rate limits, record the outcomes; repeat.
+
+A row is claimed (queued/deferred -> sending, with a claim time) before anything is
+handed over, and its outcome is written only under that same claim: a redelivered
+message, a second worker or a restarted one finds nothing left to claim. Rate limits
+never raise: the send waits briefly or puts the rest back with a later scheduled_at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+
+from mailapp.audience.suppression import email_hash
+from mailapp.delivery.campaigns import OPEN_DELIVERIES, fail_cancelled_rows
+from mailapp.delivery.compose import Composer, Variant
+from mailapp.delivery.guardrails import enforce_guardrails
+from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
+from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.windows import quiet_until, zone
+from mailapp.extensions import db, get_redis
+from mailapp.mail.transports import TransportPool, transport_url_for
+from mailapp.models import (
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    Delivery,
+    DeliveryStatus,
+    Link,
+    Project,
+    Sender,
+    Suppression,
+    TemplateVersion,
+)
+from mailapp.models.base import utcnow
+from mailapp.upserts import in_values
+from mailapp.urls import LinkSigner
+
+log = logging.getLogger(__name__)
+D = Delivery.__table__
+SENDABLE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+_pool_lock = threading.Lock()
+_pools: dict[int, TransportPool] = {}
+
+
+def transport_pool() -> TransportPool:
+    """The worker process's pool of open SMTP connections, shared by its threads."""
+    config = current_app.config
+    with _pool_lock:
+        key = id(current_app._get_current_object())
+        if key not in _pools:
+            _pools[key] = TransportPool(config["SMTP_POOL_SIZE"], timeout=config["SMTP_TIMEOUT"])
+        return _pools[key]
+
+
+def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]:
+    """queued/deferred -> sending for the due rows among ids; each row at most once, and
+    none once the campaign stopped (checked in the same statement)."""
+    sendable = (
+        sa.select(Campaign.id)
+        .join(Project, Project.id == Campaign.project_id)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status.in_(SENDABLE),
+            Project.sending_stopped_at.is_(None),
+        )
+        .exists()
+    )
+    due = sa.and_(
+        in_values(D.c.id, ids),
+        D.c.campaign_id == campaign_id,
+        D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+        D.c.scheduled_at <= sa.literal(now, D.c.scheduled_at.type),
+        D.c.variant.is_not(None),
+        sendable,
+    )
+    if db.engine.dialect.name == "postgresql":
+        locked = sa.select(D.c.id).where(due).with_for_update(skip_locked=True)
+        due = D.c.id.in_(locked.scalar_subquery())
+    rows = db.session.execute(
+        sa.update(D)
+        .where(due)
+        .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=D.c.attempts + 1)
+        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts)
+    ).all()
+    db.session.commit()
+    return [Claimed(*row) for row in rows]
+
+
+def release_rows(ids: list[int], claimed_at: datetime, *, until: datetime | None = None) -> None:
+    """Give claimed, untouched rows back (not attempted: the attempt is not counted)."""
+    if not ids:
+        return
+    values: dict = {
+        "status": DeliveryStatus.QUEUED.value,
+        "claimed_at": None,
+        "attempts": D.c.attempts - 1,
+    }
+    if until is not None:
+        values["scheduled_at"] = until
+    db.session.execute(
+        sa.update(D)
+        .where(
+            in_values(D.c.id, ids),
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.claimed_at == claimed_at,
+        )
+        .values(**values)
+    )
+    db.session.commit()
+
+
+def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
+    """Rows handed to this batch but not claimed: let dispatch hand them out again later."""
+    db.session.execute(
+        sa.update(D)
+        .where(
+            in_values(D.c.id, ids),
+            D.c.campaign_id == campaign_id,
+            D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
+        )
+        .values(claimed_at=None)
+    )
+    db.session.commit()
+
+
+class CampaignSend:
+    """Everything one send batch needs, loaded once."""
+
+    def __init__(self, campaign: Campaign, project: Project) -> None:
+        config = current_app.config
+        self.campaign = campaign
+        self.project = project
+        snapshot = campaign.snapshot
+        self.sender = db.session.get(Sender, snapshot["sender"]["id"])
+        by_position = dict(
+            db.session.execute(
+                sa.select(Link.position, Link.id).where(Link.campaign_id == campaign.id)
+            ).all()
+        )
+        variants = {
+            spec["key"]: Variant(
+                db.session.get(TemplateVersion, spec["version_id"]), spec["subject"]
+            )
+            for spec in snapshot["variants"]
+        }
+        self.composer = Composer(
+            kind="delivery",
+            project=project,
+            sender=self.sender,
+            signer=LinkSigner.from_app("delivery"),
+            variants=variants,
+            link_ids={url: by_position[p] for p, url in enumerate(snapshot.get("links", []))},
+            campaign=campaign,
+            track_opens=campaign.track_opens and _tracking(project) == "full",
+            track_clicks=campaign.track_clicks and _tracking(project) != "off",
+            utm=campaign.utm or {},
+            list_id=f"{project.name} <{project.slug}.{self.sender.domain}>",
+            feedback_id=f"{campaign.id}:{project.id}:campaign:mailapp",
+        )
+        self.limiter = RateLimiter(
+            get_redis(),
+            project,
+            self.sender,
+            throttle_rate=config["THROTTLE_RATE"],
+            throttle_seconds=config["THROTTLE_SECONDS"],
+        )
+        self.transport_url = transport_url_for(self.sender)
+        self.backoff = config["SEND_BACKOFF"]
+        self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
+        settings = project.settings or {}
+        self.quiet = settings.get("quiet_hours")
+        self.frequency_cap = settings.get("frequency_cap_7d")
+
+
+def _tracking(project: Project) -> str:
+    return (project.settings or {}).get("tracking", "full")
+
+
+def _still_sendable(campaign_id: int) -> bool:
+    row = db.session.execute(
+        sa.select(Campaign.status, Project.sending_stopped_at)
+        .join(Project, Project.id == Campaign.project_id)
+        .where(Campaign.id == campaign_id)
+    ).one_or_none()
+    db.session.commit()
+    return row is not None and row[0] in SENDABLE and row[1] is None
+
+
+@contextlib.contextmanager
+def _kept_loaded() -> Iterator[None]:
+    """Each group commits; the batch's campaign, sender and content stay loaded instead of
+    being re-read after every commit (what must be fresh is queried explicitly)."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+        session.expire_all()
+
+
+def send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
+    """Send a dispatched batch group by group; stop at once when the campaign stops."""
+    with _kept_loaded():
+        totals = _send_batch(campaign_id, delivery_ids)
+    enforce_guardrails(campaign_id)
+    return totals
+
+
+def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
+    campaign = db.session.get(Campaign, campaign_id)
+    totals: dict[str, int] = {}
+    if campaign is None or campaign.snapshot is None:
+        return totals
+    project = db.session.get(Project, campaign.project_id)
+    send = CampaignSend(campaign, project)
+    size = current_app.config["SEND_GROUP_SIZE"]
+    for start in range(0, len(delivery_ids), size):
+        counts = send_group(send, delivery_ids[start : start + size])
+        if counts is None:
+            unclaim_dispatched(campaign_id, delivery_ids[start:])
+            break
+        for outcome, count in counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+    if fail_cancelled_rows(campaign_id):
+        log.info("campaign %s was cancelled during a batch: its waiting rows failed", campaign_id)
+    db.session.commit()
+    return totals
+
+
+def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
+    """Claim, check, send and record one group; None when the campaign stopped."""
+    now = utcnow()
+    claimed = claim_rows(send.campaign.id, ids, now)
+    if not claimed:
+        return None if not _still_sendable(send.campaign.id) else {}
+    contacts = {
+        c.id: c
+        for c in db.session.scalars(
+            sa.select(Contact).where(
+                Contact.project_id == send.project.id,
+                in_values(Contact.id, [row.contact_id for row in claimed]),
+            )
+        )
+    }
+    outcomes = Outcomes(send.project.id, send.campaign.id, send.backoff, now)
+    try:
+        ready = _recheck(send, claimed, contacts, outcomes, now)
+        _deliver(send, ready, contacts, outcomes)
+    except redis.RedisError:
+        # Rate limits unreachable: nothing more goes out; untouched rows go back.
+        outcomes.record()
+        release_rows(outcomes.untouched(claimed), now)
+        raise
+    outcomes.record()
+    release_rows(outcomes.untouched(claimed), now)
+    return outcomes.counts
+
+
+def _recheck(
+    send: CampaignSend,
+    claimed: list[Claimed],
+    contacts: dict[int, Contact],
+    outcomes: Outcomes,
+    now: datetime,
+) -> list[Claimed]:
+    """Suppression, contact status, frequency cap and quiet hours, as of now."""
+    hashes = {
+        row.id: email_hash(contacts[row.contact_id].email)
+        for row in claimed
+        if row.contact_id in contacts
+    }
+    suppressed = set(
+        db.session.scalars(
+            sa.select(Suppression.email_hash).where(
+                Suppression.project_id == send.project.id,
+                in_values(Suppression.email_hash, set(hashes.values())),
+            )
+        )
+    )
+    recent: dict[int, int] = {}
+    if send.frequency_cap:
+        recent = dict(
+            db.session.execute(
+                sa.select(Delivery.contact_id, sa.func.count())
+                .where(
+                    Delivery.project_id == send.project.id,
+                    in_values(Delivery.contact_id, contacts),
+                    Delivery.status == DeliveryStatus.SENT,
+                    Delivery.sent_at >= now - timedelta(days=7),
+                    Delivery.campaign_id != send.campaign.id,
+                )
+                .group_by(Delivery.contact_id)
+            ).all()
+        )
+    ready = []
+    for row in claimed:
+        contact = contacts.get(row.contact_id)
+        if contact is None or contact.status != ContactStatus.ACTIVE:
+            outcomes.suppressed(row, "contact not active")
+        elif hashes[row.id] in suppressed:
+            outcomes.suppressed(row, "suppression list")
+        elif send.frequency_cap and recent.get(contact.id, 0) >= int(send.frequency_cap):
+            outcomes.suppressed(row, "frequency cap")
+        elif until := quiet_until(send.quiet, zone(contact.timezone, send.project.timezone), now):
+            outcomes.later(row, until)
+        else:
+            ready.append(row)
+    return ready
+
+
+def _deliver(
+    send: CampaignSend, ready: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+) -> None:
+    by_group: dict[str, list[Claimed]] = {}
+    for row in ready:
+        by_group.setdefault(domain_group(contacts[row.contact_id].email), []).append(row)
+    for group, rows in by_group.items():
+        while rows:
+            grant = send.limiter.acquire(group, len(rows), utcnow())
+            allowed, rows = rows[: grant.granted], rows[grant.granted :]
+            if allowed:
+                # Composed before a connection is borrowed: while this thread renders and
+                # signs, another one uses the connection.
+                messages = [
+                    send.composer.compose(row.id, contacts[row.contact_id], row.variant)
+                    for row in allowed
+                ]
+                with transport_pool().connection(send.transport_url) as transport:
+                    for row, composed in zip(allowed, messages, strict=True):
+                        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                        outcomes.result(row, composed, result)
+                        if asks_to_slow_down(result):
+                            send.limiter.slow_down(group)
+            if rows and grant.retry_at is not None:
+                wait = (grant.retry_at - utcnow()).total_seconds()
+                if not _still_sendable(send.campaign.id):
+                    # Paused or cancelled while this group waited for the rate limit:
+                    # the rows not sent yet go back untouched.
+                    return
+                if wait > send.max_wait:
+                    for row in rows:
+                        outcomes.later(row, grant.retry_at)
+                    log.info(
+                        "rate limit %s: %d rows wait until %s",
+                        grant.limit,
+                        len(rows),
+                        grant.retry_at,
+                    )
+                    rows = []
+                else:
+                    time.sleep(max(wait, 0.01))

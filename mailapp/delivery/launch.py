@@ -1,0 +1,156 @@
+"""Launching a campaign: the pre-flight checklist, then a frozen snapshot of content,
+sender, audience and links, and `draft -> scheduled`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailapp.access.audit import Actor, record_audit
+from mailapp.content.rendering import RenderError, compile_content
+from mailapp.delivery.campaigns import (
+    AB_VARIANT_KEYS,
+    get_campaign,
+    move,
+    request_dispatch,
+    validate_campaign,
+)
+from mailapp.delivery.preflight import Check, content_checks
+from mailapp.delivery.recipients import count_audience
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.models import (
+    Campaign,
+    CampaignStatus,
+    Link,
+    Project,
+    Sender,
+    Template,
+    TemplateVersion,
+    VersionStatus,
+)
+from mailapp.models.base import utcnow
+
+
+def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, str | None]]:
+    """(key, content version, subject override) of each variant to send."""
+    template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
+    published = template.published_version if template else None
+    if not campaign.ab_test:
+        if published is None:
+            raise ServiceError("the template has no published version")
+        return [("A", published, None)]
+    variants = campaign.variants
+    if not 2 <= len(variants) <= len(AB_VARIANT_KEYS):
+        raise ServiceError("an A/B test needs 2 to 4 variants")
+    result = []
+    for variant in variants:
+        version = (
+            db.session.get(TemplateVersion, variant.template_version_id)
+            if variant.template_version_id
+            else published
+        )
+        if version is None or version.project_id != campaign.project_id:
+            raise ServiceError(f"variant {variant.key} has no content")
+        if version.status != VersionStatus.PUBLISHED:
+            raise ServiceError(f"variant {variant.key}: only published content can be sent")
+        result.append((variant.key, version, variant.subject))
+    return result
+
+
+def preflight(project: Project, campaign: Campaign) -> list[Check]:
+    """The launch checklist: content and sender checks of every variant, then the audience.
+
+    A check that failed and blocks stops the launch; one that failed but does not only warns.
+    """
+    sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
+    checks: list[Check] = []
+    try:
+        variants = _variant_versions(campaign)
+    except ServiceError as exc:
+        checks.append(Check("content", False, True, str(exc)))
+        variants = []
+    for key, version, subject in variants:
+        prefix = f"variant {key}: " if campaign.ab_test else ""
+        try:
+            found = content_checks(version, sender, project, subject)
+        except RenderError as exc:
+            found = [Check("content", False, True, str(exc))]
+        checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]
+    if not variants and sender is None:
+        checks.append(Check("sender", False, True, "no sender chosen"))
+    size = count_audience(project.id, campaign.audience or {})
+    message = f"{size} recipients after suppression" if size else "the audience is empty"
+    checks.append(Check("audience", size > 0, True, message))
+    return checks
+
+
+def blocking_failures(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.blocking and not c.ok]
+
+
+def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[str]:
+    """Store the literal links of every variant and locale as the campaign's Link rows
+    (as written: the UTM rule is applied where a link is followed); returns them in
+    position order."""
+    urls: list[str] = []
+    for version in versions:
+        for locale in (None, *(version.locale_variants or {})):
+            for url in compile_content(version, locale).links:
+                if url not in urls:
+                    urls.append(url)
+    for position, url in enumerate(urls):
+        db.session.add(
+            Link(
+                project_id=campaign.project_id,
+                campaign_id=campaign.id,
+                position=position,
+                url=url,
+            )
+        )
+    return urls
+
+
+def launch_campaign(
+    project: Project, campaign_id: int, *, actor: Actor, now: datetime | None = None
+) -> Campaign:
+    """Run pre-flight, freeze the snapshot and links, and schedule the campaign."""
+    now = now or utcnow()
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ServiceError(f"only a draft can be launched; this campaign is {campaign.status}")
+    validate_campaign(project, campaign)
+    blockers = blocking_failures(preflight(project, campaign))
+    if blockers:
+        raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
+    sender = db.session.get(Sender, campaign.sender_id)
+    chosen = _variant_versions(campaign)
+    campaign.snapshot = {
+        "variants": [
+            {"key": key, "version_id": version.id, "subject": subject}
+            for key, version, subject in chosen
+        ],
+        "links": _freeze_links(campaign, [version for _key, version, _subject in chosen]),
+        "sender": {
+            "id": sender.id,
+            "from_name": sender.from_name,
+            "from_email": sender.from_email,
+            "reply_to": sender.reply_to,
+            "domain": sender.domain,
+            "bounce_domain": sender.bounce_domain or sender.domain,
+            "dkim_selector": sender.dkim_selector,
+        },
+        "audience": dict(campaign.audience or {}),
+        "prepared_at": None,
+    }
+    campaign.launched_at = now
+    move(campaign, CampaignStatus.SCHEDULED)
+    record_audit(
+        actor,
+        "campaign.launch",
+        project_id=project.id,
+        obj=campaign,
+        context={"variants": [key for key, _v, _s in chosen], "mode": str(campaign.schedule_mode)},
+    )
+    db.session.commit()
+    request_dispatch()  # its deliveries are prepared now, not at the next tick
+    return campaign

@@ -1,0 +1,237 @@
+"""What became of each claimed row of a send group, written in a few statements.
+
+Every update is guarded by the group's claim time: a row some other path took over since
+(a resend, a second claim) is left alone. A row the lease recovery marked `unknown` while
+its worker was merely slow gets its real outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from mailapp.audience.suppression import suppress
+from mailapp.delivery.campaigns import PIPELINE
+from mailapp.delivery.compose import Composed
+from mailapp.extensions import db
+from mailapp.feedback.events import record_events
+from mailapp.mail.transports import SendResult
+from mailapp.models import (
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    SuppressionReason,
+)
+from mailapp.models.base import utcnow
+from mailapp.upserts import in_values
+
+D = Delivery.__table__
+# What an outcome writes, besides scheduled_at (kept when the outcome has none).
+_WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
+
+
+def _still_claimed(row_id: object, claimed_at: object) -> sa.ColumnElement[bool]:
+    """The row is still under this group's claim."""
+    return sa.and_(
+        D.c.id == row_id,
+        D.c.claimed_at == claimed_at,
+        # A lease that ran out early made the row unknown: the real outcome wins.
+        sa.or_(
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.status == DeliveryStatus.UNKNOWN.value,
+        ),
+    )
+
+
+def _outcome_rows() -> sa.TableValuedAlias:
+    """The group's outcomes as one array parameter per column, unnested into rows."""
+    types = {name: D.c[name].type for name in (*_WRITTEN, "scheduled_at")}
+    types["status"] = sa.Text()
+    types["b_id"] = sa.BigInteger()
+    arrays = [
+        sa.cast(sa.bindparam(f"o_{name}"), postgresql.ARRAY(type_)) for name, type_ in types.items()
+    ]
+    return (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
+        .render_derived(name="outcome")
+    )
+
+
+def _update_all() -> sa.Update:
+    rows = _outcome_rows()
+    return (
+        sa.update(D)
+        .where(_still_claimed(rows.c.b_id, sa.bindparam("o_claimed", type_=D.c.claimed_at.type)))
+        .values(
+            **{name: rows.c[name] for name in _WRITTEN},
+            scheduled_at=sa.func.coalesce(rows.c.scheduled_at, D.c.scheduled_at),
+            updated_at=sa.bindparam("o_now", type_=D.c.updated_at.type),
+        )
+    )
+
+
+_UPDATE_ALL = _update_all()
+
+
+def is_hard_bounce(result: SendResult) -> bool:
+    """5xx whose enhanced code says the address is bad (5.1.x, 5.2.1)."""
+    code = result.enhanced_code or ""
+    return result.outcome == "failed" and (code.startswith("5.1.") or code == "5.2.1")
+
+
+def asks_to_slow_down(result: SendResult) -> bool:
+    return result.code == 421 or (result.enhanced_code or "").startswith("4.7.")
+
+
+@dataclass
+class Claimed:
+    id: int
+    contact_id: int
+    variant: str
+    attempts: int
+
+
+class Outcomes:
+    """Outcomes of one claimed group, written in a few statements."""
+
+    def __init__(
+        self, project_id: int, campaign_id: int, backoff: list[int], claimed_at: datetime
+    ) -> None:
+        self.project_id = project_id
+        self.campaign_id = campaign_id
+        self.backoff = backoff
+        self.claimed_at = claimed_at
+        self.updates: list[dict] = []
+        self.events: list[dict] = []
+        self.bounces: list[tuple[str, int, dict]] = []
+        self.sent_contacts: list[int] = []
+        self.done: set[int] = set()
+        self.counts: dict[str, int] = {}
+
+    def _update(self, row: Claimed, status: DeliveryStatus, **values: object) -> None:
+        self.done.add(row.id)
+        self.counts[status.value] = self.counts.get(status.value, 0) + 1
+        self.updates.append(
+            {
+                "b_id": row.id,
+                "status": status.value,
+                "attempts": values.pop("attempts", row.attempts),
+                "claimed_at": values.pop("claimed_at", self.claimed_at),
+                "scheduled_at": values.pop("scheduled_at", None),
+                "sent_at": values.pop("sent_at", None),
+                "last_reply": values.pop("last_reply", None),
+                "reason": values.pop("reason", None),
+                "message_id": values.pop("message_id", None),
+            }
+        )
+
+    def suppressed(self, row: Claimed, reason: str) -> None:
+        self._update(row, DeliveryStatus.SUPPRESSED, reason=reason)
+
+    def later(self, row: Claimed, until: datetime) -> None:
+        """Not attempted: back to queued for `until`, the attempt not counted."""
+        self._update(
+            row,
+            DeliveryStatus.QUEUED,
+            attempts=row.attempts - 1,
+            claimed_at=None,
+            scheduled_at=until,
+        )
+        self.counts["queued"] -= 1
+        self.counts["rescheduled"] = self.counts.get("rescheduled", 0) + 1
+
+    def result(self, row: Claimed, composed: Composed, result: SendResult) -> None:
+        reply = f"{result.code or ''} {result.reply}".strip()[:2000]
+        common = {"last_reply": reply, "message_id": composed.message_id}
+        now = utcnow()
+        if result.outcome == "sent":
+            self._update(row, DeliveryStatus.SENT, sent_at=now, **common)
+            self.sent_contacts.append(row.contact_id)
+            self._event(EventType.SENT, row, now, {})
+        elif result.outcome == "unknown":
+            self._update(row, DeliveryStatus.UNKNOWN, reason="lost after DATA", **common)
+        elif result.outcome == "deferred" and row.attempts <= len(self.backoff):
+            delay = timedelta(seconds=self.backoff[row.attempts - 1])
+            self._update(
+                row, DeliveryStatus.DEFERRED, claimed_at=None, scheduled_at=now + delay, **common
+            )
+        else:
+            reason = "retries exhausted" if result.outcome == "deferred" else "refused"
+            self._update(row, DeliveryStatus.FAILED, reason=reason, **common)
+            if is_hard_bounce(result):
+                payload = {
+                    "code": result.code,
+                    "enhanced_code": result.enhanced_code,
+                    "reply": result.reply[:500],
+                }
+                self.bounces.append((composed.rcpt_to, row.id, payload))
+                self._event(EventType.BOUNCE_HARD, row, now, payload)
+
+    def _event(self, kind: EventType, row: Claimed, now: datetime, payload: dict) -> None:
+        self.events.append(
+            {
+                "project_id": self.project_id,
+                "type": kind.value,
+                "occurred_at": now,
+                "campaign_id": self.campaign_id,
+                "contact_id": row.contact_id,
+                "delivery_id": row.id,
+                "is_machine": False,
+                "payload": payload,
+            }
+        )
+
+    def untouched(self, claimed: list[Claimed]) -> list[int]:
+        return [row.id for row in claimed if row.id not in self.done]
+
+    def _write_updates(self) -> None:
+        """One UPDATE ... FROM unnest(arrays) for the group on PostgreSQL (one statement text,
+        prepared once per connection); elsewhere one statement run for each row."""
+        if db.engine.dialect.name != "postgresql":
+            statement = (
+                sa.update(D)
+                .where(_still_claimed(sa.bindparam("b_id"), self.claimed_at))
+                .values(
+                    {
+                        **{name: sa.bindparam(name, type_=D.c[name].type) for name in _WRITTEN},
+                        "scheduled_at": sa.func.coalesce(
+                            sa.bindparam("scheduled_at", type_=D.c.scheduled_at.type),
+                            D.c.scheduled_at,
+                        ),
+                        "updated_at": utcnow(),
+                    }
+                )
+            )
+            db.session.connection().execute(statement, self.updates)
+            return
+        columns = ("b_id", *_WRITTEN, "scheduled_at")
+        params = {f"o_{name}": [u[name] for u in self.updates] for name in columns}
+        db.session.execute(_UPDATE_ALL, {**params, "o_claimed": self.claimed_at, "o_now": utcnow()})
+
+    def record(self) -> None:
+        """Write every outcome under this group's claim, then the events they imply."""
+        if self.updates:
+            self._write_updates()
+        # Through the event writer, so the daily aggregates count sent mail and bounces too.
+        record_events(self.events, commit=False)
+        if self.sent_contacts:
+            db.session.execute(
+                sa.update(Contact.__table__)
+                .where(in_values(Contact.__table__.c.id, self.sent_contacts))
+                .values(last_sent_at=utcnow())
+            )
+        db.session.commit()
+        for address, delivery_id, payload in self.bounces:
+            suppress(
+                self.project_id,
+                address,
+                SuppressionReason.HARD_BOUNCE,
+                actor=PIPELINE,
+                source=f"delivery {delivery_id}: {payload['code']} {payload['enhanced_code']}",
+            )
+        self.updates, self.events, self.sent_contacts, self.bounces = [], [], [], []

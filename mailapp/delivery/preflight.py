@@ -1,0 +1,229 @@
+"""Pre-flight: what the content, the sender and the project must get right before a launch.
+
+Each check says whether it passed and whether a failure blocks the launch or only warns.
+Blocking: what the law or the mailbox providers require (an unsubscribe link, a postal
+address, a signed and bounce-handled sender, valid addresses and links, a subject).
+Warnings: what hurts delivery or reading but may be deliberate (length, size, weight,
+a missing "why you receive this" line, which is recognized by wording and can be missed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from jinja2 import nodes
+
+from mailapp.content.htmlprep import html_to_text
+from mailapp.content.rendering import HTML_ENV, localized_parts
+from mailapp.extensions import db
+from mailapp.models import Asset, Project, Sender, TemplateKind, TemplateVersion
+
+SUBJECT_MAX = 78  # beyond this most clients cut the subject in the inbox list
+HTML_MAX_BYTES = 102 * 1024  # Gmail clips messages larger than this
+IMAGE_WEIGHT_MAX = 1024 * 1024  # images referenced from the asset library, in total
+HREF_RE = re.compile(r"""<(?:a|area)\b[^>]*?\shref\s*=\s*(["'])(.*?)\1""", re.IGNORECASE)
+SRC_RE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(["'])(.*?)\1""", re.IGNORECASE)
+WHY_RE = re.compile(
+    r"you (?:are |were )?(?:receiv|get|got|sign|subscrib|opted|registered)\w*"
+    r"|you'(?:re|ve) (?:receiv|getting|sign|subscrib)\w*|because you|why you"
+    r"|sie erhalten|vous recevez|recibes|ricevi",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    blocking: bool
+    message: str
+
+
+def content_checks(
+    version: TemplateVersion, sender: Sender | None, project: Project, subject: str | None = None
+) -> list[Check]:
+    """The content part of the launch checklist, for the version in every locale it has
+    (with `subject`, an A/B variant's, in place of the version's own)."""
+    marketing = version.template.kind == TemplateKind.MARKETING
+    locales = [version.locale, *sorted(version.locale_variants or {})]
+    variants = [(loc, localized_parts(version, loc)[1]) for loc in locales]
+    if subject:
+        variants = [(loc, parts | {"subject": subject}) for loc, parts in variants]
+    checks = [_subject(variants)]
+    if marketing:
+        checks.append(_unsubscribe_link(variants))
+    checks += [_links(variants), _size(variants), _image_weight(variants, project)]
+    checks += _sender(sender)
+    if marketing:
+        checks += [_postal_address(variants, project), _why_line(variants)]
+    return checks
+
+
+def _where(locale: str, variants: list) -> str:
+    return f" ({locale})" if len(variants) > 1 else ""
+
+
+def _subject(variants: list[tuple[str, dict[str, str]]]) -> Check:
+    for locale, parts in variants:
+        subject = parts["subject"].strip()
+        if not subject:
+            return Check("subject", False, True, f"the subject is empty{_where(locale, variants)}")
+        if len(subject) > SUBJECT_MAX:
+            return Check(
+                "subject",
+                False,
+                False,
+                f"the subject has {len(subject)} characters"
+                f"{_where(locale, variants)}; inboxes show about {SUBJECT_MAX}",
+            )
+    return Check("subject", True, True, "subject present and not too long")
+
+
+def _names_used(source: str) -> set[str]:
+    tree = HTML_ENV.parse(source)
+    return {n.name for n in tree.find_all(nodes.Name)} | {
+        f"{n.node.name}.{n.attr}"
+        for n in tree.find_all(nodes.Getattr)
+        if isinstance(n.node, nodes.Name)
+    }
+
+
+def _unsubscribe_link(variants: list) -> Check:
+    for locale, parts in variants:
+        if not any("unsubscribe_url" in href for _, href in HREF_RE.findall(parts["html"])):
+            return Check(
+                "unsubscribe_link",
+                False,
+                True,
+                'no link to {{ unsubscribe_url }} (<a href="{{ unsubscribe_url }}">)'
+                f"{_where(locale, variants)}",
+            )
+    return Check("unsubscribe_link", True, True, "unsubscribe link present")
+
+
+def _links(variants: list) -> Check:
+    bad: list[str] = []
+    for _, parts in variants:
+        for _, href in HREF_RE.findall(parts["html"]):
+            href = href.strip()
+            if "{{" in href or "{%" in href:
+                continue  # filled per recipient; checked when rendered
+            parsed = urlsplit(href)
+            valid = (parsed.scheme in ("http", "https") and parsed.hostname) or (
+                parsed.scheme in ("mailto", "tel") and parsed.path
+            )
+            if not valid:
+                bad.append(href or '""')
+    if bad:
+        shown = ", ".join(sorted(set(bad))[:5])
+        return Check("links", False, True, f"links that are not absolute URLs: {shown}")
+    return Check("links", True, True, "every link is an absolute URL")
+
+
+def _size(variants: list) -> Check:
+    largest = max(len(parts["html"].encode()) for _, parts in variants)
+    if largest > HTML_MAX_BYTES:
+        return Check(
+            "size",
+            False,
+            False,
+            f"the HTML is {largest // 1024} KB; Gmail clips "
+            f"messages over {HTML_MAX_BYTES // 1024} KB",
+        )
+    return Check("size", True, False, f"the HTML is {largest // 1024 + 1} KB")
+
+
+def _image_weight(variants: list, project: Project) -> Check:
+    keys = {
+        src.rstrip("/").rsplit("/", 1)[-1]
+        for _, parts in variants
+        for _, src in SRC_RE.findall(parts["html"])
+    }
+    sizes = db.session.scalars(
+        sa.select(Asset.size).where(Asset.project_id == project.id, Asset.storage_key.in_(keys))
+    ).all()
+    total = sum(sizes)
+    if total > IMAGE_WEIGHT_MAX:
+        return Check(
+            "image_weight",
+            False,
+            False,
+            f"images from the library weigh "
+            f"{total // 1024} KB; keep them under {IMAGE_WEIGHT_MAX // 1024} KB",
+        )
+    return Check(
+        "image_weight", True, False, f"{len(keys)} images, {total // 1024} KB from the library"
+    )
+
+
+def _valid_address(address: str | None) -> bool:
+    try:
+        validate_email(address or "", check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def _sender(sender: Sender | None) -> list[Check]:
+    if sender is None:
+        return [Check("sender", False, True, "no sender chosen")]
+    return [
+        Check(
+            "from", _valid_address(sender.from_email), True, f"From address {sender.from_email!r}"
+        ),
+        Check(
+            "reply_to",
+            not sender.reply_to or _valid_address(sender.reply_to),
+            True,
+            f"Reply-To address {sender.reply_to!r}" if sender.reply_to else "no Reply-To",
+        ),
+        Check(
+            "dkim",
+            bool(sender.dkim_selector and sender.dkim_private_key),
+            True,
+            "DKIM key and selector" if sender.dkim_private_key else "the sender has no DKIM key",
+        ),
+        Check(
+            "bounce_domain",
+            bool(sender.bounce_domain),
+            True,
+            f"bounces go to {sender.bounce_domain}"
+            if sender.bounce_domain
+            else "the sender has no bounce (Return-Path) domain",
+        ),
+    ]
+
+
+def _postal_address(variants: list, project: Project) -> Check:
+    address = (project.postal_address or "").strip()
+    if not address:
+        return Check("postal_address", False, True, "the project has no postal address")
+    first_line = address.splitlines()[0].strip()
+    for locale, parts in variants:
+        if "project.postal_address" not in _names_used(parts["html"]) and (
+            first_line not in parts["html"]
+        ):
+            return Check(
+                "postal_address",
+                False,
+                True,
+                "the footer does not show the postal "
+                f"address ({{{{ project.postal_address }}}}){_where(locale, variants)}",
+            )
+    return Check("postal_address", True, True, "postal address in the footer")
+
+
+def _why_line(variants: list) -> Check:
+    for locale, parts in variants:
+        if not WHY_RE.search(html_to_text(parts["html"])):
+            return Check(
+                "why_line",
+                False,
+                False,
+                f'no "why you receive this" line found in the footer{_where(locale, variants)}',
+            )
+    return Check("why_line", True, False, 'a "why you receive this" line')
