@@ -18,13 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_render import SOURCE
 from mailapp.content.htmlprep import sanitize_html
-from mailapp.content.rendering import (
-    compile_content,
-    render_content,
-    rewrite_links,
-    rewrite_text_links,
-    template_context,
-)
+from mailapp.content.links import rewrite_links, rewrite_text_links
+from mailapp.content.rendering import compile_content, render_content, template_context
 from mailapp.delivery.compose import link_rewriter
 from mailapp.models import Campaign, TemplateVersion
 from mailapp.urls import LinkSigner

@@ -21,13 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dkim
 
 from mailapp.content.htmlprep import sanitize_html
-from mailapp.content.rendering import (
-    add_open_pixel,
-    compile_content,
-    render_content,
-    rewrite_links,
-    template_context,
-)
+from mailapp.content.links import add_open_pixel, rewrite_links
+from mailapp.content.rendering import compile_content, render_content, template_context
 from mailapp.delivery.senders import generate_dkim_key
 from mailapp.mail.dkim import DkimSigner
 from mailapp.mail.mime import MessageSkeleton, format_address, make_message_id

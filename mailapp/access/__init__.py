@@ -1,1 +1,14 @@
-"""TODO"""
+"""Who may do what: users, login, roles and permissions, projects, API keys, the audit log.
+
+Everything else sits on top of this package: every mutating service call writes one audit
+entry through `audit.record_audit`, and every view and API call checks a `Permission`.
+
+Entry points:
+- `users`: create_user, invite_user, change_role, remove_member, set_user_active, change_password
+- `login`: authenticate (throttled per account and per client address), unlock_member
+- `permissions`: Permission, ROLE_PERMISSIONS, permissions_for, role_has
+- `projects`: create_project, get_project_by_slug, DEFAULT_SETTINGS (the enforced settings)
+- `apikeys`: create_api_key, revoke_api_key, authenticate_api_key
+- `audit`: Actor, record_audit, record_refusal, redact
+- `records`: create_record, update_record, delete_record (generic back-office edits, audited)
+"""

@@ -1,6 +1,6 @@
 """Plain edits made in the back office's generic forms: saved and audited in one transaction.
 
-Aggregates with their own rules (contacts, campaigns, templates ...) have their own services;
+Aggregates with their own rules (contacts, campaigns, templates ...) have their own modules;
 this one serves the declarative views whose forms map one-to-one onto a row.
 """
 

@@ -1,7 +1,7 @@
 """Analytics pages: the project dashboard, trends per segment, campaign reports, click map
 and CSV exports.
 
-Every figure comes from `services.analytics` and `services.analytics_segments` (aggregates
+Every figure comes from `insights.reports` and `insights.segment_trends` (aggregates
 only). The click map shows the
 campaign's own HTML, which is user content: it is served from its own URL inside an
 iframe with an empty `sandbox` and a CSP forbidding scripts, like the Outbox.

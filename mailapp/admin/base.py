@@ -20,9 +20,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import Form, SelectField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms import Form
 
 from mailapp.access.audit import record_refusal
 from mailapp.access.permissions import Permission
@@ -33,6 +31,7 @@ from mailapp.admin.context import (
     current_project_or_none,
     has_permission,
 )
+from mailapp.admin.scoping import ProjectAjaxLoader, scope_form
 from mailapp.admin.utc import FilterConverter, ModelConverter
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
@@ -99,59 +98,9 @@ class ProjectView(AccessMixin, BaseView):
     """A custom back-office page of the current project, shown to holders of `permission`."""
 
 
-class _ProjectAjaxLoader(QueryAjaxModelLoader):
-    """Ajax lookups (select2 fields) only ever offer rows of the current project."""
-
-    def get_query(self) -> Any:
-        return scope_query(super().get_query())
-
-    def get_one(self, pk: Any) -> Any:
-        return self.get_query().filter(self.model.id == pk).one_or_none()
-
-
-def scope_query(query: Any) -> Any:
-    """Filter a legacy ORM query on a project-owned model to the current project."""
-    entity = query.column_descriptions[0]["entity"]
-    if entity is not None and hasattr(entity, "project_id"):
-        return query.filter(entity.project_id == current_project().id)
-    return query
-
-
-class ProjectSelectField(SelectField):
-    """Choose a row of the current project by id (for foreign keys without a relationship)."""
-
-    def __init__(self, model: type, label: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("validators", [Optional()])
-        super().__init__(label, coerce=_optional_int, **kwargs)
-        self.model = model
-
-    def _rows(self) -> list[SelectChoice]:
-        rows = db.session.scalars(
-            sa.select(self.model)
-            .where(self.model.project_id == current_project().id)
-            .order_by(self.model.id.desc())
-            .limit(500)
-        )
-        return [SelectChoice(str(row.id), str(row)) for row in rows]
-
-    def iter_choices(self) -> Any:
-        self.choices = [SelectChoice("", "—"), *self._rows()]
-        return super().iter_choices()
-
-    def pre_validate(self, form: Form) -> None:
-        if self.data is not None and str(self.data) not in {c.value for c in self._rows()}:
-            raise ValueError("Choose one of this project's entries.")
-
-
 def int_ids(ids: list[str]) -> list[int]:
     """Row ids posted by a list action; anything that is not a number is dropped."""
     return [int(i) for i in ids if str(i).isdigit()]
-
-
-def _optional_int(value: Any) -> int | None:
-    if value in (None, "", "None"):
-        return None
-    return int(value)
 
 
 class ProjectModelView(AccessMixin, ModelView):
@@ -277,7 +226,7 @@ class ProjectModelView(AccessMixin, ModelView):
 
     def _create_ajax_loader(self, name: str, options: dict[str, Any]) -> QueryAjaxModelLoader:
         loader = create_ajax_loader(self.model, self.session, name, name, options)
-        return _ProjectAjaxLoader(loader.name, self.session, loader.model, **loader.options)
+        return ProjectAjaxLoader(loader.name, self.session, loader.model, **loader.options)
 
     def show_secret_once(
         self, response: ResponseReturnValue, secret: str | None, *, title: str, explanation: str
@@ -294,10 +243,10 @@ class ProjectModelView(AccessMixin, ModelView):
         )
 
     def create_form(self, obj: Any = None) -> Form:
-        return _scope_form(super().create_form(obj))
+        return scope_form(super().create_form(obj))
 
     def edit_form(self, obj: Any = None) -> Form:
-        return _scope_form(super().edit_form(obj))
+        return scope_form(super().edit_form(obj))
 
     def get_export_value(self, model: Any, name: str) -> Any:
         value = super().get_export_value(model, name)
@@ -305,7 +254,7 @@ class ProjectModelView(AccessMixin, ModelView):
             return "'" + value
         return value
 
-    # --- mutations: through services, one audit entry each -----------------------------
+    # --- mutations: through the domain packages, one audit entry each -----------------------------
     def create_model(self, form: Form) -> Any:
         model = self.build_new_instance()
         form.populate_obj(model)
@@ -366,13 +315,3 @@ class ProjectModelView(AccessMixin, ModelView):
             return None
         self.after_model_change(form, saved, created)
         return saved
-
-
-def _scope_form(form: Form) -> Form:
-    """Relationship selects built by Flask-Admin list only the current project's rows."""
-    for field in form:
-        factory = getattr(field, "query_factory", None)
-        if factory is not None:
-            field.query_factory = lambda factory=factory: scope_query(factory())
-            field.query = None
-    return form

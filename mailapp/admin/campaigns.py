@@ -22,8 +22,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from mailapp.access.permissions import Permission
-from mailapp.admin.base import ProjectModelView, ProjectSelectField, int_ids
+from mailapp.admin.base import ProjectModelView, int_ids
 from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.scoping import ProjectSelectField
 from mailapp.content.utm import check_utm_rule
 from mailapp.delivery.campaigns import (
     campaign_progress,

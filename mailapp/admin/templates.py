@@ -1,7 +1,7 @@
 """Templates of the current project: versions, editing, review, publishing, preview, test send.
 
-Every change goes through services.templates (checked, sanitized, audited); the preview is
-rendered by services.preview and shown only inside a sandboxed iframe whose document is
+Every change goes through content.templates (checked, sanitized, audited); the preview is
+rendered by content.preview and shown only inside a sandboxed iframe whose document is
 served with a CSP that forbids scripts, forms and plugins.
 """
 

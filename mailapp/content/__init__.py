@@ -1,1 +1,14 @@
-"""TODO"""
+"""What a message says: templates and versions, the rendering sandbox, HTML preparation,
+links, assets, preview and test sends, UTM rules.
+
+Entry points:
+- `templates`: create_template, save_draft, submit_for_review, publish_version, rollback
+- `submission`: prepare_content (the checks a version must pass to be saved), starter_content
+- `jinja_checks`: check_source (syntax, variables, sandbox rules, with line and reason)
+- `rendering`: compile_content, render_content, render_snippet, template_context
+- `links`: extract_links, rewrite_links, add_open_pixel
+- `htmlprep`: sanitize_html, html_to_text
+- `assets`: upload_asset, list_assets, delete_asset; `assetstore`: disk or S3
+- `preview`: render_preview, send_test
+- `utm`: check_utm_rule, utm_url
+"""

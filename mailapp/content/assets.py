@@ -2,7 +2,7 @@
 
 An upload is accepted by what it is, not by its name: images must decode completely with
 Pillow (a PNG named .png that is really HTML, or a truncated JPEG, is refused), PDFs must
-start like one. Files are kept by services.assetstore (a local folder, or an S3-compatible
+start like one. Files are kept by content.assetstore (a local folder, or an S3-compatible
 bucket by setting); the URL names a random 192-bit key, never the project or the file name,
 and never changes.
 """

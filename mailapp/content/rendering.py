@@ -1,4 +1,4 @@
-"""Rendering a template version for one recipient, and the tracking rewrite of its links.
+"""Rendering a template version for one recipient (its links: `content.links`).
 
 Authors write Jinja; it runs in Jinja's SandboxedEnvironment (no attribute starting with `_`,
 no unsafe callables), HTML autoescaped, with caps on output size and render time so that a
@@ -6,16 +6,15 @@ template cannot stall or flood a worker. A version is compiled once per locale a
 compiled templates are immutable and shared by every thread.
 
 Variables an author may use are exactly those `template_context` builds (AUTHOR_VARIABLES);
-saving a template that names anything else is refused (see services.templates).
+saving a template that names anything else is refused (see content.templates).
 """
 
 from __future__ import annotations
 
 import hashlib
 import html as htmllib
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +25,7 @@ from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from mailapp.content.htmlprep import html_to_text
+from mailapp.content.links import extract_links, extract_text_links
 from mailapp.models import TemplateVersion
 
 MAX_OUTPUT_CHARS = 2_000_000  # per part; Gmail clips at 102 KB, so this is only a safety cap
@@ -292,88 +292,3 @@ def _pick(obj: Any, kind: str) -> dict[str, Any] | None:
     if obj is None:
         return None
     return {name: _field(obj, name) for name in AUTHOR_VARIABLES[kind] or ()}
-
-
-# Links: `<a href>` and `<area href>` with an http(s) URL, in document order.
-_LINK_RE = re.compile(
-    r"""(<(?:a|area)\b[^>]*?\shref\s*=\s*)(["'])\s*(https?://[^"']*?)\s*\2""",
-    re.IGNORECASE,
-)
-
-
-def extract_links(html: str) -> list[str]:
-    """The trackable links of rendered HTML, in the order rewrite_links numbers them."""
-    return [htmllib.unescape(match[3]) for match in _LINK_RE.finditer(html)]
-
-
-def rewrite_links(html: str, click_url: Callable[[int, str], str | None]) -> str:
-    """Replace each trackable link by click_url(position, url); None leaves it as it is."""
-    position = -1
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal position
-        position += 1
-        new = click_url(position, htmllib.unescape(match[3]))
-        if new is None:
-            return match[0]
-        return f"{match[1]}{match[2]}{htmllib.escape(new, quote=True)}{match[2]}"
-
-    return _LINK_RE.sub(replace, html)
-
-
-# Links in a text part: an http(s) URL up to white space or an angle bracket or quote.
-# The lower-case pattern's literal prefix lets `re` skip ahead, ~6x faster over a long text
-# part than IGNORECASE; that one is used only for a text with a scheme written otherwise.
-_TEXT_LINK_RE = re.compile(r"""https?://[^\s<>"]+""")
-_TEXT_LINK_ANY_CASE_RE = re.compile(_TEXT_LINK_RE.pattern, re.IGNORECASE)
-_TRAILING = ".,;:!?'"
-_CLOSERS = {")": "(", "]": "["}
-
-
-def _text_link(candidate: str) -> str:
-    """The URL without the sentence punctuation around it ("(see https://a.example/x).")."""
-    while candidate:
-        last = candidate[-1]
-        opener = _CLOSERS.get(last)
-        if last in _TRAILING or (opener and candidate.count(opener) < candidate.count(last)):
-            candidate = candidate[:-1]
-        else:
-            break
-    return candidate if candidate.partition("://")[2] else ""
-
-
-def _text_links_in(text: str) -> re.Pattern[str]:
-    """The lower-case pattern, unless some "://" follows another spelling ("HTTP", "Https")."""
-    lower = text.count("http://") + text.count("https://")
-    return _TEXT_LINK_RE if text.count("://") == lower else _TEXT_LINK_ANY_CASE_RE
-
-
-def extract_text_links(text: str) -> list[str]:
-    """The http(s) URLs of a text part, in order."""
-    return [url for m in _text_links_in(text).finditer(text) if (url := _text_link(m[0]))]
-
-
-def rewrite_text_links(text: str, click_url: Callable[[int, str], str | None]) -> str:
-    """rewrite_links for a text part: each URL becomes click_url(position, url) or stays."""
-    position = -1
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal position
-        url = _text_link(match[0])
-        if not url:
-            return match[0]
-        position += 1
-        new = click_url(position, url)
-        return match[0] if new is None else new + match[0][len(url) :]
-
-    return _text_links_in(text).sub(replace, text)
-
-
-def add_open_pixel(html: str, url: str) -> str:
-    """Add a 1x1 tracking image at the end of the body."""
-    pixel = (
-        f'<img src="{htmllib.escape(url, quote=True)}" width="1" height="1" alt="" '
-        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">'
-    )
-    at = html.rfind("</body>")
-    return html + pixel if at < 0 else f"{html[:at]}{pixel}{html[at:]}"

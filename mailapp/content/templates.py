@@ -1,6 +1,6 @@
 """Templates and their versions: draft -> review -> published, rollback, all audited.
 
-A version is checked when it is saved (services.content): what is stored is the sanitized,
+A version is checked when it is saved (content.submission): what is stored is the sanitized,
 CSS-inlined HTML, so what an author sees after saving is what is sent; a version's parts
 never change once it leaves draft.
 """

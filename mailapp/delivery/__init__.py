@@ -1,1 +1,18 @@
-"""TODO"""
+"""Sending: campaigns and their states, launch and pre-flight, prepare and dispatch, send
+batches and outcomes, composing, rate limits, send windows, guardrails, A/B tests,
+transactional mail, senders and the view-in-browser copy.
+
+The send path, file by file: `campaigns` (create, validate) -> `launch` (pre-flight,
+frozen snapshot) -> `pipeline` (prepare Delivery rows, plan dispatch) -> `batches`
+(`claims`, re-check, `compose`, transport under `ratelimits`) -> `outcomes`.
+
+Entry points:
+- `campaigns`: create_campaign, validate_campaign, pause_campaign, resume_campaign,
+  cancel_campaign, resend_unknown, stop_all_sending, request_dispatch
+- `launch`: preflight, launch_campaign
+- `pipeline`: prepare_deliveries, plan_dispatch, recover_stale_claims
+- `batches`: send_batch; `claims`: claim_rows, release_rows
+- `transactional`: submit_message, request_send, get_message; `transactional_send`: send_message
+- `senders`: generate_sender_key, dkim_dns_record
+- `browser_view`: web_copy
+"""

@@ -1,4 +1,4 @@
-"""The send step: claim a small group of rows atomically, re-check them, render, sign,
+"""The send step: claim a small group of rows (`claims`), re-check them, render, sign,
 hand them to a pooled transport under the rate limits, record the outcomes; repeat.
 
 A row is claimed (queued/deferred -> sending, with a claim time) before anything is
@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import email_hash
-from mailapp.delivery.campaigns import OPEN_DELIVERIES, fail_cancelled_rows
+from mailapp.delivery.campaigns import fail_cancelled_rows
+from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails
 from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
@@ -31,7 +32,6 @@ from mailapp.extensions import db, get_redis
 from mailapp.mail.transports import TransportPool, transport_url_for
 from mailapp.models import (
     Campaign,
-    CampaignStatus,
     Contact,
     ContactStatus,
     Delivery,
@@ -47,8 +47,6 @@ from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
 log = logging.getLogger(__name__)
-D = Delivery.__table__
-SENDABLE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
 _pool_lock = threading.Lock()
 _pools: dict[int, TransportPool] = {}
 
@@ -61,77 +59,6 @@ def transport_pool() -> TransportPool:
         if key not in _pools:
             _pools[key] = TransportPool(config["SMTP_POOL_SIZE"], timeout=config["SMTP_TIMEOUT"])
         return _pools[key]
-
-
-def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]:
-    """queued/deferred -> sending for the due rows among ids; each row at most once, and
-    none once the campaign stopped (checked in the same statement)."""
-    sendable = (
-        sa.select(Campaign.id)
-        .join(Project, Project.id == Campaign.project_id)
-        .where(
-            Campaign.id == campaign_id,
-            Campaign.status.in_(SENDABLE),
-            Project.sending_stopped_at.is_(None),
-        )
-        .exists()
-    )
-    due = sa.and_(
-        in_values(D.c.id, ids),
-        D.c.campaign_id == campaign_id,
-        D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
-        D.c.scheduled_at <= sa.literal(now, D.c.scheduled_at.type),
-        D.c.variant.is_not(None),
-        sendable,
-    )
-    if db.engine.dialect.name == "postgresql":
-        locked = sa.select(D.c.id).where(due).with_for_update(skip_locked=True)
-        due = D.c.id.in_(locked.scalar_subquery())
-    rows = db.session.execute(
-        sa.update(D)
-        .where(due)
-        .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=D.c.attempts + 1)
-        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts)
-    ).all()
-    db.session.commit()
-    return [Claimed(*row) for row in rows]
-
-
-def release_rows(ids: list[int], claimed_at: datetime, *, until: datetime | None = None) -> None:
-    """Give claimed, untouched rows back (not attempted: the attempt is not counted)."""
-    if not ids:
-        return
-    values: dict = {
-        "status": DeliveryStatus.QUEUED.value,
-        "claimed_at": None,
-        "attempts": D.c.attempts - 1,
-    }
-    if until is not None:
-        values["scheduled_at"] = until
-    db.session.execute(
-        sa.update(D)
-        .where(
-            in_values(D.c.id, ids),
-            D.c.status == DeliveryStatus.SENDING.value,
-            D.c.claimed_at == claimed_at,
-        )
-        .values(**values)
-    )
-    db.session.commit()
-
-
-def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
-    """Rows handed to this batch but not claimed: let dispatch hand them out again later."""
-    db.session.execute(
-        sa.update(D)
-        .where(
-            in_values(D.c.id, ids),
-            D.c.campaign_id == campaign_id,
-            D.c.status.in_([s.value for s in OPEN_DELIVERIES]),
-        )
-        .values(claimed_at=None)
-    )
-    db.session.commit()
 
 
 class CampaignSend:

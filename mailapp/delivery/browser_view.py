@@ -1,11 +1,11 @@
-"""The "view in browser" copy of a message: `{BASE_URL}/v/<token>` (services.urls).
+"""The "view in browser" copy of a message: `{BASE_URL}/v/<token>` (urls).
 
 The page is the message itself, rendered again for its recipient exactly as the mail was
-composed (services.compose): the delivery's own variant and locale, the same
+composed (delivery.compose): the delivery's own variant and locale, the same
 personalization, the same signed click URLs (or UTM-tagged links when clicks are not
 tracked). It carries no open pixel: reading the copy is not an open. Transactional messages
 have a copy too, rendered from their template version (or inline content) and data, and
-so do test sends (services.preview.signed_test_links): the version for the test's contact
+so do test sends (content.preview.signed_test_links): the version for the test's contact
 and locale.
 
 A token we did not sign is NotFound and tells nothing. A genuine token whose message is
@@ -22,17 +22,17 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.gdpr import ERASED_DOMAIN
+from mailapp.content.links import rewrite_links
 from mailapp.content.preview import read_test_view, render_preview
 from mailapp.content.rendering import (
     CompiledContent,
     RenderError,
     compile_content,
     render_content,
-    rewrite_links,
     template_context,
 )
 from mailapp.delivery.compose import link_rewriter
-from mailapp.delivery.transactional import message_recipient, message_version
+from mailapp.delivery.transactional_send import message_recipient, message_version
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import (

@@ -2,7 +2,7 @@
 bytes: render, tracking rewrite, headers, MIME skeleton fill, DKIM signature.
 
 A Composer is built once per send batch: content compiled once per version and locale
-(cached by services.rendering), one MIME skeleton for the sender, one DKIM signer; per
+(cached by content.rendering), one MIME skeleton for the sender, one DKIM signer; per
 recipient only the cheap parts run.
 """
 
@@ -12,14 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailapp.content.rendering import (
-    add_open_pixel,
-    compile_content,
-    render_content,
-    rewrite_links,
-    rewrite_text_links,
-    template_context,
-)
+from mailapp.content.links import add_open_pixel, rewrite_links, rewrite_text_links
+from mailapp.content.rendering import compile_content, render_content, template_context
 from mailapp.content.utm import utm_url
 from mailapp.mail.dkim import DkimSigner
 from mailapp.mail.mime import SLOT, MessageSkeleton, make_message_id

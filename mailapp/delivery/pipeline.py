@@ -1,6 +1,6 @@
 """The campaign send pipeline (DESIGN §4): prepare, dispatch, recovery and campaign ends.
 
-The send step itself is in `services.delivery`. Guarantees kept here:
+The send step itself is in `delivery.batches`. Guarantees kept here:
 - prepare creates every Delivery in one INSERT ... SELECT (ON CONFLICT DO NOTHING);
 - dispatch hands out due rows in batches and never holds the rows themselves: only the
   send step's atomic claim moves a row to `sending`, so a row goes out at most once;

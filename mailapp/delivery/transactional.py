@@ -8,7 +8,6 @@ always block; marketing unsubscribes block only when TRANSACTIONAL_UNSUBSCRIBES=
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,21 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from mailapp import tasks
 from mailapp.access.audit import Actor, record_audit
-from mailapp.audience.suppression import email_hash, suppress
+from mailapp.audience.suppression import email_hash
 from mailapp.content.rendering import RenderError, compile_content
-from mailapp.delivery.batches import transport_pool
-from mailapp.delivery.campaigns import PIPELINE
-from mailapp.delivery.compose import Composer, Variant
-from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
-from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.errors import NotFound, ServiceError
-from mailapp.extensions import db, get_redis
-from mailapp.mail.transports import transport_url_for
+from mailapp.extensions import db
 from mailapp.models import (
     Contact,
     DeliveryStatus,
-    Event,
-    EventType,
     Message,
     Project,
     Sender,
@@ -44,7 +35,6 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
-from mailapp.urls import LinkSigner
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
@@ -64,7 +54,8 @@ class Recipient:
     attributes: dict = field(default_factory=dict)
 
 
-def _blocking_suppression(project_id: int, address: str) -> SuppressionReason | None:
+def blocking_suppression(project_id: int, address: str) -> SuppressionReason | None:
+    """The suppression that blocks transactional mail to this address, if any."""
     reason = db.session.scalar(
         sa.select(Suppression.reason).where(
             Suppression.project_id == project_id, Suppression.email_hash == email_hash(address)
@@ -126,7 +117,7 @@ def submit_message(
         scheduled_at=now,
         claimed_at=now,  # handed to the queue now; dispatch re-sends it if that is lost
     )
-    blocked = _blocking_suppression(project.id, address)
+    blocked = blocking_suppression(project.id, address)
     if blocked is not None:
         message.status = DeliveryStatus.SUPPRESSED
         message.reason = f"suppressed: {blocked.value}"
@@ -179,7 +170,7 @@ def _content(
             raise ServiceError("inline content needs a subject and html or text")
         inline = {k: content.get(k) for k in ("subject", "html", "text")}
         try:
-            compile_content(_inline_version(inline))
+            compile_content(inline_version(inline))
         except RenderError as exc:
             raise ServiceError(str(exc)) from None
         return None, inline
@@ -193,7 +184,7 @@ def _content(
     return template.published_version_id, None
 
 
-def _inline_version(content: dict) -> TemplateVersion:
+def inline_version(content: dict) -> TemplateVersion:
     """An unsaved version carrying inline API content, so it renders like any other."""
     html = content.get("html") or ""
     return TemplateVersion(
@@ -215,151 +206,3 @@ def get_message(project_id: int, message_id: int) -> Message:
     if message is None:
         raise NotFound("no such message")
     return message
-
-
-def _claim(message_id: int, now: datetime) -> Message | None:
-    table = Message.__table__
-    claimed = db.session.execute(
-        sa.update(table)
-        .where(
-            table.c.id == message_id,
-            table.c.status.in_([s.value for s in OPEN]),
-            table.c.scheduled_at <= sa.literal(now, table.c.scheduled_at.type),
-        )
-        .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=table.c.attempts + 1)
-    ).rowcount
-    db.session.commit()
-    return db.session.get(Message, message_id) if claimed else None
-
-
-def send_message(message_id: int) -> str | None:
-    """Send one claimed message and record its outcome; None when nothing was due."""
-    now = utcnow()
-    message = _claim(message_id, now)
-    if message is None:
-        return None
-    project = db.session.get(Project, message.project_id)
-    blocked = _blocking_suppression(project.id, message.recipient)
-    if blocked is not None:
-        return _finish(message, DeliveryStatus.SUPPRESSED, reason=f"suppressed: {blocked.value}")
-    sender = db.session.get(Sender, message.sender_id)
-    limiter = RateLimiter(
-        get_redis(),
-        project,
-        sender,
-        throttle_rate=current_app.config["THROTTLE_RATE"],
-        throttle_seconds=current_app.config["THROTTLE_SECONDS"],
-    )
-    group = domain_group(message.recipient)
-    grant = limiter.acquire(group, 1, utcnow())
-    if not grant.granted:
-        wait = (grant.retry_at - utcnow()).total_seconds()
-        if wait > current_app.config["RATE_LIMIT_MAX_WAIT"]:
-            message.attempts -= 1
-            return _finish(
-                message, DeliveryStatus.QUEUED, scheduled_at=grant.retry_at, claimed_at=None
-            )
-        time.sleep(max(wait, 0.01))
-    composed = _composer(project, sender, message).compose(
-        message.id, message_recipient(message), "T", message.data
-    )
-    with transport_pool().connection(transport_url_for(sender)) as transport:
-        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
-    if asks_to_slow_down(result):
-        limiter.slow_down(group)
-    reply = f"{result.code or ''} {result.reply}".strip()[:2000]
-    message.message_id = composed.message_id
-    if result.outcome == "sent":
-        _event(message, EventType.SENT, {})
-        return _finish(message, DeliveryStatus.SENT, last_reply=reply, sent_at=utcnow())
-    if result.outcome == "unknown":
-        return _finish(message, DeliveryStatus.UNKNOWN, last_reply=reply, reason="lost after DATA")
-    backoff = current_app.config["SEND_BACKOFF"]
-    if result.outcome == "deferred" and message.attempts <= len(backoff):
-        later = utcnow() + timedelta(seconds=backoff[message.attempts - 1])
-        return _finish(
-            message, DeliveryStatus.DEFERRED, last_reply=reply, scheduled_at=later, claimed_at=None
-        )
-    reason = "retries exhausted" if result.outcome == "deferred" else "refused"
-    if is_hard_bounce(result):
-        payload = {"code": result.code, "enhanced_code": result.enhanced_code, "reply": reply}
-        _event(message, EventType.BOUNCE_HARD, payload)
-        suppress(
-            project.id,
-            message.recipient,
-            SuppressionReason.HARD_BOUNCE,
-            actor=PIPELINE,
-            source=f"message {message.id}: {result.code} {result.enhanced_code}",
-            commit=False,
-        )
-    return _finish(message, DeliveryStatus.FAILED, last_reply=reply, reason=reason)
-
-
-def message_version(message: Message) -> TemplateVersion | None:
-    """What a message renders: its template version, or a version made of its inline content
-    (None once that is gone: the version deleted, or the content erased)."""
-    if message.template_version_id:
-        return db.session.get(TemplateVersion, message.template_version_id)
-    return _inline_version(message.content) if message.content else None
-
-
-def _composer(project: Project, sender: Sender, message: Message) -> Composer:
-    version = message_version(message)
-    return Composer(
-        kind="message",
-        project=project,
-        sender=sender,
-        signer=LinkSigner.from_app("message"),
-        variants={"T": Variant(version)},
-        feedback_id=f"{message.id}:{project.id}:transactional:mailapp",
-        marketing=False,
-    )
-
-
-def message_recipient(message: Message) -> Recipient | Contact:
-    contact = db.session.get(Contact, message.contact_id) if message.contact_id else None
-    return contact or Recipient(email=message.recipient)
-
-
-def _event(message: Message, kind: EventType, payload: dict) -> None:
-    db.session.add(
-        Event(
-            project_id=message.project_id,
-            type=kind,
-            contact_id=message.contact_id,
-            message_id=message.id,
-            payload=payload,
-        )
-    )
-
-
-def _finish(message: Message, status: DeliveryStatus, **values: object) -> str:
-    message.status = status
-    for name, value in values.items():
-        setattr(message, name, value)
-    db.session.commit()
-    return status.value
-
-
-def due_messages(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Queued or deferred messages whose time has come and that no queue holds."""
-    now = now or utcnow()
-    stale = now - timedelta(seconds=current_app.config["DISPATCH_RETRY_SECONDS"])
-    ids = db.session.scalars(
-        sa.select(Message.id)
-        .where(
-            Message.status.in_(OPEN),
-            Message.scheduled_at <= now,
-            sa.or_(Message.claimed_at.is_(None), Message.claimed_at < stale),
-        )
-        .order_by(Message.scheduled_at)
-        .limit(limit)
-    ).all()
-    if ids:
-        db.session.execute(
-            sa.update(Message.__table__)
-            .where(Message.__table__.c.id.in_(ids))
-            .values(claimed_at=now)
-        )
-    db.session.commit()
-    return list(ids)

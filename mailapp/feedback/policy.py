@@ -1,6 +1,6 @@
 """What feedback from receivers does: the one policy for bounces, complaints, unsubscribes.
 
-Returned mail (services.inbound) and ESP event webhooks (services.esp) both end here. A hard
+Returned mail (feedback.inbound) and ESP event webhooks (feedback.esp.intake) both end here. A hard
 bounce or a complaint suppresses the address at once; soft bounces are counted and suppress
 after the project's `soft_bounce_limit` within `soft_bounce_window_days` (repeated ones
 quarantine the contact first); an unsubscribe goes through the unsubscribe service; every

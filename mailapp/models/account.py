@@ -34,7 +34,7 @@ class Project(TimestampMixin, Base):
     # Default zone for contacts without one, quiet hours and reports.
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     postal_address: Mapped[str | None] = mapped_column(sa.Text)
-    # Tracking mode, quiet hours, quotas, frequency cap: see services.projects.DEFAULT_SETTINGS.
+    # Tracking mode, quiet hours, quotas, frequency cap: see access.projects.DEFAULT_SETTINGS.
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
     # Emergency stop: while set, nothing of this project is dispatched.
     sending_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ class Segment(TimestampMixin, ProjectScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str | None] = mapped_column(sa.Text)
-    # {"all": [...]} / {"any": [...]} / {"not": {...}} / a condition: see services.segments.
+    # {"all": [...]} / {"any": [...]} / {"not": {...}} / a condition: see audience.segments.store.
     rule: Mapped[dict] = mapped_column(JSONType)
     last_count: Mapped[int | None] = mapped_column()
     last_counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,1 +1,7 @@
-"""TODO"""
+"""The service's own processes: liveness, start-up checks, the development Outbox.
+
+Entry points:
+- `health`: check_health, beat, prune_heartbeats
+- `checks`: wait_for_services (`flask check --wait`)
+- `outbox`: list_captured, get_captured (what the capture SMTP server stored)
+"""

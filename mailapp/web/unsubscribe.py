@@ -4,7 +4,7 @@ GET never changes anything (mail scanners prefetch links). A POST carrying
 `List-Unsubscribe=One-Click` comes from a mailbox provider, without cookies or a CSRF
 token: it unsubscribes from everything at once and answers 200 without a redirect.
 Every other POST comes from our own page and must carry the CSRF token. The link of a
-test message (services.preview.signed_test_links) answers with a page saying so and changes nothing.
+test message (content.preview.signed_test_links) answers with a page saying so and changes nothing.
 """
 
 from __future__ import annotations

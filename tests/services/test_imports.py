@@ -182,7 +182,7 @@ def test_empty_and_batches(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         with pytest.raises(ServiceError, match="empty"):
             _upload(project.id, "  \n", tmp_path)
         monkeypatch.setattr("mailapp.audience.imports.runs.BATCH_ROWS", 7)
-        monkeypatch.setattr("mailapp.audience.imports.staging.CHUNK_ROWS", 7)
+        monkeypatch.setattr("mailapp.audience.imports.chunks.CHUNK_ROWS", 7)
         rows = "".join(f"p{i}@example.com,{i}\n" for i in range(50))
         job = _upload(project.id, "email,n\n" + rows + "p3@example.com,again\n", tmp_path)
         set_mapping(project.id, job.id, job.mapping, actor=TEST_ACTOR)
@@ -203,7 +203,7 @@ def test_lists_skip_policy_suppression_and_duplicates_across_chunks(
 ) -> None:
     """Chunks of three rows, so duplicates and suppressed repeats straddle chunk borders."""
     monkeypatch.setattr("mailapp.audience.imports.runs.BATCH_ROWS", 3)
-    monkeypatch.setattr("mailapp.audience.imports.staging.CHUNK_ROWS", 3)
+    monkeypatch.setattr("mailapp.audience.imports.chunks.CHUNK_ROWS", 3)
     with app.app_context():
         project = make_project()
         everyone = create_list(project.id, "Everyone", actor=TEST_ACTOR)

@@ -155,13 +155,8 @@ def test_header_values_cannot_inject_headers():
 
 def test_rendered_tracked_messages_parse_and_verify(key):
     from mailapp.content.htmlprep import sanitize_html
-    from mailapp.content.rendering import (
-        add_open_pixel,
-        compile_content,
-        render_content,
-        rewrite_links,
-        template_context,
-    )
+    from mailapp.content.links import add_open_pixel, rewrite_links
+    from mailapp.content.rendering import compile_content, render_content, template_context
     from mailapp.models import TemplateVersion
 
     html = sanitize_html(

@@ -4,16 +4,18 @@ import threading
 
 import pytest
 
-from mailapp.content.rendering import (
-    RenderError,
+from mailapp.content.links import (
     add_open_pixel,
-    compile_content,
     extract_links,
     extract_text_links,
-    render_content,
-    render_snippet,
     rewrite_links,
     rewrite_text_links,
+)
+from mailapp.content.rendering import (
+    RenderError,
+    compile_content,
+    render_content,
+    render_snippet,
     template_context,
 )
 from mailapp.models import TemplateVersion

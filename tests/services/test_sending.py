@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.audience.suppression import suppress
-from mailapp.delivery import batches, pipeline
+from mailapp.delivery import batches, claims, pipeline
 from mailapp.delivery.campaigns import (
     campaign_progress,
     cancel_campaign,
@@ -296,9 +296,9 @@ def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     launch(project, campaign)
     pipeline.prepare_deliveries(campaign.id)
     ids = [d.id for d in deliveries(campaign.id)]
-    claimed = batches.claim_rows(campaign.id, ids[:2], utcnow())
+    claimed = claims.claim_rows(campaign.id, ids[:2], utcnow())
     assert len(claimed) == 2
-    assert batches.claim_rows(campaign.id, ids, utcnow())[0].id == ids[2]  # never twice
+    assert claims.claim_rows(campaign.id, ids, utcnow())[0].id == ids[2]  # never twice
     app.config["SEND_LEASE_SECONDS"] = 1
     assert pipeline.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
     assert campaign_progress(project.id, campaign.id)["unknown"] == 3

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from mailapp.access.audit import Actor
 from mailapp.audience.gdpr import erase_contact
-from mailapp.delivery.transactional import send_message, submit_message
+from mailapp.delivery.transactional import submit_message
+from mailapp.delivery.transactional_send import send_message
 from mailapp.extensions import db, get_redis
 from mailapp.feedback.tracking import event_buffer
 from mailapp.feedback.tracking.hits import drain_hits

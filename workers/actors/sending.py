@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.delivery import batches, pipeline, transactional
+from mailapp.delivery import batches, pipeline, transactional_send
 from mailapp.delivery.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def dispatch() -> None:
         prepare_campaign.send(campaign_id)
     for campaign_id, ids in plan.batches:
         send_batch.send(campaign_id, ids)
-    for message_id in transactional.due_messages():
+    for message_id in transactional_send.due_messages():
         send_message.send(message_id)
 
 
@@ -59,5 +59,5 @@ def send_batch(campaign_id: int, delivery_ids: list[int]) -> None:
 @dramatiq.actor(queue_name="transactional", priority=0, max_retries=20, time_limit=120_000)
 def send_message(message_id: int) -> None:
     """Send one transactional message (idempotent: a sent message is not claimed again)."""
-    outcome = transactional.send_message(message_id)
+    outcome = transactional_send.send_message(message_id)
     log.info("message %s: %s", message_id, outcome)

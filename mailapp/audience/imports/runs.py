@@ -1,6 +1,6 @@
 """Running an import (worker side): the file in chunks, set-based writes, progress after each.
 
-PostgreSQL stages each chunk by COPY and merges it in SQL (import_staging); SQLite writes
+PostgreSQL stages each chunk by COPY and merges it in SQL (`staging`); SQLite writes
 batches of cleaned rows through contact_upserts.bulk_upsert.
 """
 

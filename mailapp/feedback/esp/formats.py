@@ -1,4 +1,4 @@
-"""Each ESP's event shapes (Mailgun's in esp_mailgun), normalized with the original code and text.
+"""Each ESP's event shapes (Mailgun's in `mailgun`), normalized with the original code and text.
 
 Kinds: delivered, bounce_hard, bounce_soft, complaint, unsubscribe, open, click; None for
 events that are only kept (deferrals, processing, drops the provider made on its own).

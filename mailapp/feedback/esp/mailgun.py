@@ -2,7 +2,7 @@
 
 The current webhooks post JSON (`signature` and `event-data`); the deprecated ones, still
 sent to URLs configured the old way, post form fields (urlencoded, or multipart when a bounce
-carries attachments). Both are signed the same way (esp_auth.verify_mailgun).
+carries attachments). Both are signed the same way (signatures.verify_mailgun).
 """
 
 from __future__ import annotations
