@@ -32,13 +32,17 @@ run: install
 	MAILAPP_PORT=$(PORT) BASE_URL=$${BASE_URL:-http://127.0.0.1:$(PORT)} \
 	  honcho -f Procfile.dev start $(if $(REDIS_URL),,redis) smtp web worker scheduler
 
-## test: throwaway Redis and PostgreSQL, the whole suite on SQLite and PostgreSQL
+## test: the import contract, then throwaway Redis and PostgreSQL and the whole suite on
+## SQLite and PostgreSQL
 test: install system-deps
+	lint-imports --no-cache
 	python -m tests.support.servers -- python -m pytest $(PYTEST_ARGS)
 
+## lint: ruff, and the layer contract in pyproject.toml ([tool.importlinter])
 lint: install
 	ruff check .
 	ruff format --check .
+	lint-imports --no-cache
 
 format: install
 	ruff format .

@@ -57,7 +57,7 @@ def _plain_address(given: str) -> tuple[str, str] | None:
     that these strict patterns settle in about a microsecond (the domain check is cached,
     as a file holds few distinct domains). Anything else (Unicode, quoting, xn-- labels,
     odd TLDs, special-use domains, long parts) goes to email-validator, which also words
-    every refusal. tests/services/test_contacts.py proves the subset on tricky addresses.
+    every refusal. tests/audience/test_contacts.py proves the subset on tricky addresses.
     """
     local, at, domain = given.rpartition("@")
     if not at or len(local) > 64 or len(given) > 254 or not PLAIN_LOCAL.fullmatch(local):

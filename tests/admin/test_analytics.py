@@ -8,8 +8,14 @@ import pytest
 
 from mailapp.feedback.events import record_events
 from tests.admin.conftest import login
-from tests.factories import make_contact, make_project, make_user
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import (
+    links_of,
+    make_contact,
+    make_delivery,
+    make_project,
+    make_sent_campaign,
+    make_user,
+)
 
 AT = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 

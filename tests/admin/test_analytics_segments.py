@@ -8,8 +8,7 @@ from mailapp.extensions import db
 from mailapp.feedback.events import record_events
 from mailapp.models import Segment
 from tests.admin.conftest import login
-from tests.factories import make_contact, make_project, make_user
-from tests.support.sent_campaigns import make_delivery, make_sent_campaign
+from tests.factories import make_contact, make_delivery, make_project, make_sent_campaign, make_user
 
 
 def make_segment(project, name):

@@ -9,8 +9,14 @@ from mailapp.delivery import pipeline
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from tests.admin.conftest import csrf_token
-from tests.factories import make_project, make_user
-from tests.support.campaigns import make_campaign, make_list, make_sender, make_template
+from tests.factories import (
+    make_campaign,
+    make_list,
+    make_project,
+    make_sender,
+    make_template,
+    make_user,
+)
 
 
 def setup(contacts=3, sender_fields=None):

@@ -11,13 +11,13 @@ from mailapp.urls import LinkSigner
 from tests.admin.conftest import login
 from tests.factories import (
     TEST_ACTOR,
-    make_campaign,
     make_contact,
     make_delivery,
     make_project,
+    make_sent_campaign,
     make_user,
 )
-from tests.services.test_inbound import BOUNCE_DOMAIN, dsn
+from tests.support.bounces import BOUNCE_DOMAIN, dsn
 from tests.support.corpus import FLANKER
 
 
@@ -32,7 +32,7 @@ def strays_and_a_mapped_one():
     """Two projects; a forged-VERP hard bounce, an unknown report, and one that maps."""
     acme, other = make_project("acme"), make_project("other")
     contact = make_contact(acme, "ada@example.org")
-    delivery = make_delivery(make_campaign(acme), contact, status="sent")
+    delivery = make_delivery(make_sent_campaign(acme), contact, status="sent")
     good = LinkSigner.from_app().verp_address(delivery.id, BOUNCE_DOMAIN)
     local, domain = good.split("@")
     forged = f"{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}"

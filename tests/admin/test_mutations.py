@@ -19,7 +19,7 @@ from mailapp.models import (
 )
 from tests.admin.conftest import csrf_token, login
 from tests.factories import make_contact, make_project, make_user
-from tests.services.audit_helpers import one_audit_entry
+from tests.support.audit import one_audit_entry
 
 
 def owner_client(client, role="owner"):

@@ -6,17 +6,10 @@ import pytest
 
 from mailapp.extensions import db
 from mailapp.models import Membership, Role
-from tests.factories import PASSWORD, make_project, make_user
+from tests.factories import make_project, make_user
+from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/")
 
 
 def test_owner_switches_project_edits_a_contact_and_sees_the_audit_entry(app, page):

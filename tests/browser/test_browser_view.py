@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Event, EventType
-from tests.factories import make_project
-from tests.support.campaigns import HTML, make_template, pipeline_sink, send_campaign
+from tests.factories import HTML, make_project, make_template
+from tests.support.pipeline import pipeline_sink, send_campaign
 
 pytestmark = pytest.mark.browser
 VIEW = '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'

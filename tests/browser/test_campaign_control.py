@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from mailapp.models.base import utcnow
-from tests.browser.test_back_office import log_in
-from tests.factories import make_campaign, make_contact, make_delivery, make_project, make_user
+from tests.factories import make_contact, make_delivery, make_project, make_sent_campaign, make_user
+from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def live(page, name: str) -> str:
 def test_details_follow_the_campaign_until_it_is_sent(app, page):
     project = make_project()
     marketer = make_user(project, "marketer", email="marketer@example.com")
-    campaign = make_campaign(
+    campaign = make_sent_campaign(
         project, name="Live campaign", status=CampaignStatus.SENDING, launched_at=utcnow()
     )
     for _ in range(4):

@@ -7,9 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from mailapp.feedback.events import record_events
-from tests.browser.test_back_office import log_in
-from tests.factories import make_contact, make_project, make_user
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import (
+    links_of,
+    make_contact,
+    make_delivery,
+    make_project,
+    make_sent_campaign,
+    make_user,
+)
+from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
 

@@ -32,16 +32,17 @@ from mailapp.models import (
     Project,
     SuppressionReason,
 )
-from tests.factories import TEST_ACTOR, make_project
-from tests.support.campaigns import (
+from tests.factories import (
+    TEST_ACTOR,
     add_contacts,
     dkim_key,
-    launch,
     make_campaign,
     make_list,
+    make_project,
     make_sender,
     make_template,
 )
+from tests.support.pipeline import launch
 from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.e2e

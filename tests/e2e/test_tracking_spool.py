@@ -28,8 +28,7 @@ from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Event
 from mailapp.urls import LinkSigner
 from tests.conftest import app_config
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import links_of, make_contact, make_delivery, make_project, make_sent_campaign
 from tests.support.servers import RedisServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,14 @@ from mailapp.audience.suppression import suppress
 from mailapp.delivery.batches import transport_pool
 from mailapp.extensions import db
 from mailapp.models import AuditLog, SuppressionReason
-from tests.factories import TEST_ACTOR, make_contact, make_project
-from tests.support.campaigns import make_list, make_sender, make_template
+from tests.factories import (
+    TEST_ACTOR,
+    make_contact,
+    make_list,
+    make_project,
+    make_sender,
+    make_template,
+)
 from tests.support.smtp_sink import SmtpSink
 from workers.actors.sending import send_message
 from workers.broker import broker

@@ -2,8 +2,7 @@
 
 from mailapp.access.audit import Actor
 from mailapp.content.assets import delete_asset, upload_asset
-from tests.factories import make_project
-from tests.services.test_assets import image_bytes
+from tests.factories import image_bytes, make_project
 
 ACTOR = Actor.system("test")
 

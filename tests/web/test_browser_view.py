@@ -17,8 +17,8 @@ from mailapp.feedback.tracking.hits import drain_hits
 from mailapp.models import Delivery, Event, EventType, Message
 from mailapp.tokens import make_token
 from mailapp.urls import LinkSigner, read_verp
-from tests.factories import make_contact, make_project
-from tests.support.campaigns import HTML, make_sender, make_template, pipeline_sink, send_campaign
+from tests.factories import HTML, make_contact, make_project, make_sender, make_template
+from tests.support.pipeline import pipeline_sink, send_campaign
 
 VIEW = '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 PIXEL_RE = re.compile(r'<img src="http://mail\.test/t/o/[^"]+"[^>]*>')

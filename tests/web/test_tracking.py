@@ -10,8 +10,14 @@ from mailapp.feedback.tracking import event_buffer
 from mailapp.feedback.tracking.hits import drain_hits, flush_hits
 from mailapp.models import Event, EventType, Link
 from mailapp.urls import LinkSigner
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_message, make_sent_campaign
+from tests.factories import (
+    links_of,
+    make_contact,
+    make_delivery,
+    make_message,
+    make_project,
+    make_sent_campaign,
+)
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
 

@@ -21,8 +21,13 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.urls import LinkSigner
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import make_delivery, make_message, make_sent_campaign
+from tests.factories import (
+    make_contact,
+    make_delivery,
+    make_message,
+    make_project,
+    make_sent_campaign,
+)
 
 
 def _make_list(project, name):

@@ -32,7 +32,13 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.models.base import utcnow
-from tests.factories import TEST_ACTOR, make_campaign, make_contact, make_delivery, make_project
+from tests.factories import (
+    TEST_ACTOR,
+    make_contact,
+    make_delivery,
+    make_project,
+    make_sent_campaign,
+)
 
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-7506a1e35b36ef5a444dd1a8e7cc3ed8.pem"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
@@ -45,7 +51,7 @@ def setup(app):
         project = make_project()
         contact = make_contact(project, "recipient@example.org")
         delivery = make_delivery(
-            make_campaign(project),
+            make_sent_campaign(project),
             contact,
             status="sent",
             sent_at=utcnow(),

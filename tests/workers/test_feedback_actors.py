@@ -9,8 +9,8 @@ from mailapp.extensions import db
 from mailapp.integrations.webhooks import create_endpoint, publish_event
 from mailapp.models import AttemptStatus, InboundMessage, WebhookAttempt
 from tests.factories import TEST_ACTOR, make_project
-from tests.services.test_webhooks import Receiver
 from tests.support.dovecot import DovecotServer
+from tests.support.http_receiver import Receiver
 from workers.actors.feedback import poll_bounce_mailbox
 from workers.actors.webhooks import deliver_due_webhooks
 from workers.broker import broker

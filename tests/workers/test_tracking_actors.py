@@ -6,8 +6,7 @@ from dramatiq import Worker
 from mailapp.extensions import db
 from mailapp.models import Event
 from mailapp.urls import LinkSigner
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import make_delivery, make_sent_campaign
+from tests.factories import make_contact, make_delivery, make_project, make_sent_campaign
 from workers.actors.tracking import drain_tracking_events
 from workers.broker import broker
 from workers.scheduler import JOBS

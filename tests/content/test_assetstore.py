@@ -14,8 +14,7 @@ from mailapp.content.assets import delete_asset, upload_asset
 from mailapp.content.assetstore import S3Store, asset_store
 from mailapp.extensions import db
 from mailapp.models import Project
-from tests.factories import make_project
-from tests.services.test_assets import image_bytes
+from tests.factories import image_bytes, make_project
 from tests.support.servers import free_port
 
 BUCKET = "mailapp-assets"

@@ -21,8 +21,7 @@ from mailapp.models import (
 )
 from mailapp.urls import LinkSigner
 from tests.conftest import app_config
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import links_of, make_contact, make_delivery, make_project, make_sent_campaign
 from tests.support.servers import free_port
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"

@@ -12,16 +12,8 @@ from mailapp.delivery.launch import preflight
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, Link
 from mailapp.urls import read_click, read_single, read_verp
-from tests.factories import make_project
-from tests.support.campaigns import (
-    HTML,
-    make_campaign,
-    make_list,
-    make_sender,
-    make_template,
-    pipeline_sink,
-    send_campaign,
-)
+from tests.factories import HTML, make_campaign, make_list, make_project, make_sender, make_template
+from tests.support.pipeline import pipeline_sink, send_campaign
 
 VIEW_HTML = HTML + '\n<p><a href="{{ view_in_browser_url }}">View in your browser</a></p>'
 TEXT = """Hello {{ contact.first_name }},

@@ -7,7 +7,7 @@ from mailapp.access.login import authenticate, unlock_member
 from mailapp.errors import NotFound
 from mailapp.extensions import db
 from tests.factories import PASSWORD, TEST_ACTOR, make_project, make_user
-from tests.services.audit_helpers import one_audit_entry
+from tests.support.audit import one_audit_entry
 
 
 def test_an_account_locks_after_repeated_failures_even_with_the_right_password(app):

@@ -16,7 +16,7 @@ from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Membership, Role, User
 from tests.factories import PASSWORD, TEST_ACTOR, make_project
-from tests.services.audit_helpers import one_audit_entry
+from tests.support.audit import one_audit_entry
 
 
 def count(model):

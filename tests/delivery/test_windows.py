@@ -9,15 +9,15 @@ from mailapp.delivery.windows import SendWindow, next_local_time, quiet_until, z
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact, Delivery, ScheduleMode
-from tests.factories import make_project
-from tests.support.campaigns import (
+from tests.factories import (
     add_contacts,
-    launch,
     make_campaign,
     make_list,
+    make_project,
     make_sender,
     make_template,
 )
+from tests.support.pipeline import launch
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00", "timezone": "Europe/Berlin"}

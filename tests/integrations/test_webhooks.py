@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -25,44 +23,7 @@ from mailapp.integrations.webhooks import (
 from mailapp.models import AttemptStatus, WebhookAttempt
 from mailapp.models.base import utcnow
 from tests.factories import TEST_ACTOR, make_project
-
-
-class Receiver:
-    """A real HTTP server recording requests and answering with scripted statuses."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((self.path, dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header(
-                        "Location", f"http://127.0.0.1:{self.server.server_port}/moved"
-                    )
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/mailapp?x=1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support.http_receiver import Receiver
 
 
 @pytest.fixture
@@ -208,7 +169,7 @@ def test_endpoint_urls_are_validated(app):
 
 def test_feedback_events_are_published(app, receiver):
     from mailapp.feedback.inbound import ingest_message
-    from tests.services.test_inbound import dsn, sent_delivery
+    from tests.support.bounces import dsn, sent_delivery
 
     with app.app_context():
         project = make_project()

@@ -2,8 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from mailapp.delivery.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
 from mailapp.extensions import get_redis
-from tests.factories import make_project
-from tests.support.campaigns import make_sender
+from tests.factories import make_project, make_sender
 
 NOW = datetime(2026, 5, 4, 10, 0, 0, 250_000, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from mailapp.extensions import db
 from mailapp.feedback.mailboxes import poll_configured_mailbox, poll_mailbox
 from mailapp.models import Contact, ContactStatus, InboundMessage
 from tests.factories import TEST_ACTOR, make_project
-from tests.services.test_inbound import dsn, sent_delivery
+from tests.support.bounces import dsn, sent_delivery
 from tests.support.corpus import FLANKER
 from tests.support.dovecot import DovecotServer
 

@@ -8,8 +8,14 @@ from mailapp.content.utm import check_utm_rule, slugify, utm_url
 from mailapp.delivery.campaigns import create_campaign
 from mailapp.feedback.tracking.click_targets import resolve_click
 from mailapp.urls import LinkSigner
-from tests.factories import TEST_ACTOR, make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import (
+    TEST_ACTOR,
+    links_of,
+    make_contact,
+    make_delivery,
+    make_project,
+    make_sent_campaign,
+)
 
 RULE = {"utm_source": "mailapp", "utm_medium": "email", "utm_campaign": "{{ campaign.slug }}"}
 

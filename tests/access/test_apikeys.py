@@ -13,7 +13,7 @@ from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models.base import utcnow
 from tests.factories import make_project
-from tests.services.audit_helpers import one_audit_entry
+from tests.support.audit import one_audit_entry
 
 ACTOR = Actor(label="ada@example.com", user_id=None, ip="192.0.2.1")
 

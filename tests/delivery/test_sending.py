@@ -31,16 +31,16 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.urls import read_click, read_verp
-from tests.factories import TEST_ACTOR, make_project
-from tests.support.campaigns import (
+from tests.factories import (
+    TEST_ACTOR,
     dkim_key,
-    launch,
     make_campaign,
     make_list,
+    make_project,
     make_sender,
     make_template,
-    run_pipeline,
 )
+from tests.support.pipeline import launch, run_pipeline
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -141,7 +141,7 @@ def test_suppression_wins_before_and_after_prepare(app, sink):
 
 def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
     project, campaign, lst = setup_campaign(0)
-    from tests.support.campaigns import add_contacts
+    from tests.factories import add_contacts
 
     add_contacts(
         project, lst, ["gone@example.org", "full@example.org", "slow@gmail.com", "ok@example.org"]
@@ -420,7 +420,7 @@ def test_frequency_cap_and_quiet_hours(app, sink):
 
 
 def test_bounce_rate_guardrail_pauses_the_campaign(app, sink):
-    from tests.support.campaigns import add_contacts
+    from tests.factories import add_contacts
 
     project, campaign, lst = setup_campaign(5, guardrails={"max_bounce_rate": 0.1, "min_sample": 5})
     bad = [f"gone{i}@example.org" for i in range(5)]
@@ -449,7 +449,7 @@ def test_segment_audience_joins_the_lists_and_suppression_still_wins(app, sink):
     from mailapp.models import Segment
 
     project, campaign, lst = setup_campaign(2)
-    from tests.support.campaigns import add_contacts, make_list
+    from tests.factories import add_contacts, make_list
 
     other = make_list(project, 0)
     add_contacts(project, other, ["vip@example.org", "vip2@example.org", "plain@example.org"])

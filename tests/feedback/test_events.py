@@ -17,8 +17,7 @@ from mailapp.models import (
     EventType,
     LinkStat,
 )
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import links_of, make_contact, make_delivery, make_project, make_sent_campaign
 
 T0 = datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC)
 

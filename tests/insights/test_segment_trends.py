@@ -15,8 +15,7 @@ from mailapp.insights.segment_trends import (
     segment_trends,
 )
 from mailapp.models import Event, Segment
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import make_delivery, make_sent_campaign
+from tests.factories import make_contact, make_delivery, make_project, make_sent_campaign
 
 TODAY = date(2026, 5, 10)
 

@@ -1,11 +1,9 @@
 """The asset library: uploads checked by decoding them, stored on disk, audited."""
 
-import io
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
 from mailapp.access.audit import Actor
 from mailapp.content.assets import asset_url, delete_asset, upload_asset
@@ -13,15 +11,9 @@ from mailapp.content.assetstore import asset_store
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import AuditLog
-from tests.factories import make_project
+from tests.factories import image_bytes, make_project
 
 ACTOR = Actor.system("test")
-
-
-def image_bytes(fmt: str = "PNG", size=(40, 20)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(out, format=fmt)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,7 @@ from mailapp.insights.exports import (
 )
 from mailapp.insights.reports import campaign_report, project_dashboard
 from mailapp.models import Campaign, DeliveryStatus, Event, EventType
-from tests.factories import make_contact, make_project
-from tests.support.sent_campaigns import links_of, make_delivery, make_sent_campaign
+from tests.factories import links_of, make_contact, make_delivery, make_project, make_sent_campaign
 
 DAY0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 TYPES = [
