@@ -5,10 +5,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
+from mailapp import ROOT
 from mailapp.feedback.tracking import hit_spool
 from mailapp.feedback.tracking.hit_spool import HitSpool, adopt_orphans, line_key
 
@@ -108,7 +108,7 @@ CHILD = textwrap.dedent(
 def test_the_spool_of_a_killed_process_is_adopted_whole_and_removed(tmp_path):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
     )
     try:
