@@ -6,7 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from mailapp.admin import context
+from mailapp.admin import context, display
 from mailapp.admin.index import HomeView
 
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(context.available_projects, "mailapp_projects")
     app.add_template_global(context.current_project_or_none, "mailapp_current_project")
     app.add_template_global(context.current_role, "mailapp_current_role")
+    display.init_app(app)
     _add_views(admin)
 
 
