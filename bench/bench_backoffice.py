@@ -1,0 +1,337 @@
+"""Every back-office page, timed with 1,000 contacts and with 1,000,000 contacts and 10,000,000
+events in PostgreSQL (the issue's target: under 300 ms of server time each).
+
+Builds two projects in a scratch database with the same shape at two sizes: contacts with
+attributes, three lists, two segments, ten sent campaigns with deliveries and links, raw events
+spread over 60 days and the aggregates they leave (daily stats, engagement, link stats). Then
+requests each page through the Flask test client as the project's owner (routing, queries and
+rendering: the server's share of a page view) and prints the median of RUNS requests for both
+sizes side by side, with a SELECT 1 round trip as the floor. Pages are found from the URL map
+(every GET page of the back office that takes no argument) plus the detail pages of one row of
+each kind. Prints figures; asserts nothing but a 200 answer.
+
+Needs TEST_POSTGRES_URL and TEST_REDIS_URL (`make bench` provides them).
+BENCH_CONTACTS / BENCH_EVENTS scale the big project (defaults 1,000,000 / 10,000,000).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DRAMATIQ_BROKER", "stub")
+
+from mailapp import create_app
+from mailapp.access.audit import Actor
+from mailapp.access.projects import create_project
+from mailapp.access.users import create_user
+from mailapp.extensions import db
+
+SIZES = {
+    "small": (1_000, 10_000),
+    "big": (
+        int(os.environ.get("BENCH_CONTACTS", "1000000")),
+        int(os.environ.get("BENCH_EVENTS", "10000000")),
+    ),
+}
+CAMPAIGNS = 10
+RUNS = 5
+TARGET_MS = 300
+# Back-office URLs that are actions or downloads, not pages a person reads.
+SKIP = (
+    "/static/",
+    "/logout",
+    "export",
+    ".csv",
+    "/download",
+    "/raw",
+    "/ajax/",
+    "/details/",
+    "/edit/",
+)
+
+
+def scratch_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def seed(conn: psycopg.Connection, project_id: int, contacts: int, events: int) -> None:
+    """The project's audience, campaigns and history, set-based in a few statements."""
+    p = {"p": project_id, "n": contacts, "e": events, "c": CAMPAIGNS}
+    conn.execute(
+        """
+        INSERT INTO contacts (project_id, email, email_raw, status, attributes, first_name,
+                              timezone, is_role_address, is_disposable, quarantined,
+                              soft_bounces, created_at, updated_at, last_opened_at)
+        SELECT %(p)s, 'c' || g || '@p' || %(p)s || '.example', 'c' || g || '@x',
+               CASE WHEN g %% 20 = 0 THEN 'unsubscribed' WHEN g %% 50 = 0 THEN 'bounced'
+                    ELSE 'active' END,
+               jsonb_build_object('city', (ARRAY['Berlin','Paris','Oslo','Lima'])[g %% 4 + 1],
+                                  'plan', (ARRAY['free','pro','team'])[g %% 3 + 1]),
+               'Name' || g, 'Europe/Berlin', false, false, g %% 97 = 0, 0,
+               now() - (g %% 365) * interval '1 day', now(),
+               CASE WHEN g %% 3 = 0 THEN now() - (g %% 60) * interval '1 day' END
+        FROM generate_series(1, %(n)s) g
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO lists (project_id, name, opt_in, is_public, token, created_at)
+        SELECT %(p)s, name, 'single', name = 'Newsletter', md5(random()::text), now()
+        FROM unnest(ARRAY['Newsletter', 'Customers', 'Webinar']) name
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO list_memberships (project_id, list_id, contact_id, status, created_at)
+        SELECT %(p)s, l.id, c.id, 'confirmed', now()
+        FROM contacts c JOIN lists l ON l.project_id = %(p)s
+        WHERE c.project_id = %(p)s
+          AND (l.name = 'Newsletter' OR (l.name = 'Customers' AND c.id %% 3 = 0)
+               OR (l.name = 'Webinar' AND c.id %% 10 = 0))
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO segments (project_id, name, rule, created_at)
+        VALUES (%(p)s, 'Berliners', '{"all": [{"field": "attributes.city", "op": "eq",
+                "value": "Berlin"}]}', now()),
+               (%(p)s, 'Engaged pros', '{"all": [{"field": "attributes.plan", "op": "eq",
+                "value": "pro"}, {"field": "opened", "op": "within_days", "value": 30}]}',
+                now())
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO campaigns (project_id, name, status, audience, utm, guardrails,
+                               schedule_mode, track_opens, track_clicks, created_at, launched_at)
+        SELECT %(p)s, 'Campaign ' || n, 'sent',
+               jsonb_build_object('lists', jsonb_build_array(
+                   (SELECT min(id) FROM lists WHERE project_id = %(p)s))),
+               '{}', '{}', 'now', true, true, now() - n * interval '5 days',
+               now() - n * interval '5 days'
+        FROM generate_series(1, %(c)s) n
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO links (project_id, campaign_id, position, url)
+        SELECT %(p)s, c.id, pos, 'https://shop.example.com/item/' || pos
+        FROM campaigns c, generate_series(0, 4) pos WHERE c.project_id = %(p)s
+        """,
+        p,
+    )
+    # Each campaign went to a tenth of the audience (a million deliveries at 1M contacts).
+    conn.execute(
+        """
+        INSERT INTO deliveries (project_id, campaign_id, contact_id, status, attempts,
+                                scheduled_at, sent_at, updated_at, variant)
+        SELECT %(p)s, cm.id, ct.id, 'sent', 1, cm.launched_at, cm.launched_at, now(), 'A'
+        FROM campaigns cm JOIN contacts ct ON ct.project_id = %(p)s
+             AND ct.id %% %(c)s = cm.id %% %(c)s
+        WHERE cm.project_id = %(p)s
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO events (project_id, type, occurred_at, campaign_id, contact_id, delivery_id,
+                            link_id, is_machine, payload)
+        SELECT %(p)s, t.type, d.sent_at + (g %% 2880) * interval '1 minute', d.campaign_id,
+               d.contact_id, d.id,
+               CASE WHEN t.type = 'click' THEN (SELECT min(id) FROM links
+                    WHERE campaign_id = d.campaign_id) + g %% 5 END,
+               g %% 11 = 0, '{}'
+        FROM generate_series(1, %(e)s) g
+        JOIN LATERAL (SELECT (ARRAY['delivered','open','open','open','click','click',
+                              'bounce_soft','sent'])[g %% 8 + 1] AS type) t ON true
+        JOIN deliveries d ON d.id = (SELECT min(id) FROM deliveries WHERE project_id = %(p)s)
+                                    + g %% (SELECT count(*) FROM deliveries
+                                           WHERE project_id = %(p)s)
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO daily_stats (project_id, day, campaign_id, type, is_machine, count)
+        SELECT project_id, occurred_at::date, campaign_id, type, is_machine, count(*)
+        FROM events WHERE project_id = %(p)s GROUP BY 1, 2, 3, 4, 5
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO campaign_engagement (project_id, campaign_id, contact_id, opens, clicks,
+                                         machine_opens, machine_clicks, first_opened_at,
+                                         first_clicked_at)
+        SELECT project_id, campaign_id, contact_id,
+               count(*) FILTER (WHERE type = 'open' AND NOT is_machine),
+               count(*) FILTER (WHERE type = 'click' AND NOT is_machine),
+               count(*) FILTER (WHERE type = 'open' AND is_machine),
+               count(*) FILTER (WHERE type = 'click' AND is_machine),
+               min(occurred_at) FILTER (WHERE type = 'open'),
+               min(occurred_at) FILTER (WHERE type = 'click')
+        FROM events WHERE project_id = %(p)s AND type IN ('open', 'click')
+        GROUP BY 1, 2, 3
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        INSERT INTO link_stats (project_id, link_id, clicks, machine_clicks)
+        SELECT project_id, link_id, count(*) FILTER (WHERE NOT is_machine),
+               count(*) FILTER (WHERE is_machine)
+        FROM events WHERE project_id = %(p)s AND link_id IS NOT NULL GROUP BY 1, 2
+        """,
+        p,
+    )
+
+
+def pages(app: Flask, project_id: int) -> dict[str, str]:
+    """Every argument-free GET page of the back office, and one detail page of each kind."""
+    found: dict[str, str] = {}
+    for rule in app.url_map.iter_rules():
+        url = rule.rule
+        if (
+            "GET" in (rule.methods or ())
+            and not rule.arguments
+            and (url.startswith("/admin") or url == "/")
+            and not any(part in url for part in SKIP)
+        ):
+            found[url] = url
+    with app.app_context():
+
+        def first(table: str) -> int | None:
+            return db.session.scalar(
+                sa.text(f"SELECT min(id) FROM {table} WHERE project_id = :p"),
+                {"p": project_id},
+            )
+
+        for table, endpoint in (
+            ("contacts", "contact"),
+            ("campaigns", "campaign"),
+            ("lists", "list"),
+            ("segments", "segment"),
+        ):
+            if (row := first(table)) is not None:
+                found[f"{endpoint} details"] = f"/admin/{endpoint}/details/?id={row}"
+                found[f"{endpoint} edit"] = f"/admin/{endpoint}/edit/?id={row}"
+        if (campaign := first("campaigns")) is not None:
+            found["campaign report"] = f"/admin/analytics/campaign/{campaign}/"
+            found["campaign click map"] = f"/admin/analytics/campaign/{campaign}/clickmap"
+    return found
+
+
+def timed(request: Callable[[], int]) -> float | str:
+    """Median milliseconds of RUNS requests after one warm-up; the status when not 200."""
+    status = request()
+    if status != 200:
+        return f"HTTP {status}"
+    samples = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        request()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _cell(value: float | str) -> str:
+    return f"{value:>18.1f}" if isinstance(value, float) else f"{value:>18}"
+
+
+def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, float | str]:
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+    return {
+        name: timed(lambda path=path: client.get(path).status_code) for name, path in found.items()
+    }
+
+
+def main() -> None:
+    server_url = os.environ["TEST_POSTGRES_URL"]
+    url = scratch_database(server_url)
+    app = create_app(
+        {
+            "MAILAPP_ENV": "testing",
+            "DATABASE_URL": url,
+            "REDIS_URL": os.environ["TEST_REDIS_URL"],
+            "SECRET_KEY": "bench-" + "x" * 40,
+            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-instance-"),
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    actor = Actor.system("bench")
+    users, projects = {}, {}
+    raw = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with app.app_context():
+        upgrade()
+        for slug in SIZES:
+            projects[slug] = create_project(slug, actor=actor, timezone="Europe/Berlin").id
+            users[slug] = create_user(
+                f"owner@{slug}.example", "bench password 123", role="owner",
+                project_slug=slug, actor=actor,
+            ).id  # fmt: skip
+    for slug, (contacts, events) in SIZES.items():
+        started = time.perf_counter()
+        with psycopg.connect(raw, autocommit=True) as conn:
+            seed(conn, projects[slug], contacts, events)
+            conn.execute("VACUUM ANALYZE")
+        print(
+            f"seeded {slug}: {contacts:,} contacts, {events:,} events"
+            f" in {time.perf_counter() - started:.0f} s"
+        )
+    results: dict[str, dict[str, float | str]] = {}
+    names: dict[str, str] = {}
+    for slug in SIZES:
+        found = pages(app, projects[slug])
+        names.update(found)
+        results[slug] = time_pages(app, users[slug], found)
+    with app.app_context():
+        floor = timed(lambda: db.session.execute(sa.text("SELECT 1")) and 200)
+    small, big = SIZES["small"], SIZES["big"]
+    print(
+        f"\nserver time, median of {RUNS} requests (ms); pages over {TARGET_MS} ms marked *\n"
+        f"{'page':44} {small[0]:>9,} contacts {big[0]:>11,} contacts / {big[1]:,} events"
+    )
+    slow = 0
+    # Pages that answer a redirect or a refusal to an owner with no argument are not pages.
+    shown = [n for n in sorted(names) if any(isinstance(r.get(n), float) for r in results.values())]
+    for name in shown:
+        a, b = results["small"].get(name, "-"), results["big"].get(name, "-")
+        mark = " *" if isinstance(b, float) and b > TARGET_MS else ""
+        slow += bool(mark)
+        print(f"{name[:44]:44} {_cell(a)} {_cell(b)}{mark}")
+    print(f"{'baseline: SELECT 1 round trip':44} {floor:>18.2f}")
+    print(f"\n{len(shown)} pages, {slow} over {TARGET_MS} ms with {big[0]:,} contacts")
+    with app.app_context():
+        db.engine.dispose()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
