@@ -72,7 +72,10 @@ class SegmentAdmin(ProjectModelView):
     column_descriptions = {"last_count": "As of the last count: saving a segment counts it."}
     form_columns = ["name", "description", "rule"]
     form_widget_args = {"rule": {"rows": 10, "id": "rule", "required": False}}
-    form_args = {"description": {"description": "A note for your team; not shown to contacts."}}
+    form_args = {
+        "description": {"description": "A note for your team; not shown to contacts."},
+        "rule": {"label": "Rule (JSON)"},
+    }
     create_template = EDIT_TEMPLATE
     edit_template = EDIT_TEMPLATE
 
@@ -101,6 +104,10 @@ class SegmentAdmin(ProjectModelView):
                 "summary": descriptions.describe_count(count, description),
             }
         )
+
+    def after_model_change(self, form: Form, model: Segment, is_created: bool) -> None:
+        words = descriptions.describe_count(model.last_count or 0, _description(model))
+        flash(f"“{model.name}” saved: {words}.", "success")
 
     @action("recount", "Count now (who entered, who left)")
     def action_recount(self, ids: list[str]) -> None:

@@ -122,13 +122,14 @@
     s.addEventListener("change", function () { onchange(s.value); });
     return s;
   }
+  function label(key) { var t = key.replace(/_/g, " "); return t.charAt(0).toUpperCase() + t.slice(1); }
   function fieldOptions() {
     var groups = {}, order = [];
     data.fields.forEach(function (f) {
       if (!groups[f.group]) { groups[f.group] = []; order.push(f.group); }
       groups[f.group].push([f.field, f.label]);
     });
-    var attrs = data.attributes.map(function (a) { return ["attributes." + a.key, a.key.replace(/_/g, " ")]; });
+    var attrs = data.attributes.map(function (a) { return ["attributes." + a.key, label(a.key)]; });
     attrs.push([OTHER, "Other attribute…"]);
     var out = [["", "Choose a field…"]];
     order.forEach(function (g, i) {
