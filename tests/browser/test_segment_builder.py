@@ -79,7 +79,7 @@ def test_marketer_builds_berliners_who_opened_lately_from_dropdowns(app, page, t
     page.click("#b-root > .b-group > div > [data-role=add-group]")
     inner = page.locator(".b-group .b-group")
     inner.locator("[data-role=field]").select_option("tag")
-    _live(page, "–")
+    _live(page, "\u2013")  # the dash shown while nothing is counted
     assert page.inner_text("#segment-error") == "Condition 3 (Tag): enter a tag."
     page.screenshot(path=tmp_path / "04-unfinished.png", full_page=True)
     inner.locator("[data-role=value]").fill("vip")
