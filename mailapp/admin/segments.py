@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, flash, jsonify, request
@@ -85,10 +86,17 @@ class SegmentAdmin(ProjectModelView):
             kwargs["builder"] = {**fields.catalogue(), **choices.builder_choices(project_id)}
         return super().render(template, **kwargs)
 
-    @expose("/preview", methods=("POST",))
+    @expose("/preview", methods=("GET", "POST"))
     def preview(self) -> Response | tuple[Response, int]:
-        """The live count and description of the rule being edited (JSON body {"rule": ...})."""
-        body = request.get_json(silent=True)
+        """The live count and description of the rule being edited (JSON body or ?rule=)."""
+        try:
+            body = (
+                request.get_json(silent=True)
+                if request.method == "POST"
+                else {"rule": json.loads(request.args.get("rule", "null"))}
+            )
+        except ValueError:
+            body = None
         if not isinstance(body, dict):
             return jsonify({"error": 'Send the rule as JSON: {"rule": ...}.'}), 400
         rule, project_id = body.get("rule"), current_project().id

@@ -139,3 +139,10 @@ def test_analyst_may_read_segments_but_not_build_them(app, client) -> None:
     login(client, make_user(project, "analyst"))
     assert client.get("/admin/segment/").status_code == 200
     assert client.get("/admin/segment/new/").status_code == 403
+
+
+def test_preview_also_answers_a_rule_in_the_query_string(app, client) -> None:
+    _marketer(client, Berlin=2)
+    answer = client.get("/admin/segment/preview", query_string={"rule": json.dumps(BERLIN)})
+    assert answer.json["count"] == 2
+    assert client.get("/admin/segment/preview?rule={").status_code == 400

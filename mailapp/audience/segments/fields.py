@@ -57,6 +57,13 @@ KIND_OPERATORS: dict[str, tuple[Operator, ...]] = {
         ("is_set", "ever", "none"),
         ("is_not_set", "never", "none"),
     ),
+    # Every contact has a signup date: no "ever"/"never".
+    "signup": _ops(
+        ("within_days", "in the last", "days"),
+        ("not_within_days", "before the last", "days"),
+        ("before", "before", "date"),
+        ("after", "after", "date"),
+    ),
     "attribute_text": _TEXT,
     "attribute_number": _NUMBER + _PRESENCE,
     "attribute_date": _ops(("before", "is before", "date"), ("after", "is after", "date"))
@@ -90,7 +97,7 @@ FIELDS: tuple[Field, ...] = (
     Field("locale", "Language (locale)", "text", "Contact"),
     Field("timezone", "Time zone", "text", "Contact"),
     Field("source", "Source", "text", "Contact"),
-    Field("created_at", "Signed up", "activity", "Contact"),
+    Field("created_at", "Signed up", "signup", "Contact"),
     Field("list", "List", "list", "Lists and tags"),
     Field("tag", "Tag", "tag", "Lists and tags"),
     Field("last_opened_at", "Opened an email", "activity", "Engagement"),

@@ -7,22 +7,13 @@ A rule is a group or a condition:
     {"not": rule}          the rule does not hold
     {"field": F, "op": O, "value": V}               one condition
 
-Fields and their operators (the table both this compiler and the builder use is
-`segments.fields`):
-
-- `email`, `first_name`, `last_name`, `locale`, `source`, `timezone`:
-  eq, neq, contains, starts_with, ends_with, in, is_set, is_not_set
-- `attributes.<key>` (letters, digits, `_`, `-`): eq, neq, contains, in, is_set, is_not_set
-  on text; gt, gte, lt, lte on numbers (a number value compares the attribute as a number);
-  before, after on ISO dates (`"2024-05-01"`) stored as text; eq with true/false on booleans
-- `created_at` (signup date), `last_sent_at`, `last_opened_at`, `last_clicked_at`:
-  before, after (ISO date), within_days, not_within_days (number of days), is_set, is_not_set
-  (`{"field": "last_opened_at", "op": "is_not_set"}` is "never opened")
-- `soft_bounces`: eq, gt, gte, lt, lte
-- `list`: in, not_in (value: a list id; optional `"status"`: confirmed (default),
-  unconfirmed, unsubscribed, or any)
-- `tag`: has, has_not (value: a tag)
-- `engagement`: opened_or_clicked_within_days (value: days), hard_bounced (no value)
+Fields, and the operators each allows, are the table in `segments.fields` (shared with the
+builder). Values: text, a list of texts for `in`, numbers, ISO dates (`"2024-05-01"`), days
+(1-36500) for within_days / not_within_days, true/false for yes/no attributes, a list id for
+`list` (optional `"status"`: confirmed (default), unconfirmed, unsubscribed or any), a tag for
+`tag`. `attributes.<key>` (letters, digits, `_`, `-`) compares as a number when the value is
+one, as an ISO date with before/after. `{"field": "last_opened_at", "op": "is_not_set"}` is
+"never opened".
 
 Evaluation always leaves out suppressed and non-active contacts; quarantined ones too
 unless asked for.
@@ -39,7 +30,6 @@ import sqlalchemy as sa
 
 from mailapp.audience.segments.fields import (
     FIELDS,
-    KIND_OPERATORS,
     field_label,
     operator_label,
     operators_for,
@@ -60,9 +50,7 @@ MAX_DEPTH = 8
 MAX_CONDITIONS = 100
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 TEXT_FIELDS = tuple(f.field for f in FIELDS if f.kind == "text")
-DATE_FIELDS = tuple(f.field for f in FIELDS if f.kind == "activity")
-TEXT_OPS = tuple(o.op for o in KIND_OPERATORS["text"])
-DATE_OPS = tuple(o.op for o in KIND_OPERATORS["activity"])
+DATE_FIELDS = tuple(f.field for f in FIELDS if f.kind in ("activity", "signup"))
 MEMBER_STATUSES = {s.value for s in MembershipStatus} | {"any"}
 
 
