@@ -29,6 +29,14 @@
     if (op === "before" || op === "after") { return "attribute_date"; }
     return "attribute_text";
   }
+  // Whether a saved condition reads the same under this attribute kind (else it keeps its own).
+  function fits(kind, op, value) {
+    var ops = (data.kinds[kind] || []).map(function (o) { return o.op; });
+    if (ops.indexOf(op) < 0) { return false; }
+    if (value === undefined || value === null || Array.isArray(value)) { return true; }
+    var type = {attribute_number: "number", attribute_boolean: "boolean"}[kind] || "string";
+    return typeof value === type;
+  }
   function fromCondition(node) {
     var c = blank();
     c.field = typeof node.field === "string" ? node.field : "";
@@ -37,7 +45,8 @@
     c.status = node.status || "confirmed";
     if (c.field.indexOf("attributes.") === 0) {
       c.key = c.field.slice("attributes.".length);
-      c.kind = attributes[c.key] ? attributes[c.key].kind : guessKind(c.op, node.value);
+      c.kind = attributes[c.key] ? attributes[c.key].kind : "";
+      if (!fits(c.kind, c.op, node.value)) { c.kind = guessKind(c.op, node.value); }
       if (!attributes[c.key]) { c.field = OTHER; }
     }
     return c;

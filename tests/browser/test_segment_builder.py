@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.segments.store import save_segment
 from mailapp.extensions import db
 from mailapp.models import Segment
 from mailapp.models.base import utcnow
-from tests.factories import make_contact, make_project, make_user
+from tests.factories import TEST_ACTOR, make_contact, make_list, make_project, make_user
 from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
@@ -114,3 +116,35 @@ def test_marketer_builds_berliners_who_opened_lately_from_dropdowns(app, page, t
         ]
     }
     assert saved.last_count == 2
+
+
+def test_editing_a_saved_segment_keeps_every_condition_as_saved(app, page, tmp_path):
+    project = make_project("acme")
+    make_user(project, "marketer", email="marketer@example.com")
+    news = make_list(project, 2)
+    make_contact(project, attributes={"age": "thirty", "beta": True})
+    rule = {
+        "any": [
+            {"field": "list", "op": "in", "value": news.id, "status": "any"},
+            {"field": "attributes.beta", "op": "eq", "value": True},
+            {"field": "attributes.shoe", "op": "gt", "value": 40},
+            {"field": "attributes.age", "op": "eq", "value": "30"},
+            {
+                "not": {
+                    "any": [
+                        {"field": "tag", "op": "has", "value": "vip"},
+                        {"field": "created_at", "op": "not_within_days", "value": 365},
+                    ]
+                }
+            },
+            {"field": "soft_bounces", "op": "gte", "value": 2},
+        ]
+    }
+    segment = save_segment(project.id, "Many kinds", rule, actor=TEST_ACTOR)
+    log_in(page, "marketer@example.com")
+    page.goto(f"/admin/segment/edit/?id={segment.id}")
+    text = _live(page, "3")
+    assert "excluding those with tag vip or who did not sign up in the last 365 days" in text
+    assert page.inner_text("#segment-error") == ""
+    assert json.loads(page.input_value("textarea#rule")) == rule
+    page.screenshot(path=tmp_path / "01-edit.png", full_page=True)

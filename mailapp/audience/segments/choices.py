@@ -35,13 +35,24 @@ def _kind(value: Any) -> str:
     return "attribute_text"
 
 
-def _rule_keys(node: Any) -> set[str]:
+def _rule_kind(condition: dict) -> str:
+    """The kind a saved condition treats its attribute as."""
+    if condition.get("op") in ("before", "after"):
+        return "attribute_date"
+    if condition.get("op") in ("gt", "gte", "lt", "lte"):
+        return "attribute_number"
+    value = condition.get("value")
+    return _kind(value) if not isinstance(value, str) and value is not None else "attribute_text"
+
+
+def _rule_keys(node: Any) -> dict[str, str]:
+    """Attribute keys a rule uses, each with the kind its condition gives it."""
     if isinstance(node, list):
-        return set().union(*(_rule_keys(n) for n in node)) if node else set()
+        return {k: v for child in node for k, v in _rule_keys(child).items()}
     if not isinstance(node, dict):
-        return set()
+        return {}
     if isinstance(field := node.get("field"), str) and field.startswith("attributes."):
-        return {field.removeprefix("attributes.")}
+        return {field.removeprefix("attributes."): _rule_kind(node)}
     return _rule_keys(node.get("all") or node.get("any") or node.get("not"))
 
 
@@ -65,8 +76,10 @@ def attribute_choices(project_id: int) -> list[dict[str, Any]]:
             if isinstance(value, str) and len(value) <= 80:
                 values[key][value] += 1
     for rule in db.session.scalars(sa.select(Segment.rule).where(Segment.project_id == project_id)):
-        for key in _rule_keys(rule) - set(seen):
-            seen[key] = 0
+        for key, kind in _rule_keys(rule).items():
+            if key not in seen:
+                seen[key] = 0
+                kinds[key][kind] += 1
     return [
         {
             "key": key,

@@ -62,7 +62,10 @@ def describe_count(count: int, description: str) -> str:
 
 def _describe(node: dict, names: dict[int, str], top: bool = False) -> str:
     if "not" in node:
-        return f"not ({_describe(node['not'], names)})"
+        inner = node["not"]
+        text = f"excluding those {_describe(inner, names, top=True)}"
+        several = any(len(inner.get(key, ())) > 1 for key in ("all", "any"))
+        return f"({text})" if several and not top else text
     for key, word in (("all", " and "), ("any", " or ")):
         if key in node:
             text = word.join(_describe(child, names) for child in node[key])

@@ -153,3 +153,18 @@ def test_saving_a_segment_counts_it(app) -> None:
     )  # fmt: skip
     assert segment.last_count == 1
     assert segment.last_counted_at is not None
+
+
+def test_none_of_a_group_reads_as_excluding(app) -> None:
+    project = make_project()
+    tag = {"field": "tag", "op": "has", "value": "vip"}
+    city = {"field": "attributes.city", "op": "eq", "value": "Oslo"}
+    assert describe_rule(project.id, {"not": {"any": [tag, city]}}) == (
+        "contacts excluding those with tag vip or whose city is Oslo"
+    )
+    assert describe_rule(project.id, {"all": [city, {"not": {"any": [tag]}}]}) == (
+        "contacts whose city is Oslo and excluding those with tag vip"
+    )
+    assert describe_rule(project.id, {"all": [city, {"not": {"all": [tag, city]}}]}) == (
+        "contacts whose city is Oslo and (excluding those with tag vip and whose city is Oslo)"
+    )
