@@ -114,16 +114,26 @@ def builder_choices(project_id: int) -> dict[str, Any]:
     lists = db.session.execute(
         sa.select(List.id, List.name).where(List.project_id == project_id).order_by(List.name)
     ).all()
-    tags = db.session.scalars(
-        sa.select(ContactTag.tag)
-        .where(ContactTag.project_id == project_id)
-        .group_by(ContactTag.tag)
-        .order_by(ContactTag.tag)
-        .limit(MAX_TAGS)
-    ).all()
     return {
         "lists": [{"id": i, "name": n} for i, n in lists],
-        "tags": list(tags),
+        "tags": tag_choices(project_id),
         "attributes": attribute_choices(project_id),
         "suggestions": column_suggestions(project_id),
     }
+
+
+def tag_choices(project_id: int) -> list[str]:
+    """The project's distinct tags, in order, by hopping from one to the next in the
+    (project_id, tag) index: a GROUP BY would read every tagged contact's row."""
+    in_project = ContactTag.project_id == project_id
+    hops = (
+        sa.select(sa.func.min(ContactTag.tag).label("tag"))
+        .where(in_project)
+        .cte("tags", recursive=True)
+    )
+    following = sa.select(sa.func.min(ContactTag.tag)).where(
+        in_project, ContactTag.tag > hops.c.tag
+    )
+    hops = hops.union_all(sa.select(following.scalar_subquery()).where(hops.c.tag.is_not(None)))
+    found = sa.select(hops.c.tag).where(hops.c.tag.is_not(None)).limit(MAX_TAGS)
+    return list(db.session.scalars(found))
