@@ -121,7 +121,9 @@ def test_builder_choices_list_this_projects_attributes_lists_and_tags(app) -> No
         make_contact(project, attributes={"city": "Berlin", "nested": {"x": 1}}, locale="de"),
         make_contact(other, attributes={"secret_key": "theirs"}),
     ]
-    tag_contacts(project.id, [people[0].id], "vip", actor=TEST_ACTOR)
+    tag_contacts(project.id, [people[0].id, people[1].id], "vip", actor=TEST_ACTOR)
+    tag_contacts(project.id, [people[2].id], "alpha", actor=TEST_ACTOR)
+    tag_contacts(project.id, [people[1].id], "webinar", actor=TEST_ACTOR)
     tag_contacts(other.id, [people[3].id], "their-tag", actor=TEST_ACTOR)
     save_segment(
         project.id, "Legacy", {"field": "attributes.plan", "op": "eq", "value": "pro"},
@@ -139,7 +141,7 @@ def test_builder_choices_list_this_projects_attributes_lists_and_tags(app) -> No
     assert "nested" not in attributes
     assert "secret_key" not in attributes
     assert choices["lists"] == [{"id": news.id, "name": news.name}]
-    assert choices["tags"] == ["vip"]
+    assert choices["tags"] == ["alpha", "vip", "webinar"]
     assert choices["suggestions"]["locale"] == ["de"]
 
 
