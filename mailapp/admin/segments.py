@@ -68,6 +68,12 @@ class SegmentAdmin(ProjectModelView):
         "last_count": _count,
         "created_at": lambda *args: format_when(args[2].created_at),
     }
+    column_details_list = ["name", "description", "rule", "last_count", "created_at"]
+    column_formatters_detail = {
+        **column_formatters,
+        "name": lambda *args: args[2].name,
+        "rule": lambda *args: escape(_description(args[2])),
+    }
     column_searchable_list = ["name"]
     column_sortable_list = ["name", "last_count", "created_at"]
     column_descriptions = {"last_count": "As of the last count: saving a segment counts it."}

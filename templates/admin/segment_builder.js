@@ -121,7 +121,8 @@
     if (c.field) {
       var ops = data.kinds[kindOf(c)] || [];
       row.appendChild(select("op", "Operator of condition " + number,
-        [["", "Choose…"]].concat(ops.map(function (o) { return [o.op, o.label]; })), c.op,
+        [["", "Choose…"]].concat(ops.filter(function (o) { return o.offered || o.op === c.op; })
+          .map(function (o) { return [o.op, o.label]; })), c.op,
         function (v) {
           var before = operatorOf(c);
           c.op = v;

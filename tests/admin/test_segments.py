@@ -146,3 +146,13 @@ def test_preview_also_answers_a_rule_in_the_query_string(app, client) -> None:
     answer = client.get("/admin/segment/preview", query_string={"rule": json.dumps(BERLIN)})
     assert answer.json["count"] == 2
     assert client.get("/admin/segment/preview?rule={").status_code == 400
+
+
+def test_details_read_in_words_with_the_count_and_when(app, client) -> None:
+    project = _marketer(client, Berlin=1)
+    segment = save_segment(project.id, "B", BERLIN, actor=TEST_ACTOR, description="for the fair")
+    html = client.get(f"/admin/segment/details/?id={segment.id}").get_data(as_text=True)
+    assert "contacts whose city is Berlin" in html
+    assert '<strong class="segment-count">1</strong> contact<br>' in html
+    assert html.count("for the fair") == 1
+    assert "+00:00" not in html  # no raw timestamps

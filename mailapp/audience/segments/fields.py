@@ -19,9 +19,11 @@ class Operator:
     label: str
     # text, texts (comma-separated), number, date, days, boolean, list, tag, or none
     value: str
+    # Still valid in saved rules, no longer offered for new conditions.
+    offered: bool = True
 
 
-def _ops(*rows: tuple[str, str, str]) -> tuple[Operator, ...]:
+def _ops(*rows: tuple[Any, ...]) -> tuple[Operator, ...]:
     return tuple(Operator(*row) for row in rows)
 
 
@@ -73,7 +75,8 @@ KIND_OPERATORS: dict[str, tuple[Operator, ...]] = {
     "tag": _ops(("has", "has", "tag"), ("has_not", "does not have", "tag")),
     "engagement": _ops(
         ("opened_or_clicked_within_days", "opened or clicked in the last", "days"),
-        ("hard_bounced", "hard-bounced", "none"),
+        # Hard-bounced contacts are never mailed, so no segment count ever includes them.
+        ("hard_bounced", "hard-bounced", "none", False),
     ),
 }
 ATTRIBUTE_KINDS = ("attribute_text", "attribute_number", "attribute_date", "attribute_boolean")
@@ -103,7 +106,7 @@ FIELDS: tuple[Field, ...] = (
     Field("last_opened_at", "Opened an email", "activity", "Engagement"),
     Field("last_clicked_at", "Clicked a link", "activity", "Engagement"),
     Field("last_sent_at", "Was mailed", "activity", "Engagement"),
-    Field("engagement", "Opened or clicked", "engagement", "Engagement"),
+    Field("engagement", "Engagement", "engagement", "Engagement"),
     Field(
         "soft_bounces",
         "Soft bounces",

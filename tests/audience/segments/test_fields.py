@@ -92,6 +92,10 @@ def test_each_kind_offers_only_its_own_operators() -> None:
     assert {o["op"] for o in table["kinds"]["text"]}.isdisjoint({"gt", "before", "within_days"})
     assert {o["op"] for o in table["kinds"]["activity"]} >= {"within_days", "before", "after"}
     assert all(f["kind"] in table["kinds"] for f in table["fields"])
+    # "hard-bounced" matches no mailable contact: still valid in saved rules, not offered.
+    engagement = {o["op"]: o for o in table["kinds"]["engagement"]}
+    assert engagement["hard_bounced"]["offered"] is False
+    assert all(ops[0]["offered"] for ops in table["kinds"].values())
 
 
 def test_description_reads_once_with_its_count(app) -> None:
