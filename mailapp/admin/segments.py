@@ -8,23 +8,50 @@ from typing import Any
 from flask import Response, flash, jsonify, request
 from flask_admin import expose
 from flask_admin.actions import action
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from wtforms import Form
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project
-from mailapp.audience.segments import descriptions, store
+from mailapp.admin.display import format_when
+from mailapp.audience.segments import choices, descriptions, fields, store
 from mailapp.errors import ServiceError
 from mailapp.models import Segment
 from mailapp.models.base import utcnow
+
+EDIT_TEMPLATE = "admin/segment_edit.html"
 
 
 def _description(model: Segment) -> str:
     try:
         return descriptions.describe_rule(model.project_id, model.rule)
     except ServiceError as exc:
-        return f"(invalid rule: {exc})"
+        return f"(this rule needs fixing: {exc})"
+
+
+def _name(view: Any, context: Any, model: Segment, name: str) -> Markup:
+    if not model.description:
+        return escape(model.name)
+    note = Markup('<br><small class="text-muted">{}</small>')
+    return escape(model.name) + note.format(model.description)
+
+
+NOT_COUNTED = Markup('<span class="text-muted">not counted yet: select it, then “Count now”</span>')
+COUNTED = Markup(
+    '<strong class="segment-count">{count}</strong> {noun}<br>'
+    '<small class="text-muted">counted {when}</small>'
+)
+
+
+def _count(view: Any, context: Any, model: Segment, name: str) -> Markup:
+    if model.last_count is None:
+        return NOT_COUNTED
+    return COUNTED.format(
+        count=f"{model.last_count:,}",
+        noun="contact" if model.last_count == 1 else "contacts",
+        when=format_when(model.last_counted_at),
+    )
 
 
 class SegmentAdmin(ProjectModelView):
@@ -33,35 +60,68 @@ class SegmentAdmin(ProjectModelView):
     action_permissions = {"recount": Permission.CONTACTS_READ, "freeze": Permission.CONTACTS_WRITE}
     endpoint_permissions = {"preview": Permission.CONTACTS_READ}
 
-    column_list = ["name", "rule", "last_count", "last_counted_at", "created_at"]
-    column_labels = {"rule": "Who"}
-    column_formatters = {"rule": lambda *args: Markup.escape(_description(args[2]))}
+    column_list = ["name", "rule", "last_count", "created_at"]
+    column_labels = {"rule": "Who", "last_count": "Contacts", "description": "Note"}
+    column_formatters = {
+        "name": _name,
+        "rule": lambda *args: escape(_description(args[2])),
+        "last_count": _count,
+        "created_at": lambda *args: format_when(args[2].created_at),
+    }
+    column_details_list = ["name", "description", "rule", "last_count", "created_at"]
+    column_formatters_detail = {
+        **column_formatters,
+        "name": lambda *args: args[2].name,
+        "rule": lambda *args: escape(_description(args[2])),
+    }
     column_searchable_list = ["name"]
     column_sortable_list = ["name", "last_count", "created_at"]
+    column_descriptions = {"last_count": "As of the last count: saving a segment counts it."}
     form_columns = ["name", "description", "rule"]
-    form_widget_args = {"rule": {"rows": 8, "id": "rule"}}
-    create_template = "admin/segment_edit.html"
-    edit_template = "admin/segment_edit.html"
+    form_widget_args = {"rule": {"rows": 10, "id": "rule", "required": False}}
+    form_args = {
+        "description": {"description": "A note for your team; not shown to contacts."},
+        "rule": {"label": "Rule (JSON)"},
+    }
+    create_template = EDIT_TEMPLATE
+    edit_template = EDIT_TEMPLATE
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        if template == EDIT_TEMPLATE:
+            project_id = current_project().id
+            kwargs["builder"] = {**fields.catalogue(), **choices.builder_choices(project_id)}
+        return super().render(template, **kwargs)
 
     @expose("/preview", methods=("GET", "POST"))
-    def preview(self) -> Response:
+    def preview(self) -> Response | tuple[Response, int]:
         """The live count and description of the rule being edited (JSON body or ?rule=)."""
         try:
-            rule = (request.get_json(silent=True) or {}).get("rule") or json.loads(
-                request.args.get("rule", "null")
+            body = (
+                request.get_json(silent=True)
+                if request.method == "POST"
+                else {"rule": json.loads(request.args.get("rule", "null"))}
             )
         except ValueError:
-            return jsonify({"error": "the rule is not valid JSON"})
-        project_id = current_project().id
+            body = None
+        if not isinstance(body, dict):
+            return jsonify({"error": 'Send the rule as JSON: {"rule": ...}.'}), 400
+        rule, project_id = body.get("rule"), current_project().id
         try:
-            return jsonify(
-                {
-                    "count": store.count_rule(project_id, rule),
-                    "description": descriptions.describe_rule(project_id, rule),
-                }
-            )
+            description = descriptions.describe_rule(project_id, rule)
+            count = store.count_rule(project_id, rule)
         except ServiceError as exc:
             return jsonify({"error": str(exc)})
+        return jsonify(
+            {
+                "count": count,
+                "description": description,
+                "summary": descriptions.describe_count(count, description),
+            }
+        )
+
+    def after_model_change(self, form: Form, model: Segment, is_created: bool) -> None:
+        words = descriptions.describe_count(model.last_count or 0, _description(model))
+        flash(f"“{model.name}” saved: {words}.", "success")
 
     @action("recount", "Count now (who entered, who left)")
     def action_recount(self, ids: list[str]) -> None:
@@ -70,12 +130,12 @@ class SegmentAdmin(ProjectModelView):
                 result = store.recount_segment(
                     current_project().id, int(segment_id), actor=current_actor()
                 )
-            except ServiceError as exc:
+            except (ServiceError, ValueError) as exc:
                 flash(str(exc), "error")
                 continue
             flash(
                 f"{result.count:,} contacts: {result.entered:,} entered, "
-                f"{result.left:,} left since the last count.",
+                f"{result.left:,} left since the last “Count now”.",
                 "success",
             )
 
@@ -90,7 +150,7 @@ class SegmentAdmin(ProjectModelView):
                     f"{segment.name} ({utcnow():%Y-%m-%d %H:%M})",
                     actor=current_actor(),
                 )
-            except ServiceError as exc:
+            except (ServiceError, ValueError) as exc:
                 flash(str(exc), "error")
                 continue
             flash(f"List “{snapshot.name}” created.", "success")

@@ -1,4 +1,7 @@
-"""Audience back office: import wizard, contact profile and GDPR, segment builder, suppression."""
+"""Audience back office: import wizard, contact profile and GDPR, suppression.
+
+The segment builder has its own module, test_segments.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from mailapp.models import (
     ImportJob,
     ImportStatus,
     ListMembership,
-    Segment,
     Suppression,
 )
 from tests.admin.conftest import TOKEN, login
@@ -129,38 +131,6 @@ def test_contact_profile_bulk_lists_and_gdpr(app, client) -> None:
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).status is ContactStatus.ERASED
     assert b"stays suppressed" in client.get(f"/admin/contact/profile/{contact.id}").data
-
-
-def test_segment_builder_preview_and_save(app, client) -> None:
-    project = make_project()
-    for city in ("Berlin", "Berlin", "Oslo"):
-        make_contact(project, attributes={"city": city})
-    login(client, make_user(project, "marketer"))
-    form = client.get("/admin/segment/new/")
-    assert b"segment-builder" in form.data
-    headers = {"X-CSRFToken": token_of(form.data)}
-    rule = {"field": "attributes.city", "op": "eq", "value": "Berlin"}
-    preview = client.post("/admin/segment/preview", json={"rule": rule}, headers=headers).json
-    assert preview == {"count": 2, "description": "contacts whose city is Berlin"}
-    bad = client.post("/admin/segment/preview", json={"rule": {"all": []}}, headers=headers).json
-    assert "non-empty" in bad["error"]
-    client.post(
-        "/admin/segment/new/",
-        data={"csrf_token": token_of(form.data), "name": "Berliners", "rule": '{"all": []}'},
-    )
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Segment)) == 0
-    client.post(
-        "/admin/segment/new/",
-        data={
-            "csrf_token": token_of(form.data),
-            "name": "Berliners",
-            "rule": '{"field": "attributes.city", "op": "eq", "value": "Berlin"}',
-        },
-    )
-    segment = db.session.scalar(sa.select(Segment))
-    assert segment.name == "Berliners"
-    listing = client.get("/admin/segment/")
-    assert b"contacts whose city is Berlin" in listing.data
 
 
 def test_suppression_csv_import_page(app, client) -> None:

@@ -6,10 +6,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mailapp.audience.segments.rules import FIELD_LABELS, validate_rule
+from mailapp.audience.segments.rules import validate_rule
 from mailapp.extensions import db
 from mailapp.models import List
 
+FIELD_LABELS = {
+    "email": "email",
+    "first_name": "first name",
+    "last_name": "last name",
+    "locale": "locale",
+    "source": "source",
+    "timezone": "time zone",
+    "created_at": "signed up",
+    "last_sent_at": "was last mailed",
+    "last_opened_at": "last opened",
+    "last_clicked_at": "last clicked",
+    "soft_bounces": "soft bounces",
+}
 _COMPARE_WORDS = {
     "eq": "is",
     "neq": "is not",
@@ -23,11 +36,12 @@ _COMPARE_WORDS = {
     "before": "is before",
     "after": "is after",
 }
+# (did it, never did it, did not do it lately) for each activity date.
 _DATE_VERBS = {
-    "created_at": ("signed up", "never signed up"),
-    "last_sent_at": ("were mailed", "were never mailed"),
-    "last_opened_at": ("opened", "never opened"),
-    "last_clicked_at": ("clicked", "never clicked"),
+    "created_at": ("signed up", "never signed up", "did not sign up"),
+    "last_sent_at": ("were mailed", "were never mailed", "were not mailed"),
+    "last_opened_at": ("opened", "never opened", "have not opened"),
+    "last_clicked_at": ("clicked", "never clicked", "have not clicked"),
 }
 
 
@@ -40,9 +54,18 @@ def describe_rule(project_id: int, rule: Any) -> str:
     return "contacts " + _describe(rule, names, top=True)
 
 
+def describe_count(count: int, description: str) -> str:
+    """A count and a description as one phrase: "2,431 contacts whose city is Berlin"."""
+    noun = "contact" if count == 1 else "contacts"
+    return f"{count:,} {noun} {description.removeprefix('contacts ')}"
+
+
 def _describe(node: dict, names: dict[int, str], top: bool = False) -> str:
     if "not" in node:
-        return f"not ({_describe(node['not'], names)})"
+        inner = node["not"]
+        text = f"excluding those {_describe(inner, names, top=True)}"
+        several = any(len(inner.get(key, ())) > 1 for key in ("all", "any"))
+        return f"({text})" if several and not top else text
     for key, word in (("all", " and "), ("any", " or ")):
         if key in node:
             text = word.join(_describe(child, names) for child in node[key])
@@ -74,12 +97,12 @@ def _describe_condition(node: dict, names: dict[int, str]) -> str:
             return "who hard-bounced"
         return f"who opened or clicked in the last {value} days"
     if field in _DATE_VERBS:
-        did, never = _DATE_VERBS[field]
+        did, never, did_not = _DATE_VERBS[field]
         return {
             "is_set": f"who {did}",
             "is_not_set": f"who {never}",
             "within_days": f"who {did} in the last {value} days",
-            "not_within_days": f"who have not {did} in the last {value} days",
+            "not_within_days": f"who {did_not} in the last {value} days",
             "before": f"who {did} before {value}",
             "after": f"who {did} after {value}",
         }[op]

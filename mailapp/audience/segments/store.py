@@ -69,13 +69,15 @@ def save_segment(
     segment_id: int | None = None,
     description: str | None = None,
 ) -> Segment:
-    """Create a segment, or change one's name and rule, after validating the rule."""
+    """Create a segment, or change one's name and rule, after validating the rule; counts it,
+    so the segment list shows how many contacts it holds from the start."""
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise ServiceError("a segment name has 1-200 characters")
+        raise ServiceError("Name: a segment needs a name of 1-200 characters.")
     validate_rule(rule)
     segment = get_segment(project_id, segment_id) if segment_id else Segment(project_id=project_id)
-    segment.name, segment.rule, segment.description = name, rule, description
+    segment.name, segment.rule, segment.description = name, rule, (description or None)
+    segment.last_count, segment.last_counted_at = count_rule(project_id, rule), utcnow()
     db.session.add(segment)
     db.session.flush()
     record_audit(
@@ -83,7 +85,7 @@ def save_segment(
         "segment.update" if segment_id else "segment.create",
         project_id=project_id,
         obj=segment,
-        context={"name": name},
+        context={"name": name, "count": segment.last_count},
     )
     db.session.commit()
     return segment
