@@ -37,7 +37,8 @@ def test_own_time_zone_changes_the_times_shown_and_is_audited(app, client):
 
     home = client.get("/admin/").data.decode()
     assert "15 Jan 2026, 07:00 EST" in home
-    assert "12:00:30" not in home and ".123456" not in home
+    assert "12:00:30" not in home
+    assert ".123456" not in home
     # Flask-Admin list views follow the same zone, to the minute.
     listing = client.get("/admin/list/").data.decode()
     assert "15 Jan 2026, 07:00 EST" in listing

@@ -34,7 +34,8 @@ def test_list_view_shows_counts_per_status_from_one_query(app, client):
     big_row = next(r for r in rows if big.name in r)
     small_row = next(r for r in rows if small.name in r)
     assert "1,203" in big_row
-    assert re.search(r">\s*3\s*<", small_row) and re.search(r">\s*0\s*<", small_row)
+    assert re.search(r">\s*3\s*<", small_row)
+    assert re.search(r">\s*0\s*<", small_row)
     assert other.name not in page
     assert "Subscribed and receiving mail" in page  # the column's explanation
 
@@ -55,7 +56,8 @@ def test_public_list_shows_its_url_and_an_embed_form_that_subscribes(app, client
         re.search(r'<textarea[^>]*id="embed-code"[^>]*>(.*?)</textarea>', page, re.S)[1]
     )
     assert f'<form action="{url}" method="post"' in snippet
-    assert 'name="website"' in snippet and 'name="email"' in snippet
+    assert 'name="website"' in snippet
+    assert 'name="email"' in snippet
     assert "I want the &lt;weekly&gt; news." in snippet  # escaped for the pasted HTML
     assert 'data-copy="#embed-code"' in page
 
@@ -91,5 +93,6 @@ def test_a_private_list_says_how_to_publish_its_form(app, client):
     listing = client.get("/admin/list/").data.decode()
     assert "not public" in listing
     page = client.get(f"/admin/list/{lst.id}/signup/").data.decode()
-    assert 'id="not-public"' in page and "embed-code" not in page
+    assert 'id="not-public"' in page
+    assert "embed-code" not in page
     assert client.get("/admin/list/999999/signup/").status_code == 404

@@ -28,7 +28,8 @@ def test_forbidden_page_names_the_permission_the_roles_and_keeps_the_navigation(
     page = client.get("/admin/sender/")
     assert page.status_code == 403
     html = page.data.decode()
-    assert 'id="user-menu"' in html and 'href="/admin/contact/"' in html  # the layout
+    assert 'id="user-menu"' in html
+    assert 'href="/admin/contact/"' in html
     assert "Manage sending identities, DKIM keys and transports" in html
     assert "<code>senders.manage</code>" in html
     assert "<strong>owner, admin</strong> have" in html
@@ -59,7 +60,8 @@ def test_not_found_is_in_the_layout_with_a_way_back(app, client):
     assert page.status_code == 404
     html = page.data.decode()
     assert 'id="user-menu"' in html
-    assert "Page not found" in html and "in <strong>Senders</strong>" in html
+    assert "Page not found" in html
+    assert "in <strong>Senders</strong>" in html
     assert 'href="/admin/sender/">Back to Senders</a>' in html
     unknown = client.get("/no/such/page")
     assert unknown.status_code == 404
@@ -95,7 +97,8 @@ def test_server_error_page_gives_a_reference_that_names_the_logged_failure(
         page = client.get("/admin-test-failure")
     assert page.status_code == 500
     html = page.data.decode()
-    assert "Something went wrong" in html and 'id="user-menu"' in html
+    assert "Something went wrong" in html
+    assert 'id="user-menu"' in html
     assert "database on fire" not in html  # no internals shown
     (record,) = [r for r in caplog.records if r.name == "mailapp.web.pages"]
     reference = record.args[0]
