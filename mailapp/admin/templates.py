@@ -126,6 +126,7 @@ class TemplateAdmin(ProjectModelView):
     column_details_list = ["name", "kind", "published_version", "created_at"]
     column_formatters = {"name": lambda _v, _c, model, _n: _versions_link(model)}
     form_columns = ["name", "kind"]
+    form_widget_args = {"starter": {"class": "list-unstyled mb-0"}}  # a list of radios, not a box
     # Name and kind are edited here; content only through versions.
     form_args = {
         "name": {"description": "A new template starts with a layout to edit as its first draft."}

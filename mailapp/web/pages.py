@@ -103,6 +103,8 @@ def _refusal(exc: HTTPException) -> dict[str, object]:
     """What the user lacks: the permission, the roles that grant it, their own role."""
     permission: Permission | None = getattr(exc, "permission", None)
     roles = [r.value for r, granted in ROLE_PERMISSIONS.items() if permission in granted]
+    if len(roles) > 1:
+        roles = [", ".join(roles[:-1]), roles[-1]]
     return {
         "permission": permission,
         "permission_text": DESCRIPTIONS.get(permission) if permission else None,

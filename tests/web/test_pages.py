@@ -32,7 +32,7 @@ def test_forbidden_page_names_the_permission_the_roles_and_keeps_the_navigation(
     assert 'href="/admin/contact/"' in html
     assert "Manage sending identities, DKIM keys and transports" in html
     assert "<code>senders.manage</code>" in html
-    assert "<strong>owner, admin</strong> have" in html
+    assert "the roles <strong>owner</strong> and <strong>admin</strong> have" in html
     assert f"Your role in <strong>{project.name}</strong> is <strong>analyst</strong>" in html
 
 
