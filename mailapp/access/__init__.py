@@ -5,6 +5,7 @@ entry through `audit.record_audit`, and every view and API call checks a `Permis
 
 Entry points:
 - `users`: create_user, invite_user, change_role, remove_member, set_user_active, change_password
+- `preferences`: set_user_timezone, zone_names (a user's own display time zone)
 - `login`: authenticate (throttled per account and per client address), unlock_member
 - `permissions`: Permission, ROLE_PERMISSIONS, permissions_for, role_has
 - `projects`: create_project, get_project_by_slug, DEFAULT_SETTINGS (the enforced settings)

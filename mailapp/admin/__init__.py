@@ -30,7 +30,9 @@ def init_app(app: Flask) -> None:
 def _add_views(admin: Admin) -> None:
     """One line per view, in menu order."""
     from mailapp import models as m
+    from mailapp.admin.account import AccountView
     from mailapp.admin.analytics import AnalyticsView
+    from mailapp.admin.apidocs import ApiDocsView
     from mailapp.admin.apikeys import ApiKeyAdmin
     from mailapp.admin.assets import AssetsView
     from mailapp.admin.audit import AuditLogAdmin
@@ -79,8 +81,10 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(ApiKeyAdmin(m.ApiKey, name="API keys", category=settings))
     admin.add_view(ProjectAdmin(m.Project, name="Project", category=settings))
     admin.add_view(RolesView(name="Roles", endpoint="roles", category=settings))
+    admin.add_view(ApiDocsView(name="API docs", endpoint="api_docs", category=settings))
     admin.add_view(AuditLogAdmin(m.AuditLog, name="Audit log", endpoint="auditlog"))
     admin.add_view(OutboxView(name="Outbox", endpoint="outbox"))
+    admin.add_view(AccountView(name="My account", endpoint="account"))
     admin.add_view(
         StrayInboundAdmin(
             m.InboundMessage, name="Stray returned mail", endpoint="strayinbound", category=audience

@@ -9,6 +9,7 @@ the current project: another project's id is a 404, never a row.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -18,8 +19,10 @@ from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import Forbidden
 from wtforms import Form
 
 from mailapp.access.audit import record_refusal
@@ -31,6 +34,7 @@ from mailapp.admin.context import (
     current_project_or_none,
     has_permission,
 )
+from mailapp.admin.display import format_when
 from mailapp.admin.scoping import ProjectAjaxLoader, scope_form
 from mailapp.admin.utc import FilterConverter, ModelConverter
 from mailapp.errors import ServiceError
@@ -76,6 +80,15 @@ class AccessMixin:
         return None
 
 
+class Refused(Forbidden):
+    """A 403 that knows what was missing, so the error page can name it."""
+
+    def __init__(self, permission: Permission | None, reason: str | None = None) -> None:
+        super().__init__()
+        self.permission = permission
+        self.reason = reason
+
+
 def refuse(permission: Permission | None, **context: Any) -> ResponseReturnValue:
     """403 for a forbidden page or action, remembered in the audit log."""
     project = current_project_or_none()
@@ -91,7 +104,7 @@ def refuse(permission: Permission | None, **context: Any) -> ResponseReturnValue
             **context,
         },
     )
-    abort(403)
+    raise Refused(permission, reason=context.get("reason"))
 
 
 class ProjectView(AccessMixin, BaseView):
@@ -101,6 +114,14 @@ class ProjectView(AccessMixin, BaseView):
 def int_ids(ids: list[str]) -> list[int]:
     """Row ids posted by a list action; anything that is not a number is dropped."""
     return [int(i) for i in ids if str(i).isdigit()]
+
+
+def _when(_view: Any, value: datetime, _name: str) -> str:
+    return format_when(value)
+
+
+# Lists and details show moments like every page does: the viewer's zone, to the minute.
+DATETIME_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _when}
 
 
 class ProjectModelView(AccessMixin, ModelView):
@@ -135,6 +156,8 @@ class ProjectModelView(AccessMixin, ModelView):
     page_size_options = (20, 50, 100)
     column_default_sort = ("id", True)
     export_types = ["csv"]
+    column_type_formatters = DATETIME_FORMATTERS
+    column_type_formatters_detail = DATETIME_FORMATTERS
     export_max_rows = 10_000
 
     def __init__(self, model: type, name: str | None = None, **kwargs: Any) -> None:

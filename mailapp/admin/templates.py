@@ -16,7 +16,8 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import StringField, TextAreaField
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
 from mailapp.access.permissions import Permission
@@ -31,6 +32,7 @@ from mailapp.content.preview import (
     send_test,
 )
 from mailapp.content.rendering import AUTHOR_VARIABLES, RenderError
+from mailapp.content.starters import DEFAULT_STARTER, MARKETING_STARTERS
 from mailapp.content.submission import Content, TemplateRefused, starter_content
 from mailapp.content.templates import (
     create_template,
@@ -124,17 +126,31 @@ class TemplateAdmin(ProjectModelView):
     column_details_list = ["name", "kind", "published_version", "created_at"]
     column_formatters = {"name": lambda _v, _c, model, _n: _versions_link(model)}
     form_columns = ["name", "kind"]
+    form_widget_args = {"starter": {"class": "list-unstyled mb-0"}}  # a list of radios, not a box
     # Name and kind are edited here; content only through versions.
     form_args = {
         "name": {"description": "A new template starts with a layout to edit as its first draft."}
     }
+
+    def get_create_form(self) -> Any:
+        form = super().get_create_form()
+        form.starter = RadioField(
+            "Start from",
+            choices=[
+                SelectChoice(s.key, f"{s.name}: {s.description}")
+                for s in MARKETING_STARTERS.values()
+            ],
+            default=DEFAULT_STARTER,
+            description="Marketing templates only; a transactional one starts from a plain note.",
+        )
+        return form
 
     def save_new(self, form: Any, model: Any) -> Any:
         kind = TemplateKind(model.kind or TemplateKind.MARKETING)
         return create_template(
             current_project(),
             model.name or "",
-            starter_content(kind),
+            starter_content(kind, form.starter.data if hasattr(form, "starter") else None),
             actor=current_actor(),
             kind=kind,
         )

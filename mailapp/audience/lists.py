@@ -185,13 +185,16 @@ def set_membership_status(
     return result.rowcount
 
 
-def list_counts(project_id: int) -> dict[int, dict[str, int]]:
-    """Members per list and status, in one grouped query."""
-    rows = db.session.execute(
-        sa.select(ListMembership.list_id, ListMembership.status, sa.func.count())
-        .where(ListMembership.project_id == project_id)
-        .group_by(ListMembership.list_id, ListMembership.status)
-    ).all()
+def list_counts(
+    project_id: int, list_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """Members per list and status, in one grouped query (of `list_ids` only, when given)."""
+    query = sa.select(ListMembership.list_id, ListMembership.status, sa.func.count()).where(
+        ListMembership.project_id == project_id
+    )
+    if list_ids is not None:
+        query = query.where(ListMembership.list_id.in_(list(list_ids)))
+    rows = db.session.execute(query.group_by(ListMembership.list_id, ListMembership.status)).all()
     counts: dict[int, dict[str, int]] = {}
     for list_id, status, count in rows:
         counts.setdefault(list_id, {})[status.value] = count

@@ -4,6 +4,7 @@ links, assets, preview and test sends, UTM rules.
 Entry points:
 - `templates`: create_template, save_draft, submit_for_review, publish_version, rollback
 - `submission`: prepare_content (the checks a version must pass to be saved), starter_content
+- `starters`: MARKETING_STARTERS, the gallery of responsive layouts a new template starts from
 - `jinja_checks`: check_source (syntax, variables, sandbox rules, with line and reason)
 - `rendering`: compile_content, render_content, render_snippet, template_context
 - `links`: extract_links, rewrite_links, add_open_pixel

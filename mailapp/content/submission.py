@@ -2,7 +2,7 @@
 
 Every part must compile, name only the variables authors have (rendering.AUTHOR_VARIABLES)
 and survive sanitizing; the HTML is stored sanitized and CSS-inlined. New templates start
-from a starter layout that already has what marketing mail needs in its footer.
+from a starter layout (`starters`) that already has what marketing mail needs in its footer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mailapp.content.htmlprep import PrepareError, sanitize_html
 from mailapp.content.jinja_checks import Problem, check_source
+from mailapp.content.starters import DEFAULT_STARTER, MARKETING_STARTERS, TRANSACTIONAL_HTML
 from mailapp.errors import ServiceError
 from mailapp.models import TemplateKind
 
@@ -103,41 +104,11 @@ def _prepare_parts(parts: dict[str, str], prefix: str, problems: list[Problem]) 
     return out
 
 
-# Starters use a <style> block: it is inlined when the draft is saved, like the author's own.
-_STARTER_STYLE = """<style>
-.page { padding: 24px; background-color: #f4f4f4 }
-.body { padding: 32px; font-family: Helvetica, Arial, sans-serif; font-size: 16px;
-        line-height: 24px; color: #222222; background-color: #ffffff }
-.footer { padding: 16px 32px; font-family: Helvetica, Arial, sans-serif; font-size: 12px;
-          line-height: 18px; color: #777777 }
-h1 { margin: 0 0 16px; font-size: 24px }
-</style>
-"""
-STARTER_HTML = {
-    TemplateKind.MARKETING: _STARTER_STYLE
-    + """<table role="presentation" width="100%" cellpadding="0" cellspacing="0">
-<tr><td class="page" align="center">
-<table role="presentation" width="600" cellpadding="0" cellspacing="0">
-<tr><td class="body">
-<h1>Hello {{ contact.first_name | default("there") }}</h1>
-<p>Write your message here.</p>
-</td></tr>
-<tr><td class="footer">
-You receive this because you subscribed to {{ project.name }}.<br>
-{{ project.postal_address }}<br>
-<a href="{{ unsubscribe_url }}">Unsubscribe</a>
-</td></tr>
-</table>
-</td></tr>
-</table>""",
-    TemplateKind.TRANSACTIONAL: _STARTER_STYLE
-    + """<div class="body">
-<p>Hello {{ contact.first_name | default("there") }},</p>
-<p>Write your message here. Values sent with the request are available as data.key.</p>
-</div>""",
-}
-
-
-def starter_content(kind: TemplateKind) -> Content:
-    """What a new template starts from: a layout with the footer marketing mail needs."""
-    return Content(subject="Untitled", html=STARTER_HTML[kind])
+def starter_content(kind: TemplateKind, starter: str | None = None) -> Content:
+    """What a new template starts from: a gallery starter (marketing) or the transactional one."""
+    if kind is not TemplateKind.MARKETING:
+        return Content(subject="Untitled", html=TRANSACTIONAL_HTML)
+    chosen = MARKETING_STARTERS.get(starter or DEFAULT_STARTER)
+    if chosen is None:
+        raise ServiceError(f"starter: there is no starter layout {starter!r}")
+    return Content(subject=chosen.subject, html=chosen.html)

@@ -42,6 +42,8 @@ class User(UserMixin, TimestampMixin, Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An IANA zone the back office shows times in for this person; None: the project's.
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -1,4 +1,5 @@
-"""Public blueprints: health, login, API, tracking, unsubscribe, subscribe, assets, webhooks."""
+"""Public blueprints: health, login, API, tracking, unsubscribe, subscribe, assets, webhooks;
+the site root and the error pages (`pages`)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,7 @@ def init_app(app: Flask) -> None:
     from mailapp.web import browser_view
 
     app.register_blueprint(browser_view.bp)
+
+    from mailapp.web import pages
+
+    pages.init_app(app)  # after the API: its 404 handler replaces the API's app-wide one

@@ -17,7 +17,7 @@ from mailapp.audience.subscriptions import (
     subscribe,
 )
 from mailapp.errors import NotFound, ServiceError
-from mailapp.extensions import get_redis
+from mailapp.extensions import csrf, get_redis
 
 bp = Blueprint("subscribe", __name__)
 FORM_VERSION = "hosted-1"
@@ -40,14 +40,20 @@ def _client_ip() -> str:
 
 
 @bp.route("/subscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
 def form(token: str) -> ResponseReturnValue:
+    """The hosted form; it also takes posts from the embed code pasted on other websites.
+
+    Those cannot carry our CSRF token, and need not: the form acts for nobody logged in, and
+    the honeypot, the rate limit and (on double opt-in lists) the confirmation mail guard it.
+    """
     try:
         mailing_list = get_list_by_token(token)
     except NotFound:
         abort(404)
     if not mailing_list.is_public:
         abort(404)
-    form = SubscribeForm()
+    form = SubscribeForm(meta={"csrf": request.method != "POST"})
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("public/subscribe.html", form=form, list=mailing_list), status

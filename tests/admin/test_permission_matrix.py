@@ -18,7 +18,14 @@ from tests.admin.conftest import csrf_token, login, make_rows
 from tests.factories import make_project, make_user
 
 # Pages that need a login and nothing else.
-LOGIN_ONLY = {"admin.index", "admin.switch_project", "admin.static"}
+LOGIN_ONLY = {
+    "admin.index",
+    "admin.switch_project",
+    "admin.static",
+    "account.index",
+    "api_docs.index",
+    "api_docs.asset",
+}
 POST_ONLY = {"delete_view", "action_view", "ajax_update"}
 
 

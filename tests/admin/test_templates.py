@@ -41,7 +41,7 @@ def test_create_edit_review_publish_through_pages(app, client, marketer):
     starter = template.versions[0]
     assert "{{ unsubscribe_url }}" in starter.html
     assert "<style" not in starter.html
-    assert 'class="footer" style="padding: 16px 32px;' in starter.html
+    assert 'class="footer" style="padding: 16px 24px;' in starter.html
     editor = client.get(response.location)
     assert b"unsubscribe_url" in editor.data
     form = {
