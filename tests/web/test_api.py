@@ -138,6 +138,9 @@ def test_unknown_api_paths_and_methods_answer_json(client, project):
 def test_openapi_document_lists_documented_endpoints_with_their_scope(client, project):
     spec = client.get("/api/v1/openapi.json").json
     assert spec["openapi"] == "3.1.0"
+    # A client joins the server URL and a path: that must be the route itself, once.
+    assert spec["servers"] == [{"url": "http://mail.test"}]
+    assert "/api/v1/contacts" in spec["paths"]
     operation = spec["paths"]["/api/v1/probe/{number}"]["post"]
     assert operation["summary"] == "Suppress an address (test probe)"
     assert operation["x-required-scope"] == "contacts.write"

@@ -166,7 +166,8 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "mailapp API", "version": "1"},
-        "servers": [{"url": current_app.config["BASE_URL"] + bp.url_prefix}],
+        # Paths carry the /api/v1 prefix themselves, so the server is the site itself.
+        "servers": [{"url": current_app.config["BASE_URL"]}],
         "paths": {p: paths[p] for p in sorted(paths)},
         "components": {
             "securitySchemes": {
