@@ -85,6 +85,8 @@ def hhmm(label: str, value: str | None) -> str:
 def parse_local_datetime(label: str, value: str | None, zone_name: str) -> datetime:
     """A datetime-local value read in the project's zone, as an aware datetime."""
     raw = (value or "").strip()
+    if not raw:
+        raise ValidationError(f"{label}: choose a date and time to send (in {zone_name}).")
     for fmt in DATETIME_FORMATS:
         try:
             return datetime.strptime(raw, fmt).replace(tzinfo=ZoneInfo(zone_name))

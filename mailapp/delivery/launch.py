@@ -110,7 +110,7 @@ def _audience_check(project: Project, audience: dict) -> Check:
             "audience",
             False,
             True,
-            "nobody in the chosen audience can receive it "
+            "the audience is empty: nobody in it can receive mail "
             "(after unsubscribes, bounces, suppression and quarantine)",
         )
     return Check("audience", True, True, f"{size:,} people after suppression and quarantine")

@@ -222,13 +222,23 @@ def _sender(sender: Sender | None) -> list[Check]:
         return [Check("sender", False, True, "Choose a sender (who the mail comes from)")]
     return [
         Check(
-            "from", _valid_address(sender.from_email), True, f"From address {sender.from_email!r}"
+            "from",
+            _valid_address(sender.from_email),
+            True,
+            f"{sender.from_email}"
+            + (" is a valid address" if _valid_address(sender.from_email) else " is not valid"),
         ),
         Check(
             "reply_to",
             not sender.reply_to or _valid_address(sender.reply_to),
             True,
-            f"Reply-To address {sender.reply_to!r}" if sender.reply_to else "no Reply-To",
+            (
+                f"replies go to {sender.reply_to}"
+                if _valid_address(sender.reply_to)
+                else f"{sender.reply_to} is not a valid address"
+            )
+            if sender.reply_to
+            else "replies go to the From address",
         ),
         Check(
             "dkim",
