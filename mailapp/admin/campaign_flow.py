@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
@@ -22,13 +23,15 @@ from mailapp.admin.campaign_forms import (
 )
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import post_only
+from mailapp.content.preview import preview_context
+from mailapp.content.rendering import RenderError, render_snippet
 from mailapp.content.submission import TemplateRefused
 from mailapp.delivery.campaigns import create_campaign
 from mailapp.delivery.drafts import duplicate_campaign, resend_to_non_openers, update_draft
-from mailapp.delivery.recipients import count_audience
+from mailapp.delivery.recipients import count_audience, sample_recipient
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus, ScheduleMode
+from mailapp.models import Campaign, CampaignStatus, ScheduleMode, Template, TemplateVersion
 
 STEPS = (
     ("audience", "Audience", ".audience_view"),
@@ -187,7 +190,7 @@ class CampaignFlowMixin:
             )
             if saved is not None:
                 return saved
-        return self._step("content", campaign, form)
+        return self._step("content", campaign, form, subjects=_subjects(campaign))
 
     @expose("/<campaign_id>/schedule", methods=("GET", "POST"))
     def schedule_view(self, campaign_id: str) -> ResponseReturnValue:
@@ -247,6 +250,30 @@ class CampaignFlowMixin:
             "success",
         )
         return redirect(url_for(".content_view", campaign_id=copy.id))
+
+
+def _subjects(campaign: Campaign) -> dict[str, dict[str, str]]:
+    """Each published template's subject and preview text as the audience's first contact
+    reads them (the content step shows the chosen one)."""
+    project = current_project()
+    contact = sample_recipient(project.id, campaign.audience or {})
+    context = preview_context(project, contact)
+    rows = db.session.execute(
+        sa.select(Template.id, TemplateVersion.subject, TemplateVersion.preheader)
+        .join(TemplateVersion, TemplateVersion.id == Template.published_version_id)
+        .where(Template.project_id == project.id)
+        .limit(500)
+    )
+    shown: dict[str, dict[str, str]] = {}
+    for template_id, subject, preheader in rows:
+        try:
+            shown[str(template_id)] = {
+                "subject": render_snippet(subject, context, max_chars=998),
+                "preheader": render_snippet(preheader or "", context, max_chars=500),
+            }
+        except RenderError as exc:
+            shown[str(template_id)] = {"subject": f"(cannot be shown: {exc})", "preheader": ""}
+    return shown
 
 
 def _prefill_schedule(form: ScheduleForm, campaign: Campaign, zone_name: str) -> None:
