@@ -80,7 +80,7 @@ class CampaignFlowMixin:
         campaign = self.get_one(campaign_id)
         if campaign.status != CampaignStatus.DRAFT:
             flash(
-                f"“{campaign.name}” was launched; only drafts can be edited. "
+                f"Only draft campaigns can be edited: “{campaign.name}” was launched. "
                 "Duplicate it to send something like it again.",
                 "warning",
             )

@@ -42,6 +42,7 @@ def test_a_campaign_is_built_step_by_step_and_reviewed(as_user, app):
     campaign = db.session.scalar(sa.select(Campaign).where(Campaign.name == "December"))
     assert created.headers["Location"].endswith(f"/admin/campaign/{campaign.id}/content")
     assert campaign.audience["lists"] == [newsletter.id]
+    assert campaign.created_by_id is not None
 
     with one_audit_entry("campaign.update"):
         client.post(
