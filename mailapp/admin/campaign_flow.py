@@ -15,6 +15,7 @@ from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from mailapp.admin.campaign_display import describe_audience
 from mailapp.admin.campaign_forms import (
     UTM_FIELDS,
     AudienceForm,
@@ -145,8 +146,14 @@ class CampaignFlowMixin:
             )
             if saved is not None:
                 return saved
-        count = count_audience(current_project().id, audience)
-        return self._step("audience", campaign, form, count=count)
+        project_id = current_project().id
+        resend = (
+            describe_audience(project_id, {"campaign_non_openers": form.non_openers_of})[0]
+            if form.non_openers_of is not None
+            else None
+        )
+        count = count_audience(project_id, audience)
+        return self._step("audience", campaign, form, count=count, resend=resend)
 
     @expose("/audience-count")
     def audience_count_view(self) -> ResponseReturnValue:

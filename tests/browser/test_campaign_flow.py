@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 
 from mailapp.extensions import db
-from tests.factories import make_list, make_project, make_sender, make_template, make_user
+from mailapp.models import Campaign, Event, EventType
+from tests.factories import (
+    make_contact,
+    make_delivery,
+    make_list,
+    make_project,
+    make_sender,
+    make_sent_campaign,
+    make_template,
+    make_user,
+)
 from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
@@ -77,3 +87,41 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     page.goto("/admin/campaign/")
     assert "From 2 Jan 2030, 09:30 CET" in page.inner_text("body")
     page.screenshot(path=tmp_path / "08-list.png", full_page=True)
+
+
+def test_an_empty_draft_is_told_what_to_choose_and_a_resend_counts_non_openers(app, page, tmp_path):
+    project = make_project()
+    marketer = make_user(project, "marketer", email="marketer@example.com")
+    empty = Campaign(project_id=project.id, name="Not ready", audience={})
+    source = make_sent_campaign(project, name="November news")
+    for index in range(3):
+        make_delivery(source, make_contact(project, f"reader{index}@example.org"))
+    opener = make_contact(project, "opener@example.org")
+    make_delivery(source, opener)
+    db.session.add(empty)
+    db.session.add(
+        Event(
+            project_id=project.id,
+            type=EventType.OPEN,
+            campaign_id=source.id,
+            contact_id=opener.id,
+        )
+    )
+    db.session.commit()
+    log_in(page, marketer.email)
+
+    page.goto(f"/admin/campaign/launch/{empty.id}")
+    errors = page.inner_text("#preflight")
+    assert "Choose a template" in errors
+    assert "Choose a sender" in errors
+    assert "Choose who receives it" in errors
+    assert page.locator("#launch-button").count() == 0
+    page.screenshot(path=tmp_path / "01-empty-review.png", full_page=True)
+
+    page.goto(f"/admin/campaign/details/?id={source.id}")
+    page.click("#resend-non-openers")
+    page.wait_for_url("**/content")
+    page.click("text=1. Audience")
+    assert "received “November news” and did not open it" in page.inner_text("#resend-audience")
+    page.wait_for_function("document.getElementById('audience-count').textContent === '3'")
+    page.screenshot(path=tmp_path / "02-resend-audience.png", full_page=True)
