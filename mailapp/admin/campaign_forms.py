@@ -4,7 +4,7 @@ a bad value is refused naming its field and the format expected, and nothing is 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -22,6 +22,7 @@ from mailapp.models import List, Segment, Sender, Template
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+MAX_AHEAD = timedelta(days=731)  # a schedule further out is a typo, not a plan
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 WEEKDAYS = [
     SelectChoice(str(day), name)
@@ -180,8 +181,11 @@ class ScheduleForm(FlaskForm):
         if self.schedule_mode.data != "at":
             return
         at = parse_local_datetime("Send at", field.data, current_project().timezone)
-        if at <= datetime.now(at.tzinfo):
+        now = datetime.now(at.tzinfo)
+        if at <= now:
             raise ValidationError("Send at: this time has passed; choose a later one.")
+        if at > now + MAX_AHEAD:
+            raise ValidationError("Send at: choose a time within the next two years.")
         self.send_at_utc = at
 
     def validate_local_send_time(self, field: Any) -> None:

@@ -207,10 +207,12 @@ def planned_due(project: Project, campaign: Campaign, now: datetime) -> list[tup
         at = start
         if campaign.schedule_mode == ScheduleMode.LOCAL_TIME and campaign.local_send_time:
             at = next_local_time(campaign.local_send_time, tz, now)
-        first_wave = round(count * share) if share else count
-        for moment, rows in ((at, first_wave), (at + wait, count - first_wave)):
-            moment = quiet_until(quiet, tz, moment) or moment
-            due.append((moment, rows))
+        waves = [(at, count)]
+        if share:
+            first_wave = round(count * share)
+            waves = [(at, first_wave), (at + wait, count - first_wave)]
+        for moment, rows in waves:
+            due.append((quiet_until(quiet, tz, moment) or moment, rows))
     return due
 
 
@@ -249,4 +251,8 @@ def campaign_eta(project: Project, campaign: Campaign, *, now: datetime | None =
         if campaign.send_window
         else None
     )
-    return estimate_sending(due, _limits(project, sender, now), window, now=now)
+    try:
+        return estimate_sending(due, _limits(project, sender, now), window, now=now)
+    except OverflowError:  # a schedule near the end of the calendar (set through the API)
+        first = min((at for at, n in due if n), default=None)
+        return Estimate(sum(n for _, n in due), first, None)

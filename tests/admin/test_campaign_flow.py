@@ -105,6 +105,7 @@ def test_schedule_refuses_free_text_naming_the_field(as_user, app):
         ({"schedule_mode": "at", "send_at": "9am"}, "Send at: choose a date and time"),
         ({"schedule_mode": "at", "send_at": "2001-01-01T09:00"}, "Send at: this time has passed"),
         ({"schedule_mode": "at", "send_at": ""}, "Send at: choose a date and time"),
+        ({"schedule_mode": "at", "send_at": "9999-12-31T23:59"}, "within the next two years"),
         (
             {"schedule_mode": "now", "window_days": ["0"], "window_start": "9h"},
             "Send window: from: use HH:MM",

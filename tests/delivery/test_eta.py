@@ -122,3 +122,41 @@ def test_local_time_campaigns_start_in_the_earliest_zone(app):
     estimate = campaign_eta(project, campaign, now=NOW)
     # 09:00 in Tokyo is 00:00 UTC: the next one after Monday 10:00 UTC is Tuesday's.
     assert estimate.first == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+
+
+def test_a_schedule_at_the_end_of_the_calendar_does_not_break_the_estimate(app):
+    project = make_project()
+    campaign = make_campaign(
+        project,
+        make_sender(project),
+        make_template(project),
+        [make_list(project, 2)],
+        schedule_mode=ScheduleMode.AT,
+        send_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+    )
+    estimate = campaign_eta(project, campaign, now=NOW)
+    assert (estimate.count, estimate.first, estimate.last) == (
+        2,
+        datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+        None,
+    )
+
+
+def test_a_canary_sends_its_share_first_and_the_rest_after_its_wait(app):
+    project = make_project()
+    project.settings = {**project.settings, "quiet_hours": {"start": "21:00", "end": "08:00"}}
+    db.session.commit()
+    campaign = make_campaign(
+        project,
+        make_sender(project),
+        make_template(project),
+        [make_list(project, 10)],
+        guardrails={"canary_share": 0.2, "canary_minutes": 30},
+    )
+    estimate = campaign_eta(project, campaign, now=NOW)
+    assert estimate.first == NOW
+    assert estimate.last == NOW + timedelta(minutes=30, seconds=8 / WORKER_RATE)
+    # Launched at 20:50 UTC, the rest would fall in the quiet hours: it waits for 08:00.
+    evening = NOW.replace(hour=20, minute=50)
+    late = campaign_eta(project, campaign, now=evening)
+    assert late.last == datetime(2026, 3, 3, 8, 0, tzinfo=UTC) + timedelta(seconds=8 / WORKER_RATE)
