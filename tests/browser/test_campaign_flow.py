@@ -3,6 +3,8 @@ audience count, confirms, and sees it scheduled; Back never offers Launch again.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from mailapp.extensions import db
@@ -18,6 +20,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.browser import log_in
+from tests.support.campaigns import next_tuesday_morning, shown
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +57,8 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     assert "Send at: choose a date and time" in page.inner_text("[data-error=send_at]")
     page.screenshot(path=tmp_path / "03-schedule-refused.png", full_page=True)
     page.check("input[value=at]")
-    page.fill("#send_at", "2030-01-02T09:30")
+    send_at = next_tuesday_morning()
+    page.fill("#send_at", send_at.strftime("%Y-%m-%dT%H:%M"))
     page.screenshot(path=tmp_path / "04-schedule.png", full_page=True)
     page.click("#save-next")
 
@@ -62,19 +66,19 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     assert page.inner_text("#review-count") == "12"
     eta = page.inner_text("#review-eta")
     # 5 an hour: 12 messages take three clock hours.
-    assert "First message about 2 Jan 2030, 09:30 CET" in eta
-    assert "last about 2 Jan 2030, 11:00 CET" in eta
+    assert f"First message about {shown(send_at)}" in eta
+    assert f"last about {shown(send_at + timedelta(minutes=90))}" in eta
     assert "hourly limit" in eta
     assert page.locator("#preflight [data-level=error]").count() == 0
     button = page.locator("#launch-button")
-    assert button.inner_text() == "Send to 12 people at 2 Jan 2030, 09:30 CET"
+    assert button.inner_text() == f"Send to 12 people at {shown(send_at)}"
     assert page.frame_locator("#review-frame").locator("text=Hello N0").is_visible()
     page.screenshot(path=tmp_path / "05-review.png", full_page=True)
     button.click()
 
     page.wait_for_url("**/admin/campaign/details/**")
     assert page.inner_text("#campaign-status") == "Scheduled"
-    assert "first message about 2 Jan 2030, 09:30 CET" in page.inner_text("#goes-out")
+    assert f"first message about {shown(send_at)}" in page.inner_text("#goes-out")
     assert "List: Newsletter" in page.inner_text("#campaign-summary")
     assert "Newsroom — Example News <news@example.com>" in page.inner_text("#campaign-summary")
     page.screenshot(path=tmp_path / "06-scheduled.png", full_page=True)
@@ -85,7 +89,7 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     page.screenshot(path=tmp_path / "07-back.png", full_page=True)
 
     page.goto("/admin/campaign/")
-    assert "From 2 Jan 2030, 09:30 CET" in page.inner_text("body")
+    assert f"From {shown(send_at)}" in page.inner_text("body")
     page.screenshot(path=tmp_path / "08-list.png", full_page=True)
 
 
