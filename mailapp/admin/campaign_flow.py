@@ -118,11 +118,8 @@ class CampaignFlowMixin:
 
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self) -> ResponseReturnValue:
-        """Editing is the steps; a launched campaign cannot be edited."""
-        found = self._draft(request.args.get("id", ""))
-        if not isinstance(found, Campaign):
-            return found
-        return redirect(url_for(".audience_view", campaign_id=found.id))
+        """Editing is the steps, from the first; a launched campaign cannot be edited."""
+        return self.audience_view(request.args.get("id", ""))
 
     @expose("/<campaign_id>/audience", methods=("GET", "POST"))
     def audience_view(self, campaign_id: str) -> ResponseReturnValue:
