@@ -1,8 +1,10 @@
-"""Campaigns of the current project; only drafts are edited here, launching is a service.
+"""Campaigns of the current project: created and edited as steps (campaign_flow), reviewed
+and launched (campaign_review), then run from the details page.
 
-The details page is the control room: pre-flight checklist and launch, pause, resume,
-cancel, a progress bar that polls the live counts, and the deliberate resend of `unknown`
-rows (those a dead worker may or may not have handed over).
+The details page is the control room: every setting in words, when the mail goes out, pause,
+resume, cancel, a progress bar that polls the live counts, the deliberate resend of `unknown`
+rows (those a dead worker may or may not have handed over), duplicate and resend to the
+people who did not open.
 """
 
 from __future__ import annotations
@@ -10,22 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_login import current_user
 from markupsafe import Markup
-from wtforms import BooleanField, Form, SelectMultipleField, StringField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView, int_ids
+from mailapp.admin.campaign_display import STATUS_BADGES, goes_out, status_label
+from mailapp.admin.campaign_flow import CampaignFlowMixin
+from mailapp.admin.campaign_review import CampaignReviewMixin, campaign_summary, no_store
 from mailapp.admin.context import current_actor, current_project
-from mailapp.admin.scoping import ProjectSelectField
-from mailapp.content.utm import check_utm_rule
+from mailapp.admin.display import format_when
 from mailapp.delivery.campaigns import (
     campaign_progress,
     cancel_campaign,
@@ -33,52 +32,47 @@ from mailapp.delivery.campaigns import (
     resend_unknown,
     resume_campaign,
 )
-from mailapp.delivery.launch import blocking_failures, launch_campaign, preflight
-from mailapp.delivery.windows import SendWindow
+from mailapp.delivery.eta import campaign_eta
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus, List, Segment, Sender, Template
+from mailapp.models import Campaign, CampaignStatus
+from mailapp.models.base import utcnow
 
-WEEKDAYS = [
-    SelectChoice(str(day), name)
-    for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
-]
-
-
-class ProjectListsField(SelectMultipleField):
-    """Any number of the current project's lists."""
-
-    def __init__(self, label: str | None = None, **kwargs: Any) -> None:
-        super().__init__(label, coerce=int, validators=[Optional()], **kwargs)
-
-    def iter_choices(self) -> Any:
-        rows = db.session.scalars(
-            sa.select(List).where(List.project_id == current_project().id).order_by(List.name)
-        )
-        self.choices = [SelectChoice(row.id, row.name) for row in rows]
-        return super().iter_choices()
-
-    def pre_validate(self, form: Form) -> None:
-        allowed = set(
-            db.session.scalars(sa.select(List.id).where(List.project_id == current_project().id))
-        )
-        if set(self.data or []) - allowed:
-            raise ValueError("Choose lists of this project.")
-
-
-# Details-table fields the progress poll refreshes in place.
+# Details fields the progress poll refreshes in place.
 LIVE_FIELDS = ("status", "paused_reason", "launched_at", "finished_at")
+# Statuses whose mail is still to go out: the details page estimates when.
+WAITING = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
 
 
 def live_text(campaign: Campaign, name: str) -> str:
+    """A live field as the page shows it: status in words, times in the project's zone."""
     value = getattr(campaign, name)
     if value is None:
         return ""
-    return value.value if isinstance(value, CampaignStatus) else str(value)
+    if name == "status":
+        return status_label(value)
+    if name in ("launched_at", "finished_at"):
+        return format_when(value)
+    return str(value)
 
 
-def _live_cell(_view: Any, _context: Any, model: Campaign, name: str) -> Markup:
-    return Markup('<span data-live="{}">{}</span>').format(name, live_text(model, name))
+def _status_cell(_view: Any, _context: Any, model: Campaign, _name: str) -> Markup:
+    return Markup('<span class="badge badge-{}">{}</span>').format(
+        STATUS_BADGES[model.status], status_label(model.status)
+    )
+
+
+def _goes_out_cell(_view: Any, _context: Any, model: Campaign, _name: str) -> str:
+    return goes_out(current_project(), model, utcnow())
+
+
+def _when_cell(_view: Any, _context: Any, model: Campaign, name: str) -> str:
+    return format_when(getattr(model, name))
+
+
+def _name_cell(_view: Any, _context: Any, model: Campaign, _name: str) -> Markup:
+    href = url_for(".details_view", id=model.id)
+    return Markup('<a href="{}">{}</a>').format(href, model.name)
 
 
 CONTROLS: dict[str, Callable[..., Any]] = {
@@ -87,12 +81,11 @@ CONTROLS: dict[str, Callable[..., Any]] = {
     "cancel": cancel_campaign,
     "resend_unknown": resend_unknown,
 }
+DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+WRITE = Permission.CAMPAIGNS_WRITE
 
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-
-
-class CampaignAdmin(ProjectModelView):
+class CampaignAdmin(CampaignFlowMixin, CampaignReviewMixin, ProjectModelView):
     permission = Permission.CAMPAIGNS_WRITE
     action_permissions = {
         "pause": Permission.CAMPAIGNS_SEND,
@@ -102,99 +95,33 @@ class CampaignAdmin(ProjectModelView):
     endpoint_permissions = {
         "launch_view": Permission.CAMPAIGNS_SEND,
         "control_view": Permission.CAMPAIGNS_SEND,
-        "progress_view": Permission.CAMPAIGNS_WRITE,
+        "progress_view": WRITE,
+        "audience_view": WRITE,
+        "audience_count_view": WRITE,
+        "content_view": WRITE,
+        "schedule_view": WRITE,
+        "review_preview_view": WRITE,
+        "duplicate_view": WRITE,
+        "resend_view": WRITE,
     }
     details_template = "admin/campaign_details.html"
 
-    column_list = ["name", "status", "schedule_mode", "send_at", "launched_at", "created_at"]
-    column_searchable_list = ["name"]
-    column_filters = ["status", "schedule_mode", "created_at"]
-    column_sortable_list = ["name", "status", "send_at", "created_at"]
-    column_details_exclude_list = ["snapshot"]
-    column_formatters_detail = dict.fromkeys(LIVE_FIELDS, _live_cell)
-    form_columns = [
-        "name",
-        "sender_id",
-        "template_id",
-        "audience_lists",
-        "audience_segment",
-        "include_quarantined",
-        "schedule_mode",
-        "send_at",
-        "local_send_time",
-        "window_days",
-        "window_start",
-        "window_end",
-        "window_timezone",
-        "track_opens",
-        "track_clicks",
-        *UTM_FIELDS,
-    ]
-    form_extra_fields = {
-        "sender_id": ProjectSelectField(Sender, "Sender"),
-        "template_id": ProjectSelectField(Template, "Template"),
-        "audience_lists": ProjectListsField("Lists"),
-        "audience_segment": ProjectSelectField(Segment, "Segment (also)"),
-        "include_quarantined": BooleanField("Include quarantined contacts"),
-        "window_days": SelectMultipleField("Send window: days", choices=WEEKDAYS),
-        "window_start": StringField("Send window: from (HH:MM)", validators=[Optional()]),
-        "window_end": StringField("Send window: until (HH:MM)", validators=[Optional()]),
-        "window_timezone": StringField("Send window: time zone", validators=[Optional()]),
-        **{
-            name: StringField(
-                name,
-                validators=[Optional()],
-                description="Jinja: campaign.id, campaign.name, campaign.slug, link.id, "
-                "link.host, link.path; a parameter already in a link's URL is kept",
-            )
-            for name in UTM_FIELDS
-        },
+    column_list = ["name", "status", "goes_out", "launched_at", "created_at"]
+    column_labels = {
+        "goes_out": "Mail goes out",
+        "launched_at": "Launched",
+        "created_at": "Created",
     }
-
-    def on_model_change(self, form: Form, model: Campaign, is_created: bool) -> Any:
-        if is_created:
-            model.created_by_id = current_user.id
-        elif model.status is not CampaignStatus.DRAFT:
-            raise ServiceError("Only draft campaigns can be edited.")
-        model.audience = {
-            "lists": list(form.audience_lists.data or []),
-            "segment_id": form.audience_segment.data,
-            "include_quarantined": bool(form.include_quarantined.data),
-        }
-        days = [int(d) for d in form.window_days.data or []]
-        model.send_window = (
-            {
-                "days": days,
-                "start": form.window_start.data or "00:00",
-                "end": form.window_end.data or "23:59",
-                "timezone": form.window_timezone.data or current_project().timezone,
-            }
-            if days
-            else None
-        )
-        if model.send_window:
-            SendWindow.from_dict(model.send_window, current_project().timezone)
-        # Parameters set through the API other than these five are kept as they are.
-        kept = {k: v for k, v in (model.utm or {}).items() if k not in UTM_FIELDS}
-        typed = {name: (form[name].data or "").strip() for name in UTM_FIELDS}
-        model.utm = kept | {name: value for name, value in typed.items() if value}
-        problems = check_utm_rule(model.utm)
-        if problems:
-            raise ServiceError("; ".join(str(p) for p in problems))
-
-    def on_form_prefill(self, form: Form, id: Any) -> None:
-        model = self.get_one(id)
-        audience = model.audience or {}
-        form.audience_lists.data = audience.get("lists") or []
-        form.audience_segment.data = audience.get("segment_id")
-        form.include_quarantined.data = bool(audience.get("include_quarantined"))
-        window = model.send_window or {}
-        form.window_days.data = [str(d) for d in window.get("days", [])]
-        form.window_start.data = window.get("start")
-        form.window_end.data = window.get("end")
-        form.window_timezone.data = window.get("timezone")
-        for name in UTM_FIELDS:
-            form[name].data = (model.utm or {}).get(name)
+    column_searchable_list = ["name"]
+    column_filters = ["status", "created_at"]
+    column_sortable_list = ["name", "status", "launched_at", "created_at"]
+    column_formatters = {
+        "name": _name_cell,
+        "status": _status_cell,
+        "goes_out": _goes_out_cell,
+        "launched_at": _when_cell,
+        "created_at": _when_cell,
+    }
 
     def on_model_delete(self, model: Campaign) -> Any:
         if model.status is not CampaignStatus.DRAFT:
@@ -202,27 +129,6 @@ class CampaignAdmin(ProjectModelView):
 
     # --- the control room ---------------------------------------------------------------
     # Ids arrive as strings; get_one() answers 404 for anything not in this project.
-    @expose("/launch/<campaign_id>", methods=["GET", "POST"])
-    def launch_view(self, campaign_id: str) -> ResponseReturnValue:
-        """GET: the pre-flight checklist; POST: launch (errors block it)."""
-        campaign = self.get_one(campaign_id)
-        if request.method == "POST":
-            try:
-                launch_campaign(current_project(), campaign.id, actor=current_actor())
-            except ServiceError as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
-            else:
-                flash(f"{campaign.name} launched: sending starts as scheduled.", "success")
-                return redirect(self.get_url(".details_view", id=campaign.id))
-        checks = preflight(current_project(), campaign)
-        return self.render(
-            "admin/campaign_launch.html",
-            campaign=campaign,
-            checks=checks,
-            blocked=bool(blocking_failures(checks)),
-        )
-
     @expose("/control/<campaign_id>", methods=["GET", "POST"])
     def control_view(self, campaign_id: str) -> ResponseReturnValue:
         """POST one control verb; a GET changes nothing and shows the campaign."""
@@ -255,7 +161,7 @@ class CampaignAdmin(ProjectModelView):
         if verb == "resend_unknown":
             flash(f"{campaign.name}: {result} unknown deliveries queued again.", "warning")
         else:
-            flash(f"{campaign.name}: {verb} done.", "success")
+            flash(f"{campaign.name}: {DONE[verb]}.", "success")
         return True
 
     def _bulk(self, verb: str, ids: list[str]) -> None:
@@ -276,7 +182,13 @@ class CampaignAdmin(ProjectModelView):
 
     def render(self, template: str, **kwargs: Any) -> str:
         if template == self.details_template and kwargs.get("model") is not None:
+            no_store()
             model = kwargs["model"]
             kwargs["progress"] = campaign_progress(model.project_id, model.id)
             kwargs["progress_url"] = url_for(".progress_view", campaign_id=model.id)
+            kwargs["summary"] = campaign_summary(model)
+            kwargs["eta"] = (
+                campaign_eta(current_project(), model) if model.status in WAITING else None
+            )
+            kwargs["live"] = {name: live_text(model, name) for name in LIVE_FIELDS}
         return super().render(template, **kwargs)

@@ -142,6 +142,9 @@ def validate_campaign(project: Project, campaign: Campaign) -> None:
         raise ServiceError("the audience names a list that is not in this project")
     if (campaign.audience or {}).get("segment_id") is not None:
         get_segment(project.id, campaign.audience["segment_id"])
+    source = (campaign.audience or {}).get("campaign_non_openers")
+    if source is not None:
+        get_campaign(project.id, int(source))
     if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at is None:
         raise ServiceError("scheduling at a time needs that time")
     if campaign.schedule_mode == ScheduleMode.LOCAL_TIME:

@@ -15,7 +15,7 @@ from mailapp.delivery.campaigns import (
     validate_campaign,
 )
 from mailapp.delivery.preflight import Check, content_checks
-from mailapp.delivery.recipients import count_audience
+from mailapp.delivery.recipients import count_audience, sample_recipient
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
@@ -23,6 +23,7 @@ from mailapp.models import (
     CampaignStatus,
     Link,
     Project,
+    ScheduleMode,
     Sender,
     Template,
     TemplateVersion,
@@ -31,13 +32,22 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 
 
+class AlreadyLaunched(ServiceError):
+    """Launch asked for a campaign that is no longer a draft (a second click, Back)."""
+
+
 def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, str | None]]:
     """(key, content version, subject override) of each variant to send."""
     template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
     published = template.published_version if template else None
     if not campaign.ab_test:
+        if template is None:
+            raise ServiceError("Choose a template (what the mail says)")
         if published is None:
-            raise ServiceError("the template has no published version")
+            raise ServiceError(
+                f"the template “{template.name}” has no published version: "
+                "publish one under Content → Templates"
+            )
         return [("A", published, None)]
     variants = campaign.variants
     if not 2 <= len(variants) <= len(AB_VARIANT_KEYS):
@@ -57,12 +67,15 @@ def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, st
     return result
 
 
-def preflight(project: Project, campaign: Campaign) -> list[Check]:
-    """The launch checklist: content and sender checks of every variant, then the audience.
+def preflight(project: Project, campaign: Campaign, *, now: datetime | None = None) -> list[Check]:
+    """The launch checklist: content and sender checks of every variant, then the audience
+    and the schedule. The subject is measured as the audience's first contact reads it.
 
     A check that failed and blocks stops the launch; one that failed but does not only warns.
     """
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
+    audience = campaign.audience or {}
+    contact = sample_recipient(project.id, audience)
     checks: list[Check] = []
     try:
         variants = _variant_versions(campaign)
@@ -72,19 +85,57 @@ def preflight(project: Project, campaign: Campaign) -> list[Check]:
     for key, version, subject in variants:
         prefix = f"variant {key}: " if campaign.ab_test else ""
         try:
-            found = content_checks(version, sender, project, subject)
+            found = content_checks(version, sender, project, subject, contact)
         except RenderError as exc:
             found = [Check("content", False, True, str(exc))]
         checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]
     if not variants and sender is None:
-        checks.append(Check("sender", False, True, "no sender chosen"))
-    size = count_audience(project.id, campaign.audience or {})
-    message = f"{size} recipients after suppression" if size else "the audience is empty"
-    checks.append(Check("audience", size > 0, True, message))
+        checks.append(Check("sender", False, True, "Choose a sender (who the mail comes from)"))
+    checks.append(_audience_check(project, audience))
+    checks.append(_schedule_check(campaign, now or utcnow()))
     return checks
 
 
+def _audience_check(project: Project, audience: dict) -> Check:
+    chosen = (
+        audience.get("lists")
+        or audience.get("segment_id") is not None
+        or audience.get("campaign_non_openers") is not None
+    )
+    if not chosen:
+        return Check("audience", False, True, "Choose who receives it: a list or a segment")
+    size = count_audience(project.id, audience)
+    if not size:
+        return Check(
+            "audience",
+            False,
+            True,
+            "the audience is empty: nobody in it can receive mail "
+            "(after unsubscribes, bounces, suppression and quarantine)",
+        )
+    return Check("audience", True, True, f"{size:,} people after suppression and quarantine")
+
+
+def _schedule_check(campaign: Campaign, now: datetime) -> Check:
+    if campaign.schedule_mode == ScheduleMode.AT:
+        if campaign.send_at is None:
+            return Check("schedule", False, True, "Choose the date and time to send")
+        if campaign.send_at < now:
+            return Check(
+                "schedule", False, False, "the send time has passed: it goes out right away"
+            )
+        return Check("schedule", True, True, "sends at the chosen date and time")
+    if campaign.schedule_mode == ScheduleMode.LOCAL_TIME:
+        if not campaign.local_send_time:
+            return Check("schedule", False, True, "Choose the time of day to send")
+        return Check(
+            "schedule", True, True, f"sends at {campaign.local_send_time} in each contact's zone"
+        )
+    return Check("schedule", True, True, "sends as soon as you launch")
+
+
 def blocking_failures(checks: list[Check]) -> list[Check]:
+    """The failed checks that stop a launch."""
     return [c for c in checks if c.blocking and not c.ok]
 
 
@@ -117,9 +168,12 @@ def launch_campaign(
     now = now or utcnow()
     campaign = get_campaign(project.id, campaign_id, lock=True)
     if campaign.status != CampaignStatus.DRAFT:
-        raise ServiceError(f"only a draft can be launched; this campaign is {campaign.status}")
+        raise AlreadyLaunched(
+            f"“{campaign.name}” was already launched (it is {campaign.status}); "
+            "nothing was sent again"
+        )
     validate_campaign(project, campaign)
-    blockers = blocking_failures(preflight(project, campaign))
+    blockers = blocking_failures(preflight(project, campaign, now=now))
     if blockers:
         raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
     sender = db.session.get(Sender, campaign.sender_id)

@@ -1,6 +1,8 @@
 """Pre-flight: what the content, the sender and the project must get right before a launch.
 
-Each check says whether it passed and whether a failure blocks the launch or only warns.
+Each check says whether it passed and whether a failure blocks the launch or only warns;
+`name` is its stable key, `label` what a marketer reads. The subject is measured as a
+recipient reads it: rendered for a real contact of the audience (or the sample contact).
 Blocking: what the law or the mailbox providers require (an unsubscribe link, a postal
 address, a signed and bounce-handled sender, valid addresses and links, a subject).
 Warnings: what hurts delivery or reading but may be deliberate (length, size, weight,
@@ -18,9 +20,10 @@ from email_validator import EmailNotValidError, validate_email
 from jinja2 import nodes
 
 from mailapp.content.htmlprep import html_to_text
-from mailapp.content.rendering import HTML_ENV, localized_parts
+from mailapp.content.preview import preview_context
+from mailapp.content.rendering import HTML_ENV, RenderError, localized_parts, render_snippet
 from mailapp.extensions import db
-from mailapp.models import Asset, Project, Sender, TemplateKind, TemplateVersion
+from mailapp.models import Asset, Contact, Project, Sender, TemplateKind, TemplateVersion
 
 SUBJECT_MAX = 78  # beyond this most clients cut the subject in the inbox list
 HTML_MAX_BYTES = 102 * 1024  # Gmail clips messages larger than this
@@ -35,6 +38,26 @@ WHY_RE = re.compile(
 )
 
 
+# What each check is called on the review page.
+LABELS = {
+    "content": "Content",
+    "subject": "Subject line",
+    "unsubscribe_link": "Unsubscribe link",
+    "links": "Links",
+    "size": "Message size",
+    "image_weight": "Images",
+    "sender": "Sender",
+    "from": "From address",
+    "reply_to": "Reply-to address",
+    "dkim": "Signature (DKIM)",
+    "bounce_domain": "Bounce handling",
+    "postal_address": "Postal address",
+    "why_line": "Why they receive it",
+    "audience": "Audience",
+    "schedule": "Schedule",
+}
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -42,18 +65,33 @@ class Check:
     blocking: bool
     message: str
 
+    @property
+    def label(self) -> str:
+        """The check's name in plain words."""
+        return LABELS.get(self.name, self.name.replace("_", " ").capitalize())
+
+    @property
+    def level(self) -> str:
+        """ok, error (blocks the launch) or warning."""
+        return "ok" if self.ok else ("error" if self.blocking else "warning")
+
 
 def content_checks(
-    version: TemplateVersion, sender: Sender | None, project: Project, subject: str | None = None
+    version: TemplateVersion,
+    sender: Sender | None,
+    project: Project,
+    subject: str | None = None,
+    contact: Contact | None = None,
 ) -> list[Check]:
     """The content part of the launch checklist, for the version in every locale it has
-    (with `subject`, an A/B variant's, in place of the version's own)."""
+    (with `subject`, an A/B variant's, in place of the version's own); the subject is
+    measured rendered for `contact` (the sample contact when None)."""
     marketing = version.template.kind == TemplateKind.MARKETING
     locales = [version.locale, *sorted(version.locale_variants or {})]
     variants = [(loc, localized_parts(version, loc)[1]) for loc in locales]
     if subject:
         variants = [(loc, parts | {"subject": subject}) for loc, parts in variants]
-    checks = [_subject(variants)]
+    checks = [_subject(variants, preview_context(project, contact))]
     if marketing:
         checks.append(_unsubscribe_link(variants))
     checks += [_links(variants), _size(variants), _image_weight(variants, project)]
@@ -67,9 +105,17 @@ def _where(locale: str, variants: list) -> str:
     return f" ({locale})" if len(variants) > 1 else ""
 
 
-def _subject(variants: list[tuple[str, dict[str, str]]]) -> Check:
+def _subject(variants: list[tuple[str, dict[str, str]]], context: dict) -> Check:
     for locale, parts in variants:
-        subject = parts["subject"].strip()
+        try:
+            subject = " ".join(render_snippet(parts["subject"], context, max_chars=998).split())
+        except RenderError as exc:
+            return Check(
+                "subject",
+                False,
+                True,
+                f"the subject cannot be shown{_where(locale, variants)}: {exc}",
+            )
         if not subject:
             return Check("subject", False, True, f"the subject is empty{_where(locale, variants)}")
         if len(subject) > SUBJECT_MAX:
@@ -77,10 +123,10 @@ def _subject(variants: list[tuple[str, dict[str, str]]]) -> Check:
                 "subject",
                 False,
                 False,
-                f"the subject has {len(subject)} characters"
+                f"the subject has {len(subject)} characters as a recipient reads it"
                 f"{_where(locale, variants)}; inboxes show about {SUBJECT_MAX}",
             )
-    return Check("subject", True, True, "subject present and not too long")
+    return Check("subject", True, True, f"{len(subject)} characters as a recipient reads it")
 
 
 def _names_used(source: str) -> set[str]:
@@ -99,7 +145,8 @@ def _unsubscribe_link(variants: list) -> Check:
                 "unsubscribe_link",
                 False,
                 True,
-                'no link to {{ unsubscribe_url }} (<a href="{{ unsubscribe_url }}">)'
+                "no unsubscribe link: add "
+                '<a href="{{ unsubscribe_url }}">Unsubscribe</a> to the footer'
                 f"{_where(locale, variants)}",
             )
     return Check("unsubscribe_link", True, True, "unsubscribe link present")
@@ -120,8 +167,10 @@ def _links(variants: list) -> Check:
                 bad.append(href or '""')
     if bad:
         shown = ", ".join(sorted(set(bad))[:5])
-        return Check("links", False, True, f"links that are not absolute URLs: {shown}")
-    return Check("links", True, True, "every link is an absolute URL")
+        return Check(
+            "links", False, True, f"links that do not start with https:// or http://: {shown}"
+        )
+    return Check("links", True, True, "every link is a full web address")
 
 
 def _size(variants: list) -> Check:
@@ -134,7 +183,7 @@ def _size(variants: list) -> Check:
             f"the HTML is {largest // 1024} KB; Gmail clips "
             f"messages over {HTML_MAX_BYTES // 1024} KB",
         )
-    return Check("size", True, False, f"the HTML is {largest // 1024 + 1} KB")
+    return Check("size", True, False, f"{largest // 1024 + 1} KB, under Gmail's clipping size")
 
 
 def _image_weight(variants: list, project: Project) -> Check:
@@ -170,22 +219,34 @@ def _valid_address(address: str | None) -> bool:
 
 def _sender(sender: Sender | None) -> list[Check]:
     if sender is None:
-        return [Check("sender", False, True, "no sender chosen")]
+        return [Check("sender", False, True, "Choose a sender (who the mail comes from)")]
     return [
         Check(
-            "from", _valid_address(sender.from_email), True, f"From address {sender.from_email!r}"
+            "from",
+            _valid_address(sender.from_email),
+            True,
+            f"{sender.from_email}"
+            + (" is a valid address" if _valid_address(sender.from_email) else " is not valid"),
         ),
         Check(
             "reply_to",
             not sender.reply_to or _valid_address(sender.reply_to),
             True,
-            f"Reply-To address {sender.reply_to!r}" if sender.reply_to else "no Reply-To",
+            (
+                f"replies go to {sender.reply_to}"
+                if _valid_address(sender.reply_to)
+                else f"{sender.reply_to} is not a valid address"
+            )
+            if sender.reply_to
+            else "replies go to the From address",
         ),
         Check(
             "dkim",
             bool(sender.dkim_selector and sender.dkim_private_key),
             True,
-            "DKIM key and selector" if sender.dkim_private_key else "the sender has no DKIM key",
+            "signed with the sender's DKIM key"
+            if sender.dkim_private_key
+            else "the sender has no DKIM key: add one under Settings → DKIM keys",
         ),
         Check(
             "bounce_domain",
@@ -193,7 +254,7 @@ def _sender(sender: Sender | None) -> list[Check]:
             True,
             f"bounces go to {sender.bounce_domain}"
             if sender.bounce_domain
-            else "the sender has no bounce (Return-Path) domain",
+            else "the sender has no bounce (Return-Path) domain: set it on the sender",
         ),
     ]
 
@@ -201,7 +262,12 @@ def _sender(sender: Sender | None) -> list[Check]:
 def _postal_address(variants: list, project: Project) -> Check:
     address = (project.postal_address or "").strip()
     if not address:
-        return Check("postal_address", False, True, "the project has no postal address")
+        return Check(
+            "postal_address",
+            False,
+            True,
+            "the project has no postal address: set it under Settings → Project",
+        )
     first_line = address.splitlines()[0].strip()
     for locale, parts in variants:
         if "project.postal_address" not in _names_used(parts["html"]) and (

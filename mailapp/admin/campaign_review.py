@@ -1,0 +1,167 @@
+"""The last step: review everything a campaign will do, then confirm and launch.
+
+The review restates the subject and preview as the audience's first contact will get them,
+the sender, how many people, when the first and last message go out, and every pre-flight
+line in plain words; the confirm button repeats "Send to N people ..." and posts that N,
+so a launch never goes to an audience that changed since it was read. A launched campaign's
+review shows its status instead: Back or refresh never offers Launch again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, after_this_request, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from mailapp.admin.campaign_display import (
+    describe_audience,
+    describe_eta,
+    describe_schedule,
+    describe_sender,
+    describe_template,
+    describe_tracking,
+    describe_window,
+    status_label,
+)
+from mailapp.admin.campaign_flow import STEPS
+from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.templates import PREVIEW_CSP
+from mailapp.content.preview import preview_document, render_preview
+from mailapp.content.rendering import RenderError
+from mailapp.delivery.eta import campaign_eta
+from mailapp.delivery.launch import AlreadyLaunched, blocking_failures, launch_campaign, preflight
+from mailapp.delivery.recipients import count_audience, sample_recipient
+from mailapp.errors import NotFound, ServiceError
+from mailapp.extensions import db
+from mailapp.models import Campaign, CampaignStatus, Template
+
+
+def no_store() -> None:
+    """This response must not be kept: Back and refresh ask the server again."""
+
+    @after_this_request
+    def _headers(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _version(campaign: Campaign) -> Any:
+    template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
+    return template.published_version if template is not None else None
+
+
+def campaign_summary(campaign: Campaign) -> dict[str, Any]:
+    """Every setting of the campaign in words (the review and the details page)."""
+    project = current_project()
+    audience = (campaign.snapshot or {}).get("audience") or campaign.audience or {}
+    return {
+        "audience": describe_audience(project.id, audience),
+        "sender": describe_sender(campaign.sender_id),
+        "template": describe_template(campaign.template_id),
+        "schedule": describe_schedule(project, campaign),
+        "window": describe_window(project, campaign.send_window),
+        "tracking": describe_tracking(campaign),
+        "status": status_label(campaign.status),
+    }
+
+
+class CampaignReviewMixin:
+    """The review, launch and preview pages of CampaignAdmin."""
+
+    get_one: Any
+    render: Any
+
+    @expose("/launch/<campaign_id>", methods=["GET", "POST"])
+    def launch_view(self, campaign_id: str) -> ResponseReturnValue:
+        """GET: the review; POST: launch, confirmed with the audience count read there."""
+        no_store()
+        campaign = self.get_one(campaign_id)
+        project = current_project()
+        if request.method == "POST":
+            if campaign.status != CampaignStatus.DRAFT:
+                flash(
+                    f"“{campaign.name}” was already launched (it is "
+                    f"{status_label(campaign.status).lower()}); nothing was sent again.",
+                    "warning",
+                )
+                return redirect(url_for(".details_view", id=campaign.id))
+            count = count_audience(project.id, campaign.audience or {})
+            confirmed = request.form.get("confirm_count", "")
+            if confirmed != str(count):
+                flash(
+                    f"The audience changed since you reviewed it (now {count:,} people): "
+                    "check the review and confirm again.",
+                    "error",
+                )
+            else:
+                try:
+                    launch_campaign(project, campaign.id, actor=current_actor())
+                except AlreadyLaunched as exc:
+                    db.session.rollback()
+                    flash(str(exc), "warning")
+                    return redirect(url_for(".details_view", id=campaign.id))
+                except ServiceError as exc:
+                    db.session.rollback()
+                    flash(f"Not launched: {exc}", "error")
+                else:
+                    flash(f"“{campaign.name}” is launched: {count:,} people.", "success")
+                    return redirect(url_for(".details_view", id=campaign.id))
+        return self._review(campaign)
+
+    def _review(self, campaign: Campaign) -> Any:
+        project = current_project()
+        launched = campaign.status != CampaignStatus.DRAFT
+        audience = (campaign.snapshot or {}).get("audience") or campaign.audience or {}
+        count = count_audience(project.id, audience)
+        contact = sample_recipient(project.id, audience)
+        version = _version(campaign)
+        rendered, render_error = None, None
+        if version is not None:
+            try:
+                rendered = render_preview(
+                    project, version, contact_id=contact.id if contact else None
+                )
+            except (RenderError, NotFound) as exc:
+                render_error = str(exc)
+        checks = [] if launched else preflight(project, campaign)
+        eta = describe_eta(campaign_eta(project, campaign)) if count else None
+        return self.render(
+            "admin/campaign_review.html",
+            campaign=campaign,
+            steps=STEPS,
+            step="review",
+            launched=launched,
+            summary=campaign_summary(campaign),
+            count=count,
+            contact=contact,
+            version=version,
+            rendered=rendered,
+            render_error=render_error,
+            checks=checks,
+            blocked=bool(blocking_failures(checks)) or not count,
+            eta=eta,
+        )
+
+    @expose("/<campaign_id>/preview")
+    def review_preview_view(self, campaign_id: str) -> ResponseReturnValue:
+        """The message as the audience's first contact gets it, for the sandboxed iframe."""
+        campaign = self.get_one(campaign_id)
+        version = _version(campaign)
+        if version is None:
+            abort(404)
+        project = current_project()
+        audience = (campaign.snapshot or {}).get("audience") or campaign.audience or {}
+        contact = sample_recipient(project.id, audience)
+        try:
+            rendered = render_preview(
+                project, version, contact_id=contact.id if contact else None, signed_links=True
+            )
+        except (RenderError, NotFound):
+            abort(404)
+        response = Response(preview_document(rendered.html), mimetype="text/html")
+        response.headers["Content-Security-Policy"] = PREVIEW_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
