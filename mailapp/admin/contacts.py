@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Email
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.contact_desk import ContactDeskMixin
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.fields import strip
 from mailapp.admin.paths import path_id
@@ -23,6 +24,14 @@ from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact
 
+STATUS_BADGES = {
+    "active": "success",
+    "unsubscribed": "secondary",
+    "bounced": "danger",
+    "complained": "danger",
+    "erased": "dark",
+}
+
 
 def _email_link(model: Contact) -> Markup:
     return Markup('<a href="{}">{}</a>').format(
@@ -30,7 +39,21 @@ def _email_link(model: Contact) -> Markup:
     )
 
 
-class ContactProfileMixin:
+def _status_badges(model: Contact) -> Markup:
+    """The status as a coloured word, plus a "quarantined" badge so it never looks active."""
+    status = model.status.value
+    badges = Markup('<span class="badge badge-{}">{}</span>').format(
+        STATUS_BADGES.get(status, "secondary"), status
+    )
+    if model.quarantined:
+        badges += Markup(
+            ' <span class="badge badge-warning" title="Soft bounces: not mailed until released">'
+            "quarantined</span>"
+        )
+    return badges
+
+
+class ContactProfileMixin(ContactDeskMixin):
     """The support view of one contact, bulk list actions, and the GDPR buttons."""
 
     action_permissions = {
@@ -47,12 +70,20 @@ class ContactProfileMixin:
         # A GDPR access request: the same people who handle erasure (support staff).
         "export_json": Permission.GDPR_ERASE,
         "erase": Permission.GDPR_ERASE,
+        "unsubscribe": Permission.CONTACTS_WRITE,
+        "resubscribe": Permission.CONTACTS_WRITE,
     }
-    column_formatters = {"email": lambda *args: _email_link(args[2])}
+    column_formatters = {
+        "email": lambda *args: _email_link(args[2]),
+        "status": lambda *args: _status_badges(args[2]),
+    }
 
     @expose("/profile/<contact_id>")
     def profile(self, contact_id: str) -> ResponseReturnValue:
-        contact_id = path_id(contact_id)
+        return self.render_profile(path_id(contact_id))
+
+    def render_profile(self, contact_id: int, **extra: object) -> str:
+        """The profile page, with an error from a desk action when one was refused."""
         project = current_project()
         try:
             detail = contact_reads.contact_detail(project.id, contact_id)
@@ -64,6 +95,9 @@ class ContactProfileMixin:
             can_export=has_permission(Permission.GDPR_ERASE),
             can_erase=has_permission(Permission.GDPR_ERASE),
             can_tag=has_permission(Permission.CONTACTS_WRITE),
+            can_subscribe=has_permission(Permission.CONTACTS_WRITE),
+            all_lists=lists.project_lists(project.id),
+            **extra,
         )
 
     @expose("/profile/<contact_id>/tags", methods=("GET", "POST"))
@@ -98,17 +132,28 @@ class ContactProfileMixin:
 
     @expose("/profile/<contact_id>/erase", methods=("GET", "POST"))
     def erase(self, contact_id: str) -> ResponseReturnValue:
-        """GET asks for confirmation; POST erases."""
+        """GET asks for the address typed as confirmation; POST erases only if it matches."""
         contact_id = path_id(contact_id)
+        project = current_project()
         try:
-            contact = contacts.get_contact(current_project().id, contact_id)
+            contact = contacts.get_contact(project.id, contact_id)
         except NotFound:
             abort(404)
-        if request.method == "GET":
-            return self.render("admin/contact_erase.html", contact=contact)
-        gdpr.erase_contact(current_project().id, contact_id, actor=current_actor())
-        flash("Personal data erased; the address stays suppressed (as a hash).", "success")
-        return redirect(url_for(".profile", contact_id=contact_id))
+        error = None
+        if request.method == "POST":
+            try:
+                gdpr.erase_contact_confirmed(
+                    project.id, contact_id, request.form.get("confirmation"), actor=current_actor()
+                )
+            except ServiceError as exc:
+                db.session.rollback()
+                error = str(exc).removeprefix("confirmation: ")
+            else:
+                flash("Personal data erased; the address stays suppressed (as a hash).", "success")
+                return redirect(url_for(".profile", contact_id=contact_id))
+        return self.render(
+            "admin/contact_erase.html", contact=contact, error=error
+        ), 400 if error else 200
 
     @action("lists", "Add to / remove from a list…")
     def action_lists(self, ids: list[str]) -> ResponseReturnValue:
@@ -215,8 +260,9 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     export_permission = Permission.CONTACTS_EXPORT
     allow_export = True
 
-    # A million rows: no COUNT(*) per page view, just next/previous.
+    # Flask-Admin's COUNT(*) is skipped; get_list counts (or estimates, at a million rows).
     simple_list_pager = True
+    list_template = "admin/contact_list.html"
     column_list = ["email", "first_name", "last_name", "status", "source", "created_at"]
     column_searchable_list = ["email", "last_name"]
     column_filters = ["status", "source", "quarantined", "is_role_address", "created_at"]
@@ -254,6 +300,24 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     # Status follows suppression and erasure services, never a hand edit.
     form_columns = ["email", "first_name", "last_name", "timezone", "locale"]
     form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
+
+    def get_list(  # type: ignore[override]
+        self,
+        page: int | None,
+        sort_column: str | None,
+        sort_desc: bool,
+        search: str | None,
+        filters: Any,
+        execute: bool = True,
+        page_size: int | None = None,
+    ) -> tuple[int | None, Any]:
+        """The page of rows and a total: exact when small, the planner's estimate when huge."""
+        _, query = super().get_list(
+            page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size
+        )
+        total = contact_reads.count_rows(query.limit(None).offset(None).order_by(None).statement)
+        g.contact_total = total
+        return total.value, (query.all() if execute else query)
 
 
 def _selected_ids() -> list[int]:
