@@ -8,7 +8,7 @@ from flask_admin import expose
 
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.paths import path_id
-from mailapp.audience.subscriptions import resubscribe_contact
+from mailapp.audience.resubscribe import resubscribe_contact
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.feedback.unsubscribe import subscriber_for_contact, unsubscribe

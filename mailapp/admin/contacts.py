@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
@@ -16,7 +16,9 @@ from wtforms.validators import DataRequired, Email
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.contact_desk import ContactDeskMixin
+from mailapp.admin.contact_list import ContactListMixin, status_badges
 from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.admin.display import format_when
 from mailapp.admin.fields import strip
 from mailapp.admin.paths import path_id
 from mailapp.audience import contact_reads, contacts, gdpr, lists, tags
@@ -24,33 +26,11 @@ from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact
 
-STATUS_BADGES = {
-    "active": "success",
-    "unsubscribed": "secondary",
-    "bounced": "danger",
-    "complained": "danger",
-    "erased": "dark",
-}
-
 
 def _email_link(model: Contact) -> Markup:
     return Markup('<a href="{}">{}</a>').format(
         url_for(".profile", contact_id=model.id), model.email
     )
-
-
-def _status_badges(model: Contact) -> Markup:
-    """The status as a coloured word, plus a "quarantined" badge so it never looks active."""
-    status = model.status.value
-    badges = Markup('<span class="badge badge-{}">{}</span>').format(
-        STATUS_BADGES.get(status, "secondary"), status
-    )
-    if model.quarantined:
-        badges += Markup(
-            ' <span class="badge badge-warning" title="Soft bounces: not mailed until released">'
-            "quarantined</span>"
-        )
-    return badges
 
 
 class ContactProfileMixin(ContactDeskMixin):
@@ -75,7 +55,8 @@ class ContactProfileMixin(ContactDeskMixin):
     }
     column_formatters = {
         "email": lambda *args: _email_link(args[2]),
-        "status": lambda *args: _status_badges(args[2]),
+        "status": lambda *args: status_badges(args[2]),
+        "created_at": lambda *args: format_when(args[2].created_at),
     }
 
     @expose("/profile/<contact_id>")
@@ -253,7 +234,7 @@ class ContactProfileMixin(ContactDeskMixin):
         flash(str(exc), "error")
 
 
-class ContactAdmin(ContactProfileMixin, ProjectModelView):
+class ContactAdmin(ContactListMixin, ContactProfileMixin, ProjectModelView):
     permission = Permission.CONTACTS_READ
     write_permission = Permission.CONTACTS_WRITE
     delete_permission = Permission.CONTACTS_DELETE
@@ -264,6 +245,7 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     simple_list_pager = True
     list_template = "admin/contact_list.html"
     column_list = ["email", "first_name", "last_name", "status", "source", "created_at"]
+    column_labels = {"created_at": "Added"}
     column_searchable_list = ["email", "last_name"]
     column_filters = ["status", "source", "quarantined", "is_role_address", "created_at"]
     column_sortable_list = ["email", "last_name", "status", "created_at"]
@@ -300,24 +282,6 @@ class ContactAdmin(ContactProfileMixin, ProjectModelView):
     # Status follows suppression and erasure services, never a hand edit.
     form_columns = ["email", "first_name", "last_name", "timezone", "locale"]
     form_args = {"email": {"validators": [DataRequired(), Email()], "filters": [strip]}}
-
-    def get_list(  # type: ignore[override]
-        self,
-        page: int | None,
-        sort_column: str | None,
-        sort_desc: bool,
-        search: str | None,
-        filters: Any,
-        execute: bool = True,
-        page_size: int | None = None,
-    ) -> tuple[int | None, Any]:
-        """The page of rows and a total: exact when small, the planner's estimate when huge."""
-        _, query = super().get_list(
-            page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size
-        )
-        total = contact_reads.count_rows(query.limit(None).offset(None).order_by(None).statement)
-        g.contact_total = total
-        return total.value, (query.all() if execute else query)
 
 
 def _selected_ids() -> list[int]:

@@ -284,48 +284,6 @@ def withdraw_consent(project_id: int, list_id: int, contact_id: int, *, actor: A
     db.session.commit()
 
 
-CONSENT_MAX = 64  # ConsentRecord.source
-SUPPORT_FORM = "support desk"
-
-
-def resubscribe_contact(
-    project_id: int,
-    list_id: int,
-    contact_id: int,
-    *,
-    consent: str,
-    actor: Actor,
-) -> Subscription:
-    """Put a contact back on a list for support, only with the consent they gave written down.
-
-    The consent text becomes the ConsentRecord's source. The usual rules then apply: a
-    double opt-in list or a suppressed address gets a confirmation mail first.
-    """
-    consent = " ".join((consent or "").split())
-    if not consent:
-        raise ServiceError(
-            "consent: say how the person gave consent (e.g. 'asked by phone on 2 Dec')"
-        )
-    if len(consent) > CONSENT_MAX:
-        raise ServiceError(f"consent: at most {CONSENT_MAX} characters ({len(consent)} given)")
-    contact = db.session.scalar(
-        sa.select(Contact).where(Contact.project_id == project_id, Contact.id == contact_id)
-    )
-    if contact is None:
-        raise NotFound("no such contact")
-    if contact.status is ContactStatus.ERASED:
-        raise ServiceError("this contact was erased (GDPR); it cannot be subscribed again")
-    return subscribe(
-        project_id,
-        list_id,
-        {"email": contact.email},
-        actor=actor,
-        source=consent,
-        ip=actor.ip,
-        form_version=SUPPORT_FORM,
-    )
-
-
 def allow_attempt(client: redis.Redis, scope: str, key: str, limit: int, window: int) -> bool:
     """A fixed-window counter in Redis, shared by every web process."""
     bucket = f"mailapp:rate:{scope}:{key}:{int(time.time()) // window}"

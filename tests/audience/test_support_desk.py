@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from mailapp.audience.contact_reads import contact_detail, count_rows
 from mailapp.audience.gdpr import erase_contact_confirmed
 from mailapp.audience.lists import add_contacts
-from mailapp.audience.subscriptions import resubscribe_contact
+from mailapp.audience.resubscribe import resubscribe_contact
 from mailapp.audience.suppression import is_suppressed
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
