@@ -21,10 +21,12 @@ class ContactDeskMixin:
     the reason, answering 400.
     """
 
-    @expose("/profile/<contact_id>/unsubscribe", methods=("POST",))
+    @expose("/profile/<contact_id>/unsubscribe", methods=("GET", "POST"))
     def unsubscribe(self, contact_id: str) -> ResponseReturnValue:
         """`list_id` leaves that list; `everything` leaves all and suppresses the address."""
         contact_id = path_id(contact_id)
+        if request.method == "GET":  # the buttons live on the profile page
+            return redirect(url_for(".profile", contact_id=contact_id))
         project = current_project()
         everything = request.form.get("scope") == "everything"
         list_id = None
@@ -61,10 +63,12 @@ class ContactDeskMixin:
         flash(message, "success" if changed else "info")
         return redirect(url_for(".profile", contact_id=contact_id))
 
-    @expose("/profile/<contact_id>/resubscribe", methods=("POST",))
+    @expose("/profile/<contact_id>/resubscribe", methods=("GET", "POST"))
     def resubscribe(self, contact_id: str) -> ResponseReturnValue:
         """Back on a list only with the consent written down (kept in the consent ledger)."""
         contact_id = path_id(contact_id)
+        if request.method == "GET":  # the form lives on the profile page
+            return redirect(url_for(".profile", contact_id=contact_id))
         project = current_project()
         try:
             list_id = int(request.form.get("list_id", ""))
