@@ -15,6 +15,7 @@ class Permission(enum.StrEnum):
     CONTACTS_DELETE = "contacts.delete"
     CONTACTS_EXPORT = "contacts.export"
     GDPR_ERASE = "gdpr.erase"
+    SUPPRESSION_MANAGE = "suppression.manage"
     TEMPLATES_WRITE = "templates.write"
     CAMPAIGNS_WRITE = "campaigns.write"
     CAMPAIGNS_SEND = "campaigns.send"
@@ -47,7 +48,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         }
     ),
     Role.ANALYST: frozenset({P.CONTACTS_READ, P.ANALYTICS_READ}),
-    Role.SUPPORT: frozenset({P.CONTACTS_READ, P.CONTACTS_WRITE, P.GDPR_ERASE}),
+    Role.SUPPORT: frozenset(
+        {P.CONTACTS_READ, P.CONTACTS_WRITE, P.GDPR_ERASE, P.SUPPRESSION_MANAGE}
+    ),
 }
 
 # One line per permission for the read-only "Roles" page and the API documentation.
@@ -58,6 +61,7 @@ DESCRIPTIONS: Mapping[Permission, str] = {
     P.CONTACTS_DELETE: "Delete contacts",
     P.CONTACTS_EXPORT: "Export contacts and lists",
     P.GDPR_ERASE: "Erase a person's data (GDPR)",
+    P.SUPPRESSION_MANAGE: "Add addresses to the suppression list (lifting needs contacts.delete)",
     P.TEMPLATES_WRITE: "Edit, review and publish templates",
     P.CAMPAIGNS_WRITE: "See, create and edit campaigns",
     P.CAMPAIGNS_SEND: "Launch, pause and cancel campaigns",

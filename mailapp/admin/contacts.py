@@ -15,7 +15,10 @@ from wtforms.validators import DataRequired, Email
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.contact_desk import ContactDeskMixin
+from mailapp.admin.contact_list import ContactListMixin, status_badges
 from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.admin.display import format_when
 from mailapp.admin.fields import strip
 from mailapp.admin.paths import path_id
 from mailapp.audience import contact_reads, contacts, gdpr, lists, tags
@@ -30,7 +33,7 @@ def _email_link(model: Contact) -> Markup:
     )
 
 
-class ContactProfileMixin:
+class ContactProfileMixin(ContactDeskMixin):
     """The support view of one contact, bulk list actions, and the GDPR buttons."""
 
     action_permissions = {
@@ -47,12 +50,21 @@ class ContactProfileMixin:
         # A GDPR access request: the same people who handle erasure (support staff).
         "export_json": Permission.GDPR_ERASE,
         "erase": Permission.GDPR_ERASE,
+        "unsubscribe": Permission.CONTACTS_WRITE,
+        "resubscribe": Permission.CONTACTS_WRITE,
     }
-    column_formatters = {"email": lambda *args: _email_link(args[2])}
+    column_formatters = {
+        "email": lambda *args: _email_link(args[2]),
+        "status": lambda *args: status_badges(args[2]),
+        "created_at": lambda *args: format_when(args[2].created_at),
+    }
 
     @expose("/profile/<contact_id>")
     def profile(self, contact_id: str) -> ResponseReturnValue:
-        contact_id = path_id(contact_id)
+        return self.render_profile(path_id(contact_id))
+
+    def render_profile(self, contact_id: int, **extra: object) -> str:
+        """The profile page, with an error from a desk action when one was refused."""
         project = current_project()
         try:
             detail = contact_reads.contact_detail(project.id, contact_id)
@@ -64,6 +76,9 @@ class ContactProfileMixin:
             can_export=has_permission(Permission.GDPR_ERASE),
             can_erase=has_permission(Permission.GDPR_ERASE),
             can_tag=has_permission(Permission.CONTACTS_WRITE),
+            can_subscribe=has_permission(Permission.CONTACTS_WRITE),
+            all_lists=lists.project_lists(project.id),
+            **extra,
         )
 
     @expose("/profile/<contact_id>/tags", methods=("GET", "POST"))
@@ -98,17 +113,28 @@ class ContactProfileMixin:
 
     @expose("/profile/<contact_id>/erase", methods=("GET", "POST"))
     def erase(self, contact_id: str) -> ResponseReturnValue:
-        """GET asks for confirmation; POST erases."""
+        """GET asks for the address typed as confirmation; POST erases only if it matches."""
         contact_id = path_id(contact_id)
+        project = current_project()
         try:
-            contact = contacts.get_contact(current_project().id, contact_id)
+            contact = contacts.get_contact(project.id, contact_id)
         except NotFound:
             abort(404)
-        if request.method == "GET":
-            return self.render("admin/contact_erase.html", contact=contact)
-        gdpr.erase_contact(current_project().id, contact_id, actor=current_actor())
-        flash("Personal data erased; the address stays suppressed (as a hash).", "success")
-        return redirect(url_for(".profile", contact_id=contact_id))
+        error = None
+        if request.method == "POST":
+            try:
+                gdpr.erase_contact_confirmed(
+                    project.id, contact_id, request.form.get("confirmation"), actor=current_actor()
+                )
+            except ServiceError as exc:
+                db.session.rollback()
+                error = str(exc).removeprefix("confirmation: ")
+            else:
+                flash("Personal data erased; the address stays suppressed (as a hash).", "success")
+                return redirect(url_for(".profile", contact_id=contact_id))
+        return self.render(
+            "admin/contact_erase.html", contact=contact, error=error
+        ), 400 if error else 200
 
     @action("lists", "Add to / remove from a list…")
     def action_lists(self, ids: list[str]) -> ResponseReturnValue:
@@ -208,16 +234,18 @@ class ContactProfileMixin:
         flash(str(exc), "error")
 
 
-class ContactAdmin(ContactProfileMixin, ProjectModelView):
+class ContactAdmin(ContactListMixin, ContactProfileMixin, ProjectModelView):
     permission = Permission.CONTACTS_READ
     write_permission = Permission.CONTACTS_WRITE
     delete_permission = Permission.CONTACTS_DELETE
     export_permission = Permission.CONTACTS_EXPORT
     allow_export = True
 
-    # A million rows: no COUNT(*) per page view, just next/previous.
+    # Flask-Admin's COUNT(*) is skipped; get_list counts (or estimates, at a million rows).
     simple_list_pager = True
+    list_template = "admin/contact_list.html"
     column_list = ["email", "first_name", "last_name", "status", "source", "created_at"]
+    column_labels = {"created_at": "Added"}
     column_searchable_list = ["email", "last_name"]
     column_filters = ["status", "source", "quarantined", "is_role_address", "created_at"]
     column_sortable_list = ["email", "last_name", "status", "created_at"]

@@ -53,9 +53,11 @@ class SuppressionImportMixin:
 class SuppressionAdmin(SuppressionImportMixin, ProjectModelView):
     permission = Permission.CONTACTS_READ
     allow_edit = False
-    # Adding and lifting entries needs contacts.delete, like the API.
+    # Support adds entries (suppression.manage); lifting one mails the person again, so it
+    # needs contacts.delete, like the API.
+    create_permission = Permission.SUPPRESSION_MANAGE
     write_permission = Permission.CONTACTS_DELETE
-    endpoint_permissions = {"import_csv": Permission.CONTACTS_DELETE}
+    endpoint_permissions = {"import_csv": Permission.SUPPRESSION_MANAGE}
     list_template = "admin/suppression_list.html"
 
     simple_list_pager = True

@@ -13,6 +13,7 @@ Entry points:
 - `subscriptions`: subscribe, confirm_subscription, withdraw_consent, expire_unconfirmed
 - `confirmation_mail`: send_confirmation (the double opt-in mail, sent by a worker)
 - `suppression`: suppress, unsuppress, is_suppressed, filter_unsuppressed, import_suppressions
-- `gdpr`: export_contact, erase_contact
+- `resubscribe`: resubscribe_contact (support, with the consent written down)
+- `gdpr`: export_contact, erase_contact, erase_contact_confirmed (typed address)
 - `segments/`: rules, descriptions, stored segments; `imports/`: the CSV import wizard and run
 """

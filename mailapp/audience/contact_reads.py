@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -10,11 +11,13 @@ from mailapp.audience.contacts import get_contact
 from mailapp.audience.suppression import email_hash
 from mailapp.extensions import db
 from mailapp.models import (
+    Campaign,
     ConsentRecord,
     Contact,
     ContactStatus,
     ContactTag,
     Event,
+    Link,
     List,
     ListMembership,
     Suppression,
@@ -29,11 +32,24 @@ class ContactDetail:
     consents: list[ConsentRecord]
     suppression: Suppression | None
     events: list[Event]
+    # Names for the history: campaign id -> name, link id -> URL.
+    campaign_names: dict[int, str] = field(default_factory=dict)
+    link_urls: dict[int, str] = field(default_factory=dict)
 
 
 def contact_detail(project_id: int, contact_id: int, *, events_limit: int = 200) -> ContactDetail:
     """Everything support staff need to answer "why did I get this?"."""
     contact = get_contact(project_id, contact_id)
+    events = list(
+        db.session.scalars(
+            sa.select(Event)
+            .where(Event.project_id == project_id, Event.contact_id == contact.id)
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+            .limit(events_limit)
+        )
+    )
+    campaign_ids = {e.campaign_id for e in events if e.campaign_id}
+    link_ids = {e.link_id for e in events if e.link_id}
     memberships = db.session.execute(
         sa.select(ListMembership, List.name)
         .join(List, List.id == ListMembership.list_id)
@@ -66,15 +82,54 @@ def contact_detail(project_id: int, contact_id: int, *, events_limit: int = 200)
                 Suppression.email_hash == email_hash(contact.email),
             )
         ),
-        events=list(
-            db.session.scalars(
-                sa.select(Event)
-                .where(Event.project_id == project_id, Event.contact_id == contact.id)
-                .order_by(Event.occurred_at.desc(), Event.id.desc())
-                .limit(events_limit)
-            )
-        ),
+        events=events,
+        campaign_names=dict(
+            db.session.execute(
+                sa.select(Campaign.id, Campaign.name).where(
+                    Campaign.project_id == project_id, Campaign.id.in_(campaign_ids)
+                )
+            ).all()
+        )
+        if campaign_ids
+        else {},
+        link_urls=dict(
+            db.session.execute(
+                sa.select(Link.id, Link.url).where(
+                    Link.project_id == project_id, Link.id.in_(link_ids)
+                )
+            ).all()
+        )
+        if link_ids
+        else {},
     )
+
+
+# Above this many rows a planner estimate replaces COUNT(*), which reads every row.
+EXACT_COUNT_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class RowCount:
+    value: int
+    estimated: bool
+
+
+def count_rows(query: sa.Select) -> RowCount:
+    """How many rows a query returns: exact when few or on SQLite, else the planner's guess."""
+    if db.engine.dialect.name == "postgresql":
+        try:
+            compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        except (sa.exc.CompileError, NotImplementedError):
+            compiled = None  # a value with no literal form: count exactly
+        if compiled is not None:
+            plan = db.session.execute(sa.text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+            if isinstance(plan, str):
+                plan = json.loads(plan)
+            guess = int(plan[0]["Plan"]["Plan Rows"])
+            if guess > EXACT_COUNT_LIMIT:
+                return RowCount(guess, True)
+    exact = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return RowCount(int(exact or 0), False)
 
 
 def list_contacts(

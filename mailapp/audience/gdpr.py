@@ -11,6 +11,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.contact_reads import contact_detail
 from mailapp.audience.contacts import get_contact
 from mailapp.audience.suppression import suppress
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
     ConsentRecord,
@@ -102,6 +103,23 @@ def export_contact(project_id: int, contact_id: int, *, actor: Actor) -> dict[st
     record_audit(actor, "contact.export", project_id=project_id, obj=contact)
     db.session.commit()
     return data
+
+
+def erase_contact_confirmed(
+    project_id: int, contact_id: int, typed: str | None, *, actor: Actor
+) -> None:
+    """Erase only when the agent typed the contact's address; anything else erases nothing."""
+    contact = get_contact(project_id, contact_id)
+    if contact.status is ContactStatus.ERASED:
+        raise ServiceError("this contact is already erased")
+    typed = (typed or "").strip()
+    if not typed:
+        raise ServiceError(f"confirmation: type {contact.email} to confirm the erasure")
+    if typed.lower() not in {contact.email.lower(), (contact.email_raw or "").lower()}:
+        raise ServiceError(
+            f"confirmation: {typed!r} is not this contact's address; nothing was erased"
+        )
+    erase_contact(project_id, contact_id, actor=actor)
 
 
 def erase_contact(project_id: int, contact_id: int, *, actor: Actor) -> None:

@@ -108,6 +108,31 @@ def _load(kind: Kind, item_id: int) -> Subscriber | None:
     return subscriber
 
 
+def subscriber_for_contact(project_id: int, contact_id: int) -> Subscriber:
+    """The subscriber a support agent acts for: a contact of the project, with its lists."""
+    contact = db.session.scalar(
+        sa.select(Contact).where(Contact.project_id == project_id, Contact.id == contact_id)
+    )
+    if contact is None:
+        raise NotFound("no such contact")
+    rows = db.session.execute(
+        sa.select(List.id, List.name, ListMembership.status)
+        .join(ListMembership, ListMembership.list_id == List.id)
+        .where(ListMembership.project_id == project_id, ListMembership.contact_id == contact.id)
+        .order_by(List.name)
+    ).all()
+    return Subscriber(
+        kind="contact",  # type: ignore[arg-type]  # named in sources; no delivery or message
+        item_id=contact.id,
+        project_id=project_id,
+        email=contact.email,
+        contact_id=contact.id,
+        campaign_id=None,
+        suppressed=is_suppressed(project_id, contact.email),
+        lists=[tuple(row) for row in rows],  # type: ignore[misc]
+    )
+
+
 def unsubscribe(
     subscriber: Subscriber,
     *,

@@ -126,7 +126,8 @@ def test_contact_profile_bulk_lists_and_gdpr(app, client) -> None:
     export = client.get(f"/admin/contact/profile/{contact.id}/export.json")
     assert export.json["profile"]["email"] == "pat@example.com"
     client.post(
-        f"/admin/contact/profile/{contact.id}/erase", data={"csrf_token": token_of(page.data)}
+        f"/admin/contact/profile/{contact.id}/erase",
+        data={"csrf_token": token_of(page.data), "confirmation": "pat@example.com"},
     )
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).status is ContactStatus.ERASED
