@@ -16,7 +16,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.access.projects import DEFAULT_SETTINGS
 from mailapp.access.validation import FieldChecker
 from mailapp.extensions import db
-from mailapp.models import Project
+from mailapp.models import AuditLog, Project
 
 TRACKING_MODES = ("full", "anonymous", "off")
 
@@ -144,3 +144,13 @@ def _quiet_hours(check: FieldChecker, raw: Any, prefix: str = "quiet_hours.") ->
         check.fail(f"{prefix}end", "must differ from the start")
         return None
     return {"start": start, "end": end} if start and end else None
+
+
+def recent_changes(
+    project_id: int, action: str, *, object_id: int | None = None, limit: int = 5
+) -> list[AuditLog]:
+    """The latest audit entries of one kind of settings change, newest first."""
+    query = sa.select(AuditLog).where(AuditLog.project_id == project_id, AuditLog.action == action)
+    if object_id is not None:
+        query = query.where(AuditLog.object_id == str(object_id))
+    return list(db.session.scalars(query.order_by(AuditLog.id.desc()).limit(limit)))

@@ -44,12 +44,17 @@ def guardrail_values(campaign: Campaign) -> dict[str, Any]:
     """The campaign's guardrails as a person edits them (percent, defaults filled in)."""
     stored = campaign.guardrails or {}
     values: dict[str, Any] = {
-        field: round(float(stored[key]) * 100, 4) if stored.get(key) else None
+        field: _percent(stored[key]) if stored.get(key) else None
         for field, (key, _, _) in RATES.items()
     }
     values["canary_minutes"] = int(stored.get("canary_minutes", 60))
     values["min_sample"] = int(stored.get("min_sample", 100))
     return values
+
+
+def _percent(fraction: object) -> float | int:
+    value = round(float(fraction) * 100, 4)  # type: ignore[arg-type]
+    return int(value) if value.is_integer() else value
 
 
 def set_guardrails(
