@@ -29,6 +29,14 @@ from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import Campaign
 
+LABELS = {
+    "canary_percent": "Canary share (%)",
+    "canary_minutes": "Wait after the canary (minutes)",
+    "max_bounce_percent": "Pause above hard bounces (%)",
+    "max_complaint_percent": "Pause above complaints (%)",
+    "min_sample": "Minimum sample",
+}
+
 
 class GuardrailsView(ProjectView):
     permission = Permission.CAMPAIGNS_WRITE
@@ -69,7 +77,7 @@ class GuardrailsView(ProjectView):
                 flash(str(exc), "error")
             else:
                 flash(
-                    f"Guardrails saved: {', '.join(changed)} changed."
+                    f"Guardrails saved: {', '.join(LABELS[k] for k in changed)}."
                     if changed
                     else "Nothing changed.",
                     "success" if changed else "info",
@@ -84,4 +92,5 @@ class GuardrailsView(ProjectView):
             started=campaign.status in STARTED,
             finished=campaign.status in FINISHED,
             changes=recent_changes(project.id, "campaign.guardrails", object_id=campaign.id),
+            labels=LABELS,
         )

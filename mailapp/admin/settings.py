@@ -27,6 +27,20 @@ TRACKING_LABELS = {
 }
 
 
+# What each setting is called on the page (flash messages and the recent-changes table).
+LABELS = {
+    "quiet_hours": "Quiet hours",
+    "frequency_cap_7d": "Messages per contact per 7 days",
+    "quota_messages_per_day": "Messages per day",
+    "quota_import_rows_per_day": "Imported rows per day",
+    "tracking": "Tracking",
+    "soft_bounce_limit": "Soft bounces before suppressing",
+    "soft_bounce_window_days": "Soft-bounce window (days)",
+    "event_retention_days": "Keep events for (days)",
+    "allow_self_approval": "Authors may publish their own drafts",
+}
+
+
 def _form_values(settings: dict) -> dict[str, object]:
     quiet = settings["quiet_hours"] or {}
     values = {k: v for k, v in settings.items() if k != "quiet_hours"}
@@ -60,7 +74,7 @@ class SendingRulesView(ProjectView):
                 flash("Nothing was saved: correct the fields marked below.", "error")
             else:
                 if changed:
-                    flash(f"Saved: {', '.join(changed)} changed.", "success")
+                    flash(f"Saved: {', '.join(LABELS[k] for k in changed)}.", "success")
                 else:
                     flash("Nothing changed.", "info")
                 return redirect(url_for(".index"))
@@ -73,4 +87,5 @@ class SendingRulesView(ProjectView):
             ranges=INTEGER_RANGES,
             tracking_modes=[(m, TRACKING_LABELS[m]) for m in TRACKING_MODES],
             changes=recent_changes(project.id, "project.settings"),
+            labels=LABELS,
         )

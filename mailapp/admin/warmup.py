@@ -67,4 +67,5 @@ class WarmupView(ProjectView):
             suggested=", ".join(str(c) for c in SUGGESTED_WARMUP),
             today_cap=warmup_cap(sender, date.today()),
             changes=recent_changes(project.id, "sender.warmup", object_id=sender.id),
+            labels={"warmup_plan": "Warm-up plan"},
         )
