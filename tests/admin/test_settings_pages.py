@@ -154,3 +154,11 @@ def test_guardrails_page_for_a_marketer(app, client):
     }
     [entry] = audit("campaign.guardrails")
     assert set(entry.context["changes"]) == {"canary_percent", "max_bounce_percent"}
+
+
+def test_the_sender_list_links_each_sender_to_its_warmup(app, client):
+    project = make_project()
+    sender = make_sender(project, warmup_plan={"start": "2026-01-01", "daily_caps": [10, 20]})
+    login(client, make_user(project, "admin"))
+    page = client.get("/admin/sender/").data.decode()
+    assert f'href="/admin/warmup/{sender.id}/">2 days from 2026-01-01</a>' in page

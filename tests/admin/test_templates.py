@@ -73,6 +73,8 @@ def test_create_edit_review_publish_through_pages(app, client, marketer):
     # A marketer writes and submits; publishing is an owner's or admin's review.
     page = client.get(f"/admin/template/{template.id}/versions/")
     assert b"needs the templates.publish permission" in page.data
+    assert b'data-needs="templates.publish"' in page.data
+    assert b'value="publish"' not in page.data
     db.session.refresh(version)
     assert version.status == VersionStatus.REVIEW
 
