@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -13,6 +14,7 @@ from flask.cli import AppGroup
 from mailapp import crypto
 from mailapp.access.apikeys import create_api_key
 from mailapp.access.audit import Actor
+from mailapp.access.project_settings import SETTING_HELP, sending_settings, update_sending_settings
 from mailapp.access.projects import create_project, get_project_by_slug
 from mailapp.access.users import create_user, generate_password, get_user_by_email
 from mailapp.errors import ServiceError
@@ -29,6 +31,7 @@ projects_cli = AppGroup("projects", help="Projects (tenants).")
 secrets_cli = AppGroup("secrets", help="Keys for SECRET_KEY and ENCRYPTION_KEY.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the REST API.")
 bounces_cli = AppGroup("bounces", help="Returned mail: bounces, complaints, unsubscribes.")
+settings_cli = AppGroup("settings", help="A project's sending rules (quiet hours, caps, ...).")
 
 
 def init_app(app: Flask) -> None:
@@ -36,6 +39,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(api_keys_cli)
     app.cli.add_command(bounces_cli)
+    app.cli.add_command(settings_cli)
 
 
 def _fail(exc: ServiceError) -> click.ClickException:
@@ -219,3 +223,40 @@ def bounces_poll() -> None:
     except ServiceError as exc:
         raise _fail(exc) from None
     click.echo(f"ingested {count} messages")
+
+
+@settings_cli.command("show")
+@click.option("--project", "project_slug", required=True, help="the project's slug")
+def settings_show_command(project_slug: str) -> None:
+    """Print each sending rule, its value and what it does."""
+    try:
+        project = get_project_by_slug(project_slug)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    for key, value in sending_settings(project).items():
+        shown = "none" if value is None else json.dumps(value)
+        click.echo(f"{key} = {shown}")
+        click.echo(f"    {SETTING_HELP[key]}")
+
+
+@settings_cli.command("set")
+@click.option("--project", "project_slug", required=True, help="the project's slug")
+@click.argument("assignments", nargs=-1, required=True)
+def settings_set_command(project_slug: str, assignments: tuple[str, ...]) -> None:
+    """Change rules, e.g. `quiet_hours_start=21:00 quiet_hours_end=08:00 frequency_cap_7d=3`
+    (an empty value clears an optional rule); one wrong value changes nothing."""
+    changes: dict[str, str] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: write key=value", param_hint="ASSIGNMENTS")
+        changes[key.strip()] = value
+    try:
+        project = get_project_by_slug(project_slug)
+        changed = update_sending_settings(project, changes, actor=CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    for key, change in changed.items():
+        click.echo(f"{key}: {json.dumps(change['old'])} -> {json.dumps(change['new'])}")
+    if not changed:
+        click.echo("nothing changed")

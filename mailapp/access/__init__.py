@@ -9,6 +9,9 @@ Entry points:
 - `login`: authenticate (throttled per account and per client address), unlock_member
 - `permissions`: Permission, ROLE_PERMISSIONS, permissions_for, role_has
 - `projects`: create_project, get_project_by_slug, DEFAULT_SETTINGS (the enforced settings)
+- `project_settings`: sending_settings, update_sending_settings (validated, audited), SETTING_HELP
+- `validation`: FieldChecker, InvalidSettings (every wrong field named, nothing saved)
+- `grants`: actor_has (a user's role or a key's scopes, for rules the domain enforces)
 - `apikeys`: create_api_key, revoke_api_key, authenticate_api_key
 - `audit`: Actor, record_audit, record_refusal, redact
 - `records`: create_record, update_record, delete_record (generic back-office edits, audited)

@@ -17,6 +17,7 @@ class Permission(enum.StrEnum):
     GDPR_ERASE = "gdpr.erase"
     SUPPRESSION_MANAGE = "suppression.manage"
     TEMPLATES_WRITE = "templates.write"
+    TEMPLATES_PUBLISH = "templates.publish"
     CAMPAIGNS_WRITE = "campaigns.write"
     CAMPAIGNS_SEND = "campaigns.send"
     SENDERS_MANAGE = "senders.manage"
@@ -62,7 +63,9 @@ DESCRIPTIONS: Mapping[Permission, str] = {
     P.CONTACTS_EXPORT: "Export contacts and lists",
     P.GDPR_ERASE: "Erase a person's data (GDPR)",
     P.SUPPRESSION_MANAGE: "Add addresses to the suppression list (lifting needs contacts.delete)",
-    P.TEMPLATES_WRITE: "Edit, review and publish templates",
+    P.TEMPLATES_WRITE: "Edit templates and submit drafts for review",
+    P.TEMPLATES_PUBLISH: "Review and publish template drafts (someone else's, unless the "
+    "project allows self-approval)",
     P.CAMPAIGNS_WRITE: "See, create and edit campaigns",
     P.CAMPAIGNS_SEND: "Launch, pause and cancel campaigns",
     P.SENDERS_MANAGE: "Manage sending identities, DKIM keys and transports",

@@ -23,6 +23,7 @@ DEFAULT_SETTINGS = {
     "soft_bounce_limit": 3,
     "soft_bounce_window_days": 30,
     "event_retention_days": 400,
+    "allow_self_approval": False,  # may a template's author publish their own draft?
 }
 
 

@@ -39,6 +39,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.campaigns import CampaignAdmin
     from mailapp.admin.contacts import ContactAdmin
     from mailapp.admin.dkim import DkimView
+    from mailapp.admin.guardrails import GuardrailsView
     from mailapp.admin.imports import ImportView
     from mailapp.admin.inbound import StrayInboundAdmin
     from mailapp.admin.lists import ListAdmin
@@ -48,9 +49,11 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.segments import SegmentAdmin
     from mailapp.admin.senders import SenderAdmin
     from mailapp.admin.sending import SendingView
+    from mailapp.admin.settings import SendingRulesView
     from mailapp.admin.suppression import SuppressionAdmin
     from mailapp.admin.templates import TemplateAdmin
     from mailapp.admin.users import MembershipAdmin
+    from mailapp.admin.warmup import WarmupView
     from mailapp.admin.webhooks import (
         InboundMessageAdmin,
         InboundWebhookAdmin,
@@ -73,6 +76,9 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
     admin.add_view(SenderAdmin(m.Sender, name="Senders", category=settings))
     admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
+    admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))
+    admin.add_view(SendingRulesView(name="Sending rules", endpoint="settings", category=settings))
+    admin.add_view(GuardrailsView(name="Guardrails", endpoint="guardrails", category=settings))
     admin.add_view(WebhookEndpointAdmin(m.WebhookEndpoint, name="Webhooks", category=settings))
     admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
     admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from flask import url_for
+from markupsafe import Markup
 from wtforms.validators import DataRequired, Email, Optional
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.fields import SecretField, SecretTextField
+from mailapp.models import Sender
 
 SECRETS = ["dkim_private_key", "transport_url"]
 
@@ -14,7 +17,10 @@ SECRETS = ["dkim_private_key", "transport_url"]
 class SenderAdmin(ProjectModelView):
     permission = Permission.SENDERS_MANAGE
 
-    column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "created_at"]
+    column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "warmup_plan"]
+    column_list += ["created_at"]
+    column_labels = {"warmup_plan": "Warm-up"}
+    column_formatters = {"warmup_plan": lambda _v, _c, model, _n: _warmup_link(model)}
     column_searchable_list = ["name", "from_email", "domain"]
     column_sortable_list = ["name", "from_email", "domain", "created_at"]
     column_details_exclude_list = SECRETS
@@ -47,3 +53,11 @@ class SenderAdmin(ProjectModelView):
         },
     }
     form_widget_args = {"dkim_private_key": {"rows": 6}}
+
+
+def _warmup_link(sender: Sender) -> Markup:
+    """The sender's warm-up in a few words, linked to the page that sets it."""
+    caps = (sender.warmup_plan or {}).get("daily_caps") or []
+    text = f"{len(caps)} days from {sender.warmup_plan['start']}" if caps else "none"
+    href = url_for("warmup.edit", sender_id=sender.id)
+    return Markup('<a href="{}">{}</a>').format(href, text)

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Optional
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
-from mailapp.admin.context import current_actor, current_project
+from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.urlargs import post_only, url_id
 from mailapp.content.preview import (
     MAX_TEST_RECIPIENTS,
@@ -168,6 +168,7 @@ class TemplateAdmin(ProjectModelView):
             current=template,
             versions=list(reversed(template.versions)),
             Status=VersionStatus,
+            can_publish=has_permission(Permission.TEMPLATES_PUBLISH),
         )
 
     @expose("/<template_id>/draft/", methods=("GET", "POST"))

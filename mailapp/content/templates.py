@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailapp.access.audit import Actor, record_audit
+from mailapp.access.grants import actor_has
+from mailapp.access.permissions import Permission
 from mailapp.content.submission import Content, prepare_content
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
@@ -138,6 +140,7 @@ def publish_version(
         raise ServiceError(
             f"only a version in review can be published (v{version.number} is {version.status})"
         )
+    _check_reviewer(project, version, actor)
     _publish(version, actor, comment, "template.publish")
     return version
 
@@ -152,8 +155,28 @@ def rollback(
             f"only an earlier published version can be restored (v{version.number}"
             f" is {version.status})"
         )
+    if not actor_has(project.id, actor, Permission.TEMPLATES_PUBLISH):
+        raise ServiceError(
+            f"restoring a version needs the {Permission.TEMPLATES_PUBLISH} permission"
+        )
     _publish(version, actor, comment, "template.rollback")
     return version
+
+
+def _check_reviewer(project: Project, version: TemplateVersion, actor: Actor) -> None:
+    """Publishing is a review: it needs the permission, and (unless the project allows
+    self-approval) someone other than the draft's author."""
+    if not actor_has(project.id, actor, Permission.TEMPLATES_PUBLISH):
+        raise ServiceError(
+            f"publishing needs the {Permission.TEMPLATES_PUBLISH} permission: ask an owner or "
+            "admin to review this version"
+        )
+    self_approval = (project.settings or {}).get("allow_self_approval", False)
+    if version.author_id is not None and version.author_id == actor.user_id and not self_approval:
+        raise ServiceError(
+            f"v{version.number} is your own draft: another reviewer must publish it (or allow "
+            "self-approval in Settings → Sending rules)"
+        )
 
 
 def _publish(version: TemplateVersion, actor: Actor, comment: str | None, action: str) -> None:

@@ -13,6 +13,7 @@ Entry points:
 - `pipeline`: prepare_deliveries, plan_dispatch, recover_stale_claims
 - `batches`: send_batch; `claims`: claim_rows, release_rows
 - `transactional`: submit_message, request_send, get_message; `transactional_send`: send_message
-- `senders`: generate_sender_key, dkim_dns_record
+- `senders`: generate_sender_key, dkim_dns_record, set_warmup_plan
+- `guardrail_settings`: guardrail_values, set_guardrails (in percent, validated, audited)
 - `browser_view`: web_copy
 """

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailapp.access.audit import Actor, record_audit
+from mailapp.access.validation import FieldChecker
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Project, Sender
@@ -70,5 +71,59 @@ def generate_sender_key(project: Project, sender_id: int, *, actor: Actor) -> Se
         obj=sender,
         context={"selector": selector, "previous_selector": previous, "bits": DKIM_KEY_BITS},
     )
+    db.session.commit()
+    return sender
+
+
+WARMUP_HELP = (
+    "A new sending domain earns its reputation slowly: from the start date, day 1 may send "
+    "the first number, day 2 the second, and so on; after the last day only the sender's own "
+    "daily limit applies. Empty: no warm-up."
+)
+SUGGESTED_WARMUP = (50, 100, 200, 400, 800, 1500, 3000, 6000, 12000, 25000, 50000, 100000)
+MAX_WARMUP_DAYS = 120
+
+
+def set_warmup_plan(
+    project: Project, sender_id: int, *, start: object, daily_caps: object, actor: Actor
+) -> Sender:
+    """Validate and save a sender's warm-up plan (start date, one cap per day), audited.
+
+    `daily_caps` is a list of numbers or a text of numbers separated by commas or spaces;
+    empty caps remove the plan.
+    """
+    sender = db.session.scalar(
+        sa.select(Sender).where(Sender.id == sender_id, Sender.project_id == project.id)
+    )
+    if sender is None:
+        raise NotFound(f"no sender {sender_id}")
+    check = FieldChecker()
+    raw_caps = daily_caps.replace(",", " ").split() if isinstance(daily_caps, str) else daily_caps
+    if raw_caps is None:
+        raw_caps = []
+    if not isinstance(raw_caps, list | tuple):
+        check.fail("daily_caps", "a list of daily caps, e.g. 50, 100, 200")
+        raw_caps = []
+    caps = [check.integer("daily_caps", c, 1, 10_000_000, optional=False) for c in raw_caps]
+    if len(caps) > MAX_WARMUP_DAYS:
+        check.fail("daily_caps", f"at most {MAX_WARMUP_DAYS} days, not {len(caps)}")
+    plan: dict = {}
+    if caps:
+        day = check.day("start", start) if start not in (None, "") else None
+        if day is None:
+            check.fail("start", "give the first day of the warm-up as YYYY-MM-DD")
+        check.raise_if_any()
+        plan = {"start": day.isoformat(), "daily_caps": caps}
+    check.raise_if_any()
+    old = sender.warmup_plan or {}
+    if plan != old:
+        sender.warmup_plan = plan
+        record_audit(
+            actor,
+            "sender.warmup",
+            project_id=project.id,
+            obj=sender,
+            context={"changes": {"warmup_plan": {"old": old or None, "new": plan or None}}},
+        )
     db.session.commit()
     return sender

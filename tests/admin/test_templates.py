@@ -70,6 +70,33 @@ def test_create_edit_review_publish_through_pages(app, client, marketer):
             data={"csrf_token": token, "comment": f"{action} ok"},
         )
         assert response.status_code == 302
+    # A marketer writes and submits; publishing is an owner's or admin's review.
+    page = client.get(f"/admin/template/{template.id}/versions/")
+    assert b"needs the templates.publish permission" in page.data
+    assert b'data-needs="templates.publish"' in page.data
+    assert b'value="publish"' not in page.data
+    db.session.refresh(version)
+    assert version.status == VersionStatus.REVIEW
+
+
+def test_a_reviewer_publishes_through_the_page(app, client):
+    project = make_project()
+    author = make_user(project, "marketer")
+    template = create_template(
+        project,
+        "News",
+        Content(subject="Hi", html=HTML),
+        actor=Actor(label=author.email, user_id=author.id),
+    )
+    version = template.versions[0]
+    login(client, make_user(project, "admin"))
+    token = csrf_token(client)
+    for action in ("submit", "publish"):
+        response = client.post(
+            f"/admin/template/version/{version.id}/{action}/",
+            data={"csrf_token": token, "comment": f"{action} ok"},
+        )
+        assert response.status_code == 302
     db.session.refresh(version)
     assert version.status == VersionStatus.PUBLISHED
     page = client.get(f"/admin/template/{template.id}/versions/")

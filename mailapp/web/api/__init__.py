@@ -259,5 +259,6 @@ from mailapp.web.api import (  # noqa: E402, F401
     lists,
     messages,
     segments,
+    settings,
     suppression,
 )

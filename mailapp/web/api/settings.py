@@ -1,0 +1,171 @@
+"""Settings API: the project's sending rules, a sender's warm-up plan, a campaign's guardrails.
+
+The same services (and the same validation) as the back-office pages; a wrong field answers
+422 with `error.fields` naming each field and what is wrong, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from flask import Response, g, jsonify, request
+
+from mailapp.access.permissions import Permission
+from mailapp.access.project_settings import (
+    SETTING_HELP,
+    sending_settings,
+    update_sending_settings,
+)
+from mailapp.access.validation import InvalidSettings
+from mailapp.delivery.campaigns import get_campaign
+from mailapp.delivery.guardrail_settings import GUARDRAIL_HELP, guardrail_values, set_guardrails
+from mailapp.delivery.senders import WARMUP_HELP, set_warmup_plan
+from mailapp.errors import NotFound
+from mailapp.extensions import db
+from mailapp.models import Sender
+from mailapp.web.api import api_error, bp, document, require
+
+NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "tracking": {"type": "string", "enum": ["full", "anonymous", "off"]},
+        "quiet_hours": {
+            "type": ["object", "null"],
+            "properties": {
+                "start": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                "end": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+            },
+        },
+        "frequency_cap_7d": NULLABLE_INT,
+        "quota_messages_per_day": NULLABLE_INT,
+        "quota_import_rows_per_day": NULLABLE_INT,
+        "soft_bounce_limit": {"type": "integer", "minimum": 1, "maximum": 50},
+        "soft_bounce_window_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "event_retention_days": {"type": "integer", "minimum": 30, "maximum": 3650},
+        "allow_self_approval": {"type": "boolean"},
+    },
+}
+for _key, _schema in SETTINGS_SCHEMA["properties"].items():
+    _schema["description"] = SETTING_HELP[_key]
+WARMUP_SCHEMA = {
+    "type": "object",
+    "description": WARMUP_HELP,
+    "properties": {
+        "start": {"type": ["string", "null"], "format": "date"},
+        "daily_caps": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    },
+}
+GUARDRAILS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "canary_percent": {"type": ["number", "null"], "minimum": 1, "maximum": 50},
+        "canary_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+        "max_bounce_percent": {"type": ["number", "null"], "minimum": 0.01, "maximum": 50},
+        "max_complaint_percent": {"type": ["number", "null"], "minimum": 0.01, "maximum": 50},
+        "min_sample": {"type": "integer", "minimum": 10},
+    },
+}
+for _key, _schema in GUARDRAILS_SCHEMA["properties"].items():
+    _schema["description"] = GUARDRAIL_HELP[_key]
+INVALID = {"$ref": "#/components/schemas/Error"}
+
+
+def _body() -> dict | Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", "send a JSON object")
+    return body
+
+
+@bp.errorhandler(InvalidSettings)
+def _invalid(exc: InvalidSettings) -> Response:
+    db.session.rollback()
+    response = jsonify({"error": {"code": "invalid", "message": str(exc), "fields": exc.errors}})
+    response.status_code = 422
+    return response
+
+
+@bp.get("/projects/settings")
+@document("The project's sending rules", responses={200: SETTINGS_SCHEMA}, tags=["settings"])
+@require(Permission.PROJECTS_MANAGE)
+def settings_show() -> Response:
+    return jsonify(sending_settings(g.project))
+
+
+@bp.patch("/projects/settings")
+@document(
+    "Change some sending rules",
+    description="Only the keys sent change; null clears an optional rule. One wrong field "
+    "refuses the whole change (422, with error.fields). Every change is audited.",
+    request=SETTINGS_SCHEMA,
+    responses={200: SETTINGS_SCHEMA, 422: INVALID},
+    tags=["settings"],
+)
+@require(Permission.PROJECTS_MANAGE)
+def settings_update() -> Response:
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    update_sending_settings(g.project, body, actor=g.actor)
+    return jsonify(sending_settings(g.project))
+
+
+def _sender(sender_id: int) -> Sender:
+    sender = db.session.get(Sender, sender_id)
+    if sender is None or sender.project_id != g.project.id:
+        raise NotFound(f"no sender {sender_id}")
+    return sender
+
+
+@bp.get("/senders/<int:sender_id>/warmup")
+@document("A sender's warm-up plan", responses={200: WARMUP_SCHEMA}, tags=["settings"])
+@require(Permission.SENDERS_MANAGE)
+def warmup_show(sender_id: int) -> Response:
+    return jsonify(_sender(sender_id).warmup_plan or {})
+
+
+@bp.put("/senders/<int:sender_id>/warmup")
+@document(
+    "Replace a sender's warm-up plan",
+    description="Empty daily_caps end the warm-up.",
+    request=WARMUP_SCHEMA,
+    responses={200: WARMUP_SCHEMA, 422: INVALID},
+    tags=["settings"],
+)
+@require(Permission.SENDERS_MANAGE)
+def warmup_update(sender_id: int) -> Response:
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    sender = set_warmup_plan(
+        g.project,
+        _sender(sender_id).id,
+        start=body.get("start"),
+        daily_caps=body.get("daily_caps") or [],
+        actor=g.actor,
+    )
+    return jsonify(sender.warmup_plan or {})
+
+
+@bp.get("/campaigns/<int:campaign_id>/guardrails")
+@document("A campaign's guardrails", responses={200: GUARDRAILS_SCHEMA}, tags=["campaigns"])
+@require(Permission.CAMPAIGNS_WRITE)
+def guardrails_show(campaign_id: int) -> Response:
+    return jsonify(guardrail_values(get_campaign(g.project.id, campaign_id)))
+
+
+@bp.patch("/campaigns/<int:campaign_id>/guardrails")
+@document(
+    "Change a campaign's guardrails (in percent)",
+    description="The canary can change until sending starts; the pause thresholds until "
+    "the campaign ends. Every change is audited.",
+    request=GUARDRAILS_SCHEMA,
+    responses={200: GUARDRAILS_SCHEMA, 422: INVALID},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def guardrails_update(campaign_id: int) -> Response:
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    set_guardrails(g.project, campaign_id, body, actor=g.actor)
+    return jsonify(guardrail_values(get_campaign(g.project.id, campaign_id)))
