@@ -92,7 +92,7 @@ def test_messy_file_reports_every_bad_row_with_its_line(app, tmp_path: Path) -> 
             "malformed": 1,
             "role address": 1,
         }
-        assert (9, "duplicate of line 2") in preview.examples
+        assert (9, "line 9 repeats line 2") in preview.examples
 
         start_import(project.id, job.id, actor=TEST_ACTOR)
         done = run_import(job.id)
