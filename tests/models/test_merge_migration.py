@@ -71,9 +71,11 @@ class Rows:
         for column in table.columns:
             if column.name in values or column.nullable or column.server_default is not None:
                 continue
-            if column.primary_key and isinstance(column.type, sa.Integer) and len(
-                table.primary_key.columns
-            ) == 1:
+            if (
+                column.primary_key
+                and isinstance(column.type, sa.Integer)
+                and len(table.primary_key.columns) == 1
+            ):
                 continue
             values[column.name] = self._neutral(column.type)
         values = {k: self.when(v) if isinstance(v, datetime) else v for k, v in values.items()}
@@ -163,7 +165,8 @@ def build_history(engine: sa.Engine) -> dict[str, int]:
             (c, d_c2, "sent"), (c, None, "unsubscribe"),
         ):  # fmt: skip
             r.add("events", project_id=p1, type=kind, occurred_at=T0, contact_id=contact_id,
-                  delivery_id=delivery_id, campaign_id=k1, is_machine=False, payload={})  # fmt: skip
+                  delivery_id=delivery_id, campaign_id=k1, is_machine=False,
+                  payload={})  # fmt: skip
         r.add("inbound_messages", source="pipe", raw=b"x", classification="bounce_hard",
               delivery_id=d_a1, project_id=p1, received_at=T0)  # fmt: skip
         r.add("messages", project_id=p1, recipient="User0001@x.example", contact_id=c,
@@ -178,8 +181,9 @@ def build_history(engine: sa.Engine) -> dict[str, int]:
         r.add("segment_members", project_id=p1, segment_id=segment, contact_id=b)
         r.add("suppressions", project_id=p1, email="user0001@x.example", created_at=T0,
               email_hash=email_hash("USER0001@X.EXAMPLE"), reason="unsubscribe")  # fmt: skip
-    return dict(p1=p1, p2=p2, a=a, b=b, c=c, solo=solo, bob=bob, other=other, k1=k1, k2=k2,
-                d_a1=d_a1, d_b1=d_b1, d_c2=d_c2, l1=lists[0], l2=lists[1], l3=lists[2])  # fmt: skip
+    names = ["p1", "p2", "a", "b", "c", "solo", "bob", "other", "k1", "k2", "d_a1", "d_b1", "d_c2"]
+    values = (p1, p2, a, b, c, solo, bob, other, k1, k2, d_a1, d_b1, d_c2)
+    return dict(zip(names, values, strict=True)) | {"l1": lists[0], "l2": lists[1], "l3": lists[2]}
 
 
 def test_case_duplicates_merge_into_the_oldest_with_all_their_history(old_database):
@@ -233,7 +237,7 @@ def test_case_duplicates_merge_into_the_oldest_with_all_their_history(old_databa
         assert r.all("suppressions")[0]["email_hash"] == email_hash(survivor["email"])
 
         (entry,) = r.all("audit_log", action="contact.merge")
-        assert entry["project_id"] == ids["p1"] and entry["object_id"] == str(a)
+        assert (entry["project_id"], entry["object_id"]) == (ids["p1"], str(a))
         assert entry["context"]["merged_ids"] == [ids["b"], ids["c"]]
         (dropped,) = entry["context"]["dropped_deliveries"]
         assert (dropped["id"], dropped["kept_delivery_id"]) == (ids["d_a1"], ids["d_b1"])

@@ -21,6 +21,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.addresses import InvalidContact, clean_contact
 from mailapp.audience.imports.files import (
     ATTRIBUTE_KEY,
+    CASE_ONLY,
     PROFILE_FIELDS,
     contact_data,
     data_rows,
@@ -45,7 +46,6 @@ from mailapp.safe_csv import csv_lines
 PROBLEM_SCAN_ROWS = 20000  # the problems preview checks this many rows before confirming
 PROBLEM_EXAMPLES = 50
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
-CASE_ONLY = " (differs only in case)"  # addresses match case-insensitively: one contact
 
 
 def create_import(
