@@ -39,7 +39,9 @@ class InvalidContact(ServiceError):
 
 @dataclass(frozen=True)
 class Address:
-    email: str  # normalized: trimmed, domain lower-cased (the local part is the owner's)
+    # Normalized: trimmed and lower-cased whole, as every ESP matches addresses; one contact
+    # per project per address, however it was typed. `raw` keeps the typing, for display.
+    email: str
     raw: str
     is_role: bool
     is_disposable: bool
@@ -77,7 +79,12 @@ def _plain_domain(domain: str) -> str | None:
 
 
 def normalize_email(raw: str, *, check_deliverability: bool = False) -> Address:
-    """Validate and normalize an address, with its quality labels; else InvalidContact."""
+    """Validate and normalize an address, with its quality labels; else InvalidContact.
+
+    The whole address is lower-cased (str.lower, never casefold: "ß" stays "ß"). RFC 5321
+    lets a server treat local parts as case-sensitive, but no mailbox provider does, and two
+    contacts for one person would each get every campaign.
+    """
     given = (raw or "").strip()
     if not given:
         raise InvalidContact("email is empty", "email")
@@ -88,11 +95,11 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> Address:
         except EmailNotValidError as exc:
             raise InvalidContact(f"invalid email {given!r}: {exc}", "email") from None
         plain = result.normalized.rpartition("@")[::2]
-    local, domain = plain[0], plain[1].lower()
+    local, domain = plain[0].lower(), plain[1].lower()
     return Address(
         email=f"{local}@{domain}",
         raw=given,
-        is_role=local.lower() in ROLE_LOCAL_PARTS,
+        is_role=local in ROLE_LOCAL_PARTS,
         is_disposable=domain in disposable_domains,
     )
 

@@ -152,5 +152,7 @@ def list_contacts(
             )
         )
     if email_contains:
-        query = query.where(Contact.email.contains(email_contains.strip(), autoescape=True))
+        # Stored addresses are lower-cased, so a search typed in capitals still finds them.
+        part = email_contains.strip().lower()
+        query = query.where(Contact.email.contains(part, autoescape=True))
     return list(db.session.scalars(query.order_by(Contact.id).limit(min(max(limit, 1), 1000))))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mailapp import tasks
 from mailapp.access.audit import Actor, record_audit
-from mailapp.audience.suppression import email_hash
+from mailapp.audience.suppression import email_hash, normalize_address
 from mailapp.content.rendering import RenderError, compile_content
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
@@ -102,8 +102,11 @@ def submit_message(
         raise ServiceError(f"recipient: {exc}") from None
     sender = _sender(project, sender_id)
     version_id, content = _content(project, template_id, content)
+    # Mail goes to the address as given; the contact is found however its case was typed.
     contact_id = db.session.scalar(
-        sa.select(Contact.id).where(Contact.project_id == project.id, Contact.email == address)
+        sa.select(Contact.id).where(
+            Contact.project_id == project.id, Contact.email == normalize_address(address)
+        )
     )
     message = Message(
         project_id=project.id,

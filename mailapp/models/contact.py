@@ -38,7 +38,8 @@ class Contact(TimestampMixin, ProjectScoped, Base):
     project_id_indexed = False  # the three above lead with it
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    # Normalized (trimmed, domain lower-cased); email_raw keeps what was given.
+    # Normalized (trimmed, lower-cased whole: addresses match case-insensitively);
+    # email_raw keeps the address as it was typed, for display.
     email: Mapped[str] = mapped_column(sa.String(320))
     email_raw: Mapped[str] = mapped_column(sa.String(320))
     status: Mapped[ContactStatus] = mapped_column(

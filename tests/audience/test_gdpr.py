@@ -109,7 +109,7 @@ def test_erasure_removes_personal_data_and_keeps_a_working_suppression(app) -> N
         assert is_suppressed(project.id, "jane.doe@EXAMPLE.com")
         assert filter_unsuppressed(project.id, ["Jane.Doe@example.com"]) == set()
         result = upsert_contacts(project.id, [{"email": "Jane.Doe@example.com"}], actor=TEST_ACTOR)
-        assert result.errors == [{"email": "Jane.Doe@example.com", "error": "suppressed"}]
+        assert result.errors == [{"email": "jane.doe@example.com", "error": "suppressed"}]
         rule = {"field": "email", "op": "contains", "value": "@"}
         assert count_rule(project.id, rule) == 0
         assert "contact.erase" in db.session.scalars(sa.select(AuditLog.action)).all()

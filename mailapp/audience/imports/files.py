@@ -14,6 +14,8 @@ from mailapp.models import (
 )
 
 PREVIEW_ROWS = 5
+# Said of a repeated address typed in other capitals: addresses match case-insensitively.
+CASE_ONLY = " (differs only in case)"
 PROFILE_FIELDS = ("email", "first_name", "last_name", "timezone", "locale", "list")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d+)?$")  # "01234" stays text: a postal code

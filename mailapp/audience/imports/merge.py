@@ -18,6 +18,7 @@ from mailapp.audience.imports.chunks import (
     PROFILE,
     chunk_table,
 )
+from mailapp.audience.imports.files import CASE_ONLY
 from mailapp.models import (
     Contact,
     ContactStatus,
@@ -64,28 +65,51 @@ class MergePlan:
         return cls(job.id, job.project_id, job.list_id, policy, merged)
 
 
-SEEN = sa.table("import_seen", sa.column("email", sa.Text), sa.column("line", sa.Integer))
+SEEN = sa.table(
+    "import_seen",
+    sa.column("email", sa.Text),
+    sa.column("line", sa.Integer),
+    sa.column("email_raw", sa.Text),
+)
+SEEN_DDL = "CREATE TEMPORARY TABLE import_seen (email text, line int, email_raw text)"
 
 
 def mark_duplicates(connection: sa.Connection, chunk: sa.TableClause) -> None:
-    """Later occurrences of an address name the line of its first in the file."""
+    """Later occurrences of an address name the line of its first, and if only case differs."""
     c = chunk.c
-    first = sa.func.min(c.line).over(partition_by=c.email).label("first")
-    w = sa.select(c.line, c.email, first).where(c.reason.is_(None)).subquery("w")
+    window = {"partition_by": c.email, "order_by": c.line}
+    w = (
+        sa.select(
+            c.line,
+            c.email,
+            c.email_raw,
+            sa.func.min(c.line).over(partition_by=c.email).label("first"),
+            sa.func.first_value(c.email_raw).over(**window).label("first_raw"),
+        )
+        .where(c.reason.is_(None))
+        .subquery("w")
+    )
     d = (
-        sa.select(w.c.line, sa.func.coalesce(SEEN.c.line, w.c.first).label("first"))
+        sa.select(
+            w.c.line,
+            w.c.email_raw,
+            sa.func.coalesce(SEEN.c.line, w.c.first).label("first"),
+            sa.func.coalesce(SEEN.c.email_raw, w.c.first_raw).label("first_raw"),
+        )
         .select_from(w.outerjoin(SEEN, SEEN.c.email == w.c.email))
         .subquery("d")
     )
+    case = sa.case((d.c.first_raw != d.c.email_raw, CASE_ONLY), else_="")
     connection.execute(
         sa.update(chunk)
         .where(c.line == d.c.line, d.c.first != d.c.line)
-        .values(reason=sa.literal("duplicate of line ") + sa.cast(d.c.first, sa.Text))
+        .values(reason=sa.literal("duplicate of line ") + sa.cast(d.c.first, sa.Text) + case)
     )
     # Only first occurrences are left valid, so import_seen holds each address once.
     connection.execute(
         sa.insert(SEEN).from_select(
-            ["email", "line"], sa.select(c.email, c.line).where(c.reason.is_(None))
+            ["email", "line", "email_raw"],
+            sa.select(c.email, c.line, c.email_raw).where(c.reason.is_(None)),
         )
     )
 

@@ -15,6 +15,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.addresses import InvalidContact, clean_contact
 from mailapp.audience.contact_upserts import bulk_upsert
 from mailapp.audience.imports.files import (
+    CASE_ONLY,
     Row,
     contact_data,
     count_rows,
@@ -137,8 +138,9 @@ def _write_batch(job: ImportJob, batch: list[Row], lists: dict[str, int]) -> Non
         if list_name and list_name not in lists:
             reject(row, f"unknown list {list_name!r}")
             continue
-        if data["email"] in lines:
-            reject(row, f"duplicate of line {lines[data['email']].line}")
+        if (first := cleaned.get(data["email"])) is not None:
+            case = CASE_ONLY if first["email_raw"] != data["email_raw"] else ""
+            reject(row, f"duplicate of line {lines[data['email']].line}{case}")
             continue
         cleaned[data["email"]] = data
         lines[data["email"]] = row

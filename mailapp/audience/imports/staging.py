@@ -27,7 +27,7 @@ from mailapp.audience.imports.chunks import (
     chunk_table,
     parse_into,
 )
-from mailapp.audience.imports.merge import MergePlan, mark_duplicates, merge_chunk
+from mailapp.audience.imports.merge import SEEN_DDL, MergePlan, mark_duplicates, merge_chunk
 from mailapp.extensions import db
 from mailapp.models import (
     ImportJob,
@@ -56,7 +56,7 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
             )
         )
         _drop_chunk_tables(connection, job.id)  # left by an attempt that died
-        connection.exec_driver_sql("CREATE TEMPORARY TABLE import_seen (email text, line int)")
+        connection.exec_driver_sql(SEEN_DDL)
         connection.commit()
         plan = MergePlan.of(job)
         chunks: queue.Queue = queue.Queue(maxsize=2)

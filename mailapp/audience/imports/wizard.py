@@ -21,6 +21,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.addresses import InvalidContact, clean_contact
 from mailapp.audience.imports.files import (
     ATTRIBUTE_KEY,
+    CASE_ONLY,
     PROFILE_FIELDS,
     contact_data,
     data_rows,
@@ -175,7 +176,7 @@ def preview_problems(project_id: int, job_id: int) -> ProblemPreview:
     job = get_import(project_id, job_id)
     lists = list_ids(project_id)
     preview = ProblemPreview()
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # normalized email -> (first line, as typed there)
     for row in data_rows(job):
         if preview.checked >= PROBLEM_SCAN_ROWS:
             preview.complete = False
@@ -195,13 +196,20 @@ def preview_problems(project_id: int, job_id: int) -> ProblemPreview:
             continue
         if (name := row.values.get("list")) and name not in lists:
             preview.add("unknown list", row.line, f"unknown list {name!r}")
-        if (first := seen.setdefault(cleaned["email"], row.line)) != row.line:
-            preview.add("duplicate in file", row.line, f"duplicate of line {first}")
+        first = seen.setdefault(cleaned["email"], (row.line, cleaned["email_raw"]))
+        if first[0] != row.line:
+            preview.add("duplicate in file", row.line, repeat_detail(row.line, first, cleaned))
         if cleaned["is_role_address"]:
             preview.add("role address", row.line, f"{cleaned['email']} is a role address")
         if cleaned["is_disposable"]:
             preview.add("disposable domain", row.line, f"{cleaned['email']} is disposable")
     return preview
+
+
+def repeat_detail(line: int, first: tuple[int, str], cleaned: dict[str, Any]) -> str:
+    """How a repeated address is reported: the first line, and whether only the case differs."""
+    text = f"line {line} repeats line {first[0]}"
+    return text + CASE_ONLY if cleaned["email_raw"] != first[1] else text
 
 
 def list_ids(project_id: int) -> dict[str, int]:

@@ -28,7 +28,8 @@ CONTACT_OUT = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "email": {"type": "string"},
+        "email": {"type": "string", "description": "normalized: lower-cased"},
+        "email_raw": {"type": "string", "description": "the address as it was typed"},
         "status": {"type": "string", "enum": [s.value for s in ContactStatus]},
         "first_name": {"type": ["string", "null"]},
         "last_name": {"type": ["string", "null"]},
@@ -49,6 +50,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.id,
         "email": contact.email,
+        "email_raw": contact.email_raw,
         "status": contact.status.value,
         "first_name": contact.first_name,
         "last_name": contact.last_name,

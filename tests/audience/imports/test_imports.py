@@ -40,7 +40,7 @@ MESSY = (
     ";Carl;;free;Oslo\r\n"  # line 4: empty email
     "dan@example.com;Dan;Mars/Base;pro;Oslo\r\n"  # line 5: bad time zone
     '"eve@example.com";"Eve ""E"" Smith";;"team";"New\r\nYork"\r\n'  # 6-7: quoted, multi-line
-    "ANN@EXAMPLE.COM;Ann again;;;\r\n"  # line 8: a different address (local part kept)
+    "ANN@EXAMPLE.COM;Ann again;;;\r\n"  # line 8: line 2 again, typed in capitals
     "ann@example.com;Ann twice;;;\r\n"  # line 9: duplicate of line 2
     "fay@example.com;Fay\r\n"  # line 10: too few fields
     "info@example.com;Info;;;\r\n"  # line 11: role address (imported, quarantined)
@@ -88,11 +88,12 @@ def test_messy_file_reports_every_bad_row_with_its_line(app, tmp_path: Path) -> 
             "invalid email": 1,
             "empty email": 1,
             "bad time zone": 1,
-            "duplicate in file": 1,
+            "duplicate in file": 2,
             "malformed": 1,
             "role address": 1,
         }
-        assert (9, "duplicate of line 2") in preview.examples
+        assert (8, "line 8 repeats line 2 (differs only in case)") in preview.examples
+        assert (9, "line 9 repeats line 2") in preview.examples
 
         start_import(project.id, job.id, actor=TEST_ACTOR)
         done = run_import(job.id)
@@ -102,19 +103,22 @@ def test_messy_file_reports_every_bad_row_with_its_line(app, tmp_path: Path) -> 
             .where(ImportProblem.import_id == job.id)
             .order_by(ImportProblem.line)
         ).all()
-        assert [line for line, _ in problems] == [3, 4, 5, 9, 10, 13]
+        assert [line for line, _ in problems] == [3, 4, 5, 8, 9, 10, 13]
         reasons = dict(problems)
         assert "invalid email" in reasons[3]
         assert reasons[4] == "email is empty"
         assert "Mars/Base" in reasons[5]
+        assert reasons[8] == "duplicate of line 2 (differs only in case)"
         assert reasons[9] == "duplicate of line 2"
         assert reasons[10] == "expected 5 fields, found 2"
         assert "suppressed" in reasons[13]
         counts = progress(project.id, job.id)
         assert counts["total"] == 10
         assert counts["processed"] == 10
-        assert (counts["created"], counts["updated"]) == (4, 0)
-        assert (counts["invalid"], counts["skipped"]) == (5, 1)
+        assert (counts["created"], counts["updated"]) == (3, 0)
+        assert (counts["invalid"], counts["skipped"]) == (6, 1)
+        ann = db.session.scalars(sa.select(Contact).where(Contact.email == "ann@example.com"))
+        assert [(c.email_raw, c.first_name) for c in ann] == [("ann@example.com", "Ann")]
 
         eve = db.session.scalar(sa.select(Contact).where(Contact.email == "eve@example.com"))
         assert eve.first_name == 'Eve "E" Smith'
@@ -126,12 +130,12 @@ def test_messy_file_reports_every_bad_row_with_its_line(app, tmp_path: Path) -> 
         members = db.session.scalar(
             sa.select(sa.func.count()).where(ListMembership.list_id == news.id)
         )
-        assert members == 4
+        assert members == 3
 
         report = "".join(report_lines(project.id, job.id)).splitlines()
         assert report[0] == "line,reason,row"
         assert report[1].startswith("3,")
-        assert len(report) == 7
+        assert len(report) == 8
 
 
 def test_policies_numbers_and_formula_neutral_report(app, tmp_path: Path) -> None:
