@@ -1,7 +1,7 @@
 """users: a time zone of their own for the back office (empty: the project's)
 
 Revision ID: s5_0002
-Revises: s3_0001
+Revises: s5_0001
 Create Date: 2026-12-02 19:45:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 's5_0002'
-down_revision = 's3_0001'
+down_revision = 's5_0001'
 branch_labels = None
 depends_on = None
 
