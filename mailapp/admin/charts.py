@@ -60,6 +60,11 @@ def _nice_max(value: int) -> int:
         magnitude *= 10
 
 
+def _tick(value: float) -> str:
+    """An axis label: whole numbers with separators, a half where the scale needs it."""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
 def line_chart(
     labels: list[str],
     series: list[Series],
@@ -90,12 +95,14 @@ def line_chart(
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             f'stroke="#e9ecef"/><text x="{left - 6}" y="{y(value) + 4:.1f}" font-size="11" '
-            f'text-anchor="end" fill="#6c757d">{int(value):,}</text>'
+            f'text-anchor="end" fill="#6c757d">{_tick(value)}</text>'
         )
     for i in sorted({0, (count - 1) // 4, (count - 1) // 2, 3 * (count - 1) // 4, count - 1}):
         if i < len(labels):
+            # The edge labels are anchored inwards, so they are never cut off.
+            anchor = "start" if i == 0 and count > 1 else "end" if i == count - 1 else "middle"
             parts.append(
-                f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" '
+                f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" text-anchor="{anchor}" '
                 f'fill="#6c757d">{escape(labels[i])}</text>'
             )
     for k, item in enumerate(series):

@@ -3,95 +3,27 @@ and service shows the same sent, delivered, opens and clicks, under one definiti
 
 import csv
 import io
+import itertools
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from mailapp.delivery.campaigns import create_campaign
-from mailapp.extensions import db
+from mailapp.admin.charts import SERIES_COLORS
 from mailapp.feedback.events import record_events
 from mailapp.feedback.report_stats import hour_of
 from mailapp.insights.metrics import campaign_metrics
 from mailapp.insights.reports import campaign_report, project_dashboard
 from mailapp.insights.segment_trends import segment_trends
-from mailapp.models import Delivery, DeliveryStatus, Segment
-from mailapp.models.base import utcnow
 from tests.admin.conftest import login
 from tests.factories import (
-    TEST_ACTOR,
-    links_of,
-    make_list,
-    make_project,
-    make_sender,
-    make_template,
     make_user,
 )
-from tests.support.pipeline import launch, pipeline_sink, run_pipeline
-
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML)"
-OUTLOOK = "Mozilla/4.0 (compatible; ms-office; MSOffice 16) Microsoft Outlook 16.0"
-GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
-EMAILS = [f"r{n}@{domain}" for n, domain in enumerate(["gmail.com"] * 5 + ["web.de"] * 3)]
+from tests.support.reports import send_and_track
 
 
 @pytest.fixture
 def sent(app):
-    """8 recipients on two domains, through the real send path; then opens, clicks, bounces."""
-    project = make_project()
-    rule = {"all": [{"field": "email", "op": "contains", "value": "@"}]}
-    segment = Segment(project_id=project.id, name="Everyone", rule=rule)
-    db.session.add(segment)
-    db.session.commit()
-    with pipeline_sink(app):
-        campaign = create_campaign(
-            project,
-            actor=TEST_ACTOR,
-            name="June news",
-            sender_id=make_sender(project).id,
-            template_id=make_template(project).id,
-            audience={"lists": [make_list(project, emails=EMAILS).id], "segment_id": segment.id},
-        )
-        launch(project, campaign)
-        run_pipeline(campaign.id)
-    deliveries = db.session.scalars(
-        sa.select(Delivery).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
-    ).all()
-    assert [d.status for d in deliveries] == [DeliveryStatus.SENT] * 8
-    news, docs = links_of(campaign)[:2]
-    later = utcnow() + timedelta(minutes=5)
-
-    def hit(delivery, type_, ua=None, link=None, machine=None, minutes=0):
-        payload = {"ua": ua} | ({"machine": machine} if machine else {})
-        return {
-            "project_id": project.id,
-            "type": type_,
-            "occurred_at": later + timedelta(minutes=minutes),
-            "campaign_id": campaign.id,
-            "contact_id": delivery.contact_id,
-            "delivery_id": delivery.id,
-            "link_id": link.id if link else None,
-            "is_machine": bool(machine),
-            "payload": payload,
-        }
-
-    d = deliveries
-    record_events(
-        [
-            hit(d[0], "open", IPHONE),
-            hit(d[0], "open", IPHONE, minutes=70),
-            hit(d[1], "open", OUTLOOK),
-            hit(d[5], "open", GMAIL),
-            hit(d[2], "open", "Mozilla/5.0", machine="apple_mpp"),
-            hit(d[0], "click", IPHONE, link=news),
-            hit(d[1], "click", OUTLOOK, link=news),
-            hit(d[1], "click", OUTLOOK, link=docs, minutes=1),
-            hit(d[3], "click", "curl/8", link=docs, machine="scanner"),
-            hit(d[7], "bounce_hard") | {"payload": {"enhanced_code": "5.1.1"}},
-            hit(d[6], "bounce_soft") | {"payload": {"enhanced_code": "5.2.2"}},
-        ]
-    )
-    return project, campaign, segment, news, docs
+    return send_and_track(app)
 
 
 EXPECTED = {"sent": 8, "delivered": 6, "opens": 4, "clicks": 3, "unique_opens": 3}
@@ -156,14 +88,15 @@ def test_the_first_hours_are_drawn_hourly(client, sent):
     project, campaign, _, _, _ = sent
     timeline = campaign_report(project.id, campaign.id).timeline
     assert timeline.hourly_only
-    by_hour = {hour: values for hour, values in timeline.hours}
+    by_hour = dict(timeline.hours)
     assert sum(v.get("sent", 0) for v in by_hour.values()) == 8
     assert sum(v.get("open", 0) for v in by_hour.values()) == 4
     assert sum(v.get("machine_open", 0) for v in by_hour.values()) == 1
     # Every hour from launch to now has a point, so a campaign sent today draws a line.
     hours = list(by_hour)
-    assert hours == sorted(hours) and len(hours) >= 2
-    assert all(b - a == timedelta(hours=1) for a, b in zip(hours, hours[1:], strict=False))
+    assert hours == sorted(hours)
+    assert len(hours) >= 2
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(hours))
     login(client, make_user(project, "analyst"))
     page = client.get(_report_url(campaign)).get_data(as_text=True)
     assert "First 48 hours after launch, per hour" in page
@@ -196,9 +129,12 @@ def test_domains_clients_and_devices(sent):
     project, campaign, *_ = sent
     report = campaign_report(project.id, campaign.id)
     domains = dict(report.domains)
-    assert domains["gmail.com"]["sent"] == 5 and domains["web.de"]["sent"] == 3
-    assert domains["web.de"]["bounce_hard"] == 1 and domains["web.de"]["bounce_soft"] == 1
-    assert domains["gmail.com"]["open"] == 3 and domains["web.de"]["open"] == 1
+    assert domains["gmail.com"]["sent"] == 5
+    assert domains["web.de"]["sent"] == 3
+    assert domains["web.de"]["bounce_hard"] == 1
+    assert domains["web.de"]["bounce_soft"] == 1
+    assert domains["gmail.com"]["open"] == 3
+    assert domains["web.de"]["open"] == 1
     assert dict(report.clients) == {
         "Apple Mail": 2,
         "Outlook": 1,
@@ -217,18 +153,20 @@ def test_click_map_is_the_message_a_recipient_received(client, sent):
     assert "default-src 'none'" in body.headers["Content-Security-Policy"]
     html = body.get_data(as_text=True)
     assert "Hello N0," in html  # the first recipient's own first name, rendered
-    assert "{{" not in html and "contact.first_name" not in html
+    assert "{{" not in html
+    assert "contact.first_name" not in html
     assert "/t/c/" not in html  # no signed click URL: a click in the map records nothing
-    assert f'href="#link-{news.id}"' in html and f'href="#link-{docs.id}"' in html
-    assert f'data-link="{news.id}"' in html and ">2 · 67%<" in html
-    assert f'data-link="{docs.id}"' in html and ">1 · 33%<" in html
+    assert f'href="#link-{news.id}"' in html
+    assert f'href="#link-{docs.id}"' in html
+    assert f'data-link="{news.id}"' in html
+    assert ">2 · 67%<" in html
+    assert f'data-link="{docs.id}"' in html
+    assert ">1 · 33%<" in html
     page = client.get(_report_url(campaign)).get_data(as_text=True)
     assert '<iframe id="clickmap" sandbox=""' in page
 
 
 def test_each_series_has_one_colour_on_every_page(client, sent):
-    from mailapp.admin.charts import SERIES_COLORS
-
     project, campaign, segment, _, _ = sent
     login(client, make_user(project, "analyst"))
     pages = [
