@@ -18,9 +18,10 @@ from flask_admin import expose
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
-from mailapp.admin.charts import line_chart
+from mailapp.admin.charts import line_chart, metric_series
 from mailapp.admin.clickmap import annotate
 from mailapp.admin.context import current_project
+from mailapp.admin.display import viewer_zone
 from mailapp.admin.outbox import BODY_CSP
 from mailapp.errors import NotFound
 from mailapp.extensions import db
@@ -30,6 +31,7 @@ from mailapp.insights.exports import (
     engagement_csv,
     segment_trends_csv,
 )
+from mailapp.insights.metrics import DELIVERED_EXPLAINED
 from mailapp.insights.reports import CampaignReport, campaign_report, project_dashboard
 from mailapp.insights.segment_trends import (
     MAX_COMPARED,
@@ -51,6 +53,8 @@ METRIC_LABELS = {
     "unsubscribe": "Unsubscribes",
 }
 LEGEND_CHARS = 16  # the chart's legend gives each series about 130 px
+TREND_KEYS = ("sent", "delivered", "open", "click", "machine_open")
+TIMELINE_KEYS = ("sent", "open", "click", "machine_open", "machine_click")
 REPORTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
 
 
@@ -72,12 +76,7 @@ class AnalyticsView(ProjectView):
         zeros = [0] * len(labels)
         chart = line_chart(
             labels,
-            [
-                ("sent", dashboard.series.get("sent", zeros)),
-                ("opens", dashboard.series.get("open", zeros)),
-                ("clicks", dashboard.series.get("click", zeros)),
-                ("machine opens", dashboard.series.get("machine_open", zeros)),
-            ],
+            metric_series(TREND_KEYS, lambda key: dashboard.series.get(key, zeros)),
             title=f"Last {days} days",
         )
         campaigns = db.session.scalars(
@@ -93,6 +92,7 @@ class AnalyticsView(ProjectView):
             days=days,
             periods=PERIODS,
             campaigns=campaigns,
+            explained=DELIVERED_EXPLAINED,
         )
 
     @expose("/dashboard.csv")
@@ -116,6 +116,7 @@ class AnalyticsView(ProjectView):
         labels = [d.strftime("%m-%d") for d in trends.days]
         compare = line_chart(
             labels,
+            # Segments compared are told apart by position; a lone segment's by metric.
             [(_legend(t.name), t.daily(metric, days)) for t in trends.segments],
             title=f"{METRIC_LABELS[metric]} per day, by segment",
         )
@@ -124,9 +125,9 @@ class AnalyticsView(ProjectView):
             only = trends.segments[0]
             for title, keys in (
                 ("Sent and engagement", ("sent", "delivered", "open", "click")),
-                ("Bounces, complaints, unsubscribes", METRICS[4:]),
+                ("Bounces, complaints, unsubscribes", tuple(str(k) for k in METRICS[4:])),
             ):
-                series = [(METRIC_LABELS[k].lower(), only.daily(k, days)) for k in keys]
+                series = metric_series(keys, lambda k: only.daily(k, days))
                 details.append(line_chart(labels, series, title=f"{only.name}: {title.lower()}"))
         return self.render(
             "admin/analytics/segments.html",
@@ -140,6 +141,7 @@ class AnalyticsView(ProjectView):
             days=days,
             periods=PERIODS,
             max_compared=MAX_COMPARED,
+            explained=DELIVERED_EXPLAINED,
         )
 
     @expose("/segments.csv")
@@ -153,28 +155,32 @@ class AnalyticsView(ProjectView):
     @expose("/campaign/<campaign_id>/")
     def campaign(self, campaign_id: str) -> ResponseReturnValue:
         report = self._report(campaign_id)
-        labels = [d.strftime("%m-%d") for d, _ in report.timeline]
-        chart = line_chart(
-            labels,
-            [
-                (name, [values.get(key, 0) for _, values in report.timeline])
-                for name, key in (
-                    ("opens", "open"),
-                    ("clicks", "click"),
-                    ("machine opens", "machine_open"),
-                    ("machine clicks", "machine_click"),
-                )
-            ],
-            title=f"{report.campaign.name}: engagement per day",
+        timeline, zone = report.timeline, viewer_zone()
+        hourly = line_chart(
+            [h.astimezone(zone).strftime("%a %H:00") for h, _ in timeline.hours],
+            metric_series(TIMELINE_KEYS, lambda k: [v.get(k, 0) for _, v in timeline.hours]),
+            title=f"First 48 hours after launch, per hour ({zone.key})",
         )
-        return self.render("admin/analytics/campaign.html", report=report, chart=chart)
+        daily = line_chart(
+            [d.strftime("%m-%d") for d, _ in timeline.days],
+            metric_series(TIMELINE_KEYS, lambda k: [v.get(k, 0) for _, v in timeline.days]),
+            title="Every day since launch",
+        )
+        return self.render(
+            "admin/analytics/campaign.html",
+            report=report,
+            m=report.metrics,
+            hourly=hourly,
+            daily=daily,
+            explained=DELIVERED_EXPLAINED,
+        )
 
     @expose("/campaign/<campaign_id>/clickmap")
     def clickmap(self, campaign_id: str) -> ResponseReturnValue:
         report = self._report(campaign_id)
-        if report.html is None:
+        if report.copy is None:
             abort(404)
-        response = Response(annotate(report.html, report.links), mimetype="text/html")
+        response = Response(annotate(report.copy.html, report.links), mimetype="text/html")
         response.headers["Content-Security-Policy"] = BODY_CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-store"

@@ -10,6 +10,10 @@ from flask_login import current_user
 from mailapp.access.permissions import Permission
 from mailapp.admin.context import current_project_or_none, has_permission, switch_project
 from mailapp.insights.dashboard import project_overview
+from mailapp.insights.metrics import DELIVERED_EXPLAINED, campaign_metrics
+from mailapp.insights.reports import project_dashboard
+
+HOME_DAYS = 30
 
 
 class HomeView(AdminIndexView):
@@ -30,7 +34,20 @@ class HomeView(AdminIndexView):
             if project
             else None
         )
-        return self.render("admin/home.html", project=project, overview=overview)
+        stats = figures = None
+        if overview is not None and has_permission(Permission.ANALYTICS_READ):
+            # The same service and definition as Analytics: the numbers match to the unit.
+            stats = project_dashboard(project.id, days=HOME_DAYS).totals
+            figures = campaign_metrics(project.id, [c.id for c in overview.recent_campaigns])
+        return self.render(
+            "admin/home.html",
+            project=project,
+            overview=overview,
+            stats=stats,
+            figures=figures,
+            home_days=HOME_DAYS,
+            explained=DELIVERED_EXPLAINED,
+        )
 
     @expose("/switch-project", methods=("POST",))
     def switch_project(self) -> ResponseReturnValue:

@@ -168,6 +168,8 @@ class Outcomes:
                     "code": result.code,
                     "enhanced_code": result.enhanced_code,
                     "reply": result.reply[:500],
+                    # Refused during the SMTP conversation: reports count it as sent too.
+                    "at_send": True,
                 }
                 self.bounces.append((composed.rcpt_to, row.id, payload))
                 self._event(EventType.BOUNCE_HARD, row, now, payload)

@@ -101,7 +101,13 @@ def send_message(message_id: int) -> str | None:
         )
     reason = "retries exhausted" if result.outcome == "deferred" else "refused"
     if is_hard_bounce(result):
-        payload = {"code": result.code, "enhanced_code": result.enhanced_code, "reply": reply}
+        # at_send: refused during the SMTP conversation; reports count it as sent too
+        payload = {
+            "code": result.code,
+            "enhanced_code": result.enhanced_code,
+            "reply": reply,
+            "at_send": True,
+        }
         _event(message, EventType.BOUNCE_HARD, payload)
         suppress(
             project.id,

@@ -25,7 +25,7 @@ from mailapp.models import (
 )
 
 
-def _upsert(model: type, values: list[dict[str, Any]], keys: list[str], updates: dict) -> None:
+def upsert(model: type, values: list[dict[str, Any]], keys: list[str], updates: dict) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, in the dialect of the bound database."""
     table = model.__table__
     dialect = db.session.get_bind().dialect.name
@@ -37,13 +37,23 @@ def _upsert(model: type, values: list[dict[str, Any]], keys: list[str], updates:
     db.session.execute(statement, values)
 
 
+def counted_as(event: dict[str, Any]) -> list[EventType]:
+    """The types an event counts as in the aggregates: its own, and "sent" for a message
+    refused during the SMTP conversation (a hard bounce `at_send`), so that every report's
+    sent counts each message handed to a receiving server once, accepted or not."""
+    if event["type"] == EventType.BOUNCE_HARD and (event.get("payload") or {}).get("at_send"):
+        return [EventType.BOUNCE_HARD, EventType.SENT]
+    return [event["type"]]
+
+
 def upsert_daily_stats(events: Iterable[dict[str, Any]]) -> None:
     """Add the events to the per-day counts (per project, campaign, type and machine flag)."""
     counts: dict[tuple[int, date, int, EventType, bool], int] = defaultdict(int)
     for e in events:
         day = e["occurred_at"].date()
-        key = (e["project_id"], day, e["campaign_id"] or 0, e["type"], e["is_machine"])
-        counts[key] += e.get("weight", 1)
+        for type_ in counted_as(e):
+            key = (e["project_id"], day, e["campaign_id"] or 0, type_, e["is_machine"])
+            counts[key] += e.get("weight", 1)
     values = [
         {
             "project_id": project_id,
@@ -55,7 +65,7 @@ def upsert_daily_stats(events: Iterable[dict[str, Any]]) -> None:
         }
         for (project_id, day, campaign_id, type_, is_machine), count in sorted(counts.items())
     ]
-    _upsert(
+    upsert(
         DailyStat,
         values,
         ["project_id", "day", "campaign_id", "type", "is_machine"],
@@ -108,7 +118,7 @@ def upsert_engagement(events: Iterable[dict[str, Any]]) -> None:
             row[first] = e["occurred_at"]
     if not rows:
         return
-    _upsert(
+    upsert(
         CampaignEngagement,
         [rows[key] for key in sorted(rows)],
         ["campaign_id", "contact_id"],
@@ -140,7 +150,7 @@ def upsert_link_stats(events: Iterable[dict[str, Any]]) -> None:
         )
         row["machine_clicks" if e["is_machine"] else "clicks"] += e.get("weight", 1)
     if rows:
-        _upsert(
+        upsert(
             LinkStat,
             [rows[key] for key in sorted(rows)],
             ["link_id"],

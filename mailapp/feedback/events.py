@@ -27,6 +27,7 @@ from mailapp.feedback.aggregates import (
     upsert_engagement,
     upsert_link_stats,
 )
+from mailapp.feedback.report_stats import upsert_breakdowns, upsert_hourly_stats
 from mailapp.models import (
     Event,
     EventType,
@@ -51,7 +52,8 @@ EVENT_KEYS = (
 
 
 def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
-    """Insert events and update DailyStat, CampaignEngagement, LinkStat and contact dates.
+    """Insert events and update DailyStat, CampaignEngagement, LinkStat, the report's
+    HourlyStat and CampaignBreakdown, and contact dates.
 
     Returns how many events were inserted: rows whose `hit_key` is already recorded are not.
     """
@@ -60,6 +62,8 @@ def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
         upsert_daily_stats(events)
         upsert_engagement(events)
         upsert_link_stats(events)
+        upsert_hourly_stats(events)
+        upsert_breakdowns(events)
         touch_contacts(events)
     if commit:
         db.session.commit()
@@ -142,6 +146,8 @@ def reclassify_as_machine(event_ids: Iterable[int], reason: str) -> int:
     upsert_daily_stats(moves)
     upsert_engagement(moves)
     upsert_link_stats(moves)
+    upsert_hourly_stats(moves)
+    upsert_breakdowns(moves)
     recompute_click_dates(events)
     return len(events)
 

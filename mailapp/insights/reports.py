@@ -1,40 +1,49 @@
 """Campaign reports and project dashboards, read from aggregates, never from raw events.
 
-Counts come from `DailyStat` (per day, campaign, type, human/machine), unique opens and
-clicks from `CampaignEngagement`, clicks per link from `LinkStat`, send outcomes from the
-campaign's `Delivery` rows. Those stay small whatever the event volume, so a dashboard
-costs the same with ten events or ten million. The one raw-event read is the bounce
-breakdown (top codes and domains): it touches a campaign's bounces only, through the
-(project, campaign, type) index, and shows what retention has kept.
+Figures follow the one definition in `insights.metrics` (sent, delivered, human and
+machine opens and clicks). Counts come from `DailyStat`, unique opens and clicks from
+`CampaignEngagement`, clicks per link from `LinkStat`, the first 48 hours from
+`HourlyStat`, domains, clients and devices from `CampaignBreakdown`, the outbox's states
+from the campaign's `Delivery` rows. The one raw-event read is the top bounce codes: a
+campaign's bounces only, through the (project, campaign, type) index, at most
+BOUNCE_SAMPLE of them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from mailapp.errors import NotFound
 from mailapp.extensions import db
+from mailapp.insights.clickmap import RecipientCopy, recipient_copy
+from mailapp.insights.metrics import (
+    Metrics,
+    campaign_metrics,
+    delivered_series,
+    metrics_from_counts,
+    stat_key,
+)
+from mailapp.insights.timeline import Timeline, campaign_timeline
 from mailapp.models import (
     Campaign,
+    CampaignBreakdown,
     CampaignEngagement,
-    Contact,
     DailyStat,
     Delivery,
-    DeliveryStatus,
     Event,
     EventType,
     Link,
     LinkStat,
-    TemplateVersion,
 )
 from mailapp.models.base import utcnow
 
 BOUNCE_TYPES = (EventType.BOUNCE_HARD, EventType.BOUNCE_SOFT)
-BOUNCE_SAMPLE = 50_000  # bounces read for the breakdown; more is noise for a top-10
+BOUNCE_SAMPLE = 50_000  # bounces read for the top codes; more is noise for a top-10
+TOP = 10
 
 
 @dataclass
@@ -50,82 +59,54 @@ class LinkClicks:
 class CampaignReport:
     campaign: Campaign
     outcomes: dict[str, int]  # delivery status -> rows
-    counts: dict[str, int]  # human event type -> total
-    machine: dict[str, int]  # machine event type -> total
-    unique_opens: int
-    unique_clicks: int
+    metrics: Metrics
     machine_only_opens: int  # recipients whose only opens were machines'
     links: list[LinkClicks]
-    timeline: list[tuple[date, dict[str, int]]]
+    timeline: Timeline
     bounce_codes: list[tuple[str, int]] = field(default_factory=list)
-    bounce_domains: list[tuple[str, int]] = field(default_factory=list)
-    html: str | None = None
-
-    @property
-    def sent(self) -> int:
-        return self.outcomes.get(DeliveryStatus.SENT, 0)
-
-    @property
-    def delivered(self) -> int:
-        """Confirmed deliveries when a provider reports them, else sent minus bounces."""
-        confirmed = self.counts.get(EventType.DELIVERED, 0)
-        return confirmed or max(self.sent - self.counts.get(EventType.BOUNCE_HARD, 0), 0)
-
-    def rate(self, part: int) -> float:
-        return part / self.delivered if self.delivered else 0.0
+    # (value, counts by type "sent", "open", ...), busiest first
+    domains: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    clients: list[tuple[str, int]] = field(default_factory=list)  # opens per mail client
+    devices: list[tuple[str, int]] = field(default_factory=list)  # human opens per device
+    copy: RecipientCopy | None = None
 
 
-def campaign_report(project_id: int, campaign_id: int) -> CampaignReport:
+def campaign_report(
+    project_id: int, campaign_id: int, *, now: datetime | None = None
+) -> CampaignReport:
     """Everything the campaign report page and its CSV show."""
     campaign = db.session.scalar(
         sa.select(Campaign).where(Campaign.project_id == project_id, Campaign.id == campaign_id)
     )
     if campaign is None:
         raise NotFound("no such campaign")
-    outcomes = dict(
-        db.session.execute(
-            sa.select(Delivery.status, sa.func.count())
-            .where(Delivery.project_id == project_id, Delivery.campaign_id == campaign_id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    counts: Counter[str] = Counter()
-    machine: Counter[str] = Counter()
-    by_day: dict[date, Counter[str]] = {}
-    for day, type_, is_machine, total in db.session.execute(
-        sa.select(DailyStat.day, DailyStat.type, DailyStat.is_machine, DailyStat.count).where(
-            DailyStat.project_id == project_id, DailyStat.campaign_id == campaign_id
-        )
-    ):
-        (machine if is_machine else counts)[type_] += total
-        key = f"machine_{type_}" if is_machine else type_
-        by_day.setdefault(day, Counter())[key] += total
-    engaged = db.session.execute(
-        sa.select(
-            sa.func.count().filter(CampaignEngagement.opens > 0),
-            sa.func.count().filter(CampaignEngagement.clicks > 0),
-            sa.func.count().filter(
-                CampaignEngagement.opens == 0, CampaignEngagement.machine_opens > 0
-            ),
-        ).where(
+    outcomes = db.session.execute(
+        sa.select(Delivery.status, sa.func.count())
+        .where(Delivery.project_id == project_id, Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)
+    ).all()
+    machine_only = db.session.scalar(
+        sa.select(sa.func.count()).where(
             CampaignEngagement.project_id == project_id,
             CampaignEngagement.campaign_id == campaign_id,
+            CampaignEngagement.opens == 0,
+            CampaignEngagement.machine_opens > 0,
         )
-    ).one()
-    report = CampaignReport(
-        campaign=campaign,
-        outcomes={str(k): v for k, v in outcomes.items()},
-        counts={str(k): v for k, v in counts.items()},
-        machine={str(k): v for k, v in machine.items()},
-        unique_opens=engaged[0],
-        unique_clicks=engaged[1],
-        machine_only_opens=engaged[2],
-        links=_links(project_id, campaign_id),
-        timeline=_fill_days(by_day),
-        html=_snapshot_html(project_id, campaign),
     )
-    report.bounce_codes, report.bounce_domains = _bounce_breakdown(project_id, campaign_id)
-    return report
+    domains, clients, devices = _breakdowns(project_id, campaign_id)
+    return CampaignReport(
+        campaign=campaign,
+        outcomes={str(k): v for k, v in outcomes},
+        metrics=campaign_metrics(project_id, [campaign_id])[campaign_id],
+        machine_only_opens=machine_only or 0,
+        links=_links(project_id, campaign_id),
+        timeline=campaign_timeline(project_id, campaign_id, campaign.launched_at, now=now),
+        bounce_codes=_bounce_codes(project_id, campaign_id),
+        domains=domains,
+        clients=clients,
+        devices=devices,
+        copy=recipient_copy(project_id, campaign),
+    )
 
 
 def _links(project_id: int, campaign_id: int) -> list[LinkClicks]:
@@ -144,12 +125,9 @@ def _links(project_id: int, campaign_id: int) -> list[LinkClicks]:
     return [LinkClicks(*row) for row in rows]
 
 
-def _bounce_breakdown(
-    project_id: int, campaign_id: int
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    rows = db.session.execute(
-        sa.select(Event.payload, Contact.email)
-        .outerjoin(Contact, Contact.id == Event.contact_id)
+def _bounce_codes(project_id: int, campaign_id: int) -> list[tuple[str, int]]:
+    rows = db.session.scalars(
+        sa.select(Event.payload)
         .where(
             Event.project_id == project_id,
             Event.campaign_id == campaign_id,
@@ -158,49 +136,47 @@ def _bounce_breakdown(
         .limit(BOUNCE_SAMPLE)
     )
     codes: Counter[str] = Counter()
-    domains: Counter[str] = Counter()
-    for payload, email in rows:
+    for payload in rows:
         payload = payload or {}
         code = payload.get("enhanced_code") or payload.get("status") or payload.get("code")
         codes[str(code) if code else "unknown"] += 1
-        if email and "@" in email:
-            domains[email.rsplit("@", 1)[1].lower()] += 1
-    return codes.most_common(10), domains.most_common(10)
+    return codes.most_common(TOP)
 
 
-def _snapshot_html(project_id: int, campaign: Campaign) -> str | None:
-    """The HTML the campaign went out with: inline in the snapshot, or its first variant's."""
-    snapshot = campaign.snapshot or {}
-    if isinstance(snapshot.get("html"), str):
-        return snapshot["html"]
-    variants = snapshot.get("variants") or []
-    version_id = variants[0].get("version_id") if variants else None
-    if version_id is None:
-        return None
-    return db.session.scalar(
-        sa.select(TemplateVersion.html).where(
-            TemplateVersion.project_id == project_id, TemplateVersion.id == version_id
+def _breakdowns(
+    project_id: int, campaign_id: int
+) -> tuple[list[tuple[str, dict[str, int]]], list[tuple[str, int]], list[tuple[str, int]]]:
+    by: dict[str, dict[str, Counter[str]]] = {"domain": {}, "client": {}, "device": {}}
+    for dimension, value, type_, count in db.session.execute(
+        sa.select(
+            CampaignBreakdown.dimension,
+            CampaignBreakdown.value,
+            CampaignBreakdown.type,
+            CampaignBreakdown.count,
+        ).where(
+            CampaignBreakdown.project_id == project_id,
+            CampaignBreakdown.campaign_id == campaign_id,
         )
-    )
-
-
-def _fill_days(by_day: dict[date, Counter[str]]) -> list[tuple[date, dict[str, int]]]:
-    if not by_day:
-        return []
-    first, last = min(by_day), max(by_day)
-    return [
-        (first + timedelta(days=n), dict(by_day.get(first + timedelta(days=n), {})))
-        for n in range((last - first).days + 1)
+    ):
+        by.setdefault(dimension, {}).setdefault(value, Counter())[str(type_)] += count
+    domains = sorted(by["domain"].items(), key=lambda kv: (-kv[1]["sent"], -kv[1]["open"], kv[0]))[
+        :TOP
     ]
+
+    def opens(dimension: str) -> list[tuple[str, int]]:
+        rows = [(value, c["open"]) for value, c in by[dimension].items() if c["open"] > 0]
+        return sorted(rows, key=lambda row: (-row[1], row[0]))[:TOP]
+
+    return [(d, dict(c)) for d, c in domains], opens("client"), opens("device")
 
 
 @dataclass
 class Dashboard:
     days: list[date]
-    # "open", "click", "machine_open", ... -> one value per day
+    # "sent", "delivered", "open", "machine_open", ... -> one value per day
     series: dict[str, list[int]]
-    totals: dict[str, int]
-    campaigns: list[tuple[int, str, dict[str, int]]]  # id, name, totals in the period
+    totals: Metrics
+    campaigns: list[tuple[int, str, Metrics]]  # id, name, figures in the period
 
 
 def project_dashboard(project_id: int, *, days: int = 30, today: date | None = None) -> Dashboard:
@@ -211,29 +187,26 @@ def project_dashboard(project_id: int, *, days: int = 30, today: date | None = N
     index = {day: n for n, day in enumerate(calendar)}
     series: dict[str, list[int]] = {}
     totals: Counter[str] = Counter()
-    for day, type_, is_machine, total in db.session.execute(
-        sa.select(DailyStat.day, DailyStat.type, DailyStat.is_machine, sa.func.sum(DailyStat.count))
+    active: Counter[int] = Counter()
+    for day, campaign_id, type_, is_machine, total in db.session.execute(
+        sa.select(
+            DailyStat.day,
+            DailyStat.campaign_id,
+            DailyStat.type,
+            DailyStat.is_machine,
+            sa.func.sum(DailyStat.count),
+        )
         .where(DailyStat.project_id == project_id, DailyStat.day.between(start, today))
-        .group_by(DailyStat.day, DailyStat.type, DailyStat.is_machine)
+        .group_by(DailyStat.day, DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
     ):
-        key = f"machine_{type_}" if is_machine else str(type_)
+        key = stat_key(type_, is_machine)
         series.setdefault(key, [0] * days)[index[day]] += int(total)
         totals[key] += int(total)
-    per_campaign: dict[int, Counter[str]] = {}
-    for campaign_id, type_, total in db.session.execute(
-        sa.select(DailyStat.campaign_id, DailyStat.type, sa.func.sum(DailyStat.count))
-        .where(
-            DailyStat.project_id == project_id,
-            DailyStat.day.between(start, today),
-            DailyStat.campaign_id != 0,
-            DailyStat.is_machine.is_(False),
-        )
-        .group_by(DailyStat.campaign_id, DailyStat.type)
-    ):
-        per_campaign.setdefault(campaign_id, Counter())[str(type_)] += int(total)
-    top = sorted(
-        per_campaign, key=lambda c: (per_campaign[c]["open"], per_campaign[c]["sent"]), reverse=True
-    )[:10]
+        if campaign_id and key in ("sent", "open"):
+            active[campaign_id] += int(total)
+    series["delivered"] = delivered_series(series, days)
+    top = [cid for cid, _ in active.most_common(TOP)]
+    figures = campaign_metrics(project_id, top, since=start)
     names = dict(
         db.session.execute(
             sa.select(Campaign.id, Campaign.name).where(
@@ -244,6 +217,6 @@ def project_dashboard(project_id: int, *, days: int = 30, today: date | None = N
     return Dashboard(
         days=calendar,
         series=series,
-        totals=dict(totals),
-        campaigns=[(c, names.get(c, f"#{c}"), dict(per_campaign[c])) for c in top],
+        totals=metrics_from_counts(totals),
+        campaigns=[(c, names.get(c, f"#{c}"), figures[c]) for c in top],
     )

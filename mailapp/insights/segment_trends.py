@@ -7,7 +7,8 @@ contacts who joined since were never mailed as part of it. A campaign sent to li
 as the segment reaches the lists' members too; such campaigns are marked `mixed` and count
 whole, since deliveries do not record which part of the audience brought each recipient.
 
-The figures are sums of `DailyStat` rows (per day, campaign, type, human/machine) over the
+Sent, delivered, opens and clicks follow the one definition in `insights.metrics`. The
+figures are sums of `DailyStat` rows (per day, campaign, type, human/machine) over the
 segment's campaigns: the same aggregate the project dashboard reads, one row per
 (day, campaign, type, human/machine) whatever the number of events, so the cost does not
 grow with event volume.
@@ -23,6 +24,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.insights.metrics import Metrics, delivered_series, metrics_from_counts, stat_key
 from mailapp.models import Campaign, DailyStat, EventType, Segment
 from mailapp.models.base import utcnow
 
@@ -30,7 +32,7 @@ MAX_COMPARED = 6
 # The event types a segment's trends show, in the order of the page and the CSV.
 METRICS = (
     EventType.SENT,
-    EventType.DELIVERED,
+    "delivered",  # computed: sent minus bounces (insights.metrics)
     EventType.OPEN,
     EventType.CLICK,
     EventType.BOUNCE_HARD,
@@ -57,21 +59,25 @@ class SegmentTrend:
     totals: dict[str, int] = field(default_factory=dict)
 
     def daily(self, key: str, days: int) -> list[int]:
+        if key == "delivered":
+            return delivered_series(self.series, days)
         return self.series.get(key, [0] * days)
 
     @property
+    def metrics(self) -> Metrics:
+        """The totals under the one definition of sent, delivered, opens and clicks."""
+        return metrics_from_counts(self.totals)
+
+    @property
     def delivered(self) -> int:
-        """Confirmed deliveries when a provider reports them, else sent minus hard bounces."""
-        confirmed = self.totals.get(EventType.DELIVERED, 0)
-        sent, hard = self.totals.get(EventType.SENT, 0), self.totals.get(EventType.BOUNCE_HARD, 0)
-        return confirmed or max(sent - hard, 0)
+        return self.metrics.delivered
 
     def rate(self, key: str) -> float:
         """A count per delivered message (bounces per sent message)."""
+        metrics = self.metrics
         if key in (EventType.BOUNCE_HARD, EventType.BOUNCE_SOFT):
-            sent = self.totals.get(EventType.SENT, 0)
-            return self.totals.get(key, 0) / sent if sent else 0.0
-        return self.totals.get(key, 0) / self.delivered if self.delivered else 0.0
+            return self.totals.get(key, 0) / metrics.sent if metrics.sent else 0.0
+        return metrics.rate(self.totals.get(key, 0))
 
 
 @dataclass
@@ -165,7 +171,7 @@ def segment_trends(
         .where(*scope)
         .group_by(DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
     ):
-        totals[owner[campaign_id].segment_id][_key(type_, is_machine)] += int(total)
+        totals[owner[campaign_id].segment_id][stat_key(type_, is_machine)] += int(total)
     for trend in trends:
         trend.totals = dict(totals[trend.segment_id])
     daily = sa.select(
@@ -176,6 +182,13 @@ def segment_trends(
         sa.func.sum(DailyStat.count),
     ).where(*scope)
     if series is not None:
+        # Delivered is computed from sent and bounces: read those for it.
+        if "delivered" in series:
+            series = [k for k in series if k != "delivered"] + [
+                "sent",
+                "bounce_hard",
+                "bounce_soft",
+            ]
         wanted_series = [
             sa.and_(
                 DailyStat.type == EventType(key.removeprefix("machine_")),
@@ -188,10 +201,6 @@ def segment_trends(
     for day, campaign_id, type_, is_machine, total in db.session.execute(
         daily.group_by(DailyStat.day, DailyStat.campaign_id, DailyStat.type, DailyStat.is_machine)
     ):
-        values = owner[campaign_id].series.setdefault(_key(type_, is_machine), [0] * days)
+        values = owner[campaign_id].series.setdefault(stat_key(type_, is_machine), [0] * days)
         values[index[day]] += int(total)
     return SegmentTrends(days=calendar, segments=trends)
-
-
-def _key(type_: str, is_machine: bool) -> str:
-    return f"machine_{type_}" if is_machine else str(type_)

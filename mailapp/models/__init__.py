@@ -12,6 +12,7 @@ from mailapp.models.inbound import InboundMessage
 from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
+from mailapp.models.stats import CampaignBreakdown, HourlyStat
 from mailapp.models.suppression import Suppression, SuppressionReason
 from mailapp.models.template import Asset, Template, TemplateKind, TemplateVersion, VersionStatus
 from mailapp.models.user import ApiKey, Membership, Role, User
@@ -33,6 +34,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Campaign",
+    "CampaignBreakdown",
     "CampaignEngagement",
     "CampaignStatus",
     "CampaignVariant",
@@ -47,6 +49,7 @@ __all__ = [
     "EspProvider",
     "Event",
     "EventType",
+    "HourlyStat",
     "ImportJob",
     "ImportProblem",
     "ImportStatus",
