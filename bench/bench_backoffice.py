@@ -16,6 +16,7 @@ BENCH_CONTACTS / BENCH_EVENTS scale the big project (defaults 1,000,000 / 10,000
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -24,11 +25,12 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psycopg
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, url_for
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
@@ -117,7 +119,7 @@ def seed(conn: psycopg.Connection, project_id: int, contacts: int, events: int) 
         VALUES (%(p)s, 'Berliners', '{"all": [{"field": "attributes.city", "op": "eq",
                 "value": "Berlin"}]}', now()),
                (%(p)s, 'Engaged pros', '{"all": [{"field": "attributes.plan", "op": "eq",
-                "value": "pro"}, {"field": "opened", "op": "within_days", "value": 30}]}',
+                "value": "pro"}, {"field": "last_opened_at", "op": "within_days", "value": 30}]}',
                 now())
         """,
         p,
@@ -135,11 +137,23 @@ def seed(conn: psycopg.Connection, project_id: int, contacts: int, events: int) 
         """,
         p,
     )
+    # And one draft being prepared, to the whole Newsletter list (the steps and the review).
+    conn.execute(
+        """
+        INSERT INTO campaigns (project_id, name, status, audience, utm, guardrails,
+                               schedule_mode, track_opens, track_clicks, created_at)
+        SELECT %(p)s, 'Draft', 'draft', jsonb_build_object('lists', jsonb_build_array(min(id))),
+               '{}', '{}', 'now', true, true, now()
+        FROM lists WHERE project_id = %(p)s
+        """,
+        p,
+    )
     conn.execute(
         """
         INSERT INTO links (project_id, campaign_id, position, url)
         SELECT %(p)s, c.id, pos, 'https://shop.example.com/item/' || pos
-        FROM campaigns c, generate_series(0, 4) pos WHERE c.project_id = %(p)s
+        FROM campaigns c, generate_series(0, 4) pos
+        WHERE c.project_id = %(p)s AND c.status = 'sent'
         """,
         p,
     )
@@ -151,7 +165,7 @@ def seed(conn: psycopg.Connection, project_id: int, contacts: int, events: int) 
         SELECT %(p)s, cm.id, ct.id, 'sent', 1, cm.launched_at, cm.launched_at, now(), 'A'
         FROM campaigns cm JOIN contacts ct ON ct.project_id = %(p)s
              AND ct.id %% %(c)s = cm.id %% %(c)s
-        WHERE cm.project_id = %(p)s
+        WHERE cm.project_id = %(p)s AND cm.status = 'sent'
         """,
         p,
     )
@@ -209,18 +223,19 @@ def seed(conn: psycopg.Connection, project_id: int, contacts: int, events: int) 
     )
 
 
+# Route arguments filled with the project's first row of their table.
+ARGUMENT_TABLES = {
+    "campaign_id": "campaigns",
+    "contact_id": "contacts",
+    "list_id": "lists",
+    "segment_id": "segments",
+    "sender_id": "senders",
+    "template_id": "templates",
+}
+
+
 def pages(app: Flask, project_id: int) -> dict[str, str]:
-    """Every argument-free GET page of the back office, and one detail page of each kind."""
-    found: dict[str, str] = {}
-    for rule in app.url_map.iter_rules():
-        url = rule.rule
-        if (
-            "GET" in (rule.methods or ())
-            and not rule.arguments
-            and (url.startswith("/admin") or url == "/")
-            and not any(part in url for part in SKIP)
-        ):
-            found[url] = url
+    """Every GET page of the back office, its id arguments filled with a row of the project."""
     with app.app_context():
 
         def first(table: str) -> int | None:
@@ -229,6 +244,21 @@ def pages(app: Flask, project_id: int) -> dict[str, str]:
                 {"p": project_id},
             )
 
+        ids = {arg: first(table) for arg, table in ARGUMENT_TABLES.items()}
+        found: dict[str, str] = {}
+        for rule in app.url_map.iter_rules():
+            url = rule.rule
+            if (
+                "GET" not in (rule.methods or ())
+                or not (url.startswith("/admin") or url == "/")
+                or any(part in url for part in SKIP)
+                or not set(rule.arguments) <= set(ARGUMENT_TABLES)
+                or any(ids[arg] is None for arg in rule.arguments)
+            ):
+                continue
+            with app.test_request_context():
+                path = url_for(rule.endpoint, **{arg: ids[arg] for arg in rule.arguments})
+            found[url] = path
         for table, endpoint in (
             ("contacts", "contact"),
             ("campaigns", "campaign"),
@@ -238,9 +268,25 @@ def pages(app: Flask, project_id: int) -> dict[str, str]:
             if (row := first(table)) is not None:
                 found[f"{endpoint} details"] = f"/admin/{endpoint}/details/?id={row}"
                 found[f"{endpoint} edit"] = f"/admin/{endpoint}/edit/?id={row}"
-        if (campaign := first("campaigns")) is not None:
-            found["campaign report"] = f"/admin/analytics/campaign/{campaign}/"
-            found["campaign click map"] = f"/admin/analytics/campaign/{campaign}/clickmap"
+        # The segment builder's live count as a marketer edits: attribute + list + engagement.
+        rule = {
+            "all": [
+                {"field": "attributes.city", "op": "eq", "value": "Berlin"},
+                {"field": "list", "op": "in", "value": ids["list_id"]},
+                {"field": "last_opened_at", "op": "within_days", "value": 30},
+            ]
+        }
+        found["segment live count (3 conditions)"] = "/admin/segment/preview?" + urlencode(
+            {"rule": json.dumps(rule)}
+        )
+        draft = db.session.scalar(
+            sa.text("SELECT id FROM campaigns WHERE project_id = :p AND status = 'draft'"),
+            {"p": project_id},
+        )
+        for step in ("audience", "content", "schedule"):
+            found[f"draft campaign: {step} step"] = f"/admin/campaign/{draft}/{step}"
+        found["draft campaign: review"] = f"/admin/campaign/launch/{draft}"
+        found["campaign click map"] = f"/admin/analytics/campaign/{ids['campaign_id']}/clickmap"
     return found
 
 
