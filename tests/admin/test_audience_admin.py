@@ -238,7 +238,7 @@ def test_contact_edit_goes_through_the_service_validation(app, client) -> None:
     )
     assert r.status_code == 302
     db.session.expire_all()
-    assert (contact.email, contact.email_raw) == ("Info@example.com", "Info@Example.COM")
+    assert (contact.email, contact.email_raw) == ("info@example.com", "Info@Example.COM")
     assert (contact.timezone, contact.is_role_address) == ("Asia/Tokyo", True)
     r = client.post(
         "/admin/contact/new/",

@@ -39,7 +39,7 @@ def test_create_and_edit_a_contact_write_one_entry_each_with_the_user(app, clien
     assert response.status_code == 302
     contact = db.session.scalar(sa.select(Contact))
     assert (contact.email, contact.email_raw, contact.project_id) == (
-        "Ada@example.org",
+        "ada@example.org",
         "Ada@Example.ORG",
         project.id,
     )
