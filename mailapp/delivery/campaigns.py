@@ -15,6 +15,7 @@ from mailapp.audience.segments.store import get_segment
 from mailapp.content.jinja_checks import check_source
 from mailapp.content.submission import TemplateRefused
 from mailapp.content.utm import check_utm_rule
+from mailapp.delivery.guardrail_settings import check_stored_guardrails
 from mailapp.delivery.windows import SendWindow, parse_hhmm
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
@@ -124,6 +125,7 @@ def validate_campaign(project: Project, campaign: Campaign) -> None:
     utm_problems = check_utm_rule(campaign.utm)
     if utm_problems:
         raise TemplateRefused(utm_problems)
+    check_stored_guardrails(campaign.guardrails)
     for model, object_id, label in (
         (Sender, campaign.sender_id, "sender"),
         (Template, campaign.template_id, "template"),

@@ -108,3 +108,36 @@ def set_guardrails(
         )
     db.session.commit()
     return changed
+
+
+# The stored shape (fractions), as the campaigns API and create_campaign take it.
+STORED_RATES = {
+    "canary_share": (0.01, 0.5),
+    "max_bounce_rate": (0.0001, 0.5),
+    "max_complaint_rate": (0.0001, 0.5),
+}
+STORED_COUNTS = {"canary_minutes": (1, 1440), "min_sample": (1, 1_000_000)}
+
+
+def check_stored_guardrails(guardrails: object) -> None:
+    """Refuse guardrails in the stored shape that cannot work, naming the key and the range."""
+    if guardrails is None or guardrails == {}:
+        return
+    if not isinstance(guardrails, Mapping):
+        raise ServiceError('guardrails: expected an object, e.g. {"max_bounce_rate": 0.05}')
+    known = ", ".join([*STORED_RATES, *STORED_COUNTS])
+    for key, value in guardrails.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key in STORED_RATES:
+            low, high = STORED_RATES[key]
+            if not number or not low <= value <= high:
+                raise ServiceError(
+                    f"guardrails.{key}: a fraction from {low:g} to {high:g}"
+                    f" (0.05 is 5 %), got {value!r}"
+                )
+        elif key in STORED_COUNTS:
+            low, high = STORED_COUNTS[key]
+            if not number or value != int(value) or not low <= value <= high:
+                raise ServiceError(f"guardrails.{key}: a whole number from {low} to {high:,}")
+        else:
+            raise ServiceError(f"guardrails.{key}: not a guardrail (known: {known})")

@@ -12,7 +12,7 @@ from mailapp.access.apikeys import create_api_key
 from mailapp.audience.suppression import suppress
 from mailapp.delivery.batches import transport_pool
 from mailapp.extensions import db
-from mailapp.models import AuditLog, SuppressionReason
+from mailapp.models import AuditLog, Campaign, SuppressionReason
 from tests.factories import (
     TEST_ACTOR,
     make_contact,
@@ -171,3 +171,26 @@ def test_campaign_api_create_launch_pause_resume_cancel_stats(client, project, s
     spec = client.get("/api/v1/openapi.json").json["paths"]
     assert "/api/v1/campaigns/{campaign_id}/launch" in spec
     assert "/api/v1/messages" in spec
+
+
+def test_campaign_guardrails_given_at_creation_are_checked(client, project):
+    sender, template, lst = make_sender(project), make_template(project), make_list(project, 1)
+    base = {"name": "Spring", "sender_id": sender.id, "template_id": template.id}
+    base["lists"] = [lst.id]
+    for guardrails, words in (
+        ({"max_bounce_rate": 5}, "guardrails.max_bounce_rate: a fraction from 0.0001 to 0.5"),
+        ({"canary_share": True}, "guardrails.canary_share"),
+        ({"min_sample": 2.5}, "guardrails.min_sample: a whole number"),
+        ({"pause_at": 0.1}, "guardrails.pause_at: not a guardrail"),
+        ("strict", "guardrails: expected an object"),
+    ):
+        r = client.post(
+            "/api/v1/campaigns", json={**base, "guardrails": guardrails}, headers=auth(project)
+        )
+        assert r.status_code == 422, guardrails
+        assert words in r.json["error"]["message"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 0
+    good = {"max_bounce_rate": 0.05, "canary_share": 0.1, "min_sample": 50}
+    r = client.post("/api/v1/campaigns", json={**base, "guardrails": good}, headers=auth(project))
+    assert r.status_code == 201
+    assert db.session.get(Campaign, r.json["id"]).guardrails == good
