@@ -6,7 +6,7 @@ The same services (and the same validation) as the back-office pages; a wrong fi
 
 from __future__ import annotations
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify
 
 from mailapp.access.permissions import Permission
 from mailapp.access.project_settings import (
@@ -22,6 +22,7 @@ from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import Sender
 from mailapp.web.api import api_error, bp, document, require
+from mailapp.web.api.contacts import json_body
 
 NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
 SETTINGS_SCHEMA = {
@@ -70,10 +71,10 @@ INVALID = {"$ref": "#/components/schemas/Error"}
 
 
 def _body() -> dict | Response:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    try:
+        return json_body()
+    except ValueError:
         return api_error(400, "bad_request", "send a JSON object")
-    return body
 
 
 @bp.errorhandler(InvalidSettings)
@@ -138,7 +139,7 @@ def warmup_update(sender_id: int) -> Response:
         return body
     sender = set_warmup_plan(
         g.project,
-        _sender(sender_id).id,
+        sender_id,  # looked up in the project by set_warmup_plan
         start=body.get("start"),
         daily_caps=body.get("daily_caps") or [],
         actor=g.actor,
