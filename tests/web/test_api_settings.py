@@ -74,6 +74,11 @@ def test_warmup_and_guardrails_routes(app, client):
     assert set(bad.get_json()["error"]["fields"]) == {"daily_caps", "start"}
     foreign = make_sender(other)
     assert client.get(f"/api/v1/senders/{foreign.id}/warmup", headers=headers).status_code == 404
+    put = client.put(
+        f"/api/v1/senders/{foreign.id}/warmup", json={"daily_caps": [50]}, headers=headers
+    )
+    assert put.status_code == 404
+    assert not db.session.get(Sender, foreign.id).warmup_plan  # another project's: untouched
     campaign = make_campaign(project, sender, make_template(project), [make_list(project, 1)])
     url = f"/api/v1/campaigns/{campaign.id}/guardrails"
     bad = client.patch(url, json={"max_bounce_percent": 90}, headers=headers)
