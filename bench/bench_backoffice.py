@@ -12,10 +12,15 @@ each kind. Prints figures; asserts nothing but a 200 answer.
 
 Needs TEST_POSTGRES_URL and TEST_REDIS_URL (`make bench` provides them).
 BENCH_CONTACTS / BENCH_EVENTS scale the big project (defaults 1,000,000 / 10,000,000).
+BENCH_KEEP_DATABASE=name seeds into that database once and keeps it, so a later run with the
+same name times the pages again without re-seeding (minutes at 1M contacts); BENCH_ONLY=text
+times only the pages whose name contains the text.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import statistics
@@ -319,16 +324,35 @@ def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, flo
     }
 
 
+def database(server_url: str) -> tuple[str, bool]:
+    """The database to bench in, and whether it still needs migrating and seeding."""
+    keep = os.environ.get("BENCH_KEEP_DATABASE")
+    if not keep:
+        return scratch_database(server_url), True
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (keep,)).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {keep}")
+    return make_url(server_url).set(database=keep).render_as_string(hide_password=False), (
+        not exists
+    )
+
+
 def main() -> None:
     server_url = os.environ["TEST_POSTGRES_URL"]
-    url = scratch_database(server_url)
+    url, fresh = database(server_url)
     app = create_app(
         {
             "MAILAPP_ENV": "testing",
             "DATABASE_URL": url,
             "REDIS_URL": os.environ["TEST_REDIS_URL"],
             "SECRET_KEY": "bench-" + "x" * 40,
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            # A kept database keeps its encrypted rows readable from run to run.
+            "ENCRYPTION_KEY": base64.urlsafe_b64encode(
+                hashlib.sha256(os.environ["BENCH_KEEP_DATABASE"].encode()).digest()
+            ).decode()
+            if os.environ.get("BENCH_KEEP_DATABASE")
+            else Fernet.generate_key().decode(),
             "INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-instance-"),
             "WTF_CSRF_ENABLED": False,
         }
@@ -339,12 +363,21 @@ def main() -> None:
     with app.app_context():
         upgrade()
         for slug in SIZES:
+            if not fresh:
+                projects[slug], users[slug] = db.session.execute(
+                    sa.text(
+                        "SELECT p.id, u.id FROM projects p JOIN users u ON u.email = :email"
+                        " WHERE p.slug = :slug"
+                    ),
+                    {"slug": slug, "email": f"owner@{slug}.example"},
+                ).one()
+                continue
             projects[slug] = create_project(slug, actor=actor, timezone="Europe/Berlin").id
             users[slug] = create_user(
                 f"owner@{slug}.example", "bench password 123", role="owner",
                 project_slug=slug, actor=actor,
             ).id  # fmt: skip
-    for slug, (contacts, events) in SIZES.items():
+    for slug, (contacts, events) in SIZES.items() if fresh else ():
         started = time.perf_counter()
         with psycopg.connect(raw, autocommit=True) as conn:
             seed(conn, projects[slug], contacts, events)
@@ -357,6 +390,8 @@ def main() -> None:
     names: dict[str, str] = {}
     for slug in SIZES:
         found = pages(app, projects[slug])
+        if only := os.environ.get("BENCH_ONLY"):
+            found = {name: path for name, path in found.items() if only in name}
         names.update(found)
         results[slug] = time_pages(app, users[slug], found)
     with app.app_context():
@@ -378,6 +413,8 @@ def main() -> None:
     print(f"\n{len(shown)} pages, {slow} over {TARGET_MS} ms with {big[0]:,} contacts")
     with app.app_context():
         db.engine.dispose()
+    if os.environ.get("BENCH_KEEP_DATABASE"):
+        return
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
 
