@@ -14,7 +14,8 @@ Needs TEST_POSTGRES_URL and TEST_REDIS_URL (`make bench` provides them).
 BENCH_CONTACTS / BENCH_EVENTS scale the big project (defaults 1,000,000 / 10,000,000).
 BENCH_KEEP_DATABASE=name seeds into that database once and keeps it, so a later run with the
 same name times the pages again without re-seeding (minutes at 1M contacts); BENCH_ONLY=text
-times only the pages whose name contains the text.
+times only the pages whose name contains the text; BENCH_QUERIES=1 also prints each timed
+page's three slowest SQL statements (one request), to show where a slow page spends its time.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
@@ -315,13 +317,41 @@ def _cell(value: float | str) -> str:
     return f"{value:>18.1f}" if isinstance(value, float) else f"{value:>18}"
 
 
+def slowest_queries(app: Flask, client: Any, path: str) -> list[tuple[float, str]]:
+    """The three slowest statements of one request to path, with their milliseconds."""
+    spent: list[tuple[float, str]] = []
+    started: list[float] = []
+
+    def before(*_args: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        spent.append(((time.perf_counter() - started.pop()) * 1000, " ".join(statement.split())))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)
+    return sorted(spent, reverse=True)[:3]
+
+
 def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, float | str]:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)
-    return {
-        name: timed(lambda path=path: client.get(path).status_code) for name, path in found.items()
-    }
+    results = {}
+    for name, path in found.items():
+        results[name] = timed(lambda path=path: client.get(path).status_code)
+        if os.environ.get("BENCH_QUERIES"):
+            print(f"{name}: {results[name]}")
+            for ms, statement in slowest_queries(app, client, path):
+                print(f"    {ms:8.1f} ms  {statement[:300]}")
+    return results
 
 
 def database(server_url: str) -> tuple[str, bool]:

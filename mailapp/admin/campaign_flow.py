@@ -149,8 +149,9 @@ class CampaignFlowMixin:
             if form.non_openers_of is not None
             else None
         )
-        count = count_audience(project_id, audience)
-        return self._step("audience", campaign, form, count=count, resend=resend)
+        # The count arrives from audience_count_view as soon as the page is shown (and on
+        # every change): at a million contacts it takes a moment the page need not wait for.
+        return self._step("audience", campaign, form, count=None, resend=resend)
 
     @expose("/audience-count")
     def audience_count_view(self) -> ResponseReturnValue:

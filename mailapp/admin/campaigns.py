@@ -94,6 +94,7 @@ class CampaignAdmin(CampaignFlowMixin, CampaignReviewMixin, ProjectModelView):
     }
     endpoint_permissions = {
         "launch_view": Permission.CAMPAIGNS_SEND,
+        "review_checks_view": Permission.CAMPAIGNS_SEND,
         "control_view": Permission.CAMPAIGNS_SEND,
         "progress_view": WRITE,
         "audience_view": WRITE,

@@ -9,17 +9,28 @@ delivery was sent and who have no human open (nor human click: a click is an ope
 pixel was blocked); the set is fixed by that campaign's deliveries, so a resend never
 reaches anyone the first campaign did not.
 
-Suppression matches on the hash of the address (an erased person stays suppressed), so
-the hash is computed in SQL: PostgreSQL's sha256(), and on SQLite a function registered
-on every connection.
+Suppression matches on the hash of the address (an erased person stays suppressed); each
+contact's hash is stored with it (`Contact.email_hash`, kept by the database), so the
+check is a join on stored values.
+
+One page asks about the same audience several times (the review shows its size, its first
+contact, the pre-flight line and the ETA by time zone), and at a million contacts each
+reading is a full scan. So the readings are kept on the database session, keyed by the
+audience: a page reads each once. Any write through the session (a flush, an INSERT/UPDATE/
+DELETE statement) and any commit or rollback forgets them, so a reading is never older than
+the transaction that made it.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from mailapp.audience.segments.store import get_segment, segment_query
-from mailapp.audience.suppression import email_hash
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
@@ -34,23 +45,31 @@ from mailapp.models import (
     Suppression,
 )
 
-SQLITE_HASH_FUNCTION = "mailapp_email_hash"
+MEMO_KEY = "mailapp.audience_readings"
+T = TypeVar("T")
 
 
-@sa.event.listens_for(sa.Engine, "connect")
-def _register_sqlite_hash(dbapi_connection, connection_record) -> None:
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        dbapi_connection.create_function(
-            SQLITE_HASH_FUNCTION, 1, lambda e: email_hash(e) if e else None, deterministic=True
-        )
+def _forget(session: orm.Session, *_args: Any) -> None:
+    session.info.pop(MEMO_KEY, None)
 
 
-def email_hash_sql(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    """SQL for suppression.email_hash(column) on the current database."""
-    if db.engine.dialect.name == "postgresql":
-        normalized = sa.func.lower(sa.func.btrim(column))
-        return sa.func.encode(sa.func.sha256(sa.func.convert_to(normalized, "UTF8")), "hex")
-    return getattr(sa.func, SQLITE_HASH_FUNCTION)(column)
+for _name in ("after_flush", "after_commit", "after_rollback", "after_soft_rollback"):
+    sa.event.listen(orm.Session, _name, _forget)
+
+
+@sa.event.listens_for(orm.Session, "do_orm_execute")
+def _forget_on_write(state: orm.ORMExecuteState) -> None:
+    if not state.is_select:
+        _forget(state.session)
+
+
+def _remembered(kind: str, project_id: int, audience: dict, read: Callable[[], T]) -> T:
+    """read(), once per session transaction for this audience."""
+    memo = db.session.info.setdefault(MEMO_KEY, {})
+    key = (kind, project_id, json.dumps(audience, sort_keys=True, default=str))
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
 
 
 def audience_filter(project_id: int, audience: dict) -> list[sa.ColumnElement[bool]]:
@@ -83,7 +102,7 @@ def audience_filter(project_id: int, audience: dict) -> list[sa.ColumnElement[bo
         sa.or_(*sources),
         ~sa.exists().where(
             Suppression.project_id == project_id,
-            Suppression.email_hash == email_hash_sql(Contact.email),
+            Suppression.email_hash == Contact.email_hash,
         ),
     ]
     if not quarantined:
@@ -93,11 +112,7 @@ def audience_filter(project_id: int, audience: dict) -> list[sa.ColumnElement[bo
 
 def count_audience(project_id: int, audience: dict) -> int:
     """How many contacts the audience resolves to right now."""
-    try:
-        clauses = audience_filter(project_id, audience)
-    except ServiceError:
-        return 0
-    return db.session.scalar(sa.select(sa.func.count(Contact.id)).where(*clauses)) or 0
+    return sum(count for _zone, count in audience_zones(project_id, audience))
 
 
 def non_openers_query(project_id: int, campaign_id: int) -> sa.Select:
@@ -119,22 +134,30 @@ def non_openers_query(project_id: int, campaign_id: int) -> sa.Select:
 
 def audience_zones(project_id: int, audience: dict) -> list[tuple[str | None, int]]:
     """(time zone, contacts) of the audience, one grouped query; None = no zone of its own."""
-    try:
-        clauses = audience_filter(project_id, audience)
-    except ServiceError:
-        return []
-    rows = db.session.execute(
-        sa.select(Contact.timezone, sa.func.count(Contact.id))
-        .where(*clauses)
-        .group_by(Contact.timezone)
-    )
-    return [(zone, count) for zone, count in rows]
+
+    def read() -> list[tuple[str | None, int]]:
+        try:
+            clauses = audience_filter(project_id, audience)
+        except ServiceError:
+            return []
+        rows = db.session.execute(
+            sa.select(Contact.timezone, sa.func.count(Contact.id))
+            .where(*clauses)
+            .group_by(Contact.timezone)
+        )
+        return [(zone, count) for zone, count in rows]
+
+    return _remembered("zones", project_id, audience, read)
 
 
 def sample_recipient(project_id: int, audience: dict) -> Contact | None:
     """A real contact of the audience (the oldest), to preview the message as they get it."""
-    try:
-        clauses = audience_filter(project_id, audience)
-    except ServiceError:
-        return None
-    return db.session.scalar(sa.select(Contact).where(*clauses).order_by(Contact.id).limit(1))
+
+    def read() -> Contact | None:
+        try:
+            clauses = audience_filter(project_id, audience)
+        except ServiceError:
+            return None
+        return db.session.scalar(sa.select(Contact).where(*clauses).order_by(Contact.id).limit(1))
+
+    return _remembered("sample", project_id, audience, read)

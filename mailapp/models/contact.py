@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -42,6 +43,13 @@ class Contact(TimestampMixin, ProjectScoped, Base):
     # email_raw keeps the address as it was typed, for display.
     email: Mapped[str] = mapped_column(sa.String(320))
     email_raw: Mapped[str] = mapped_column(sa.String(320))
+    # sha256 of the address, the key the suppression list matches on. The database keeps it
+    # (a trigger on every insert and on every change of email, whatever wrote the row: the
+    # ORM, a bulk upsert, an import's INSERT ... SELECT), so an audience's suppression check
+    # compares stored values instead of hashing every contact on every reading.
+    email_hash: Mapped[str | None] = mapped_column(
+        sa.String(64), server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue()
+    )
     status: Mapped[ContactStatus] = mapped_column(
         enum_type(ContactStatus), default=ContactStatus.ACTIVE
     )
@@ -65,6 +73,23 @@ class Contact(TimestampMixin, ProjectScoped, Base):
 
     def __str__(self) -> str:
         return self.email
+
+
+# SQLite has no sha256(): the triggers call this function, registered on every connection.
+SQLITE_HASH_FUNCTION = "mailapp_email_hash"
+
+
+def address_hash(email: str | None) -> str | None:
+    """sha256 hex of the trimmed, lower-cased address (what suppression stores)."""
+    if email is None:
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+@sa.event.listens_for(sa.Engine, "connect")
+def _register_sqlite_hash(dbapi_connection, connection_record) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.create_function(SQLITE_HASH_FUNCTION, 1, address_hash, deterministic=True)
 
 
 class ContactTag(ProjectScoped, Base):

@@ -42,7 +42,7 @@ def test_marketer_runs_preflight_launches_and_pauses(as_user, app):
     page = client.get(f"/admin/campaign/details/?id={campaign.id}")
     assert page.status_code == 200
     assert b"Review and launch" in page.data
-    checklist = client.get(f"/admin/campaign/launch/{campaign.id}")
+    checklist = client.get(f"/admin/campaign/launch/{campaign.id}/checks")
     assert b"3 people after suppression and quarantine" in checklist.data
     assert b'data-level="error"' not in checklist.data
     token = csrf_token(client)
@@ -66,7 +66,7 @@ def test_marketer_runs_preflight_launches_and_pauses(as_user, app):
 def test_preflight_blocks_a_sender_without_dkim(as_user, app):
     project, campaign = setup(sender_fields={"dkim_private_key": None})
     client = as_user(make_user(project, "marketer"))
-    checklist = client.get(f"/admin/campaign/launch/{campaign.id}")
+    checklist = client.get(f"/admin/campaign/launch/{campaign.id}/checks")
     assert b"the sender has no DKIM key" in checklist.data
     assert b'id="launch-button"' not in checklist.data
     launch(client, campaign)
@@ -94,6 +94,7 @@ def test_analyst_cannot_launch(as_user, app):
     project, campaign = setup()
     client = as_user(make_user(project, "analyst"))
     assert client.get(f"/admin/campaign/launch/{campaign.id}").status_code == 403
+    assert client.get(f"/admin/campaign/launch/{campaign.id}/checks").status_code == 403
 
 
 def test_other_projects_campaigns_are_404(as_user, app):
@@ -101,6 +102,7 @@ def test_other_projects_campaigns_are_404(as_user, app):
     _, foreign = setup()
     marketer = as_user(make_user(project, "marketer"))
     assert marketer.get(f"/admin/campaign/launch/{foreign.id}").status_code == 404
+    assert marketer.get(f"/admin/campaign/launch/{foreign.id}/checks").status_code == 404
     assert marketer.get(f"/admin/campaign/progress/{foreign.id}").status_code == 404
 
 

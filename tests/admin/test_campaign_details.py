@@ -99,7 +99,12 @@ def test_duplicate_and_resend_from_the_details_page(as_user, app):
     assert response.headers["Location"].endswith(f"/admin/campaign/{resend.id}/content")
     audience_page = client.get(f"/admin/campaign/{resend.id}/audience").data.decode()
     assert 'id="resend-audience"' in audience_page
-    assert ">1<" in audience_page  # only the one who did not open
+    # The page asks for its count as the browser would: only the one who did not open.
+    assert f'data-non-openers="{source.id}"' in audience_page
+    count = client.get(
+        "/admin/campaign/audience-count", query_string={"campaign_non_openers": source.id}
+    )
+    assert count.json == {"count": 1, "text": "1"}
     review = client.get(f"/admin/campaign/details/?id={resend.id}").data.decode()
     assert "People who received “Spring” and did not open it" in review
     with one_audit_entry("campaign.duplicate"):

@@ -81,8 +81,10 @@ def test_a_campaign_is_built_step_by_step_and_reviewed(as_user, app):
     assert campaign.send_at == send_at.astimezone(UTC)
     assert campaign.send_window["timezone"] == "Europe/Berlin"
 
-    review = client.get(f"/admin/campaign/launch/{campaign.id}").data.decode()
-    assert "News for N0" in review  # rendered for the audience's first contact
+    page = client.get(f"/admin/campaign/launch/{campaign.id}").data.decode()
+    assert "News for N0" in page  # rendered for the audience's first contact
+    assert 'id="review-live"' in page  # the audience's figures arrive after the page
+    review = page + client.get(f"/admin/campaign/launch/{campaign.id}/checks").data.decode()
     assert "Newsroom — Example News &lt;news@example.com&gt;" in review
     assert 'id="review-count">3<' in review
     assert f"Send to 3 people at {shown(send_at)}" in review
@@ -145,6 +147,7 @@ def test_an_empty_campaign_is_told_what_is_missing(as_user, app):
     db.session.add(campaign)
     db.session.commit()
     review = client.get(f"/admin/campaign/launch/{campaign.id}").data.decode()
+    review += client.get(f"/admin/campaign/launch/{campaign.id}/checks").data.decode()
     assert "Choose a template" in review
     assert "Choose a sender" in review
     assert "Choose who receives it" in review
@@ -184,7 +187,7 @@ def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
     assert b"was already launched (it is scheduled); nothing was sent again" in again.data
     back = client.get(url)
     assert back.headers["Cache-Control"] == "no-store"
-    assert b'id="launch-button"' not in back.data
+    assert b'id="launch-button"' not in client.get(f"{url}/checks").data
     assert b"It cannot be launched again" in back.data
     details = client.get(f"/admin/campaign/details/?id={campaign.id}")
     assert details.headers["Cache-Control"] == "no-store"

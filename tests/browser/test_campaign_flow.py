@@ -84,6 +84,7 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     page.screenshot(path=tmp_path / "06-scheduled.png", full_page=True)
 
     page.go_back()
+    page.wait_for_selector("#review-reach")  # the figures and checks have arrived
     assert page.locator("#launch-button").count() == 0
     assert "It cannot be launched again" in page.inner_text("#already-launched")
     page.screenshot(path=tmp_path / "07-back.png", full_page=True)
@@ -119,7 +120,7 @@ def test_an_empty_draft_is_told_what_to_choose_and_a_resend_counts_non_openers(a
     assert "Choose a template" in errors
     assert "Choose a sender" in errors
     assert "Choose who receives it" in errors
-    assert page.locator("#launch-button").count() == 0
+    assert page.locator("#launch-button").count() == 0  # the checks above have arrived
     page.screenshot(path=tmp_path / "01-empty-review.png", full_page=True)
 
     page.goto(f"/admin/campaign/details/?id={source.id}")
