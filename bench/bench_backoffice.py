@@ -24,6 +24,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -45,10 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DRAMATIQ_BROKER", "stub")
 
 from mailapp import create_app
+from mailapp.access.apikeys import create_api_key
 from mailapp.access.audit import Actor
 from mailapp.access.projects import create_project
 from mailapp.access.users import create_user
+from mailapp.delivery.recipients import count_audience
 from mailapp.extensions import db
+from mailapp.models import Campaign, Project
+from tests.factories import make_sender, make_template
+from workers import actors  # noqa: F401  (binds launch's dispatch to the stub broker)
 
 SIZES = {
     "small": (1_000, 10_000),
@@ -354,6 +360,50 @@ def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, flo
     return results
 
 
+def time_launches(app: Flask, project_id: int, user_id: int) -> dict[str, float]:
+    """Milliseconds of one launch of a copy of the draft campaign: through the back office
+    (which counts the audience to check the confirmed figure) and through the API (which
+    checks only that somebody receives it). The copies are deleted afterwards."""
+    with app.app_context():
+        draft = db.session.scalar(
+            sa.select(Campaign)
+            .where(Campaign.project_id == project_id, Campaign.status == "draft")
+            .order_by(Campaign.id)
+        )
+        columns = [c.key for c in sa.inspect(Campaign).column_attrs if c.key not in ("id", "name")]
+        # The seeded draft has no content yet: the copies get a valid sender and template
+        # (the test factories' ones, which pass every pre-flight check).
+        project = db.session.get(Project, project_id)
+        fields = {k: getattr(draft, k) for k in columns}
+        fields.update(sender_id=make_sender(project).id, template_id=make_template(project).id)
+        copies = [Campaign(name=f"bench launch {n}", **fields) for n in ("admin", "api")]
+        db.session.add_all(copies)
+        db.session.flush()
+        ids = [c.id for c in copies]
+        _key, secret = create_api_key(
+            project_id, "bench launch", ["campaigns.send"], actor=Actor.system("bench")
+        )
+        db.session.commit()
+        confirm = count_audience(project_id, db.session.get(Campaign, ids[0]).audience)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+    started = time.perf_counter()
+    admin = client.post(f"/admin/campaign/launch/{ids[0]}", data={"confirm_count": confirm})
+    admin_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    api = client.post(
+        f"/api/v1/campaigns/{ids[1]}/launch", headers={"Authorization": f"Bearer {secret}"}
+    )
+    api_ms = (time.perf_counter() - started) * 1000
+    assert admin.status_code == 302, re.sub(r"<[^>]+>|\s+", " ", admin.get_data(as_text=True))
+    assert api.status_code == 200, api.get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM campaigns WHERE id = ANY(:ids)"), {"ids": ids})
+        db.session.commit()
+    return {"launch from the review (counts)": admin_ms, "launch through the API": api_ms}
+
+
 def database(server_url: str) -> tuple[str, bool]:
     """The database to bench in, and whether it still needs migrating and seeding."""
     keep = os.environ.get("BENCH_KEEP_DATABASE")
@@ -424,6 +474,11 @@ def main() -> None:
             found = {name: path for name, path in found.items() if only in name}
         names.update(found)
         results[slug] = time_pages(app, users[slug], found)
+    if not os.environ.get("BENCH_ONLY"):
+        for slug in SIZES:
+            launches = time_launches(app, projects[slug], users[slug])
+            results[slug].update(launches)
+            names.update(dict.fromkeys(launches, ""))
     with app.app_context():
         floor = timed(lambda: db.session.execute(sa.text("SELECT 1")) and 200)
     small, big = SIZES["small"], SIZES["big"]

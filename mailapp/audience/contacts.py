@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.addresses import InvalidContact, clean_contact, normalize_email
 from mailapp.audience.contact_upserts import UpsertCounts, bulk_upsert
+from mailapp.audience.statistics import refresh_statistics
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
@@ -111,6 +112,8 @@ def upsert_contacts(
         },
     )
     db.session.commit()
+    # The next audience reading is planned for the tables as they are now.
+    refresh_statistics(written=counts.created + counts.updated)
     return BulkResult(counts, errors)
 
 

@@ -67,11 +67,16 @@ def _variant_versions(campaign: Campaign) -> list[tuple[str, TemplateVersion, st
     return result
 
 
-def preflight(project: Project, campaign: Campaign, *, now: datetime | None = None) -> list[Check]:
+def preflight(
+    project: Project, campaign: Campaign, *, now: datetime | None = None, count: bool = True
+) -> list[Check]:
     """The launch checklist: content and sender checks of every variant, then the audience
     and the schedule. The subject is measured as the audience's first contact reads it.
 
     A check that failed and blocks stops the launch; one that failed but does not only warns.
+    count=False checks only that the audience has somebody (its first contact, a read that
+    stops at one row) instead of counting it: the launch itself needs no more, and a count
+    of a million contacts does not belong in the request that launches.
     """
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
     audience = campaign.audience or {}
@@ -91,12 +96,13 @@ def preflight(project: Project, campaign: Campaign, *, now: datetime | None = No
         checks += [Check(c.name, c.ok, c.blocking, prefix + c.message) for c in found]
     if not variants and sender is None:
         checks.append(Check("sender", False, True, "Choose a sender (who the mail comes from)"))
-    checks.append(_audience_check(project, audience))
+    checks.append(_audience_check(project, audience, None if count else contact is not None))
     checks.append(_schedule_check(campaign, now or utcnow()))
     return checks
 
 
-def _audience_check(project: Project, audience: dict) -> Check:
+def _audience_check(project: Project, audience: dict, somebody: bool | None = None) -> Check:
+    """somebody: whether the audience has a first contact, known already (None: count it)."""
     chosen = (
         audience.get("lists")
         or audience.get("segment_id") is not None
@@ -104,7 +110,7 @@ def _audience_check(project: Project, audience: dict) -> Check:
     )
     if not chosen:
         return Check("audience", False, True, "Choose who receives it: a list or a segment")
-    size = count_audience(project.id, audience)
+    size = count_audience(project.id, audience) if somebody is None else int(somebody)
     if not size:
         return Check(
             "audience",
@@ -113,6 +119,8 @@ def _audience_check(project: Project, audience: dict) -> Check:
             "the audience is empty: nobody in it can receive mail "
             "(after unsubscribes, bounces, suppression and quarantine)",
         )
+    if somebody is not None:
+        return Check("audience", True, True, "somebody can receive it after suppression")
     return Check("audience", True, True, f"{size:,} people after suppression and quarantine")
 
 
@@ -173,7 +181,7 @@ def launch_campaign(
             "nothing was sent again"
         )
     validate_campaign(project, campaign)
-    blockers = blocking_failures(preflight(project, campaign, now=now))
+    blockers = blocking_failures(preflight(project, campaign, now=now, count=False))
     if blockers:
         raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
     sender = db.session.get(Sender, campaign.sender_id)

@@ -24,7 +24,7 @@ def _stored_hashes(project_id: int) -> dict[str, str | None]:
     rows = db.session.execute(
         sa.select(Contact.email, Contact.email_hash).where(Contact.project_id == project_id)
     )
-    return dict(rows)
+    return dict(rows.all())
 
 
 def test_every_write_path_stores_the_suppression_key(app, tmp_path: Path) -> None:

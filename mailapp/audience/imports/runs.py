@@ -23,6 +23,7 @@ from mailapp.audience.imports.files import (
 )
 from mailapp.audience.imports.staging import run_staged
 from mailapp.audience.imports.wizard import import_quota, list_ids, rows_imported_today
+from mailapp.audience.statistics import refresh_statistics
 from mailapp.extensions import db
 from mailapp.models import (
     ImportJob,
@@ -75,6 +76,7 @@ def run_import(job_id: int) -> ImportJob:
     )
     db.session.commit()
     Path(job.path).unlink(missing_ok=True)
+    refresh_statistics(only_stale=False)  # the next audience reading is planned on the new rows
     return job
 
 
