@@ -39,7 +39,7 @@ run: install
 ## SQLite and PostgreSQL
 test: install system-deps
 	lint-imports --no-cache
-	python -m tests.support.servers -- python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	python -m tests.support.servers -- python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## lint: ruff, and the layer contract in pyproject.toml ([tool.importlinter])
 lint: install

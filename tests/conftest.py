@@ -31,8 +31,8 @@ from mailapp.extensions import db
 from tests.support.servers import PostgresServer, RedisServer
 from tests.support.xdist import worker_index, worker_name
 
-# The `serial` marker: tests that run alone under xdist.
-pytest_plugins = ["tests.support.serial"]
+# How the tests are spread over xdist workers: whole files, and the `serial` marker.
+pytest_plugins = ["tests.support.scheduling"]
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 # One template per xdist worker: CREATE DATABASE ... TEMPLATE refuses a template that another

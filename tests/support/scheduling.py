@@ -1,5 +1,12 @@
-"""The `serial` marker (pyproject.toml): such a test runs alone even under pytest-xdist,
-for the few whose timing a busy neighbour would upset. tests/conftest.py loads this plugin.
+"""How `make test` spreads the suite over pytest-xdist workers (`--dist loadfile`).
+
+Each test file goes to one worker whole, so a module's fixtures (the e2e stack of real
+processes, a moto server) start once. A test marked `serial` runs alone: no other test runs
+on any worker meanwhile, for the few whose timing a busy neighbour would upset.
+
+(Not `--dist loadgroup` with `xdist_group` marks: on pytest 9.2 xdist 3.8 silently ignores
+the groups, pytest-xdist issue #1386.) tests/conftest.py loads this plugin; serially the
+`serial` marker changes nothing.
 """
 
 from __future__ import annotations
