@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from mailapp import create_app
 from mailapp.extensions import db
-from tests.support.servers import PostgresServer, RedisServer
+from tests.support.servers import REDIS_DATABASES, PostgresServer, RedisServer
 from tests.support.xdist import worker_index, worker_name
 
 # How the tests are spread over xdist workers: whole files, and the `serial` marker.
@@ -58,6 +58,8 @@ def worker_redis_url(url: str) -> str:
     """The shared Redis server's URL with this xdist worker's own database number."""
     if not worker_name():
         return url
+    if worker_index() >= REDIS_DATABASES:
+        raise pytest.UsageError(f"at most {REDIS_DATABASES} xdist workers share one Redis server")
     return urlsplit(url)._replace(path=f"/{worker_index()}").geturl()
 
 

@@ -28,6 +28,8 @@ from tests.support.xdist import worker_count, worker_index
 # connection's source port can take one between free_port() and the server's own bind, and
 # each xdist worker draws from its own slice, so two workers never get the same port.
 PORTS_FROM = 10_000
+# Databases of a RedisServer: one per xdist worker when `make test` shares one server.
+REDIS_DATABASES = 64
 
 
 def _ephemeral_low() -> int:
@@ -105,9 +107,8 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
-                # One database per xdist worker when `make test` shares this server.
                 "--databases",
-                "64",
+                str(REDIS_DATABASES),
                 "--logfile",
                 os.path.join(self.dir, "redis.log"),
             ],
