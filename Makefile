@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 PORT ?= 5000
 PYTEST_ARGS ?=
+# `make test` runs the suite on pytest-xdist workers (tests/support/xdist.py: each has its own
+# Redis database and PostgreSQL template). auto = one per CPU; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
 
 export FLASK_APP := wsgi
 export PATH := $(BIN):$(PATH)
@@ -36,7 +39,7 @@ run: install
 ## SQLite and PostgreSQL
 test: install system-deps
 	lint-imports --no-cache
-	python -m tests.support.servers -- python -m pytest $(PYTEST_ARGS)
+	python -m tests.support.servers -- python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## lint: ruff, and the layer contract in pyproject.toml ([tool.importlinter])
 lint: install

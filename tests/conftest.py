@@ -3,6 +3,8 @@
 `make test` starts throwaway servers and passes TEST_REDIS_URL / TEST_POSTGRES_URL; a plain
 `pytest` run starts its own for the session. Each test gets a fresh database copied from a
 migrated template, so every test also runs on the migrated schema, not on create_all().
+Under pytest-xdist (`make test` runs `-n auto`) each worker has its own Redis database
+number and its own template, so workers share the two servers but no state on them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 os.environ["DRAMATIQ_BROKER"] = "stub"  # before anything imports workers.broker
 
@@ -25,10 +28,16 @@ from sqlalchemy.engine import make_url
 
 from mailapp import create_app
 from mailapp.extensions import db
-from tests.support.servers import PostgresServer, RedisServer
+from tests.support.servers import REDIS_DATABASES, PostgresServer, RedisServer
+from tests.support.xdist import worker_index, worker_name
+
+# How the tests are spread over xdist workers: whole files, and the `serial` marker.
+pytest_plugins = ["tests.support.scheduling"]
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()
-TEMPLATE_DB = "mailapp_template"
+# One template per xdist worker: CREATE DATABASE ... TEMPLATE refuses a template that another
+# session is using, and each worker drops and re-migrates its own at session start.
+TEMPLATE_DB = f"mailapp_template_{worker_name()}" if worker_name() else "mailapp_template"
 
 
 def app_config(database_url: str, redis_url: str, instance: Path, **extra: object) -> dict:
@@ -45,10 +54,19 @@ def app_config(database_url: str, redis_url: str, instance: Path, **extra: objec
     }
 
 
+def worker_redis_url(url: str) -> str:
+    """The shared Redis server's URL with this xdist worker's own database number."""
+    if not worker_name():
+        return url
+    if worker_index() >= REDIS_DATABASES:
+        raise pytest.UsageError(f"at most {REDIS_DATABASES} xdist workers share one Redis server")
+    return urlsplit(url)._replace(path=f"/{worker_index()}").geturl()
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     if url := os.environ.get("TEST_REDIS_URL"):
-        yield url
+        yield worker_redis_url(url)
         return
     server = RedisServer().start()
     yield server.url
@@ -120,7 +138,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def redis_url(redis_server_url: str) -> str:
-    redis.Redis.from_url(redis_server_url).flushall()
+    # This worker's database only: FLUSHALL would wipe the other workers' in mid-test.
+    redis.Redis.from_url(redis_server_url).flushdb()
     return redis_server_url
 
 

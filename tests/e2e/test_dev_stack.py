@@ -54,6 +54,9 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         SEED_DEMO="0",
         WORKER_HEARTBEAT_SECONDS="1",
         SCHEDULER_HEARTBEAT_SECONDS="1",
+        # Procfile.dev's gunicorn without its control socket, whose default is one path per
+        # user ($HOME/.gunicorn/gunicorn.ctl) that a parallel test's gunicorn would take over.
+        GUNICORN_CMD_ARGS="--no-control-socket",
     )
     return env
 

@@ -95,7 +95,9 @@ def test_a_sigkilled_worker_loses_no_answered_hit_and_counts_none_twice(
     env.update({k: str(v) for k, v in config.items()}, PYTHONPATH=str(ROOT))
     log = (tmp_path / "gunicorn.log").open("ab")
     command = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "1", "--access-logfile", "-"]
+    # No control socket: gunicorn's default is one path per user ($HOME/.gunicorn/gunicorn.ctl),
+    # which another gunicorn of a parallel test would take over.
+    command += ["--workers", "1", "--access-logfile", "-", "--no-control-socket"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     answered: Counter = Counter()
     try:

@@ -7,8 +7,11 @@ need to stop or restart a server (fault tests) start their own with the same cla
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -16,13 +19,47 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from tests.support.xdist import worker_count, worker_index
+
+# free_port() hands out ports from here up to the kernel's ephemeral range: there no outgoing
+# connection's source port can take one between free_port() and the server's own bind, and
+# each xdist worker draws from its own slice, so two workers never get the same port.
+PORTS_FROM = 10_000
+# Databases of a RedisServer: one per xdist worker when `make test` shares one server.
+REDIS_DATABASES = 64
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+@functools.cache
+def _candidate_ports() -> Iterator[int]:
+    """This process's endless round of its slice, from a random point (two runs side by side
+    on one machine then rarely meet either)."""
+    size = (_ephemeral_low() - PORTS_FROM) // worker_count()
+    if size < 64:  # an unusual ephemeral range: leave the choice to the kernel
+        return itertools.repeat(0)
+    start, first = PORTS_FROM + worker_index() * size, random.randrange(size)  # noqa: S311
+    return itertools.cycle([start + (first + i) % size for i in range(size)])
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port that nothing is bound to, for a server this process starts next."""
+    for port in _candidate_ports():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise AssertionError("unreachable: the candidate ports never run out")
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -70,6 +107,8 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
+                "--databases",
+                str(REDIS_DATABASES),
                 "--logfile",
                 os.path.join(self.dir, "redis.log"),
             ],

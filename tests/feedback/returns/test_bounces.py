@@ -28,7 +28,13 @@ def flufl_labels() -> list[tuple[str, frozenset[str], bool]]:
     return [(name, frozenset(addrs), temp) for name, (addrs, temp) in merged.items()]
 
 
-@pytest.mark.parametrize(("name", "expected", "temporary"), flufl_labels(), ids=lambda v: str(v))
+def label_id(value: object) -> str:
+    """A test id that is the same in every process: xdist's workers must collect the same ids,
+    and a frozenset's order follows the process's string-hash seed."""
+    return str(sorted(value)) if isinstance(value, frozenset) else str(value)
+
+
+@pytest.mark.parametrize(("name", "expected", "temporary"), flufl_labels(), ids=label_id)
 def test_flufl_sample_yields_exactly_the_labelled_addresses(name, expected, temporary):
     report = parse_report((FLUFL / name).read_bytes())
     failed = {r.address for r in report.failed()}
