@@ -20,6 +20,7 @@ from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.transactional import OPEN, Recipient, blocking_suppression, inline_version
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.message_stats import fold_message_events
 from mailapp.mail.transports import transport_url_for
 from mailapp.models import (
     Contact,
@@ -27,6 +28,7 @@ from mailapp.models import (
     Event,
     EventType,
     Message,
+    MessageAttempt,
     Project,
     Sender,
     SuppressionReason,
@@ -88,6 +90,15 @@ def send_message(message_id: int) -> str | None:
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]
     message.message_id = composed.message_id
+    db.session.add(
+        MessageAttempt(
+            project_id=message.project_id,
+            message_id=message.id,
+            attempted_at=utcnow(),
+            outcome=result.outcome,
+            reply=reply or None,
+        )
+    )
     if result.outcome == "sent":
         _event(message, EventType.SENT, {})
         return _finish(message, DeliveryStatus.SENT, last_reply=reply, sent_at=utcnow())
@@ -147,14 +158,26 @@ def message_recipient(message: Message) -> Recipient | Contact:
 
 
 def _event(message: Message, kind: EventType, payload: dict) -> None:
-    db.session.add(
-        Event(
-            project_id=message.project_id,
-            type=kind,
-            contact_id=message.contact_id,
-            message_id=message.id,
-            payload=payload,
-        )
+    event = Event(
+        project_id=message.project_id,
+        type=kind,
+        occurred_at=utcnow(),
+        contact_id=message.contact_id,
+        message_id=message.id,
+        payload=payload,
+    )
+    db.session.add(event)
+    fold_message_events(
+        [
+            {
+                "project_id": event.project_id,
+                "type": kind,
+                "occurred_at": event.occurred_at,
+                "message_id": message.id,
+                "is_machine": False,
+                "payload": payload,
+            }
+        ]
     )
 
 
