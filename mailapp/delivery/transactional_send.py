@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import suppress
+from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
@@ -137,6 +138,23 @@ def message_version(message: Message) -> TemplateVersion | None:
     if message.template_version_id:
         return db.session.get(TemplateVersion, message.template_version_id)
     return inline_version(message.content) if message.content else None
+
+
+def recompose_message(message: Message) -> bytes | None:
+    """The message rendered again from its version and data, as its recipient got it (only
+    the Date header and DKIM signature are new); None once its content or sender is gone."""
+    version = message_version(message)
+    sender = db.session.get(Sender, message.sender_id) if message.sender_id else None
+    if version is None or sender is None:
+        return None
+    project = db.session.get(Project, message.project_id)
+    try:
+        composed = _composer(project, sender, message).compose(
+            message.id, message_recipient(message), "T", message.data
+        )
+    except RenderError:
+        return None
+    return composed.data
 
 
 def _composer(project: Project, sender: Sender, message: Message) -> Composer:
