@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
-from mailapp.models import MessageTag
+from mailapp.models import MessageStat, MessageTag
 
 MAX_TAGS = 5
 TAG_LENGTH = 64
@@ -58,13 +58,18 @@ def tags_of(project_id: int, message_ids: Iterable[int]) -> dict[int, list[str]]
 
 
 def project_tags(project_id: int, limit: int = 200) -> list[str]:
-    """The tags used in a project, for filter choices."""
+    """The tags used in a project, for filter choices (from the aggregates, not the
+    per-message rows, so it stays cheap at millions of messages)."""
     return list(
         db.session.scalars(
-            sa.select(MessageTag.tag)
-            .where(MessageTag.project_id == project_id)
-            .group_by(MessageTag.tag)
-            .order_by(MessageTag.tag)
+            sa.select(MessageStat.value)
+            .where(
+                MessageStat.project_id == project_id,
+                MessageStat.dimension == "tag",
+                MessageStat.metric == "accepted",
+            )
+            .distinct()
+            .order_by(MessageStat.value)
             .limit(limit)
         )
     )

@@ -10,7 +10,7 @@ provider message id, in one indexed OR.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -22,11 +22,9 @@ from mailapp.delivery.message_tags import TAG_RE, tags_of
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import DeliveryStatus, Message, MessageTag, Template, TemplateVersion
-from mailapp.safe_csv import csv_lines
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-EXPORT_MAX_ROWS = 100_000
 UTC_ZONE = ZoneInfo("UTC")
 
 
@@ -227,60 +225,6 @@ def mask_address(address: str) -> str:
     if not local:
         return "***"
     return f"{local[0]}***@{domain}"
-
-
-EXPORT_HEADER = (
-    "id",
-    "accepted_at_utc",
-    "recipient",
-    "subject",
-    "template",
-    "tags",
-    "status",
-    "attempts",
-    "last_reply",
-    "reason",
-    "sent_at_utc",
-    "message_id_header",
-    "provider_message_id",
-    "idempotency_key",
-    "resend_of",
-)
-
-
-def export_lines(project_id: int, filters: LogFilters, *, masked: bool) -> Iterator[str]:
-    """The filtered log as CSV, streamed page by page (keyset, never OFFSET), formulas
-    neutralized; at most EXPORT_MAX_ROWS rows."""
-    return csv_lines(EXPORT_HEADER, _export_rows(project_id, filters, masked))
-
-
-def _export_rows(project_id: int, filters: LogFilters, masked: bool) -> Iterator[list]:
-    before, sent = None, 0
-    while sent < EXPORT_MAX_ROWS:
-        page = message_page(project_id, filters, before=before, limit=MAX_PAGE_SIZE)
-        for row in page.rows:
-            m = row.message
-            yield [
-                m.id,
-                m.created_at.isoformat(),
-                mask_address(m.recipient) if masked else m.recipient,
-                row.subject,
-                row.template_name or ("inline content" if m.content else None),
-                " ".join(row.tags),
-                m.status.value,
-                m.attempts,
-                m.last_reply,
-                m.reason,
-                m.sent_at.isoformat() if m.sent_at else None,
-                m.message_id,
-                m.provider_message_id,
-                m.idempotency_key,
-                m.resend_of_id,
-            ]
-        sent += len(page.rows)
-        if page.older is None:
-            return
-        before = page.older
 
 
 def with_page(filters: LogFilters, **args: int | None) -> dict[str, str]:
