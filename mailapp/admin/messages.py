@@ -13,7 +13,7 @@ from email import policy
 from email.parser import BytesParser
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
@@ -122,11 +122,12 @@ class MessageLogView(ProjectView):
         except ServiceError as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))
-        lines = export_messages(
-            current_project().id, filters, masked=_masked(), actor=current_actor()
+        # Read now, inside the request: the pages come through the request's session.
+        lines = "".join(
+            export_messages(current_project().id, filters, masked=_masked(), actor=current_actor())
         )
         return Response(
-            stream_with_context(lines),
+            lines,
             mimetype="text/csv",
             headers={
                 "Content-Disposition": 'attachment; filename="activity-log.csv"',
@@ -134,8 +135,8 @@ class MessageLogView(ProjectView):
             },
         )
 
-    @expose("/<int:message_id>/")
-    def detail(self, message_id: int) -> ResponseReturnValue:
+    @expose("/<message_id>/")
+    def detail(self, message_id: str) -> ResponseReturnValue:
         project = current_project()
         message = self._message(message_id)
         raw = None if _masked() else recompose_message(message)
@@ -162,8 +163,8 @@ class MessageLogView(ProjectView):
             in_flight=message.status in IN_FLIGHT,
         )
 
-    @expose("/<int:message_id>/body")
-    def body(self, message_id: int) -> ResponseReturnValue:
+    @expose("/<message_id>/body")
+    def body(self, message_id: str) -> ResponseReturnValue:
         if _masked():
             abort(403)
         raw = recompose_message(self._message(message_id))
@@ -178,21 +179,26 @@ class MessageLogView(ProjectView):
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @expose("/<int:message_id>/resend", methods=["POST"])
-    def resend(self, message_id: int) -> ResponseReturnValue:
+    @expose("/<message_id>/resend", methods=["GET", "POST"])
+    def resend(self, message_id: str) -> ResponseReturnValue:
+        original = self._message(message_id)
+        if request.method == "GET":
+            return redirect(url_for(".detail", message_id=original.id))
         try:
-            copy = resend_message(current_project(), message_id, actor=current_actor())
+            copy = resend_message(current_project(), original.id, actor=current_actor())
         except NotFound:
             abort(404)
         except ServiceError as exc:
             db.session.rollback()
             flash(str(exc), "error")
-            return redirect(url_for(".detail", message_id=message_id))
+            return redirect(url_for(".detail", message_id=original.id))
         flash(f"Sent again as a new message, #{copy.id}.", "success")
         return redirect(url_for(".detail", message_id=copy.id))
 
-    def _message(self, message_id: int) -> Message:
+    def _message(self, message_id: str) -> Message:
+        if not message_id.isdigit() or len(message_id) > 18:
+            abort(404)
         try:
-            return get_message(current_project().id, message_id)
+            return get_message(current_project().id, int(message_id))
         except NotFound:
             abort(404)

@@ -1,4 +1,4 @@
-"""The activity log as CSV: the filtered messages streamed page by page (keyset, never
+"""The activity log as CSV: the filtered messages read page by page (keyset, never
 OFFSET), formulas neutralized, addresses masked for people without contacts.read; audited."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from mailapp.extensions import db
 from mailapp.insights.message_log import MAX_PAGE_SIZE, LogFilters, mask_address, message_page
 from mailapp.safe_csv import csv_lines
 
-EXPORT_MAX_ROWS = 100_000
+EXPORT_MAX_ROWS = 50_000
 
 
 def export_messages(
