@@ -253,7 +253,11 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 20)) -> bytes:
 
 
 def submit_tx(
-    project: Project, to: str = "ada@example.org", *, tags: list[str] | None = None, **fields: object
+    project: Project,
+    to: str = "ada@example.org",
+    *,
+    tags: list[str] | None = None,
+    **fields: object,
 ) -> Message:
     """A transactional message accepted through the service, as POST /api/v1/messages does
     (inline content unless `fields` name a template); not yet handed to a worker."""

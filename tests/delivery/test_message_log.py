@@ -154,7 +154,8 @@ def test_resend_is_a_new_audited_message_with_the_same_content_and_tags(project,
     copy = resend_message(project, original.id, actor=TEST_ACTOR)
     assert copy.id != original.id
     assert copy.resend_of_id == original.id
-    assert copy.content == original.content and copy.data == {"name": "Ada"}
+    assert copy.content == original.content
+    assert copy.data == {"name": "Ada"}
     assert db.session.scalars(
         sa.select(MessageTag.tag).where(MessageTag.message_id == copy.id)
     ).all() == ["receipt"]
