@@ -127,6 +127,7 @@ def submit_message(
         project_id=project.id,
         idempotency_key=idempotency_key,
         recipient=address,
+        recipient_key=normalize_address(address),
         contact_id=contact_id,
         sender_id=sender.id,
         template_version_id=version_id,
@@ -134,6 +135,7 @@ def submit_message(
         resend_of_id=resend_of_id,
         data=data or {},
         content=content,
+        created_at=now,
         scheduled_at=now,
         claimed_at=now,  # handed to the queue now; dispatch re-sends it if that is lost
     )

@@ -9,15 +9,14 @@ provider message id, in one indexed OR.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
+from mailapp.audience.suppression import normalize_address
 from mailapp.delivery.message_tags import TAG_RE, tags_of
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
@@ -118,14 +117,6 @@ def log_filters(args: Mapping[str, str], zone: ZoneInfo = UTC_ZONE) -> LogFilter
     return filters
 
 
-def _addresses(q: str) -> list[str]:
-    """The forms an address may be stored in: as given, lower case, and normalized."""
-    forms = {q, q.lower()}
-    with contextlib.suppress(EmailNotValidError):
-        forms.add(validate_email(q, check_deliverability=False).normalized)
-    return sorted(forms)
-
-
 def _search(q: str) -> sa.ColumnElement[bool]:
     bare = q.strip("<>")
     matches = [
@@ -134,7 +125,7 @@ def _search(q: str) -> sa.ColumnElement[bool]:
         Message.message_id.in_([f"<{bare}>", bare]),
     ]
     if "@" in q:
-        matches.append(Message.recipient.in_(_addresses(q)))
+        matches.append(Message.recipient_key == normalize_address(q))
     if q.isdigit() and len(q) < 19:
         matches.append(Message.id == int(q))
     return sa.or_(*matches)

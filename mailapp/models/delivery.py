@@ -76,7 +76,7 @@ class Message(TimestampMixin, ProjectScoped, Base):
         sa.Index(None, "status", "scheduled_at"),
         # The activity log pages newest first by id, within a project and each filter.
         sa.Index(None, "project_id", "id"),
-        sa.Index(None, "project_id", "recipient", "id"),
+        sa.Index(None, "project_id", "recipient_key", "id"),
         sa.Index(None, "project_id", "status", "id"),
         sa.Index(None, "project_id", "template_id", "id"),
         sa.Index(None, "project_id", "sender_id", "id"),
@@ -88,6 +88,8 @@ class Message(TimestampMixin, ProjectScoped, Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
     recipient: Mapped[str] = mapped_column(sa.String(320))
+    # The address as searched: trimmed and lower-cased (mail still goes to `recipient`).
+    recipient_key: Mapped[str | None] = mapped_column(sa.String(320))
     contact_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL")
     )

@@ -55,6 +55,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_events_message_id'), ['message_id'], unique=False)
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recipient_key', sa.String(length=320), nullable=True))
         batch_op.add_column(sa.Column('template_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('resend_of_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.add_column(sa.Column('first_opened_at', sa.DateTime(timezone=True), nullable=True))
@@ -63,12 +64,20 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_messages_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_project_id_messages_created_at'), ['project_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_project_id_messages_id'), ['project_id', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_messages_project_id_messages_recipient_messages_id'), ['project_id', 'recipient', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_messages_project_id_messages_recipient_key_messages_id'), ['project_id', 'recipient_key', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_project_id_messages_sender_id_messages_id'), ['project_id', 'sender_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_project_id_messages_status_messages_id'), ['project_id', 'status', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_project_id_messages_template_id_messages_id'), ['project_id', 'template_id', 'id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_messages_resend_of_id_messages'), 'messages', ['resend_of_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_messages_template_id_templates'), 'templates', ['template_id'], ['id'], ondelete='SET NULL')
+
+    # Messages accepted before: searchable by address, grouped by template.
+    op.execute("UPDATE messages SET recipient_key = lower(trim(recipient))")
+    op.execute(
+        "UPDATE messages SET template_id = (SELECT template_versions.template_id "
+        "FROM template_versions WHERE template_versions.id = messages.template_version_id) "
+        "WHERE template_version_id IS NOT NULL"
+    )
 
 
 
@@ -79,7 +88,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_template_id_messages_id'))
         batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_status_messages_id'))
         batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_sender_id_messages_id'))
-        batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_recipient_messages_id'))
+        batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_recipient_key_messages_id'))
         batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_id'))
         batch_op.drop_index(batch_op.f('ix_messages_project_id_messages_created_at'))
         batch_op.drop_index(batch_op.f('ix_messages_message_id'))
@@ -88,6 +97,7 @@ def downgrade():
         batch_op.drop_column('first_opened_at')
         batch_op.drop_column('resend_of_id')
         batch_op.drop_column('template_id')
+        batch_op.drop_column('recipient_key')
 
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_message_id'))
