@@ -110,7 +110,8 @@ def _masked() -> bool:
 def messages_list() -> Response:
     filters = log_filters(request.args)
     before, after = _number("before", "a message id"), _number("after", "a message id")
-    limit = _number("limit", "a number") or PAGE_SIZE
+    limit = _number("limit", "a number")
+    limit = PAGE_SIZE if limit is None else limit
     if not 1 <= limit <= MAX_PAGE_SIZE:
         return api_error(422, "invalid", f"limit: between 1 and {MAX_PAGE_SIZE}")
     page = message_page(g.project.id, filters, before=before, after=after, limit=limit)
