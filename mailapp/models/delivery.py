@@ -82,6 +82,7 @@ class Message(TimestampMixin, ProjectScoped, Base):
         sa.Index(None, "project_id", "sender_id", "id"),
         sa.Index(None, "project_id", "created_at"),
         sa.Index(None, "message_id"),
+        sa.Index(None, "resend_of_id"),  # a message's page names its resends
     )
     project_id_indexed = False  # the (project_id, ...) indexes above lead with it
 
