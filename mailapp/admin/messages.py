@@ -28,6 +28,7 @@ from mailapp.delivery.transactional import get_message
 from mailapp.delivery.transactional_send import recompose_message
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
+from mailapp.insights.delivery_log import delivery_page
 from mailapp.insights.message_export import export_messages
 from mailapp.insights.message_log import (
     LogFilters,
@@ -82,18 +83,19 @@ class MessageLogView(ProjectView):
     @expose("/")
     def index(self) -> ResponseReturnValue:
         project = current_project()
+        kind = "campaigns" if request.args.get("kind") == "campaigns" else "messages"
+        page_of = delivery_page if kind == "campaigns" else message_page
         try:
             filters = log_filters(request.args, viewer_zone())
         except ServiceError as exc:
             flash(str(exc), "error")
             filters, page, status = LogFilters(), None, 400
         else:
-            page = message_page(
-                project.id, filters, before=_int_arg("before"), after=_int_arg("after")
-            )
+            page = page_of(project.id, filters, before=_int_arg("before"), after=_int_arg("after"))
             status = 200
         return self.render(
             "admin/messages/log.html",
+            kind=kind,
             filters=filters,
             page=page,
             templates=db.session.execute(
@@ -113,6 +115,7 @@ class MessageLogView(ProjectView):
             mask=mask_address,
             with_page=with_page,
             local_input=_local_input,
+            can_see_reports=has_permission(Permission.ANALYTICS_READ),
         ), status
 
     @expose("/export.csv")

@@ -101,3 +101,21 @@ def test_analysts_see_the_dashboard_not_the_log(app, as_user):
     page = by_tag.data.decode()
     assert 'data-value="receipt"' in page
     assert "Median wait" in page
+
+
+def test_campaign_deliveries_tab_lists_the_projects_deliveries(app, as_user):
+    from tests.factories import make_contact, make_delivery, make_sent_campaign
+
+    project = make_project("shop")
+    make_delivery(
+        make_sent_campaign(project, name="Spring news"), make_contact(project, "pat@example.org")
+    )
+    client = as_user(make_user(project, "support"))
+    page = client.get(
+        "/admin/messages/", query_string={"kind": "campaigns", "q": "pat@example.org"}
+    )
+    assert page.status_code == 200
+    text = page.data.decode()
+    assert "Spring news" in text
+    assert "pat@example.org" in text
+    assert 'id="delivery-log"' in text

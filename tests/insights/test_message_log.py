@@ -181,3 +181,30 @@ def test_latency_quantiles_come_from_the_buckets():
     assert latency_quantile(counts, 0.95) == 2000
     assert latency_quantile(counts, 0.99) == 60000
     assert latency_quantile(Counter(), 0.5) is None
+
+
+def test_campaign_deliveries_are_searched_by_address_message_id_and_provider_id(project):
+    from mailapp.insights.delivery_log import delivery_page
+    from tests.factories import make_contact, make_delivery, make_sent_campaign
+
+    campaign = make_sent_campaign(project, name="Spring news")
+    ada = make_delivery(campaign, make_contact(project, "ada@example.org"))
+    bob = make_delivery(
+        campaign,
+        make_contact(project, "bob@example.org"),
+        status=DeliveryStatus.FAILED,
+        provider_message_id="sg-77",
+    )
+
+    def found(**fields):
+        return [r.delivery.id for r in delivery_page(project.id, LogFilters(**fields)).rows]
+
+    assert found() == [bob.id, ada.id]
+    assert found(q="ADA@example.org") == [ada.id]
+    assert found(q=f"<delivery.{ada.id}@example.com>") == [ada.id]
+    assert found(q="sg-77") == [bob.id]
+    assert found(status=DeliveryStatus.FAILED) == [bob.id]
+    rows = delivery_page(project.id, LogFilters(q="bob@example.org")).rows
+    assert (rows[0].email, rows[0].campaign_name) == ("bob@example.org", "Spring news")
+    assert found(q="nobody@example.org") == []
+    assert delivery_page(make_project("other").id, LogFilters()).rows == []
