@@ -36,6 +36,7 @@ def resend_message(project: Project, message_id: int, *, actor: Actor) -> Messag
         tags=tags_of(project.id, [original.id])[original.id],
         resend_of_id=original.id,
         version_id=original.template_version_id,
+        track_opens=original.track_opens,
     )
     record_audit(
         actor,

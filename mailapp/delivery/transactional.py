@@ -95,6 +95,7 @@ def submit_message(
     tags: object = None,
     resend_of_id: int | None = None,
     version_id: int | None = None,
+    track_opens: object = False,
     now: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Accept one message; (message, False) when the key names one from the last 24 h."""
@@ -102,6 +103,8 @@ def submit_message(
     if idempotency_key and (found := _existing(project.id, idempotency_key, now)):
         return found, False
     tags = clean_tags(tags)
+    if not isinstance(track_opens, bool):
+        raise ServiceError("track_opens: give true or false")
     try:
         address = validate_email(to, check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -133,6 +136,7 @@ def submit_message(
         template_version_id=version_id,
         template_id=template_id,
         resend_of_id=resend_of_id,
+        track_opens=track_opens,
         data=data or {},
         content=content,
         created_at=now,

@@ -167,6 +167,7 @@ def _composer(project: Project, sender: Sender, message: Message) -> Composer:
         variants={"T": Variant(version)},
         feedback_id=f"{message.id}:{project.id}:transactional:mailapp",
         marketing=False,
+        track_opens=message.track_opens,
     )
 
 

@@ -120,6 +120,9 @@ class Message(TimestampMixin, ProjectScoped, Base):
     reason: Mapped[str | None] = mapped_column(sa.String(64))
     message_id: Mapped[str | None] = mapped_column(sa.String(255))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    # Opt-in, like Postmark's TrackOpens: a pixel in the HTML (the project's tracking mode
+    # still applies to the hits).
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # First human open and click: set once, so the dashboard counts unique ones.
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 import sqlalchemy as sa
@@ -184,3 +186,21 @@ def test_resend_is_refused_while_the_first_is_in_flight_or_elsewhere(project):
     with pytest.raises(Exception, match="no such message"):
         resend_message(other, queued.id, actor=TEST_ACTOR)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == 1
+
+
+def test_open_tracking_is_opt_in_per_message(project, sink):
+    plain = submit_tx(project, "plain@example.org")
+    tracked = submit_tx(project, "tracked@example.org", track_opens=True)
+    send_message(plain.id)
+    send_message(tracked.id)
+    bodies = {
+        m.rcpt_tos[0]: BytesParser(policy=policy.default)
+        .parsebytes(m.data)
+        .get_body(preferencelist=("html",))
+        .get_content()
+        for m in sink.messages
+    }
+    assert "/t/o/" not in bodies["plain@example.org"]
+    assert "/t/o/" in bodies["tracked@example.org"]
+    with pytest.raises(ServiceError, match=r"^track_opens:"):
+        submit_tx(project, track_opens="yes")

@@ -23,6 +23,7 @@ MESSAGE_SCHEMA = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "template_id": {"type": ["integer", "null"]},
         "resend_of": {"type": ["integer", "null"]},
+        "track_opens": {"type": "boolean"},
         "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
         "attempts": {"type": "integer"},
         "reason": {"type": ["string", "null"]},
@@ -42,6 +43,10 @@ REQUEST_SCHEMA = {
         "sender_id": {"type": "integer"},
         "template_id": {"type": "integer", "description": "a template with a published version"},
         "data": {"type": "object", "description": "template variables, as `data.<name>`"},
+        "track_opens": {
+            "type": "boolean",
+            "description": "add an open pixel (off by default for transactional mail)",
+        },
         "tags": {
             "type": "array",
             "maxItems": MAX_TAGS,
@@ -72,6 +77,7 @@ def message_json(message: Message, tags: list[str] | None = None, *, masked: boo
         "tags": tags,
         "template_id": message.template_id,
         "resend_of": message.resend_of_id,
+        "track_opens": message.track_opens,
         "status": message.status.value,
         "attempts": message.attempts,
         "reason": message.reason,
@@ -112,6 +118,7 @@ def messages_create() -> tuple[Response, int] | Response:
         data=body.get("data"),
         idempotency_key=key,
         tags=body.get("tags"),
+        track_opens=body.get("track_opens", False),
     )
     if created and message.status == DeliveryStatus.QUEUED:
         request_send(message.id)
