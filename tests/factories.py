@@ -250,3 +250,20 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 20)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(out, format=fmt)
     return out.getvalue()
+
+
+def submit_tx(
+    project: Project,
+    to: str = "ada@example.org",
+    *,
+    tags: list[str] | None = None,
+    **fields: object,
+) -> Message:
+    """A transactional message accepted through the service, as POST /api/v1/messages does
+    (inline content unless `fields` name a template); not yet handed to a worker."""
+    from mailapp.delivery.transactional import submit_message
+
+    if "template_id" not in fields and "content" not in fields:
+        fields["content"] = {"subject": "Your receipt", "html": "<p>Thanks, {{ data.name }}</p>"}
+    message, _ = submit_message(project, actor=TEST_ACTOR, to=to, tags=tags, **fields)
+    return message

@@ -27,6 +27,8 @@ class Permission(enum.StrEnum):
     AUDIT_READ = "audit.read"
     ANALYTICS_READ = "analytics.read"
     PROJECTS_MANAGE = "projects.manage"
+    MESSAGES_READ = "messages.read"
+    MESSAGES_RESEND = "messages.resend"
 
 
 P = Permission
@@ -46,11 +48,19 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.CAMPAIGNS_WRITE,
             P.CAMPAIGNS_SEND,
             P.ANALYTICS_READ,
+            P.MESSAGES_READ,
         }
     ),
     Role.ANALYST: frozenset({P.CONTACTS_READ, P.ANALYTICS_READ}),
     Role.SUPPORT: frozenset(
-        {P.CONTACTS_READ, P.CONTACTS_WRITE, P.GDPR_ERASE, P.SUPPRESSION_MANAGE}
+        {
+            P.CONTACTS_READ,
+            P.CONTACTS_WRITE,
+            P.GDPR_ERASE,
+            P.SUPPRESSION_MANAGE,
+            P.MESSAGES_READ,
+            P.MESSAGES_RESEND,
+        }
     ),
 }
 
@@ -75,6 +85,9 @@ DESCRIPTIONS: Mapping[Permission, str] = {
     P.AUDIT_READ: "Read the audit log",
     P.ANALYTICS_READ: "See campaign reports and statistics",
     P.PROJECTS_MANAGE: "Change the project's settings",
+    P.MESSAGES_READ: "See the transactional activity log and each message's history "
+    "(addresses masked without contacts.read)",
+    P.MESSAGES_RESEND: "Resend a transactional message (as a new message)",
 }
 
 

@@ -43,6 +43,8 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.imports import ImportView
     from mailapp.admin.inbound import StrayInboundAdmin
     from mailapp.admin.lists import ListAdmin
+    from mailapp.admin.message_dashboard import MessageDashboardView
+    from mailapp.admin.messages import MessageLogView
     from mailapp.admin.outbox import OutboxView
     from mailapp.admin.projects import ProjectAdmin
     from mailapp.admin.roles import RolesView
@@ -74,6 +76,11 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
+    transactional = "Transactional"
+    admin.add_view(MessageLogView(name="Activity log", endpoint="messages", category=transactional))
+    admin.add_view(
+        MessageDashboardView(name="Dashboard", endpoint="message_stats", category=transactional)
+    )
     admin.add_view(SenderAdmin(m.Sender, name="Senders", category=settings))
     admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
     admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))

@@ -21,8 +21,10 @@ from mailapp import tasks
 from mailapp.access.audit import Actor, record_audit
 from mailapp.audience.suppression import email_hash, normalize_address
 from mailapp.content.rendering import RenderError, compile_content
+from mailapp.delivery.message_tags import add_tags, clean_tags
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
+from mailapp.feedback.message_stats import fold_message_events
 from mailapp.models import (
     Contact,
     DeliveryStatus,
@@ -90,18 +92,34 @@ def submit_message(
     content: dict | None = None,
     data: dict | None = None,
     idempotency_key: str | None = None,
+    tags: object = None,
+    resend_of_id: int | None = None,
+    version_id: int | None = None,
+    track_opens: object = False,
     now: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Accept one message; (message, False) when the key names one from the last 24 h."""
     now = now or utcnow()
     if idempotency_key and (found := _existing(project.id, idempotency_key, now)):
         return found, False
+    tags = clean_tags(tags)
+    if not isinstance(track_opens, bool):
+        raise ServiceError("track_opens: give true or false")
     try:
         address = validate_email(to, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ServiceError(f"recipient: {exc}") from None
     sender = _sender(project, sender_id)
-    version_id, content = _content(project, template_id, content)
+    if version_id is not None:  # a resend: exactly the version the first one had
+        template_id = db.session.scalar(
+            sa.select(TemplateVersion.template_id).where(
+                TemplateVersion.project_id == project.id, TemplateVersion.id == version_id
+            )
+        )
+        if template_id is None:
+            raise ServiceError("the template version of that message is gone")
+    else:
+        template_id, version_id, content = _content(project, template_id, content)
     # Mail goes to the address as given; the contact is found however its case was typed.
     contact_id = db.session.scalar(
         sa.select(Contact.id).where(
@@ -112,11 +130,16 @@ def submit_message(
         project_id=project.id,
         idempotency_key=idempotency_key,
         recipient=address,
+        recipient_key=normalize_address(address),
         contact_id=contact_id,
         sender_id=sender.id,
         template_version_id=version_id,
+        template_id=template_id,
+        resend_of_id=resend_of_id,
+        track_opens=track_opens,
         data=data or {},
         content=content,
+        created_at=now,
         scheduled_at=now,
         claimed_at=now,  # handed to the queue now; dispatch re-sends it if that is lost
     )
@@ -134,12 +157,21 @@ def submit_message(
         if found is None:
             raise
         return found, False
+    add_tags(project.id, message.id, tags)
+    db.session.flush()
+    accepted = {"project_id": project.id, "type": "accepted", "occurred_at": now}
+    fold_message_events([{**accepted, "message_id": message.id}])
     record_audit(
         actor,
         "message.submit",
         project_id=project.id,
         obj=message,
-        context={"template_version_id": version_id, "status": message.status.value},
+        context={
+            "template_version_id": version_id,
+            "status": message.status.value,
+            "tags": tags,
+            **({"resend_of": resend_of_id} if resend_of_id else {}),
+        },
     )
     db.session.commit()
     return message, True
@@ -165,7 +197,8 @@ def _sender(project: Project, sender_id: int | None) -> Sender:
 
 def _content(
     project: Project, template_id: int | None, content: dict | None
-) -> tuple[int | None, dict | None]:
+) -> tuple[int | None, int | None, dict | None]:
+    """(template id, its published version id, inline content): one of the two kinds."""
     if (template_id is None) == (content is None):
         raise ServiceError("give either a template or inline content")
     if content is not None:
@@ -176,7 +209,7 @@ def _content(
             compile_content(inline_version(inline))
         except RenderError as exc:
             raise ServiceError(str(exc)) from None
-        return None, inline
+        return None, None, inline
     template = db.session.scalar(
         sa.select(Template).where(Template.project_id == project.id, Template.id == template_id)
     )
@@ -184,7 +217,7 @@ def _content(
         raise ServiceError("no such template in this project")
     if template.published_version_id is None:
         raise ServiceError("the template has no published version")
-    return template.published_version_id, None
+    return template.id, template.published_version_id, None
 
 
 def inline_version(content: dict) -> TemplateVersion:

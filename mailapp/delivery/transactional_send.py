@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import suppress
+from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
@@ -20,6 +21,7 @@ from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.transactional import OPEN, Recipient, blocking_suppression, inline_version
 from mailapp.extensions import db, get_redis
+from mailapp.feedback.message_stats import fold_message_events
 from mailapp.mail.transports import transport_url_for
 from mailapp.models import (
     Contact,
@@ -27,6 +29,7 @@ from mailapp.models import (
     Event,
     EventType,
     Message,
+    MessageAttempt,
     Project,
     Sender,
     SuppressionReason,
@@ -88,6 +91,15 @@ def send_message(message_id: int) -> str | None:
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]
     message.message_id = composed.message_id
+    db.session.add(
+        MessageAttempt(
+            project_id=message.project_id,
+            message_id=message.id,
+            attempted_at=utcnow(),
+            outcome=result.outcome,
+            reply=reply or None,
+        )
+    )
     if result.outcome == "sent":
         _event(message, EventType.SENT, {})
         return _finish(message, DeliveryStatus.SENT, last_reply=reply, sent_at=utcnow())
@@ -128,6 +140,23 @@ def message_version(message: Message) -> TemplateVersion | None:
     return inline_version(message.content) if message.content else None
 
 
+def recompose_message(message: Message) -> bytes | None:
+    """The message rendered again from its version and data, as its recipient got it (only
+    the Date header and DKIM signature are new); None once its content or sender is gone."""
+    version = message_version(message)
+    sender = db.session.get(Sender, message.sender_id) if message.sender_id else None
+    if version is None or sender is None:
+        return None
+    project = db.session.get(Project, message.project_id)
+    try:
+        composed = _composer(project, sender, message).compose(
+            message.id, message_recipient(message), "T", message.data
+        )
+    except RenderError:
+        return None
+    return composed.data
+
+
 def _composer(project: Project, sender: Sender, message: Message) -> Composer:
     version = message_version(message)
     return Composer(
@@ -138,6 +167,7 @@ def _composer(project: Project, sender: Sender, message: Message) -> Composer:
         variants={"T": Variant(version)},
         feedback_id=f"{message.id}:{project.id}:transactional:mailapp",
         marketing=False,
+        track_opens=message.track_opens,
     )
 
 
@@ -147,14 +177,26 @@ def message_recipient(message: Message) -> Recipient | Contact:
 
 
 def _event(message: Message, kind: EventType, payload: dict) -> None:
-    db.session.add(
-        Event(
-            project_id=message.project_id,
-            type=kind,
-            contact_id=message.contact_id,
-            message_id=message.id,
-            payload=payload,
-        )
+    event = Event(
+        project_id=message.project_id,
+        type=kind,
+        occurred_at=utcnow(),
+        contact_id=message.contact_id,
+        message_id=message.id,
+        payload=payload,
+    )
+    db.session.add(event)
+    fold_message_events(
+        [
+            {
+                "project_id": event.project_id,
+                "type": kind,
+                "occurred_at": event.occurred_at,
+                "message_id": message.id,
+                "is_machine": False,
+                "payload": payload,
+            }
+        ]
     )
 
 

@@ -27,6 +27,7 @@ from mailapp.feedback.aggregates import (
     upsert_engagement,
     upsert_link_stats,
 )
+from mailapp.feedback.message_stats import fold_message_events
 from mailapp.feedback.report_stats import upsert_breakdowns, upsert_hourly_stats
 from mailapp.models import (
     Event,
@@ -64,6 +65,7 @@ def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
         upsert_link_stats(events)
         upsert_hourly_stats(events)
         upsert_breakdowns(events)
+        fold_message_events(events)
         touch_contacts(events)
     if commit:
         db.session.commit()
@@ -148,6 +150,7 @@ def reclassify_as_machine(event_ids: Iterable[int], reason: str) -> int:
     upsert_link_stats(moves)
     upsert_hourly_stats(moves)
     upsert_breakdowns(moves)
+    fold_message_events(moves)
     recompute_click_dates(events)
     return len(events)
 

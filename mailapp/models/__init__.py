@@ -10,6 +10,7 @@ from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType
 from mailapp.models.importjob import DuplicatePolicy, ImportJob, ImportProblem, ImportStatus
 from mailapp.models.inbound import InboundMessage
 from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
+from mailapp.models.message_log import MessageAttempt, MessageStat, MessageTag
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
 from mailapp.models.stats import CampaignBreakdown, HourlyStat
@@ -62,6 +63,9 @@ __all__ = [
     "Membership",
     "MembershipStatus",
     "Message",
+    "MessageAttempt",
+    "MessageStat",
+    "MessageTag",
     "OptIn",
     "Project",
     "ProviderEvent",

@@ -74,17 +74,37 @@ class Message(TimestampMixin, ProjectScoped, Base):
     __table_args__ = (
         sa.UniqueConstraint("project_id", "idempotency_key"),
         sa.Index(None, "status", "scheduled_at"),
+        # The activity log pages newest first by id, within a project and each filter.
+        sa.Index(None, "project_id", "id"),
+        sa.Index(None, "project_id", "recipient_key", "id"),
+        sa.Index(None, "project_id", "status", "id"),
+        sa.Index(None, "project_id", "template_id", "id"),
+        sa.Index(None, "project_id", "sender_id", "id"),
+        sa.Index(None, "project_id", "created_at"),
+        sa.Index(None, "message_id"),
+        sa.Index(None, "resend_of_id"),  # a message's page names its resends
     )
+    project_id_indexed = False  # the (project_id, ...) indexes above lead with it
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
     recipient: Mapped[str] = mapped_column(sa.String(320))
+    # The address as searched: trimmed and lower-cased (mail still goes to `recipient`).
+    recipient_key: Mapped[str | None] = mapped_column(sa.String(320))
     contact_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL")
     )
     sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("senders.id", ondelete="SET NULL"))
     template_version_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("template_versions.id", ondelete="SET NULL")
+    )
+    # The template of that version, kept so the log filters and the dashboard group by it.
+    template_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("templates.id", ondelete="SET NULL")
+    )
+    # A resend is a new message pointing at the one it repeats.
+    resend_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="SET NULL")
     )
     # Template data, or inline {"subject", "html", "text"} content.
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
@@ -100,3 +120,9 @@ class Message(TimestampMixin, ProjectScoped, Base):
     reason: Mapped[str | None] = mapped_column(sa.String(64))
     message_id: Mapped[str | None] = mapped_column(sa.String(255))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    # Opt-in, like Postmark's TrackOpens: a pixel in the HTML (the project's tracking mode
+    # still applies to the hits).
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # First human open and click: set once, so the dashboard counts unique ones.
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -38,6 +38,7 @@ class Event(ProjectScoped, Base):
         sa.Index(None, "project_id", "campaign_id", "type", "occurred_at"),
         sa.Index(None, "project_id", "occurred_at"),
         sa.Index(None, "contact_id", "occurred_at"),
+        sa.Index(None, "message_id"),  # a transactional message's timeline
     )
     project_id_indexed = False  # the (project_id, ...) indexes above lead with it
 

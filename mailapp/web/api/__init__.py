@@ -257,6 +257,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     contact_tags,
     contacts,
     lists,
+    message_log,
     messages,
     segments,
     settings,

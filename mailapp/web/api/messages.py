@@ -7,7 +7,9 @@ import logging
 from flask import Response, g, jsonify, request
 
 from mailapp.access.permissions import Permission
+from mailapp.delivery.message_tags import MAX_TAGS, TAG_LENGTH, TAG_RE, tags_of
 from mailapp.delivery.transactional import get_message, request_send, submit_message
+from mailapp.insights.message_log import mask_address
 from mailapp.models import DeliveryStatus, Message
 from mailapp.web.api import api_error, bp, document, require
 
@@ -18,11 +20,17 @@ MESSAGE_SCHEMA = {
     "properties": {
         "id": {"type": "integer"},
         "to": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "template_id": {"type": ["integer", "null"]},
+        "resend_of": {"type": ["integer", "null"]},
+        "track_opens": {"type": "boolean"},
         "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
         "attempts": {"type": "integer"},
         "reason": {"type": ["string", "null"]},
         "last_reply": {"type": ["string", "null"]},
         "message_id": {"type": ["string", "null"]},
+        "provider_message_id": {"type": ["string", "null"]},
+        "idempotency_key": {"type": ["string", "null"]},
         "created_at": {"type": "string", "format": "date-time"},
         "sent_at": {"type": ["string", "null"], "format": "date-time"},
     },
@@ -35,6 +43,17 @@ REQUEST_SCHEMA = {
         "sender_id": {"type": "integer"},
         "template_id": {"type": "integer", "description": "a template with a published version"},
         "data": {"type": "object", "description": "template variables, as `data.<name>`"},
+        "track_opens": {
+            "type": "boolean",
+            "description": "add an open pixel (off by default for transactional mail)",
+        },
+        "tags": {
+            "type": "array",
+            "maxItems": MAX_TAGS,
+            "items": {"type": "string", "pattern": TAG_RE.pattern, "maxLength": TAG_LENGTH},
+            "description": "labels the activity log filters by and the dashboard groups by, "
+            'e.g. ["password-reset"]',
+        },
         "content": {
             "type": "object",
             "description": "inline content instead of a template",
@@ -48,15 +67,24 @@ REQUEST_SCHEMA = {
 }
 
 
-def message_json(message: Message) -> dict:
+def message_json(message: Message, tags: list[str] | None = None, *, masked: bool = False) -> dict:
+    """A message as the API shows it; `masked` hides the address (no contacts.read scope)."""
+    if tags is None:
+        tags = tags_of(message.project_id, [message.id])[message.id]
     return {
         "id": message.id,
-        "to": message.recipient,
+        "to": mask_address(message.recipient) if masked else message.recipient,
+        "tags": tags,
+        "template_id": message.template_id,
+        "resend_of": message.resend_of_id,
+        "track_opens": message.track_opens,
         "status": message.status.value,
         "attempts": message.attempts,
         "reason": message.reason,
         "last_reply": message.last_reply,
         "message_id": message.message_id,
+        "provider_message_id": message.provider_message_id,
+        "idempotency_key": message.idempotency_key,
         "created_at": message.created_at.isoformat(),
         "sent_at": message.sent_at.isoformat() if message.sent_at else None,
     }
@@ -89,6 +117,8 @@ def messages_create() -> tuple[Response, int] | Response:
         content=body.get("content"),
         data=body.get("data"),
         idempotency_key=key,
+        tags=body.get("tags"),
+        track_opens=body.get("track_opens", False),
     )
     if created and message.status == DeliveryStatus.QUEUED:
         request_send(message.id)
