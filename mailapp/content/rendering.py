@@ -24,14 +24,9 @@ from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SecurityError
 
 from mailapp.content.htmlprep import html_to_text
+from mailapp.content.limits import RenderError, check_deadline, end_render, start_render
 from mailapp.content.links import extract_links, extract_text_links
-from mailapp.content.sandbox import (
-    LimitedSandbox,
-    RenderError,
-    check_deadline,
-    end_render,
-    start_render,
-)
+from mailapp.content.sandbox import LimitedSandbox
 from mailapp.models import TemplateVersion
 
 MAX_OUTPUT_CHARS = 2_000_000  # per part; Gmail clips at 102 KB, so this is only a safety cap
