@@ -72,6 +72,7 @@ class CompiledContent:
     # only the text part has. What a campaign stores as its Link rows before sending.
     links: tuple[str, ...]
     fingerprint: str  # changes whenever any part changes
+    key: tuple  # what `recompile` builds it again from (in a render process)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _compile(
     fingerprint = hashlib.sha256(
         "\x00".join((locale, subject, preheader, html, text)).encode()
     ).hexdigest()[:16]
+    key = (version_id, locale, subject, preheader, html, text)
     text = text or html_to_text(html)
     links = dict.fromkeys(extract_links(html) + extract_text_links(text))  # first use wins
     try:
@@ -134,9 +136,15 @@ def _compile(
             size=len(html),
             links=tuple(url for url in links if "{" not in url),
             fingerprint=fingerprint,
+            key=key,
         )
     except TemplateError as exc:
         raise RenderError(f"template does not compile: {exc}") from None
+
+
+def recompile(*key: Any) -> CompiledContent:
+    """The CompiledContent whose `key` this is (cached like compile_content)."""
+    return _compile(*key)
 
 
 def render_content(
