@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import email_hash
+from mailapp.content.rendering import RenderError
 from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
-from mailapp.delivery.compose import Composer, Variant
+from mailapp.delivery.compose import Composed, Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails
 from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
@@ -247,6 +248,21 @@ def _recheck(
     return ready
 
 
+def _compose_all(
+    send: CampaignSend, rows: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+) -> tuple[list[Composed], list[Claimed]]:
+    """The rows' messages; a row the sandbox refuses fails alone, the others still go."""
+    composed: list[tuple[Composed, Claimed]] = []
+    for row in rows:
+        try:
+            composed.append(
+                (send.composer.compose(row.id, contacts[row.contact_id], row.variant), row)
+            )
+        except RenderError as exc:
+            outcomes.not_rendered(row, str(exc))
+    return [c for c, _ in composed], [r for _, r in composed]
+
+
 def _deliver(
     send: CampaignSend, ready: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
 ) -> None:
@@ -260,10 +276,7 @@ def _deliver(
             if allowed:
                 # Composed before a connection is borrowed: while this thread renders and
                 # signs, another one uses the connection.
-                messages = [
-                    send.composer.compose(row.id, contacts[row.contact_id], row.variant)
-                    for row in allowed
-                ]
+                messages, allowed = _compose_all(send, allowed, contacts, outcomes)
                 with transport_pool().connection(send.transport_url) as transport:
                     for row, composed in zip(allowed, messages, strict=True):
                         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)

@@ -133,6 +133,10 @@ class Outcomes:
     def suppressed(self, row: Claimed, reason: str) -> None:
         self._update(row, DeliveryStatus.SUPPRESSED, reason=reason)
 
+    def not_rendered(self, row: Claimed, error: str) -> None:
+        """The sandbox refused this recipient's copy: failed, the reason kept, nothing sent."""
+        self._update(row, DeliveryStatus.FAILED, reason="not rendered", last_reply=error[:2000])
+
     def later(self, row: Claimed, until: datetime) -> None:
         """Not attempted: back to queued for `until`, the attempt not counted."""
         self._update(
