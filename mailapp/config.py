@@ -83,7 +83,7 @@ def limit_settings(env: Mapping[str, str]) -> dict[str, Any]:
         ),
         # A CSV upload to the import wizard, the one request allowed to be larger.
         "IMPORT_MAX_BYTES": _positive_int(
-            env.get("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)), "IMPORT_MAX_BYTES"
+            env.get("IMPORT_MAX_BYTES", str(512 * 1024 * 1024)), "IMPORT_MAX_BYTES"
         ),
         "RENDER_ISOLATION": isolation == "process",
         "RENDER_PROCESSES": _positive_int(env.get("RENDER_PROCESSES", "2"), "RENDER_PROCESSES"),
