@@ -25,8 +25,8 @@ from mailapp.content.rendering import RenderError
 from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composed, Composer, Variant
-from mailapp.delivery.guardrails import enforce_guardrails
-from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
+from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
+from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.windows import quiet_until, zone
 from mailapp.extensions import db, get_redis
@@ -186,11 +186,15 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
     try:
         ready = _recheck(send, claimed, contacts, outcomes, now)
         _deliver(send, ready, contacts, outcomes)
-    except redis.RedisError:
-        # Rate limits unreachable: nothing more goes out; untouched rows go back.
+    except (Unrenderable, redis.RedisError) as exc:
+        # Rate limits unreachable, or the template keeps being refused: nothing more goes
+        # out, untouched rows go back; a refused template pauses the campaign, saying why.
         outcomes.record()
         release_rows(outcomes.untouched(claimed), now)
-        raise
+        if isinstance(exc, redis.RedisError):
+            raise
+        pause_unrenderable(send.project, send.campaign.id, str(exc))
+        return None
     outcomes.record()
     release_rows(outcomes.untouched(claimed), now)
     return outcomes.counts
@@ -251,7 +255,8 @@ def _recheck(
 def _compose_all(
     send: CampaignSend, rows: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
 ) -> tuple[list[Composed], list[Claimed]]:
-    """The rows' messages; a row the sandbox refuses fails alone, the others still go."""
+    """The rows' messages; a row the sandbox refuses fails alone (Unrenderable after a few
+    in a row), the others still go."""
     composed: list[tuple[Composed, Claimed]] = []
     for row in rows:
         try:

@@ -20,7 +20,7 @@ from mailapp.delivery import transactional_send
 from mailapp.extensions import db
 from mailapp.models import DeliveryStatus, Message, TemplateVersion
 from tests.admin.conftest import login
-from tests.factories import make_project, make_sender, make_template, make_user
+from tests.factories import HTML, make_project, make_sender, make_template, make_user
 from tests.security.payloads import (
     LOOP,
     PAYLOADS,
@@ -110,3 +110,29 @@ def test_a_transactional_message_the_sandbox_refuses_ends_failed_with_the_reason
     assert message_id not in transactional_send.due_messages()
     shown = db.session.scalar(sa.select(Message.status).where(Message.id == message_id))
     assert shown == DeliveryStatus.FAILED
+
+
+def test_a_campaign_whose_template_the_sandbox_refuses_pauses_saying_why(app):
+    from mailapp.models import Campaign, CampaignStatus, Delivery
+    from tests.support.pipeline import pipeline_sink, send_campaign
+
+    project = make_project()
+    template = make_template(project, html=PAYLOADS["power"][0] + HTML)
+    with pipeline_sink(app) as sink:
+        started = time.monotonic()
+        campaign = send_campaign(project, template, 12)
+        assert time.monotonic() - started < BOUND
+    assert sink.messages == []
+    stored = db.session.get(Campaign, campaign.id)
+    assert stored.status == CampaignStatus.PAUSED
+    assert stored.paused_reason.startswith(
+        "auto-paused: 3 recipients in a row could not be rendered"
+    )
+    assert "4096 bits" in stored.paused_reason
+    rows = db.session.execute(
+        sa.select(Delivery.status, Delivery.reason).where(Delivery.campaign_id == campaign.id)
+    ).all()
+    failed = [r for r in rows if r.status == DeliveryStatus.FAILED]
+    assert len(failed) == 3  # the others wait, untouched, for the campaign to be resumed
+    assert {r.reason for r in failed} == {"not rendered"}
+    assert all(r.status == DeliveryStatus.QUEUED for r in rows if r not in failed)
