@@ -34,7 +34,10 @@ _context.set_forkserver_preload(["mailapp.content.rendering"])
 
 def _serve(conn: Connection, memory_bytes: int) -> None:
     """A render process: run each job it is sent, answer ("ok", value) or ("error", reason)."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except ValueError:  # above a hard limit the host already sets: keep that one
+        pass
     while True:
         try:
             func, args = conn.recv()
@@ -81,6 +84,9 @@ class RenderPool:
         try:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
+            if worker is not None and not worker.process.is_alive():
+                worker.kill()  # died while idle (the OOM killer): start a fresh one
+                worker = None
             worker = worker or _Process(self.memory_bytes)
             try:
                 worker.conn.send((func, args))
