@@ -15,6 +15,7 @@ would cost throughput); their content passed the same sandbox in preview and pre
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -34,10 +35,8 @@ _context.set_forkserver_preload(["mailapp.content.rendering"])
 
 def _serve(conn: Connection, memory_bytes: int) -> None:
     """A render process: run each job it is sent, answer ("ok", value) or ("error", reason)."""
-    try:
+    with contextlib.suppress(ValueError):  # above a hard limit the host sets: keep that one
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    except ValueError:  # above a hard limit the host already sets: keep that one
-        pass
     while True:
         try:
             func, args = conn.recv()
