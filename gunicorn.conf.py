@@ -2,7 +2,15 @@
 
 Each worker opens its tracking hit spool as soon as it starts, so it also adopts the spool
 files of workers that died (SIGKILL, OOM) before the first request arrives.
+
+The access log writes request lines and referrers, whose URLs carry tokens (webhook
+endpoints, signed tracking and unsubscribe links): every record gunicorn creates, in the
+arbiter and in the workers it forks, goes through mailapp.runtime.redaction first.
 """
+
+from mailapp.runtime import redaction
+
+redaction.install()
 
 
 def post_worker_init(worker) -> None:

@@ -61,6 +61,34 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "TRACKING_SPOOL_DIR": env.get("TRACKING_SPOOL_DIR")
         or str(Path(instance_path) / "tracking-spool"),
         **sending_settings(env),
+        **limit_settings(env),
+    }
+
+
+def limit_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Request sizes and the render processes (content.isolation) that bound one request."""
+    isolation = env.get("RENDER_ISOLATION", "process")
+    if isolation not in ("process", "off"):
+        raise ConfigError(f"RENDER_ISOLATION: {isolation!r} is not process or off")
+    try:
+        timeout = float(env.get("RENDER_TIMEOUT", "5"))
+    except ValueError:
+        timeout = 0
+    if not 0 < timeout <= 60:
+        raise ConfigError(f"RENDER_TIMEOUT: {env.get('RENDER_TIMEOUT')!r} is not 0-60 seconds")
+    return {
+        # Any request body; a larger one answers 413 before the view reads it.
+        "MAX_CONTENT_LENGTH": _positive_int(
+            env.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)), "MAX_CONTENT_LENGTH"
+        ),
+        # A CSV upload to the import wizard, the one request allowed to be larger.
+        "IMPORT_MAX_BYTES": _positive_int(
+            env.get("IMPORT_MAX_BYTES", str(512 * 1024 * 1024)), "IMPORT_MAX_BYTES"
+        ),
+        "RENDER_ISOLATION": isolation == "process",
+        "RENDER_PROCESSES": _positive_int(env.get("RENDER_PROCESSES", "2"), "RENDER_PROCESSES"),
+        "RENDER_TIMEOUT": timeout,
+        "RENDER_MEMORY_MB": _positive_int(env.get("RENDER_MEMORY_MB", "1024"), "RENDER_MEMORY_MB"),
     }
 
 

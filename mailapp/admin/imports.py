@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import (
     Response,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -23,8 +24,8 @@ from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.paths import path_id
 from mailapp.audience import lists
 from mailapp.audience.imports import files, wizard
-from mailapp.errors import ServiceError
-from mailapp.models import DuplicatePolicy, ImportStatus
+from mailapp.errors import NotFound, ServiceError
+from mailapp.models import DuplicatePolicy, ImportJob, ImportStatus
 
 FIELD_CHOICES = [
     ("", "(ignore)"),
@@ -69,9 +70,8 @@ class ImportView(ProjectView):
 
     @expose("/<job_id>/map", methods=("GET", "POST"))
     def mapping(self, job_id: str) -> ResponseReturnValue:
-        job_id = path_id(job_id)
         project = current_project()
-        job = wizard.get_import(project.id, job_id)
+        job = _job(project.id, job_id)
         upload = files.read_upload(job)
         if request.method == "POST":
             chosen = {
@@ -103,9 +103,8 @@ class ImportView(ProjectView):
 
     @expose("/<job_id>/problems", methods=("GET", "POST"))
     def problems(self, job_id: str) -> ResponseReturnValue:
-        job_id = path_id(job_id)
         project = current_project()
-        job = wizard.get_import(project.id, job_id)
+        job = _job(project.id, job_id)
         if request.method == "POST":
             try:
                 policy = DuplicatePolicy(request.form.get("policy", "update"))
@@ -126,20 +125,19 @@ class ImportView(ProjectView):
 
     @expose("/<job_id>/")
     def status(self, job_id: str) -> ResponseReturnValue:
-        job_id = path_id(job_id)
-        job = wizard.get_import(current_project().id, job_id)
+        job = _job(current_project().id, job_id)
         return self.render(
             "admin/import_status.html", job=job, progress=wizard.progress(job.project_id, job.id)
         )
 
     @expose("/<job_id>/progress.json")
     def progress(self, job_id: str) -> Response:
-        job_id = path_id(job_id)
-        return jsonify(wizard.progress(current_project().id, job_id))
+        job = _job(current_project().id, job_id)
+        return jsonify(wizard.progress(job.project_id, job.id))
 
     @expose("/<job_id>/report.csv")
     def report(self, job_id: str) -> Response:
-        job_id = path_id(job_id)
+        job_id = _job(current_project().id, job_id).id
         lines = wizard.report_lines(current_project().id, job_id)
         # The rows stream from a server-side cursor: keep the request (and session) open.
         return Response(
@@ -147,3 +145,11 @@ class ImportView(ProjectView):
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="import-{job_id}-report.csv"'},
         )
+
+
+def _job(project_id: int, job_id: str) -> ImportJob:
+    """The project's import of that id; 404 for an unknown one or another project's."""
+    try:
+        return wizard.get_import(project_id, path_id(job_id))
+    except NotFound:
+        abort(404)

@@ -7,6 +7,8 @@ Entry points:
 - `starters`: MARKETING_STARTERS, the gallery of responsive layouts a new template starts from
 - `jinja_checks`: check_source (syntax, variables, sandbox rules, with line and reason)
 - `rendering`: compile_content, render_content, render_snippet, template_context
+- `sandbox`, `limits`: the Jinja environment authors' templates run in and its value limits
+- `isolation`: render_isolated (in a process killed after RENDER_TIMEOUT), RenderPool
 - `links`: extract_links, rewrite_links, add_open_pixel
 - `htmlprep`: sanitize_html, html_to_text
 - `assets`: upload_asset, list_assets, delete_asset; `assetstore`: disk or S3

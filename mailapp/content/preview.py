@@ -21,12 +21,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from mailapp.access.audit import Actor, record_audit
-from mailapp.content.rendering import (
-    RenderedContent,
-    compile_content,
-    render_content,
-    template_context,
-)
+from mailapp.content.isolation import render_isolated
+from mailapp.content.rendering import RenderedContent, compile_content, template_context
 from mailapp.content.templates import get_version
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
@@ -148,7 +144,8 @@ def render_preview(
     contact = _contact(project, contact_id)
     links = signed_test_links(version, contact_id, locale) if signed_links else None
     locale = locale or (contact.locale if contact else None)
-    return render_content(
+    # In a render process: an author's template must not hold the web worker.
+    return render_isolated(
         compile_content(version, locale), preview_context(project, contact, links)
     )
 

@@ -1,9 +1,10 @@
 """Rendering a template version for one recipient (its links: `content.links`).
 
-Authors write Jinja; it runs in Jinja's SandboxedEnvironment (no attribute starting with `_`,
-no unsafe callables), HTML autoescaped, with caps on output size and render time so that a
-template cannot stall or flood a worker. A version is compiled once per locale and cached;
-compiled templates are immutable and shared by every thread.
+Authors write Jinja; it runs in the sandbox of `content.sandbox` (no attribute starting with
+`_`, no unsafe callables, a size limit on every value, a deadline checked in loops and calls),
+HTML autoescaped, with caps on output size and render time so that a template cannot stall or
+flood a worker; `content.isolation` renders previews in a process it can kill. A version is
+compiled once per locale and cached; compiled templates are immutable and shared by threads.
 
 Variables an author may use are exactly those `template_context` builds (AUTHOR_VARIABLES);
 saving a template that names anything else is refused (see content.templates).
@@ -13,24 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import html as htmllib
-import time
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2 import Template as JinjaTemplate
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from mailapp.content.htmlprep import html_to_text
+from mailapp.content.limits import RenderError, check_deadline, end_render, start_render
 from mailapp.content.links import extract_links, extract_text_links
+from mailapp.content.sandbox import LimitedSandbox
 from mailapp.models import TemplateVersion
 
 MAX_OUTPUT_CHARS = 2_000_000  # per part; Gmail clips at 102 KB, so this is only a safety cap
 MAX_RENDER_SECONDS = 2.0
-MAX_SEQUENCE = 100_000  # longest string or list `*` may build
 
 # What template_context provides; the only names a template may reference.
 AUTHOR_VARIABLES: dict[str, frozenset[str] | None] = {
@@ -42,48 +42,10 @@ AUTHOR_VARIABLES: dict[str, frozenset[str] | None] = {
     "data": None,  # transactional payload: any key
 }
 
-_deadline: ContextVar[float] = ContextVar("render_deadline", default=float("inf"))
 
-
-class RenderError(Exception):
-    """A message could not be rendered; the reason is fit for a log line or the author."""
-
-
-class _CappedSandbox(SandboxedEnvironment):
-    """The sandbox, plus a render-time deadline and a cap on `*` and `**`.
-
-    The deadline is checked on every call and every 64 output chunks: a loop that neither
-    calls nor outputs is bounded by the data it iterates over, which the sandbox cannot grow.
-    """
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def _check_time(self) -> None:
-        if time.monotonic() > _deadline.get():
-            raise RenderError("rendering took too long")
-
-    def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        self._check_time()
-        return super().call(context, obj, *args, **kwargs)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        # Jinja's default renders an unsafe attribute as empty; refuse it loudly instead.
-        raise SecurityError(f"access to attribute {attribute!r} is not allowed")
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-                if sized and len(seq) * count > MAX_SEQUENCE:
-                    raise SecurityError("sequence too long")
-        return super().call_binop(context, operator, left, right)
-
-
-def _environment(autoescape: bool) -> _CappedSandbox:
+def _environment(autoescape: bool) -> LimitedSandbox:
     # trim_blocks: a `{% for %}` on its own line leaves no blank line in a text part.
-    env = _CappedSandbox(
+    env = LimitedSandbox(
         autoescape=autoescape,
         undefined=ChainableUndefined,
         trim_blocks=not autoescape,
@@ -110,6 +72,7 @@ class CompiledContent:
     # only the text part has. What a campaign stores as its Link rows before sending.
     links: tuple[str, ...]
     fingerprint: str  # changes whenever any part changes
+    key: tuple  # what `recompile` builds it again from (in a render process)
 
 
 @dataclass(frozen=True)
@@ -159,6 +122,7 @@ def _compile(
     fingerprint = hashlib.sha256(
         "\x00".join((locale, subject, preheader, html, text)).encode()
     ).hexdigest()[:16]
+    key = (version_id, locale, subject, preheader, html, text)
     text = text or html_to_text(html)
     links = dict.fromkeys(extract_links(html) + extract_text_links(text))  # first use wins
     try:
@@ -172,9 +136,15 @@ def _compile(
             size=len(html),
             links=tuple(url for url in links if "{" not in url),
             fingerprint=fingerprint,
+            key=key,
         )
     except TemplateError as exc:
         raise RenderError(f"template does not compile: {exc}") from None
+
+
+def recompile(*key: Any) -> CompiledContent:
+    """The CompiledContent whose `key` this is (cached like compile_content)."""
+    return _compile(*key)
 
 
 def render_content(
@@ -185,7 +155,7 @@ def render_content(
     max_seconds: float = MAX_RENDER_SECONDS,
 ) -> RenderedContent:
     """Render every part for one recipient; RenderError when a cap is hit or a rule broken."""
-    token = _deadline.set(time.monotonic() + max_seconds)
+    token = start_render(max_seconds)
     try:
         subject = " ".join(_run(compiled.subject, context, 998).split())
         preheader = (
@@ -194,7 +164,7 @@ def render_content(
         body = _run(compiled.html, context, max_chars)
         text = _run(compiled.text, context, max_chars)
     finally:
-        _deadline.reset(token)
+        end_render(token)
     return RenderedContent(subject, preheader, _document(body, subject, preheader), text)
 
 
@@ -210,24 +180,23 @@ def render_snippet(
     source: str, context: Mapping[str, Any], *, max_chars: int, max_seconds: float = 0.1
 ) -> str:
     """Render a short author string (a UTM value) in the text sandbox, with the same caps."""
-    token = _deadline.set(time.monotonic() + max_seconds)
+    token = start_render(max_seconds)
     try:
         return _run(_snippet_template(source), context, max_chars)
     finally:
-        _deadline.reset(token)
+        end_render(token)
 
 
 def _run(template: JinjaTemplate, context: Mapping[str, Any], max_chars: int) -> str:
     chunks: list[str] = []
     total = 0
-    deadline = _deadline.get()
     try:
         for count, chunk in enumerate(template.generate(context)):
             total += len(chunk)
             if total > max_chars:
                 raise RenderError(f"output larger than {max_chars} characters")
-            if not count & 63 and time.monotonic() > deadline:
-                raise RenderError("rendering took too long")
+            if not count & 63:
+                check_deadline()
             chunks.append(chunk)
     except SecurityError as exc:
         raise RenderError(f"refused by the sandbox: {exc}") from None
@@ -235,6 +204,10 @@ def _run(template: JinjaTemplate, context: Mapping[str, Any], max_chars: int) ->
         raise RenderError(f"template error: {exc}") from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}") from None
+    except RecursionError:
+        raise RenderError("refused by the sandbox: macros call themselves too deeply") from None
+    except MemoryError:
+        raise RenderError("refused by the sandbox: out of memory") from None
     return "".join(chunks)
 
 

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import email_hash
+from mailapp.content.rendering import RenderError
 from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
-from mailapp.delivery.compose import Composer, Variant
-from mailapp.delivery.guardrails import enforce_guardrails
-from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
+from mailapp.delivery.compose import Composed, Composer, Variant
+from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
+from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.windows import quiet_until, zone
 from mailapp.extensions import db, get_redis
@@ -185,11 +186,15 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
     try:
         ready = _recheck(send, claimed, contacts, outcomes, now)
         _deliver(send, ready, contacts, outcomes)
-    except redis.RedisError:
-        # Rate limits unreachable: nothing more goes out; untouched rows go back.
+    except (Unrenderable, redis.RedisError) as exc:
+        # Rate limits unreachable, or the template keeps being refused: nothing more goes
+        # out, untouched rows go back; a refused template pauses the campaign, saying why.
         outcomes.record()
         release_rows(outcomes.untouched(claimed), now)
-        raise
+        if isinstance(exc, redis.RedisError):
+            raise
+        pause_unrenderable(send.project, send.campaign.id, str(exc))
+        return None
     outcomes.record()
     release_rows(outcomes.untouched(claimed), now)
     return outcomes.counts
@@ -247,6 +252,22 @@ def _recheck(
     return ready
 
 
+def _compose_all(
+    send: CampaignSend, rows: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+) -> tuple[list[Composed], list[Claimed]]:
+    """The rows' messages; a row the sandbox refuses fails alone (Unrenderable after a few
+    in a row), the others still go."""
+    composed: list[tuple[Composed, Claimed]] = []
+    for row in rows:
+        try:
+            composed.append(
+                (send.composer.compose(row.id, contacts[row.contact_id], row.variant), row)
+            )
+        except RenderError as exc:
+            outcomes.not_rendered(row, str(exc))
+    return [c for c, _ in composed], [r for _, r in composed]
+
+
 def _deliver(
     send: CampaignSend, ready: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
 ) -> None:
@@ -260,10 +281,7 @@ def _deliver(
             if allowed:
                 # Composed before a connection is borrowed: while this thread renders and
                 # signs, another one uses the connection.
-                messages = [
-                    send.composer.compose(row.id, contacts[row.contact_id], row.variant)
-                    for row in allowed
-                ]
+                messages, allowed = _compose_all(send, allowed, contacts, outcomes)
                 with transport_pool().connection(send.transport_url) as transport:
                     for row, composed in zip(allowed, messages, strict=True):
                         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)

@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.gdpr import ERASED_DOMAIN
+from mailapp.content.isolation import render_isolated
 from mailapp.content.links import rewrite_links
 from mailapp.content.preview import read_test_view, render_preview
 from mailapp.content.rendering import (
     CompiledContent,
     RenderError,
     compile_content,
-    render_content,
     template_context,
 )
 from mailapp.delivery.compose import link_rewriter
@@ -161,7 +161,7 @@ def _render(
     click_url: Callable[[int, str], str | None],
 ) -> str:
     try:
-        rendered = render_content(compiled, context)
+        rendered = render_isolated(compiled, context)  # a public page: never hold the worker
     except RenderError as exc:
         # It rendered when it was sent; what changed since (a deleted attribute) is not
         # the reader's business.

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mailapp.content.links import add_open_pixel, rewrite_links, rewrite_text_links
-from mailapp.content.rendering import compile_content, render_content, template_context
+from mailapp.content.rendering import (
+    CompiledContent,
+    RenderedContent,
+    compile_content,
+    render_content,
+    template_context,
+)
 from mailapp.content.utm import utm_url
 from mailapp.mail.dkim import DkimSigner
 from mailapp.mail.mime import SLOT, MessageSkeleton, make_message_id
@@ -90,6 +96,8 @@ class Composer:
     list_id: str | None = None
     feedback_id: str | None = None
     marketing: bool = True
+    # render_content here; content.isolation's render_isolated for transactional messages
+    render: Callable[[CompiledContent, dict], RenderedContent] = render_content
 
     def __post_init__(self) -> None:
         self._dkim = (
@@ -134,7 +142,7 @@ class Composer:
             project=self.project,
             data=data,
         )
-        rendered = render_content(compiled, context)
+        rendered = self.render(compiled, context)
         click_url = self._click_url(item_id)
         html = rewrite_links(rendered.html, click_url)
         if self.track_opens:

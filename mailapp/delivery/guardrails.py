@@ -1,10 +1,13 @@
-"""Guardrails: a campaign whose bounce or complaint rate passes its threshold pauses itself."""
+"""Guardrails: a campaign whose bounce or complaint rate passes its threshold pauses itself,
+and so does one whose recipients' copies the template sandbox keeps refusing."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from mailapp.delivery.campaigns import PIPELINE, pause_campaign
+from mailapp.delivery.outcomes import RENDER_REFUSALS_TO_PAUSE
+from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
     Campaign,
@@ -53,3 +56,16 @@ def enforce_guardrails(campaign_id: int) -> str | None:
             pause_campaign(project, campaign.id, actor=PIPELINE, reason=reason)
             return reason
     return None
+
+
+def pause_unrenderable(project: Project, campaign_id: int, error: str) -> str:
+    """Pause a campaign whose template the sandbox refused for several recipients in a row."""
+    reason = (
+        f"auto-paused: {RENDER_REFUSALS_TO_PAUSE} recipients in a row could not be "
+        f"rendered ({error})"
+    )
+    try:
+        pause_campaign(project, campaign_id, actor=PIPELINE, reason=reason)
+    except ServiceError:  # paused or cancelled meanwhile: nothing left to stop
+        db.session.rollback()
+    return reason

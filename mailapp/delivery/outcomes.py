@@ -96,6 +96,13 @@ class Claimed:
     attempts: int
 
 
+RENDER_REFUSALS_TO_PAUSE = 3
+
+
+class Unrenderable(Exception):
+    """Recipients' copies keep being refused by the sandbox; the message is the last reason."""
+
+
 class Outcomes:
     """Outcomes of one claimed group, written in a few statements."""
 
@@ -112,6 +119,7 @@ class Outcomes:
         self.sent_contacts: list[int] = []
         self.done: set[int] = set()
         self.counts: dict[str, int] = {}
+        self.refused_in_a_row = 0
 
     def _update(self, row: Claimed, status: DeliveryStatus, **values: object) -> None:
         self.done.add(row.id)
@@ -133,6 +141,18 @@ class Outcomes:
     def suppressed(self, row: Claimed, reason: str) -> None:
         self._update(row, DeliveryStatus.SUPPRESSED, reason=reason)
 
+    def not_rendered(self, row: Claimed, error: str) -> None:
+        """The sandbox refused this recipient's copy: failed, the reason kept, nothing sent.
+
+        RENDER_REFUSALS_TO_PAUSE refusals in a row raise Unrenderable: the template, not
+        the recipients, is the problem, and each refusal may have cost the whole deadline.
+        """
+        self._update(row, DeliveryStatus.FAILED, reason="not rendered", last_reply=error[:2000])
+        self.counts["not_rendered"] = self.counts.get("not_rendered", 0) + 1
+        self.refused_in_a_row += 1
+        if self.refused_in_a_row >= RENDER_REFUSALS_TO_PAUSE:
+            raise Unrenderable(error)
+
     def later(self, row: Claimed, until: datetime) -> None:
         """Not attempted: back to queued for `until`, the attempt not counted."""
         self._update(
@@ -146,6 +166,7 @@ class Outcomes:
         self.counts["rescheduled"] = self.counts.get("rescheduled", 0) + 1
 
     def result(self, row: Claimed, composed: Composed, result: SendResult) -> None:
+        self.refused_in_a_row = 0
         reply = f"{result.code or ''} {result.reply}".strip()[:2000]
         common = {"last_reply": reply, "message_id": composed.message_id}
         now = utcnow()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailapp.audience.suppression import suppress
+from mailapp.content.isolation import render_isolated
 from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
@@ -82,9 +83,16 @@ def send_message(message_id: int) -> str | None:
                 message, DeliveryStatus.QUEUED, scheduled_at=grant.retry_at, claimed_at=None
             )
         time.sleep(max(wait, 0.01))
-    composed = _composer(project, sender, message).compose(
-        message.id, message_recipient(message), "T", message.data
-    )
+    try:
+        composed = _composer(project, sender, message).compose(
+            message.id, message_recipient(message), "T", message.data
+        )
+    except RenderError as exc:
+        # Retrying cannot help: the content is what it is. `reason` is short (64), so the
+        # sandbox's explanation goes where the API shows a server's answer.
+        return _finish(
+            message, DeliveryStatus.FAILED, reason="not rendered", last_reply=str(exc)[:2000]
+        )
     with transport_pool().connection(transport_url_for(sender)) as transport:
         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
     if asks_to_slow_down(result):
@@ -168,6 +176,7 @@ def _composer(project: Project, sender: Sender, message: Message) -> Composer:
         feedback_id=f"{message.id}:{project.id}:transactional:mailapp",
         marketing=False,
         track_opens=message.track_opens,
+        render=render_isolated,  # inline content comes from an API key: never hold the worker
     )
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from mailapp.content.isolation import render_isolated
 from mailapp.content.links import rewrite_links
-from mailapp.content.rendering import RenderError, compile_content, render_content
+from mailapp.content.rendering import RenderError, compile_content
 from mailapp.content.rendering import template_context as context_for
 from mailapp.extensions import db
 from mailapp.models import (
@@ -65,7 +66,7 @@ def recipient_copy(project_id: int, campaign: Campaign) -> RecipientCopy | None:
         project=db.session.get(Project, project_id),
     )
     try:
-        rendered = render_content(
+        rendered = render_isolated(
             compile_content(version, contact.locale, spec.get("subject")), context
         )
     except RenderError:

@@ -7,6 +7,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from mailapp.web import guards
+
+    guards.init_app(app)  # first: the id converter applies to routes as they are added
+
     from mailapp.web import (
         api,
         assets,

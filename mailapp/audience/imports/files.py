@@ -59,11 +59,18 @@ def read_upload(job: ImportJob, rows: int = PREVIEW_ROWS) -> Upload:
     """The header and the first rows, for the mapping step."""
     with open_upload(job.path) as handle:
         reader = csv_reader(handle, job.delimiter)
-        header = [h.strip() for h in next(reader, [])]
-        preview = []
-        for row in reader:
-            if len(preview) >= rows:
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:
+            raise ServiceError(f"the first line cannot be read as CSV: {exc}") from None
+        preview: list[list[str]] = []
+        while len(preview) < rows:
+            try:
+                row = next(reader)
+            except StopIteration:
                 break
+            except csv.Error:
+                continue  # the import reports the line (data_rows); the preview shows the rest
             if row:
                 preview.append(row)
     if not any(header):

@@ -8,12 +8,12 @@ text; the provider's own bounce type decides only when the code and text say not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mailapp import safe_json
 from mailapp.feedback.esp.signatures import Rejected
 from mailapp.feedback.returns import bounces
 from mailapp.models import EspProvider
@@ -80,7 +80,7 @@ SES_BOUNCE_TYPES = {"Permanent": bounces.HARD, "Transient": bounces.SOFT}
 
 
 def ses_events(envelope: dict[str, Any]) -> list[EspEvent]:
-    message = json.loads(envelope["Message"])
+    message = safe_json.loads(envelope["Message"])
     kind = message.get("eventType") or message.get("notificationType")
     mail = message.get("mail", {})
     common = {

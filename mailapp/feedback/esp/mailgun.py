@@ -7,9 +7,9 @@ carries attachments). Both are signed the same way (signatures.verify_mailgun).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from mailapp import safe_json
 from mailapp.feedback.esp.formats import EspEvent, bounce_payload, by_reason, timestamp
 from mailapp.feedback.esp.signatures import Rejected
 from mailapp.feedback.returns import bounces
@@ -112,7 +112,7 @@ def mailgun_legacy_events(form: dict[str, Any]) -> list[EspEvent]:
 
 def _legacy_message_id(form: dict[str, Any]) -> str | None:
     try:
-        headers = json.loads(form.get("message-headers") or "[]")
+        headers = safe_json.loads(form.get("message-headers") or "[]")
     except ValueError:
         return None
     for pair in headers if isinstance(headers, list) else []:

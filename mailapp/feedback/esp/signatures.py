@@ -16,7 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
+import math
 import re
 import time
 import urllib.request
@@ -29,6 +29,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from mailapp import safe_json
 
 MAX_AGE_SECONDS = 15 * 60
 SNS_MAX_AGE_SECONDS = 60 * 60
@@ -190,6 +192,8 @@ def _check_fresh(timestamp: str, now: float) -> None:
         age = abs(now - float(timestamp))
     except ValueError:
         raise Rejected(400, "bad timestamp") from None
+    if not math.isfinite(age):  # nan compares false with everything: it would pass below
+        raise Rejected(400, "bad timestamp")
     if age > MAX_AGE_SECONDS:
         raise Rejected(400, "stale request")
 
@@ -208,9 +212,11 @@ def mark_seen(client: redis.Redis, key: str, ttl: int = 2 * MAX_AGE_SECONDS) -> 
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return safe_json.loads(body)
+    except UnicodeDecodeError:
         raise Rejected(400, "body is not JSON") from None
+    except ValueError as exc:
+        raise Rejected(400, f"body is not acceptable JSON: {exc}") from None
 
 
 def now() -> float:
