@@ -12,6 +12,7 @@ from mailapp.models.inbound import InboundMessage
 from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
+from mailapp.models.signin import RecoveryCode, UserSession
 from mailapp.models.stats import CampaignBreakdown, HourlyStat
 from mailapp.models.suppression import Suppression, SuppressionReason
 from mailapp.models.template import Asset, Template, TemplateKind, TemplateVersion, VersionStatus
@@ -65,6 +66,7 @@ __all__ = [
     "OptIn",
     "Project",
     "ProviderEvent",
+    "RecoveryCode",
     "Role",
     "ScheduleMode",
     "Segment",
@@ -76,6 +78,7 @@ __all__ = [
     "TemplateKind",
     "TemplateVersion",
     "User",
+    "UserSession",
     "VersionStatus",
     "WebhookAttempt",
     "WebhookEndpoint",
