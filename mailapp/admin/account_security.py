@@ -3,7 +3,7 @@ and the person's open sessions, with "log out everywhere". Needs only a login.""
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, request, session, url_for
+from flask import flash, g, make_response, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import BaseView, expose
 from flask_login import current_user, logout_user
@@ -124,6 +124,7 @@ class AccountSecurityView(BaseView):
         ended = log_out_everywhere(current_user, actor=current_actor())
         logout_user()
         session.clear()
+        g.pop("csrf_token", None)  # the next form gets a token of the new session
         flash(f"You were signed out everywhere ({ended} session(s)). Sign in again.", "info")
         return redirect(url_for("auth.login"))
 

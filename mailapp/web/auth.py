@@ -22,7 +22,7 @@ from mailapp.access.users import MIN_PASSWORD_LENGTH, change_password
 from mailapp.errors import ServiceError
 from mailapp.extensions import db, login_manager
 from mailapp.models import User
-from mailapp.web.signin import begin_pending, finish_signin, known_device, safe_next
+from mailapp.web.signin import begin_pending, finish_signin, known_device, renew_session, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -94,7 +94,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     end_session(session.get(SESSION_KEY), actor=_actor(current_user))
     logout_user()
-    session.clear()
+    renew_session()
     return redirect(url_for("auth.login"))
 
 

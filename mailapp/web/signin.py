@@ -8,7 +8,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, redirect, request, session, url_for
+from flask import Response, abort, current_app, g, redirect, request, session, url_for
 from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -39,9 +39,16 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def renew_session() -> None:
+    """Start the browser's session afresh at each step of signing in or out; the CSRF token
+    goes with it (Flask-WTF also caches it for the request in `g`)."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
 def begin_pending(user: User, next_url: str, *, enrol: bool) -> None:
     """Remember, for a few minutes, a password that was right while the second step runs."""
-    session.clear()
+    renew_session()
     session[PENDING_KEY] = {
         "user_id": user.id,
         "at": int(time.time()),
@@ -88,7 +95,7 @@ def known_device(email: str) -> str | None:
 
 def open_signin(user: User, method: str) -> None:
     """Open the server-side session and sign the browser in (its cookie gets the token)."""
-    session.clear()
+    renew_session()
     token = start_session(
         user,
         method=method,

@@ -30,7 +30,14 @@ from mailapp.access.two_factor import (
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import User
-from mailapp.web.signin import finish_signin, known_device, open_signin, pending, remember_device
+from mailapp.web.signin import (
+    finish_signin,
+    known_device,
+    open_signin,
+    pending,
+    remember_device,
+    renew_session,
+)
 
 bp = Blueprint("two_factor", __name__, url_prefix="/login")
 
@@ -50,7 +57,7 @@ def _pending_user(enrol: bool) -> User | None:
 
 
 def _start_over() -> ResponseReturnValue:
-    session.clear()
+    renew_session()
     flash("Your sign-in took too long or was interrupted; sign in again.", "info")
     return redirect(url_for("auth.login"))
 

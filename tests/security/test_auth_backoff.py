@@ -61,7 +61,8 @@ def test_a_few_failures_are_free_then_only_that_address_waits(user):
     _seed(throttle.PAIR.free - 1)
     assert not authenticate(ADA, "wrong", ip=ATTACKER).delayed  # the last free one
     delayed = authenticate(ADA, "wrong", ip=ATTACKER)
-    assert delayed.delayed and delayed.retry_after == throttle.PAIR.base
+    assert delayed.delayed
+    assert delayed.retry_after == throttle.PAIR.base
     # While the wait runs, even the right password from that address is not checked.
     assert authenticate(ADA, PASSWORD, ip=ATTACKER).delayed
     # The owner, elsewhere, signs in at once: the attacker locked nobody out.
