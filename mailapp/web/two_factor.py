@@ -117,10 +117,14 @@ def setup() -> ResponseReturnValue:
                 render_template("public/recovery_codes.html", codes=codes, next_url=next_url)
             )
             remember_device(response, user.email)
+            response.headers["Cache-Control"] = "no-store"  # the codes are shown once
             return response
     elif request.method == "POST":
         status = 400
     uri = provisioning_uri(user.email, secret)
-    return render_template(
-        "public/two_factor_setup.html", form=form, qr=qr_svg(uri), secret=secret, uri=uri
-    ), status
+    response = make_response(
+        render_template("public/two_factor_setup.html", form=form, qr=qr_svg(uri), secret=secret),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the set-up key is on the page
+    return response
