@@ -74,3 +74,15 @@ def set_project_two_factor(project: Project, required: bool, *, actor: Actor) ->
     )
     db.session.commit()
     return ended
+
+
+def projects_requiring(user_id: int) -> list[str]:
+    """The names of the person's projects that require two-factor sign-in."""
+    return list(
+        db.session.scalars(
+            sa.select(Project.name)
+            .join(Membership, Membership.project_id == Project.id)
+            .where(Membership.user_id == user_id, Project.require_two_factor.is_(True))
+            .order_by(Project.name)
+        )
+    )

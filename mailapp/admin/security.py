@@ -35,10 +35,11 @@ class SecurityView(ProjectView):
                 status = 400
             else:
                 if wanted:
+                    signed_out = f" {ended} session(s) without it were signed out." if ended else ""
                     flash(
-                        "Two-factor sign-in is now required for every member. "
-                        f"{ended} session(s) without it were signed out; those members set it "
-                        "up when they next sign in.",
+                        "Two-factor sign-in is now required for every member."
+                        f"{signed_out} Members who have not set it up do so at their next "
+                        "sign-in.",
                         "success",
                     )
                 else:

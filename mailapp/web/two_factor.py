@@ -27,6 +27,7 @@ from mailapp.access.two_factor import (
     qr_svg,
     verify_second_factor,
 )
+from mailapp.access.two_factor_policy import projects_requiring
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import User
@@ -123,7 +124,13 @@ def setup() -> ResponseReturnValue:
         status = 400
     uri = provisioning_uri(user.email, secret)
     response = make_response(
-        render_template("public/two_factor_setup.html", form=form, qr=qr_svg(uri), secret=secret),
+        render_template(
+            "public/two_factor_setup.html",
+            form=form,
+            qr=qr_svg(uri),
+            secret=secret,
+            projects=projects_requiring(user.id),
+        ),
         status,
     )
     response.headers["Cache-Control"] = "no-store"  # the set-up key is on the page

@@ -81,7 +81,7 @@ def test_a_required_project_makes_a_member_set_it_up_before_anything_opens(app, 
     assert response.headers["Location"] == "/login/two-factor-setup"
     assert browser.get("/admin/").status_code == 302
     page = browser.get("/login/two-factor-setup").data.decode()
-    assert "requires a second step" in page
+    assert "<strong>acme</strong> requires a second step" in page
     assert "<svg" in page  # the QR code, drawn by the server
     secret = SECRET_ON_PAGE.search(page)[1].replace(" ", "")
     assert browser.get("/login/two-factor-setup").data.decode().count(secret[:4]) >= 1
