@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DRAMATIQ_BROKER", "stub")
 
+from bench.support.signin import sign_in
 from mailapp import create_app
 from mailapp.access.audit import Actor
 from mailapp.access.projects import create_project
@@ -316,9 +317,7 @@ def _cell(value: float | str) -> str:
 
 
 def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, float | str]:
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+    client = sign_in(app, app.test_client(), user_id)
     return {
         name: timed(lambda path=path: client.get(path).status_code) for name, path in found.items()
     }

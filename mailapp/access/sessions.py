@@ -85,8 +85,13 @@ def load_session_user(user_id: str, token: str | None) -> User | None:
         return None
     now = utcnow()
     if now - open_session.last_seen_at > SEEN_EVERY:
-        open_session.last_seen_at = now
-        db.session.commit()
+        # A transaction of its own: the request's session may already hold the view's work.
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(UserSession)
+                .where(UserSession.id == open_session.id)
+                .values(last_seen_at=now)
+            )
     return user
 
 

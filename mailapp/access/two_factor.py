@@ -80,6 +80,8 @@ def enable_two_factor(
 ) -> list[str]:
     """Turn two-factor on once the person typed a code from their app; returns the recovery
     codes (shown once). Other sessions end; this one counts as signed in with two factors."""
+    if user.two_factor_enabled:
+        raise ServiceError("code: two-factor sign-in is already on")
     step = _step_matching(secret, code, None)
     if step is None:
         raise ServiceError(

@@ -149,3 +149,19 @@ def test_the_database_holds_only_a_hash_of_the_session_token(app, user):
     stored = db.session.scalar(sa.select(UserSession.token_hash))
     assert token not in stored
     assert len(stored) == 64
+
+
+def test_last_seen_is_kept_at_most_every_few_minutes(app, user):
+    from datetime import timedelta
+
+    from mailapp.access.sessions import SEEN_EVERY, load_session_user
+
+    browser = signed_in(app, ADA)
+    token = session_token(browser)
+    stale = db.session.scalar(sa.select(UserSession))
+    stale.last_seen_at -= SEEN_EVERY + timedelta(minutes=1)
+    db.session.commit()
+    before = stale.last_seen_at
+    assert load_session_user(str(user.id), token) == user
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(UserSession.last_seen_at)) > before
