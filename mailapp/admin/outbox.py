@@ -27,18 +27,10 @@ BODY_CSP = (
 
 
 class OutboxView(ProjectView):
-    """The current project's captured mail (operators also see mail of no project); the page
-    does not exist outside development (DEV_OUTBOX)."""
+    """The current project's captured mail (operators also see mail of no project); only
+    registered in development (DEV_OUTBOX), so elsewhere its URLs are a 404."""
 
     permission = Permission.SENDERS_MANAGE
-
-    def is_visible(self) -> bool:
-        return bool(current_app.config.get("DEV_OUTBOX"))
-
-    def _handle_view(self, name: str, **kwargs: object) -> ResponseReturnValue | None:
-        if not current_app.config.get("DEV_OUTBOX"):
-            abort(404)
-        return super()._handle_view(name, **kwargs)
 
     @expose("/")
     def index(self) -> ResponseReturnValue:

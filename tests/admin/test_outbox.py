@@ -22,9 +22,23 @@ from tests.factories import (
 
 
 @pytest.fixture
-def outbox_on(app):
-    app.config["DEV_OUTBOX"] = True  # what MAILAPP_ENV=development sets
-    return app
+def outbox_on(database_url, redis_url, tmp_path):
+    """An app as in development, where the Outbox exists (the `app` fixture is `testing`)."""
+    from mailapp import create_app
+    from mailapp.extensions import db
+    from tests.conftest import app_config
+
+    app = create_app(app_config(database_url, redis_url, tmp_path / "dev", DEV_OUTBOX=True))
+    with app.test_request_context():
+        yield app
+        db.session.remove()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def dev_client(outbox_on):
+    return outbox_on.test_client()
 
 
 def capture(app, envelope: str, subject: str, html: str = "<p>Hi</p>", message_id: str = "") -> str:
@@ -51,9 +65,9 @@ def campaign_mail(app, project, subject: str, html: str = "<p>Hi</p>") -> str:
     return capture(app, verp, subject, html)
 
 
-def test_the_outbox_shows_only_this_projects_mail(outbox_on, client):
+def test_the_outbox_shows_only_this_projects_mail(outbox_on, dev_client):
     acme, other = make_project("acme"), make_project("other")
-    login(client, make_user(acme, "owner"))
+    login(dev_client, make_user(acme, "owner"))
     mine = campaign_mail(outbox_on, acme, "Acme newsletter")
     theirs = campaign_mail(outbox_on, other, "Other newsletter")
     message = make_message(acme)
@@ -67,47 +81,47 @@ def test_the_outbox_shows_only_this_projects_mail(outbox_on, client):
         message_id=f"<test.0a1b2c.{version_id}@acme.example>",
     )
     capture(outbox_on, "someone@elsewhere.example", "Not from mailapp")
-    listing = client.get("/admin/outbox/").data.decode()
+    listing = dev_client.get("/admin/outbox/").data.decode()
     assert "Acme newsletter" in listing
     assert "Acme receipt" in listing
     assert "[TEST] Acme draft" in listing
     assert "Other newsletter" not in listing
     assert "Not from mailapp" not in listing
-    assert client.get(f"/admin/outbox/{mine}/").status_code == 200
-    assert client.get(f"/admin/outbox/{theirs}/").status_code == 404
-    assert client.get(f"/admin/outbox/{theirs}/body").status_code == 404
+    assert dev_client.get(f"/admin/outbox/{mine}/").status_code == 200
+    assert dev_client.get(f"/admin/outbox/{theirs}/").status_code == 404
+    assert dev_client.get(f"/admin/outbox/{theirs}/body").status_code == 404
 
 
-def test_operators_also_see_mail_of_no_project(outbox_on, client):
+def test_operators_also_see_mail_of_no_project(outbox_on, dev_client):
     acme = make_project("acme")
     operator = make_user(acme, "owner")
     operator.is_superuser = True
-    login(client, operator)
+    login(dev_client, operator)
     key = capture(outbox_on, "someone@elsewhere.example", "Not from mailapp")
-    listing = client.get("/admin/outbox/").data.decode()
+    listing = dev_client.get("/admin/outbox/").data.decode()
     assert "Not from mailapp" in listing
     assert "no project" in listing
-    assert client.get(f"/admin/outbox/{key}/").status_code == 200
+    assert dev_client.get(f"/admin/outbox/{key}/").status_code == 200
 
 
-def test_a_captured_messages_html_is_sandboxed(outbox_on, client):
+def test_a_captured_messages_html_is_sandboxed(outbox_on, dev_client):
     acme = make_project("acme")
-    login(client, make_user(acme, "owner"))
+    login(dev_client, make_user(acme, "owner"))
     key = campaign_mail(outbox_on, acme, "Hello Ada", "<p>Hi</p><script>alert(1)</script>")
-    page = client.get(f"/admin/outbox/{key}/").data.decode()
+    page = dev_client.get(f"/admin/outbox/{key}/").data.decode()
     assert f'<iframe sandbox="" src="/admin/outbox/{key}/body"' in page
-    body = client.get(f"/admin/outbox/{key}/body")
+    body = dev_client.get(f"/admin/outbox/{key}/body")
     assert body.status_code == 200
     assert "script-src" not in body.headers["Content-Security-Policy"]
     assert body.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert "sandbox" in body.headers["Content-Security-Policy"]
-    assert client.get("/admin/outbox/../../etc/passwd/body").status_code == 404
-    assert client.get("/admin/outbox/no-such-key/body").status_code == 404
+    assert dev_client.get("/admin/outbox/../../etc/passwd/body").status_code == 404
+    assert dev_client.get("/admin/outbox/no-such-key/body").status_code == 404
 
 
-def test_the_outbox_is_for_owners_and_admins_only(outbox_on, client):
-    login(client, make_user(make_project("acme"), "marketer"))
-    assert client.get("/admin/outbox/").status_code == 403
+def test_the_outbox_is_for_owners_and_admins_only(outbox_on, dev_client):
+    login(dev_client, make_user(make_project("acme"), "marketer"))
+    assert dev_client.get("/admin/outbox/").status_code == 403
 
 
 def test_outside_development_the_outbox_does_not_exist(app, client):
@@ -119,6 +133,7 @@ def test_outside_development_the_outbox_does_not_exist(app, client):
     assert client.get(f"/admin/outbox/{key}/").status_code == 404
     assert client.get(f"/admin/outbox/{key}/body").status_code == 404
     assert "/admin/outbox/" not in client.get("/admin/").data.decode()
+    assert "outbox" not in {view.endpoint for view in app.extensions["mailapp_admin"]._views}
 
 
 def test_development_configuration_turns_the_outbox_on(app):

@@ -165,3 +165,10 @@ def test_last_seen_is_kept_at_most_every_few_minutes(app, user):
     assert load_session_user(str(user.id), token) == user
     db.session.expire_all()
     assert db.session.scalar(sa.select(UserSession.last_seen_at)) > before
+
+
+def test_sign_in_security_needs_a_login(app):
+    anonymous = Browser(app)
+    response = anonymous.get("/admin/account/security/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/admin/account/security/"
