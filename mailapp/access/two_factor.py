@@ -188,3 +188,25 @@ def disable_two_factor(user: User, password: str, *, actor: Actor) -> None:
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     record_audit(actor, "user.two_factor_disable", project_id=None, obj=user)
     db.session.commit()
+
+
+def reset_two_factor(user: User, *, actor: Actor) -> int:
+    """An operator's way back in for someone who lost their phone and recovery codes: the
+    second factor is removed and every session ends (they set it up again at sign-in if a
+    project requires it). Returns how many sessions ended."""
+    if not user.two_factor_enabled:
+        raise ServiceError(f"{user.email} has no two-factor sign-in to reset")
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    ended = end_user_sessions(user.id, "two-factor reset")
+    record_audit(
+        actor,
+        "user.two_factor_reset",
+        project_id=None,
+        obj=user,
+        context={"email": user.email, "sessions_ended": ended},
+    )
+    db.session.commit()
+    return ended

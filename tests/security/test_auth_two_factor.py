@@ -180,3 +180,23 @@ def test_a_password_only_session_stops_when_a_project_starts_requiring(project, 
     project.require_two_factor = True  # even set behind the service's back
     db.session.commit()
     assert load_session_user(str(member.id), token) is None
+
+
+def test_an_operator_resets_a_lost_second_factor_from_the_command_line(app, user):
+    from mailapp.access.sessions import load_session_user, start_session
+
+    enrol(user)
+    token = start_session(user, method="password+totp", ip=IP, user_agent=None, actor=TEST_ACTOR)
+    runner = app.test_cli_runner()
+    with one_audit_entry("user.two_factor_reset") as entry:
+        result = runner.invoke(args=["users", "reset-two-factor", "ada@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "1 session(s) ended" in result.output
+    assert entry[0].context == {"email": "ada@example.com", "sessions_ended": 1}
+    db.session.expire_all()
+    assert not user.two_factor_enabled
+    assert load_session_user(str(user.id), token) is None
+    again = runner.invoke(args=["users", "reset-two-factor", "ada@example.com"])
+    assert again.exit_code != 0
+    assert "has no two-factor sign-in to reset" in again.output
+    assert "no user" in runner.invoke(args=["users", "reset-two-factor", "x@example.com"]).output
