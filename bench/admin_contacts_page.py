@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DRAMATIQ_BROKER", "stub")
 
+from bench.support.signin import sign_in
 from mailapp import create_app
 from mailapp.access.audit import Actor
 from mailapp.access.projects import create_project
@@ -121,9 +122,7 @@ def main() -> None:
     }
     results = {}
     for slug, user_id in users.items():
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user_id)
+        client = sign_in(app, app.test_client(), user_id)
         results[slug] = {name: timed(client, page) for name, page in pages.items()}
         with app.app_context():
             key = contact_counts_key(project_ids[slug])

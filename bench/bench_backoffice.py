@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DRAMATIQ_BROKER", "stub")
 
+from bench.support.signin import sign_in
 from mailapp import create_app
 from mailapp.access.apikeys import create_api_key
 from mailapp.access.audit import Actor
@@ -347,9 +348,7 @@ def slowest_queries(app: Flask, client: Any, path: str) -> list[tuple[float, str
 
 
 def time_pages(app: Flask, user_id: int, found: dict[str, str]) -> dict[str, float | str]:
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+    client = sign_in(app, app.test_client(), user_id)
     results = {}
     for name, path in found.items():
         results[name] = timed(lambda path=path: client.get(path).status_code)
@@ -385,9 +384,7 @@ def time_launches(app: Flask, project_id: int, user_id: int) -> dict[str, float]
         )
         db.session.commit()
         confirm = count_audience(project_id, db.session.get(Campaign, ids[0]).audience)
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+    client = sign_in(app, app.test_client(), user_id)
     started = time.perf_counter()
     admin = client.post(f"/admin/campaign/launch/{ids[0]}", data={"confirm_count": confirm})
     admin_ms = (time.perf_counter() - started) * 1000

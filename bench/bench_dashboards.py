@@ -35,6 +35,7 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from bench.bench_tracking import fresh_database, seed_aggregates, services
+from bench.support.signin import sign_in
 from mailapp import create_app
 from mailapp.extensions import db
 from mailapp.insights.reports import project_dashboard
@@ -120,10 +121,7 @@ def main() -> None:
             upgrade()
             print("seeding aggregates worth 10,000,000 events ...", flush=True)
             project_id, user_id, segments = seed(database_url)
-            client = app.test_client()
-            with client.session_transaction() as session:
-                session["_user_id"] = str(user_id)
-                session["_fresh"] = True
+            client = sign_in(app, app.test_client(), user_id)
             six = "&".join(f"segment={s}" for s in segments[:6])
 
             def page(url: str) -> Callable[[], None]:

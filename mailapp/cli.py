@@ -16,6 +16,7 @@ from mailapp.access.apikeys import create_api_key
 from mailapp.access.audit import Actor
 from mailapp.access.project_settings import SETTING_HELP, sending_settings, update_sending_settings
 from mailapp.access.projects import create_project, get_project_by_slug
+from mailapp.access.two_factor import reset_two_factor
 from mailapp.access.users import create_user, generate_password, get_user_by_email
 from mailapp.errors import ServiceError
 from mailapp.extensions import db, get_redis
@@ -80,6 +81,20 @@ def create_user_command(
     except ServiceError as exc:
         raise _fail(exc) from None
     click.echo(f"created user {user.email} ({role} in {project_slug})")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor_command(email: str) -> None:
+    """Remove a user's second factor (lost phone and recovery codes); ends their sessions."""
+    user = get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    try:
+        ended = reset_two_factor(user, actor=CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"two-factor sign-in removed for {user.email}; {ended} session(s) ended")
 
 
 @projects_cli.command("create")

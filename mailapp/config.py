@@ -47,6 +47,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "BASE_URL": _base_url(env.get("BASE_URL") or f"http://127.0.0.1:{port}"),
         "SMTP_URL": _smtp_url(env, production),
         "PORT": port,
+        # The back-office Outbox (the capture server's mail) exists only in development.
+        "DEV_OUTBOX": mode == "development",
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,105 +1,108 @@
-"""Who may log in, with throttling per account and per client address (Redis counters)."""
+"""Who may sign in: passwords checked at the same cost whether or not the account exists,
+behind the exponential backoff of `access.throttle` (a delay per account and address, never
+a lock anyone can put on someone else's account)."""
 
 from __future__ import annotations
 
-import hashlib
-import math
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from mailapp.access import throttle
 from mailapp.access.audit import Actor, record_audit
-from mailapp.access.users import get_user_by_email, verify_password
+from mailapp.access.users import get_user_by_email
 from mailapp.errors import NotFound
-from mailapp.extensions import db, get_redis
+from mailapp.extensions import db
 from mailapp.models import Membership, User
-from mailapp.models.base import utcnow
 
-ACCOUNT_LIMIT = 5  # failures per account within the window before it is locked
-IP_LIMIT = 20  # failures from one address within the window before it is locked
-WINDOW_SECONDS = 15 * 60  # counting window, and how long a lockout lasts
+PURPOSES = ("password", "code")  # the password step and the two-factor code step
 
 
 @dataclass(frozen=True)
 class LoginResult:
-    """A user when the login succeeded; otherwise how long logins stay refused (if locked)."""
+    """A user when the check passed; otherwise how long until trying again (if waiting)."""
 
     user: User | None
     retry_after: int | None = None
+    method: str = "password"  # how the person proved who they are, kept on the session
 
     @property
-    def locked(self) -> bool:
+    def delayed(self) -> bool:
         return self.retry_after is not None
 
     @property
-    def retry_minutes(self) -> int:
-        return max(1, math.ceil((self.retry_after or 0) / 60))
+    def retry_text(self) -> str:
+        """The wait in words: seconds under two minutes, minutes above."""
+        seconds = self.retry_after or 0
+        if seconds < 120:
+            return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return f"{-(-seconds // 60)} minutes"
 
 
-def _keys(kind: str, value: str) -> tuple[str, str]:
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
-    return f"login:fail:{kind}:{digest}", f"login:lock:{kind}:{digest}"
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Same method and cost as real hashes: an unknown address costs what a known one does.
+    return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
 
 
-def _locked_for(email: str, ip: str | None) -> int | None:
-    redis = get_redis()
-    waits = [redis.ttl(_keys("account", email)[1])]
-    if ip:
-        waits.append(redis.ttl(_keys("ip", ip)[1]))
-    longest = max(waits)
-    return longest if longest > 0 else None
-
-
-def _count_failure(kind: str, value: str, limit: int) -> bool:
-    """Count one failure; True when this failure engages the lock."""
-    counter, lock = _keys(kind, value)
-    redis = get_redis()
-    with redis.pipeline() as pipe:
-        # The window starts at the first failure: SET NX gives the counter its TTL, INCR keeps it.
-        pipe.set(counter, 0, ex=WINDOW_SECONDS, nx=True)
-        pipe.incr(counter)
-        _, failures = pipe.execute()
-    if failures >= limit:
-        redis.set(lock, 1, ex=WINDOW_SECONDS)
-        redis.delete(counter)
-        return True
-    return False
-
-
-def authenticate(email: str, password: str, *, ip: str | None = None) -> LoginResult:
-    """Log in an active user by email and password, unless the account or address is locked."""
-    retry_after = _locked_for(email, ip)
-    if retry_after is not None:
-        return LoginResult(None, retry_after)
+def authenticate(
+    email: str,
+    password: str,
+    *,
+    ip: str | None = None,
+    device: str | None = None,
+    now: float | None = None,
+) -> LoginResult:
+    """Check an email and password; an active user on success. Failures slow further tries."""
+    found = throttle.counters("password", email, ip, device=device)
+    wait = throttle.wait_seconds(found, now=now)
+    if wait:
+        return LoginResult(None, wait)
     user = get_user_by_email(email)
-    if user is not None and user.active and verify_password(user, password):
-        get_redis().delete(_keys("account", email)[0])
-        user.failed_logins = 0
-        user.last_login_at = utcnow()
-        db.session.commit()
+    matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    if user is not None and user.active and matches:
+        # The address's counter stays: it counts failures on other accounts too.
+        throttle.clear(c.key for c in found if c.rule is not throttle.ADDRESS)
         return LoginResult(user)
-    account_locked = _count_failure("account", email, ACCOUNT_LIMIT)
-    ip_locked = bool(ip) and _count_failure("ip", ip, IP_LIMIT)
-    if user is not None:
-        user.failed_logins += 1
-        if account_locked:
-            user.locked_until = utcnow() + timedelta(seconds=WINDOW_SECONDS)
-            record_audit(
-                Actor(label=user.email, user_id=user.id, ip=ip),
-                "user.locked",
-                project_id=None,
-                obj=user,
-                context={"failures": ACCOUNT_LIMIT, "minutes": WINDOW_SECONDS // 60},
-            )
-        db.session.commit()
-    if account_locked or ip_locked:
-        return LoginResult(None, WINDOW_SECONDS)
-    return LoginResult(None)
+    return record_failed_attempt(found, email, user, ip=ip, step="password", now=now)
 
 
-def unlock_member(project_id: int, membership_id: int, *, actor: Actor) -> User:
-    """Lift the login lockout of a member of the project before its window ends."""
+def record_failed_attempt(
+    found: list[throttle.Counter],
+    email: str,
+    user: User | None,
+    *,
+    ip: str | None,
+    step: str,
+    now: float | None = None,
+) -> LoginResult:
+    """Count a failure; once it makes someone wait, audit it (for known and unknown accounts
+    alike, so neither the answer nor its timing tells whether the account exists)."""
+    waits = throttle.record_failure(found, now=now)
+    if not waits:
+        return LoginResult(None)
+    label = email.strip().lower()[:200]
+    record_audit(
+        Actor(label=label, user_id=user.id if user else None, ip=ip),
+        "user.signin_delayed",
+        project_id=None,
+        obj=user,
+        context={
+            "email": label,
+            "step": step,
+            "waits": waits,
+            "attempts": throttle.attempts(found),
+        },
+    )
+    db.session.commit()
+    return LoginResult(None, max(waits.values()))
+
+
+def clear_signin_delay(project_id: int, membership_id: int, *, actor: Actor) -> User:
+    """Lift the account-wide sign-in delay of a member of the project before it runs out."""
     user = db.session.scalar(
         sa.select(User)
         .join(Membership, Membership.user_id == User.id)
@@ -107,9 +110,9 @@ def unlock_member(project_id: int, membership_id: int, *, actor: Actor) -> User:
     )
     if user is None:
         raise NotFound("no such member in this project")
-    get_redis().delete(*_keys("account", user.email))
-    user.failed_logins = 0
-    user.locked_until = None
+    throttle.clear(
+        key for purpose in PURPOSES for key in throttle.account_keys(purpose, user.email)
+    )
     record_audit(
         actor, "user.unlock", project_id=project_id, obj=user, context={"email": user.email}
     )

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from mailapp.access.audit import Actor, record_audit
 from mailapp.access.permissions import ROLE_PERMISSIONS
 from mailapp.access.projects import get_project_by_slug
+from mailapp.access.sessions import end_user_sessions
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Membership, Role, User
@@ -90,16 +91,24 @@ def create_user(
     return user
 
 
-def change_password(user: User, current: str, new: str, *, actor: Actor) -> None:
-    """Replace a user's password after checking the current one."""
+def change_password(
+    user: User, current: str, new: str, *, actor: Actor, keep_session: str | None = None
+) -> int:
+    """Replace a user's password after checking the current one; the person's other
+    sessions end (all but `keep_session`, the token of the browser making the change).
+    Returns how many sessions ended."""
     if not verify_password(user, current):
         raise ServiceError("the current password is wrong")
     if current == new:
         raise ServiceError("choose a password different from the current one")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    record_audit(actor, "user.password_change", project_id=None, obj=user)
+    ended = end_user_sessions(user.id, "password changed", keep_token=keep_session)
+    record_audit(
+        actor, "user.password_change", project_id=None, obj=user, context={"sessions_ended": ended}
+    )
     db.session.commit()
+    return ended
 
 
 def _membership(project_id: int, membership_id: int) -> Membership:
@@ -199,12 +208,19 @@ def change_role(
     _keep_an_owner(membership)
     previous = membership.role
     membership.role = role_value
+    # Signed in again, the person sees what the new role allows, nothing cached from the old.
+    ended = end_user_sessions(membership.user_id, "role changed")
     record_audit(
         actor,
         "membership.change_role",
         project_id=project_id,
         obj=membership,
-        context={"email": membership.user.email, "from": previous.value, "to": role_value.value},
+        context={
+            "email": membership.user.email,
+            "from": previous.value,
+            "to": role_value.value,
+            "sessions_ended": ended,
+        },
     )
     db.session.commit()
     return membership
@@ -258,12 +274,15 @@ def set_user_active(
     if not active:
         _keep_an_owner(membership)
     user.active = active
+    context: dict[str, object] = {"email": user.email}
+    if not active:
+        context["sessions_ended"] = end_user_sessions(user.id, "deactivated")
     record_audit(
         actor,
         "user.activate" if active else "user.deactivate",
         project_id=project_id,
         obj=user,
-        context={"email": user.email},
+        context=context,
     )
     db.session.commit()
     return user

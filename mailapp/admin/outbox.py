@@ -12,9 +12,11 @@ from email.message import EmailMessage
 from flask import Response, abort, current_app
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
+from flask_login import current_user
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
+from mailapp.admin.context import current_project
 from mailapp.errors import NotFound
 from mailapp.runtime.outbox import get_captured, list_captured, message_bodies, outbox_path
 
@@ -25,16 +27,16 @@ BODY_CSP = (
 
 
 class OutboxView(ProjectView):
-    # Shows mail of every project captured on this machine: owners and admins only.
-    permission = Permission.SENDERS_MANAGE
+    """The current project's captured mail (operators also see mail of no project); only
+    registered in development (DEV_OUTBOX), so elsewhere its URLs are a 404."""
 
-    def is_visible(self) -> bool:
-        return current_app.config["MAILAPP_ENV"] != "production"
+    permission = Permission.SENDERS_MANAGE
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
         folder = outbox_path(current_app.instance_path)
-        return self.render("admin/outbox.html", messages=list_captured(folder), folder=folder)
+        messages = list_captured(folder, current_project().id, unmapped=current_user.is_superuser)
+        return self.render("admin/outbox.html", messages=messages, folder=folder)
 
     @expose("/<key>/")
     def message(self, key: str) -> ResponseReturnValue:
@@ -58,6 +60,11 @@ class OutboxView(ProjectView):
 
     def _load(self, key: str) -> EmailMessage:
         try:
-            return get_captured(outbox_path(current_app.instance_path), key)
+            return get_captured(
+                outbox_path(current_app.instance_path),
+                key,
+                current_project().id,
+                unmapped=current_user.is_superuser,
+            )
         except NotFound:
             abort(404)

@@ -13,7 +13,7 @@ from wtforms import Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Optional
 
-from mailapp.access.login import unlock_member
+from mailapp.access.login import clear_signin_delay
 from mailapp.access.permissions import Permission
 from mailapp.access.users import change_role, invite_user, remove_member, set_user_active
 from mailapp.admin.base import ProjectModelView, int_ids
@@ -45,14 +45,14 @@ class MembershipAdmin(ProjectModelView):
         "role",
         "user.active",
         "user.last_login_at",
-        "user.locked_until",
+        "user.totp_enabled_at",
     ]
     column_labels = {
         "user.email": "Email",
         "user.name": "Name",
         "user.active": "Active",
         "user.last_login_at": "Last login",
-        "user.locked_until": "Sign-in locked until",
+        "user.totp_enabled_at": "Two-factor since",
     }
     column_searchable_list = ["user.email", "user.name"]
     column_filters = ["role", "user.active"]
@@ -145,11 +145,18 @@ class MembershipAdmin(ProjectModelView):
     def action_reactivate(self, ids: list[str]) -> None:
         self._set_active(ids, active=True)
 
-    @action("unlock", "Unlock sign-in", "Lift the sign-in lockout of the selected users?")
+    @action(
+        "unlock",
+        "Clear sign-in delay",
+        "Let the selected users try to sign in again at once (after many wrong passwords, "
+        "sign-in waits up to a minute between tries)?",
+    )
     def action_unlock(self, ids: list[str]) -> None:
         for membership_id in int_ids(ids):
             try:
-                user = unlock_member(current_project().id, membership_id, actor=current_actor())
+                user = clear_signin_delay(
+                    current_project().id, membership_id, actor=current_actor()
+                )
             except ServiceError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")

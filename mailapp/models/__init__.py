@@ -13,6 +13,7 @@ from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
 from mailapp.models.message_log import MessageAttempt, MessageStat, MessageTag
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
+from mailapp.models.signin import RecoveryCode, UserSession
 from mailapp.models.stats import CampaignBreakdown, HourlyStat
 from mailapp.models.suppression import Suppression, SuppressionReason
 from mailapp.models.template import Asset, Template, TemplateKind, TemplateVersion, VersionStatus
@@ -69,6 +70,7 @@ __all__ = [
     "OptIn",
     "Project",
     "ProviderEvent",
+    "RecoveryCode",
     "Role",
     "ScheduleMode",
     "Segment",
@@ -80,6 +82,7 @@ __all__ = [
     "TemplateKind",
     "TemplateVersion",
     "User",
+    "UserSession",
     "VersionStatus",
     "WebhookAttempt",
     "WebhookEndpoint",

@@ -38,6 +38,8 @@ class Project(TimestampMixin, Base):
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
     # Emergency stop: while set, nothing of this project is dispatched.
     sending_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by an owner: every member signs in with a second factor (enrolling at sign-in).
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     account: Mapped[Account] = relationship(back_populates="projects")
 

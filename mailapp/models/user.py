@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mailapp.models.account import Project
 from mailapp.models.base import (
     Base,
+    EncryptedText,
     JSONType,
     ProjectScoped,
     TimestampMixin,
@@ -38,12 +39,15 @@ class User(UserMixin, TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Operators of the installation: may create projects and see every project.
     is_superuser: Mapped[bool] = mapped_column(default=False)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An IANA zone the back office shows times in for this person; None: the project's.
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret encrypted at rest, when it was
+    # turned on, and the last time step used, so one code cannot be replayed.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -52,6 +56,10 @@ class User(UserMixin, TimestampMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def __str__(self) -> str:
         return self.email

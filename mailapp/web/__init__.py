@@ -18,11 +18,22 @@ def init_app(app: Flask) -> None:
         health,
         subscribe,
         tracking,
+        two_factor,
         unsubscribe,
         webhooks,
     )
 
-    for module in (health, auth, api, tracking, unsubscribe, subscribe, assets, webhooks):
+    for module in (
+        health,
+        auth,
+        two_factor,
+        api,
+        tracking,
+        unsubscribe,
+        subscribe,
+        assets,
+        webhooks,
+    ):
         app.register_blueprint(module.bp)
 
     from mailapp.web import browser_view

@@ -71,7 +71,6 @@ def test_authenticate_checks_password_and_active_flag(app):
         "a@example.com", PASSWORD, role="owner", project_slug="acme", actor=TEST_ACTOR
     )
     assert authenticate("a@example.com", PASSWORD).user == user
-    assert user.last_login_at is not None
     assert authenticate("a@example.com", PASSWORD + "x").user is None
     user.active = False
     db.session.commit()

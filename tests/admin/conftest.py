@@ -14,10 +14,21 @@ TOKEN = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def login(client: FlaskClient, user: User) -> FlaskClient:
-    """Start a Flask-Login session for the user without going through the form."""
+    """Start a server-side session for the user without going through the form."""
+    from mailapp.access.audit import Actor
+    from mailapp.access.sessions import SESSION_KEY, start_session
+
+    token = start_session(
+        user,
+        method="password+totp" if user.two_factor_enabled else "password",
+        ip="127.0.0.1",
+        user_agent="test client",
+        actor=Actor(label=user.email, user_id=user.id),
+    )
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[SESSION_KEY] = token
     return client
 
 

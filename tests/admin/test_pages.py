@@ -1,11 +1,6 @@
-"""Dashboard, project switcher, Roles page and the Outbox."""
+"""Dashboard, project switcher and Roles page (the Outbox: test_outbox.py)."""
 
 from __future__ import annotations
-
-import mailbox
-from pathlib import Path
-
-import sqlalchemy as sa
 
 from mailapp.access.audit import Actor
 from mailapp.access.permissions import ROLE_PERMISSIONS
@@ -81,44 +76,6 @@ def test_roles_page_renders_the_permission_table(app, client):
         for permission in permissions:
             cell = f'data-role="{role.value}" data-permission="{permission.value}">&#10003;'
             assert cell in page
-
-
-def capture(instance: Path, html: str) -> str:
-    instance.mkdir(parents=True, exist_ok=True)
-    box = mailbox.Maildir(instance / "outbox", create=True)
-    message = (
-        "X-Captured-At: Sun, 22 Nov 2026 10:00:00 -0000\r\n"
-        "X-Captured-Mail-From: news@acme.example\r\n"
-        "X-Captured-Rcpt-To: ada@example.org\r\n"
-        "From: news@acme.example\r\nTo: ada@example.org\r\nSubject: Hello Ada\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
-    )
-    return box.add(message.encode())
-
-
-def test_outbox_lists_captured_mail_and_sandboxes_its_html(app, client):
-    project = make_project("acme")
-    login(client, make_user(project, "owner"))
-    key = capture(Path(app.instance_path), "<p>Hi</p><script>alert(1)</script>")
-    listing = client.get("/admin/outbox/").data.decode()
-    assert "Hello Ada" in listing
-    assert "ada@example.org" in listing
-    page = client.get(f"/admin/outbox/{key}/").data.decode()
-    assert f'<iframe sandbox="" src="/admin/outbox/{key}/body"' in page
-    body = client.get(f"/admin/outbox/{key}/body")
-    assert body.status_code == 200
-    assert "script-src" not in body.headers["Content-Security-Policy"]
-    assert body.headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert "sandbox" in body.headers["Content-Security-Policy"]
-    assert client.get("/admin/outbox/../../etc/passwd/body").status_code == 404
-    assert client.get("/admin/outbox/no-such-key/body").status_code == 404
-
-
-def test_outbox_is_for_owners_and_admins_only(app, client):
-    project = make_project("acme")
-    login(client, make_user(project, "marketer"))
-    assert client.get("/admin/outbox/").status_code == 403
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 1
 
 
 def test_dashboard_counts_are_cached_for_a_minute(app, client):

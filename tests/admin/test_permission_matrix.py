@@ -23,6 +23,12 @@ LOGIN_ONLY = {
     "admin.switch_project",
     "admin.static",
     "account.index",
+    # Each person's own sign-in security (tests/security/test_auth_sessions.py).
+    "account_security.index",
+    "account_security.enable",
+    "account_security.recovery_codes",
+    "account_security.disable",
+    "account_security.logout_everywhere",
     "api_docs.index",
     "api_docs.asset",
 }

@@ -16,6 +16,8 @@ NOT_TENANT_OWNED = {
     "users": "a person may belong to several projects",
     "audit_log": "installation-wide actions have no project",
     "inbound_messages": "a stray bounce maps to no project",
+    "user_sessions": "a person's sign-in, across their projects",
+    "recovery_codes": "a person's two-factor codes, across their projects",
 }
 
 
