@@ -16,13 +16,13 @@ from mailapp.feedback.returns.codes import (
     DELAY,
     ENHANCED_RE,
     HARD,
-    HARD_TEXT,
     SOFT,
-    SOFT_TEXT,
     UNKNOWN,
-    classify,
+    Verdict,
     enhanced_code,
+    judge,
 )
+from mailapp.feedback.returns.reasons import reason_in_text
 
 ADDRESS_RE = re.compile(r"[\w.+=!#$%&'*/?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -47,6 +47,8 @@ class Recipient:
     diagnostic: str | None = None
     action: str | None = None
     original: str | None = None
+    reason: str | None = None  # a BounceReason value
+    final: str | None = None  # the DSN's Final-Recipient, where it differs
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class Report:
     # The message we sent, as quoted by the report (headers at least), when there is one.
     original: email.message.Message | None = None
     feedback: dict[str, str] = field(default_factory=dict)
+    # The reason when no recipient carries one (a report that named no address).
+    reason: str | None = None
+
+    @property
+    def main_reason(self) -> str | None:
+        """The reason of the first failed recipient, or of the report as a whole."""
+        return next((r.reason for r in self.failed() if r.reason), self.reason)
 
     @property
     def status(self) -> str | None:
@@ -115,44 +124,81 @@ def unfold(value: str | None) -> str | None:
 
 
 def parse_dsn(msg: email.message.Message) -> Report | None:
-    parts = [
-        p
+    """The recipients of an RFC 3464 report (or of DSN fields quoted in its text)."""
+    blocks = [
+        block
         for p in top_parts(msg)
         if p.get_content_type() in ("message/delivery-status", "message/global-delivery-status")
+        for block in _field_blocks(p)
     ]
-    if not parts:
-        return None
-    recipients = []
     human = own_text(body_text(msg))
-    for part in parts:
-        for block in _field_blocks(part):
-            final = _address_field(block.get("Final-Recipient"))
-            original = _address_field(block.get("Original-Recipient"))
-            if not (final or original):
-                continue
-            status = unfold(block.get("Status"))
-            diagnostic = unfold(block.get("Diagnostic-Code"))
-            action = unfold(block.get("Action"))
-            classification = classify(status, f"{status or ''} {diagnostic or ''}", action)
-            if classification is None:
-                continue
-            if classification == UNKNOWN:
-                words = diagnostic_in(context_of(human, original or final or ""))
-                classification = classify(status, words, action) or UNKNOWN
-                diagnostic = diagnostic or words
-            recipients.append(
-                Recipient(
-                    address=original or final or "",
-                    classification=classification,
-                    status=enhanced_code(status) or status,
-                    diagnostic=diagnostic,
-                    action=action,
-                    original=original,
-                )
-            )
+    if not blocks:
+        blocks = dsn_blocks_in_text(human)
+    recipients = [r for block in blocks if (r := dsn_recipient(block, human)) is not None]
     if not recipients:
         return None
     return Report(overall_kind(recipients), tuple(recipients), original_message(msg))
+
+
+def dsn_recipient(block: email.message.Message, human: str) -> Recipient | None:
+    """One per-recipient block of DSN fields; None for a delivered one or a non-recipient."""
+    final = _address_field(block.get("Final-Recipient"))
+    original = _address_field(block.get("Original-Recipient"))
+    if not (final or original):
+        return None
+    status = unfold(block.get("Status"))
+    diagnostic = unfold(block.get("Diagnostic-Code"))
+    action = unfold(block.get("Action"))
+    address = original or final or ""
+    verdict = judge(status, diagnostic, action)
+    if verdict is None:
+        return None
+    if verdict.reason in (None, "other") or not diagnostic:
+        # The report's own words about the address say what the fields do not.
+        words = diagnostic_in(context_of(human, address)) or diagnostic_in(
+            context_of(human, final or address)
+        )
+        better = judge(status, f"{diagnostic or ''} {words or ''}", action)
+        if better is not None and better.reason not in (None, "other"):
+            verdict: Verdict = better
+            diagnostic = diagnostic or words
+    return Recipient(
+        address=address,
+        classification=verdict.classification,
+        status=enhanced_code(status) or status,
+        diagnostic=diagnostic,
+        action=action,
+        original=original,
+        reason=verdict.reason,
+        final=final if final != address else None,
+    )
+
+
+DSN_FIELD_LINE = re.compile(
+    r"^(Final-Recipient|Original-Recipient|Action|Status|Diagnostic-Code|Remote-MTA"
+    r"|Last-Attempt-Date|Reporting-MTA)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def dsn_blocks_in_text(text: str) -> list[email.message.Message]:
+    """DSN fields pasted into a plain-text report (Amazon WorkMail's "Technical report")."""
+    if len(DSN_FIELD_LINE.findall(text)) < 2 or not re.search(
+        r"^Final-Recipient\s*:", text, re.IGNORECASE | re.MULTILINE
+    ):
+        return []
+    lines = [ln for ln in text.replace("\r\n", "\n").split("\n")]
+    blocks: list[list[str]] = []
+    for line in lines:
+        if DSN_FIELD_LINE.match(line):
+            if (line.lower().startswith("final-recipient") and (
+                not blocks or any(x.lower().startswith("final-recipient") for x in blocks[-1])
+            )) or not blocks:
+                blocks.append([])
+            blocks[-1].append(line.strip())
+        elif blocks and line[:1] in (" ", "\t") and blocks[-1]:
+            blocks[-1][-1] += " " + line.strip()
+    return [email.message_from_string("\n".join(b) + "\n\n") for b in blocks]
 
 
 def overall_kind(recipients: list[Recipient]) -> str:
@@ -164,20 +210,27 @@ def overall_kind(recipients: list[Recipient]) -> str:
 
 
 def parse_arf(msg: email.message.Message) -> Report | None:
+    """An RFC 5965 feedback report: the complained-about recipients and the feedback fields."""
     for part in top_parts(msg):
         if part.get_content_type() != "message/feedback-report":
             continue
         fields: dict[str, str] = {}
+        addresses: list[str] = []
         for block in _field_blocks(part):
             fields.update({k.lower(): unfold(v) or "" for k, v in block.items()})
+            addresses += [
+                a for v in block.get_all("Original-Rcpt-To", []) if (a := _address_field(v))
+            ]
         original = original_message(msg)
         if fields.get("feedback-type", "").lower() == "not-spam":
             return Report(UNKNOWN, (), original, fields)
-        address = _address_field(fields.get("original-rcpt-to"))
-        if address is None and original is not None:
-            address = _address_field(original.get("To"))
-        recipients = (Recipient(address, COMPLAINT, diagnostic=fields.get("feedback-type")),)
-        return Report(COMPLAINT, recipients if address else (), original, fields)
+        if not addresses and original is not None:
+            addresses = [a for a in [_address_field(original.get("To"))] if a]
+        kind = fields.get("feedback-type")
+        recipients = tuple(
+            Recipient(a, COMPLAINT, diagnostic=kind) for a in dict.fromkeys(addresses)
+        )
+        return Report(COMPLAINT, recipients, original, fields)
     return None
 
 
@@ -226,15 +279,17 @@ def context_of(text: str, address: str) -> str:
     return text if at == -1 else text[at : at + 800]
 
 
+def says_something(text: str) -> bool:
+    """Does a text carry a reply code or a reason?"""
+    return bool(ENHANCED_RE.search(text) or BASIC_RE.search(text) or reason_in_text(text))
+
+
 def diagnostic_in(text: str) -> str | None:
     """The SMTP reply or reason a non-standard bounce gives, kept as it is."""
     paragraph = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip(), maxsplit=1)[0]
-    if any(p.search(paragraph) for p in (ENHANCED_RE, BASIC_RE, HARD_TEXT, SOFT_TEXT)):
+    if says_something(paragraph):
         return unfold(paragraph)[:1000]
-    for pattern in (ENHANCED_RE, BASIC_RE, HARD_TEXT, SOFT_TEXT):
-        match = pattern.search(text)
-        if match:
-            start = text.rfind("\n", 0, match.start()) + 1
-            end = text.find("\n", match.end())
-            return unfold(text[start : end if end != -1 else None])[:1000]
+    for line in text.splitlines():
+        if says_something(line):
+            return unfold(line)[:1000]
     return None
