@@ -110,6 +110,8 @@ def main() -> None:
         stored = row.classification if row is not None else "crash"
         # An unsubscribe by mail is what sisimai files as feedback (opt-out).
         overall = "complaint" if stored == "unsubscribe" else VERDICT.get(stored, "not-a-failure")
+        if stored == bounces.UNKNOWN and report is not None and not report.failed():
+            overall = "not-a-failure"  # kept, names no failed address: nothing is applied
         rows = labels.get(name) or [{"recipient": "", "sisimai_reason": "", "hardbounce": ""}]
         for label in rows:
             address = label["recipient"].lower()

@@ -110,11 +110,12 @@ def judge(
     if found is not None:
         said, strong = found
         reason = said
-        # A vague text yields to a specific code; "User unknown" next to 5.2.1 is the
-        # boilerplate of servers whose code tells the real state: the mailbox is disabled.
-        if by_code is not None and by_code != said:
-            if not strong or (said == R.USER_UNKNOWN and by_code == R.MAILBOX_DISABLED):
-                reason = by_code
+        # A vague text ("mailbox unavailable") yields to a specific code.
+        if by_code is not None and by_code != said and not strong:
+            reason = by_code
+    if reason == R.HOST_UNKNOWN and (code or "").startswith("4."):
+        # A lookup that failed with a temporary code may work tomorrow: DNS, not the domain.
+        reason = R.NETWORK_ERROR
     if reason is None and code is not None and code.startswith("5.1.0"):
         # "Other address status", permanent: about the address, and nothing says otherwise.
         reason = R.USER_UNKNOWN

@@ -73,11 +73,13 @@ def parse_heuristic(msg: email.message.Message) -> Report:
     failed = permanent or _extra_failures(words)
     if not failed and not temporary:
         failed = set(failed_addresses(words, _own_addresses(msg)))
+    if not failed and not temporary and looks_like_bounce(msg):
+        failed = _sole_original_recipient(msg, words)
     delayed = temporary - failed
     failed = {_expanded_from(words, a) for a in failed}
     recipients = []
     for address in sorted(failed):
-        diagnostic = diagnostic_in(context_of(words, address)) or diagnostic_in(words)
+        diagnostic = diagnostic_in(context_of(words, address, failed)) or diagnostic_in(words)
         verdict = judge(None, diagnostic)
         recipients.append(
             Recipient(
@@ -100,6 +102,23 @@ def parse_heuristic(msg: email.message.Message) -> Report:
         if verdict is not None:
             return Report(verdict.classification, (), original, reason=verdict.reason)
     return Report(UNKNOWN, (), original)
+
+
+ORIGINAL_TO = re.compile(r"^\s*To:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _sole_original_recipient(msg: email.message.Message, words: str) -> set[str]:
+    """A bounce that names no address is about the one the returned original went to."""
+    original = original_message(msg)
+    if original is not None:
+        values = [str(v) for v in original.get_all("To", [])]
+    else:
+        # The original's headers quoted as text after the report's own words.
+        quoted = ORIGINAL_TO.search(body_text(msg)[len(words) :] or words)
+        values = [quoted[1]] if quoted else []
+    addresses = {a for _, a in email.utils.getaddresses(values) if re.fullmatch(ADDRESS, a)}
+    addresses -= _own_addresses(msg)
+    return addresses if len(addresses) == 1 else set()
 
 
 def _own_addresses(msg: email.message.Message) -> set[str]:

@@ -34,6 +34,8 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
         _p(
             r"sender address rejected|after mail from|sender verify failed|domain of sender",
             r"mail from.{0,30}(rejected|refused|denied)|sender (domain|address) (must|does not|is)",
+            r"(don'?t|do not|not) have permission to (post|send)|my name was rejected|\bhelo\b",
+            r"access denied",
         ),
     ),
     (
@@ -73,6 +75,8 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
             r"mail ?box (not found|not present|does not exist)|user not (found|local|exist)",
             r"recipient (not found|unknown|does not exist)|no such person|illegal alias",
             r"not listed in (the )?(domino|public|address|directory)|invalid address",
+            r"(recipient|user|address)( name)? (is )?not recognized|no valid recipients",
+            r"(account|domain) (or (account|domain|address) )?may not exist",
         ),
     ),
     (
@@ -83,7 +87,7 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
             r"(?<![@\w.-])[a-z0-9-]+(\.[a-z0-9-]+)+ (does not exist|not found)",
             r"unrout(e)?able (mail )?domain|no (mx|mail exchanger|valid mx)|null mx|nxdomain",
             r"name service error|does not accept mail|domain is not reachable|invalid domain",
-            r"(unknown|non-?existent|bad) (domain|host)|domain or address",
+            r"(unknown|non-?existent|bad) (domain|host)|domain or address|no smtp service",
         ),
     ),
     (

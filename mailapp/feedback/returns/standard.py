@@ -7,7 +7,7 @@ import email
 import email.message
 import email.utils
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from mailapp.feedback.returns.codes import (
@@ -105,9 +105,34 @@ def original_message(msg: email.message.Message) -> email.message.Message | None
 def _field_blocks(part: email.message.Message) -> list[email.message.Message]:
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, email.message.Message)]
-    text = part.get_payload(decode=True) or b""
-    return [email.message_from_bytes(b) for b in re.split(rb"\r?\n\r?\n", text) if b.strip()]
+        blocks = [p for p in payload if isinstance(p, email.message.Message)]
+    else:
+        text = part.get_payload(decode=True) or b""
+        blocks = [email.message_from_bytes(b) for b in re.split(rb"\r?\n\r?\n", text) if b.strip()]
+    out = []
+    for block in blocks:
+        if len(block.get_all("Final-Recipient", [])) > 1:
+            # Recipients not parted by a blank line (AOL): one group per recipient.
+            out += split_fields([f"{k}: {v}" for k, v in block.items()])
+        else:
+            out.append(block)
+    return out
+
+
+def split_fields(lines: list[str]) -> list[email.message.Message]:
+    """DSN field lines grouped per recipient: a new group at each repeated recipient field."""
+    groups: list[list[str]] = []
+    for line in lines:
+        name = line.split(":", 1)[0].strip().lower()
+        names = {x.split(":", 1)[0].strip().lower() for x in groups[-1]} if groups else set()
+        if (
+            not groups
+            or (name == "final-recipient" and "final-recipient" in names)
+            or (name == "original-recipient" and names & {"final-recipient", "original-recipient"})
+        ):
+            groups.append([])
+        groups[-1].append(unfold(line) or "")
+    return [email.message_from_string("\n".join(g) + "\n\n") for g in groups]
 
 
 def _address_field(value: str | None) -> str | None:
@@ -134,13 +159,21 @@ def parse_dsn(msg: email.message.Message) -> Report | None:
     human = own_text(body_text(msg))
     if not blocks:
         blocks = dsn_blocks_in_text(human)
-    recipients = [r for block in blocks if (r := dsn_recipient(block, human)) is not None]
+    named = [
+        a
+        for b in blocks
+        for f in ("Final-Recipient", "Original-Recipient")
+        if (a := _address_field(b.get(f)))
+    ]
+    recipients = [r for block in blocks if (r := dsn_recipient(block, human, named)) is not None]
     if not recipients:
         return None
     return Report(overall_kind(recipients), tuple(recipients), original_message(msg))
 
 
-def dsn_recipient(block: email.message.Message, human: str) -> Recipient | None:
+def dsn_recipient(
+    block: email.message.Message, human: str, named: Iterable[str] = ()
+) -> Recipient | None:
     """One per-recipient block of DSN fields; None for a delivered one or a non-recipient."""
     final = _address_field(block.get("Final-Recipient"))
     original = _address_field(block.get("Original-Recipient"))
@@ -155,8 +188,8 @@ def dsn_recipient(block: email.message.Message, human: str) -> Recipient | None:
         return None
     if verdict.reason in (None, "other") or not diagnostic:
         # The report's own words about the address say what the fields do not.
-        words = diagnostic_in(context_of(human, address)) or diagnostic_in(
-            context_of(human, final or address)
+        words = diagnostic_in(context_of(human, address, named)) or diagnostic_in(
+            context_of(human, final or address, named)
         )
         better = judge(status, f"{diagnostic or ''} {words or ''}", action)
         if better is not None and better.reason not in (None, "other"):
@@ -187,18 +220,13 @@ def dsn_blocks_in_text(text: str) -> list[email.message.Message]:
         r"^Final-Recipient\s*:", text, re.IGNORECASE | re.MULTILINE
     ):
         return []
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n")]
-    blocks: list[list[str]] = []
-    for line in lines:
+    lines: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
         if DSN_FIELD_LINE.match(line):
-            if (line.lower().startswith("final-recipient") and (
-                not blocks or any(x.lower().startswith("final-recipient") for x in blocks[-1])
-            )) or not blocks:
-                blocks.append([])
-            blocks[-1].append(line.strip())
-        elif blocks and line[:1] in (" ", "\t") and blocks[-1]:
-            blocks[-1][-1] += " " + line.strip()
-    return [email.message_from_string("\n".join(b) + "\n\n") for b in blocks]
+            lines.append(line.strip())
+        elif lines and line[:1] in (" ", "\t") and line.strip():
+            lines[-1] += " " + line.strip()
+    return split_fields(lines)
 
 
 def overall_kind(recipients: list[Recipient]) -> str:
@@ -251,12 +279,23 @@ def body_text(msg: email.message.Message) -> str:
     """The report's own text parts, without any attached original message."""
     texts = []
     for part in top_parts(msg):
-        if part.get_content_maintype() == "text" and part.get_content_type() != (
-            "text/rfc822-headers"
-        ):
+        ctype = part.get_content_type()
+        # A multipart whose boundary never appears is read as the text it is.
+        broken = part.get_content_maintype() == "multipart" and not part.is_multipart()
+        if (part.get_content_maintype() == "text" and ctype != "text/rfc822-headers") or broken:
             payload = part.get_payload(decode=True) or b""
-            texts.append(payload.decode(part.get_content_charset() or "latin-1", "replace"))
+            texts.append(decode_text(payload, part.get_content_charset()))
     return "\n".join(texts)
+
+
+def decode_text(payload: bytes, charset: str | None) -> str:
+    """Bytes as text in their declared charset; an undeclared or unknown one never fails."""
+    if b"\x1b$B" in payload and (charset or "").lower() in ("", "us-ascii", "iso-2022-jp"):
+        charset = "iso-2022-jp"  # Japanese carriers often send JIS text without saying so
+    try:
+        return payload.decode(charset or "latin-1", "replace")
+    except LookupError:
+        return payload.decode("latin-1", "replace")
 
 
 # Where a report's own words end and the quoted original (whose addresses did not fail) begins.
@@ -273,10 +312,19 @@ def own_text(text: str) -> str:
     return text[: match.start()] if match else text
 
 
-def context_of(text: str, address: str) -> str:
-    """The words that follow an address in a report: where its reason is."""
-    at = text.lower().find(address.lower())
-    return text if at == -1 else text[at : at + 800]
+def context_of(text: str, address: str, others: Iterable[str] = ()) -> str:
+    """The words that follow an address in a report, up to the next of the others named."""
+    lowered = text.lower()
+    at = lowered.find(address.lower())
+    if at == -1:
+        return text
+    after = lowered[at : at + 800]
+    cuts = [
+        found
+        for other in others
+        if other.lower() != address.lower() and (found := after.find(other.lower(), 1)) > 0
+    ]
+    return text[at : at + (min(cuts) if cuts else 800)]
 
 
 def says_something(text: str) -> bool:
