@@ -154,9 +154,7 @@ def main() -> None:
     def pct(part: int, whole: int) -> str:
         return f"{100 * part / whole:5.1f}% ({part}/{whole})" if whole else "  n/a"
 
-    print(
-        f"messages: {len(files)}, stored: {kept}, crashes: {crashes}, exit codes: {dict(exits)}"
-    )
+    print(f"messages: {len(files)}, stored: {kept}, crashes: {crashes}, exit codes: {dict(exits)}")
     print(f"recipients found:  {pct(found, labelled)}")
     print(f"agreement:         {pct(agree, judged)}")
     print(f"hard precision:    {pct(true_hard, true_hard + false_hard)}")

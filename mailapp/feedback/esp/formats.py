@@ -71,7 +71,14 @@ def by_reason(status: Any, text: Any, fallback: str) -> str:
 
 
 def bounce_payload(status: Any, text: Any, **extra: Any) -> dict[str, Any]:
-    return {"status": str(status) if status else None, "diagnostic": text, **extra}
+    """The provider's code and text as given, and the reason they name (`bounce_reason`)."""
+    verdict = bounces.judge(str(status) if status else None, str(text or ""), "failed")
+    return {
+        "status": str(status) if status else None,
+        "diagnostic": text,
+        "bounce_reason": verdict.reason if verdict else None,
+        **extra,
+    }
 
 
 # --- Amazon SES (SNS notification; the SES event is JSON in "Message") ---------------------

@@ -82,7 +82,7 @@ def parse_message(raw: bytes) -> email.message.Message:
 
 def is_mail(msg: email.message.Message) -> bool:
     """Does a parsed input look like an e-mail message at all (headers we know)?"""
-    names = {str(k).strip().lower() for k in msg.keys() if HEADER_NAME.match(str(k).strip())}
+    names = {str(k).strip().lower() for k in msg if HEADER_NAME.match(str(k).strip())}
     return bool(names & MAIL_FIELDS)
 
 

@@ -24,6 +24,7 @@ COMPLAINT = "complaint"
 DELAY = "delay"
 AUTO_REPLY = "auto_reply"
 UNKNOWN = "unknown"
+NOT_MAIL = "not_mail"  # input that is not an e-mail message at all
 
 ENHANCED_RE = re.compile(r"(?<![\w.-])#?([245])\.([0-7])\.(\d{1,3})(?!\w|\.\d)")
 # A basic reply code, not a phone number or a version: "550 ", "550-5.1.1", end of line.

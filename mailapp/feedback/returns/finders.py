@@ -75,15 +75,11 @@ def _after_lead_in(lines: list[str]) -> list[str]:
             continue
         # The list follows: address-headed lines, until a paragraph that names none.
         seen_any = False
-        blank_run = 0
         for follow in lines[i + 1 : i + 16]:
             if not follow.strip():
-                blank_run += 1
-                if seen_any or blank_run > 2:
-                    if seen_any:
-                        break
+                if seen_any:
+                    break
                 continue
-            blank_run = 0
             if LEAD_IN.search(follow) or HEADER_LINE.match(follow):
                 if seen_any:
                     break

@@ -65,7 +65,8 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
             r"user ?unknown|unknown (user|recipient|local.?part|mail ?box|address|account|alias)",
             r"no such (user|mail ?box|recipient|address|account|person|local user|alias)",
             r"(user|recipient|mail ?box|address|account|addressee|e-?mail address|local.?part)"
-            r"( name)? (is )?(not found|unknown|not known|(does not|doesn'?t|not|no longer) exists?)",
+            r"( name)? (is )?(not found|unknown|not known"
+            r"|(does not|doesn'?t|not|no longer) exists?)",
             r"addressee unknown|doesn'?t have an? [\w.-]+ account|recipientnotfound",
             r"(invalid|not a valid|bad|unknown|nonexistent|non-existent) (recipient|mail ?box|user"
             r"|destination mail ?box|e-?mail address)",
@@ -144,7 +145,8 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
     (
         R.NETWORK_ERROR,
         _p(
-            r"connection (refused|reset|timed out|closed|lost|dropped)|timed? ?out|could not connect",
+            r"connection (refused|reset|timed out|closed|lost|dropped)|timed? ?out",
+            r"could not connect",
             r"unable to connect|no route to host|network (is )?unreachable|lost connection",
             r"dns (error|failure|lookup)|servfail|starttls|\btls\b|handshake|certificate",
         ),
@@ -173,7 +175,8 @@ WEAK: list[tuple[R, re.Pattern[str]]] = [
         _p(
             r"mail ?box unavailable|address rejected|recipient rejected|rejected recipient",
             r"does not like recipient|undeliverable address|may not exist",
-            r"(address|recipient|mail ?box|user).{0,30}(invalid|not valid|(could )?not (be )?found)",
+            r"(address|recipient|mail ?box|user).{0,30}"
+            r"(invalid|not valid|(could )?not (be )?found)",
         ),
     ),
 ]
