@@ -30,6 +30,14 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
         ),
     ),
     (
+        R.RELAY_DENIED,
+        _p(
+            r"relay(ing)? (access )?(denied|not permitted|not allowed|prohibited|refused)",
+            r"(not allowed|not permitted|unable|cannot|can'?t) (to )?relay|we do not relay",
+            r"no relaying|relay not|open relay",
+        ),
+    ),
+    (
         R.POLICY_BLOCKED,
         _p(
             r"sender address rejected|after mail from|sender verify failed|domain of sender",
@@ -108,14 +116,6 @@ STRONG: list[tuple[R, re.Pattern[str]]] = [
             r"\b(spf|dkim|dmarc|arc)\b|sender policy framework|unauthenticated (e-?)?mail",
             r"not authenticated|authentication (failed|failure|required|check)",
             r"5\.7\.(2[0-46-9]|[5-9]|12)\b",
-        ),
-    ),
-    (
-        R.RELAY_DENIED,
-        _p(
-            r"relay(ing)? (access )?(denied|not permitted|not allowed|prohibited|refused)",
-            r"(not allowed|not permitted|unable|cannot|can'?t) (to )?relay|we do not relay",
-            r"no relaying|relay not|open relay",
         ),
     ),
     (
