@@ -78,6 +78,8 @@ class Message(TimestampMixin, ProjectScoped, Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    # sha256 of the request a key was first used for: a replay must ask for the same.
+    request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     recipient: Mapped[str] = mapped_column(sa.String(320))
     contact_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL")

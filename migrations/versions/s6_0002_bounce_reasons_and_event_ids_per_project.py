@@ -1,4 +1,5 @@
-"""inbound_messages.reason: why mail came back; provider_events: ESP event ids unique per project
+"""inbound_messages.reason: why mail came back; provider_events: ESP event ids unique per
+project; messages.request_fingerprint: an Idempotency-Key replay must be the same request
 
 Revision ID: s6_0002
 Revises: s5_0004
@@ -15,6 +16,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('request_fingerprint', sa.String(length=64), nullable=True))
     with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason', sa.String(length=32), nullable=True))
     # One project posting an id first must not make another project's event a duplicate.
@@ -37,3 +40,5 @@ def downgrade():
         )
     with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
         batch_op.drop_column('reason')
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('request_fingerprint')

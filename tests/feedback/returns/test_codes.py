@@ -11,7 +11,8 @@ from mailapp.feedback.returns.codes import DELAY, HARD, SOFT, UNKNOWN, classify,
     ("status", "diagnostic", "action", "expected", "reason"),
     [
         # The reply's text beats the DSN's generic or summarising Status.
-        ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "failed", SOFT, "policy_blocked"),
+        ("5.1.1", "550 5.7.1 IP address blacklisted by recipient", "failed", SOFT,
+         "policy_blocked"),
         ("5.1.1", "550 5.1.1 RCP-P2 Refused due to recipient preferences", "failed", SOFT,
          "policy_blocked"),
         ("5.1.1", "552 sorry, mailbox a@b.example is full", "failed", SOFT, "mailbox_full"),
