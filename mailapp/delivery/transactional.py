@@ -3,7 +3,8 @@
 An Idempotency-Key makes a repeated request within 24 hours return the first Message and
 send nothing; the same key with a different request (another recipient, sender, template,
 content or data) is refused (`IdempotencyConflict`), never answered as if it had been sent.
-Hard bounces, complaints, erasures and manual entries on the suppression list always block; marketing unsubscribes block only when TRANSACTIONAL_UNSUBSCRIBES=respect.
+Hard bounces, complaints, erasures and manual entries on the suppression list always block;
+marketing unsubscribes block only when TRANSACTIONAL_UNSUBSCRIBES=respect.
 """
 
 from __future__ import annotations
