@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import Form
@@ -22,7 +23,8 @@ from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.feedback.esp.intake import create_inbound_webhook
 from mailapp.integrations.webhooks import EVENT_TYPES, retry_attempts, validate_url
-from mailapp.models import InboundWebhook, WebhookEndpoint
+from mailapp.models import InboundMessage, InboundWebhook, WebhookEndpoint
+from mailapp.models.bounce_reason import REASON_LABELS, reason_label
 
 MIN_SECRET_LENGTH = 16
 
@@ -143,19 +145,27 @@ class InboundMessageAdmin(ProjectModelView):
         "received_at",
         "source",
         "classification",
+        "reason",
         "status_code",
         "recipients",
         "delivery_id",
     ]
     column_details_list = [*column_list, "diagnostic", "raw"]
-    column_filters = ["classification", "source", "received_at", "status_code"]
+    column_filters = [
+        "classification",
+        FilterEqual(InboundMessage.reason, "Reason", options=list(REASON_LABELS.items())),
+        "source",
+        "received_at",
+        "status_code",
+    ]
     column_searchable_list = ["recipients"]
     column_sortable_list = ["received_at", "classification", "status_code"]
     column_default_sort = ("received_at", True)
     column_formatters = {
         "raw": lambda v, _c, m, _n: Markup('<a href="{}">view the raw message</a>').format(
             v.get_url(".raw_view", id=m.id)
-        )
+        ),
+        "reason": lambda _v, _c, m, _n: reason_label(m.reason) if m.reason else "",
     }
     endpoint_permissions = {"raw_view": Permission.CONTACTS_READ}
 

@@ -139,17 +139,19 @@ def project_settings(project_id: int) -> dict[str, Any]:
 def bounce_action(settings: dict[str, Any], kind: str, reason: str | None) -> BounceAction:
     """What the project's rules make a bounce of this reason do to its address.
 
-    A bounce without a known reason (from before reasons, or an ESP's verdict on a reply
-    that says nothing) keeps the plain rule: hard suppresses, soft counts.
+    A hard bounce whose reason is not known (an ESP's verdict on a reply that says nothing,
+    events from before reasons) suppresses as hard bounces always did; a soft one follows
+    the rule for "other". A soft verdict never suppresses for a hard reason (an ESP's
+    "blocked" event quoting "user unknown" is still a block).
     """
     unsure = not reason or reason == BounceReason.OTHER
-    # A "soft" verdict never suppresses at once for a hard reason (an ESP's "blocked" event
-    # that quotes "user unknown" is still a block).
+    if kind == bounces.HARD and unsure:
+        return BounceAction.SUPPRESS
     if unsure or (kind == bounces.SOFT and reason in HARD_REASONS):
-        return BounceAction.SUPPRESS if kind == bounces.HARD else BounceAction.COUNT
+        reason = BounceReason.OTHER
     rules = {**DEFAULT_BOUNCE_ACTIONS, **(settings.get("bounce_actions") or {})}
     try:
-        return BounceAction(rules.get(reason, BounceAction.COUNT))
+        return BounceAction(rules.get(str(reason), BounceAction.COUNT))
     except ValueError:
         return BounceAction.COUNT
 

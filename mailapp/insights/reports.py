@@ -4,9 +4,9 @@ Figures follow the one definition in `insights.metrics` (sent, delivered, human 
 machine opens and clicks). Counts come from `DailyStat`, unique opens and clicks from
 `CampaignEngagement`, clicks per link from `LinkStat`, the first 48 hours from
 `HourlyStat`, domains, clients and devices from `CampaignBreakdown`, the outbox's states
-from the campaign's `Delivery` rows. The one raw-event read is the top bounce codes: a
-campaign's bounces only, through the (project, campaign, type) index, at most
-BOUNCE_SAMPLE of them.
+from the campaign's `Delivery` rows. The one raw-event read is the bounces (top codes and
+the breakdown by reason, hard and soft): a campaign's bounces only, through the (project,
+campaign, type) index, at most BOUNCE_SAMPLE of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from mailapp.errors import NotFound
 from mailapp.extensions import db
+from mailapp.feedback.returns.codes import judge
 from mailapp.insights.clickmap import RecipientCopy, recipient_copy
 from mailapp.insights.metrics import (
     Metrics,
@@ -40,6 +41,7 @@ from mailapp.models import (
     LinkStat,
 )
 from mailapp.models.base import utcnow
+from mailapp.models.bounce_reason import BounceReason, reason_label
 
 BOUNCE_TYPES = (EventType.BOUNCE_HARD, EventType.BOUNCE_SOFT)
 BOUNCE_SAMPLE = 50_000  # bounces read for the top codes; more is noise for a top-10
@@ -56,6 +58,20 @@ class LinkClicks:
 
 
 @dataclass
+class ReasonCount:
+    """Bounces of one reason: the marketer's name for it, hard and soft counts."""
+
+    reason: str
+    label: str
+    hard: int = 0
+    soft: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.hard + self.soft
+
+
+@dataclass
 class CampaignReport:
     campaign: Campaign
     outcomes: dict[str, int]  # delivery status -> rows
@@ -64,6 +80,7 @@ class CampaignReport:
     links: list[LinkClicks]
     timeline: Timeline
     bounce_codes: list[tuple[str, int]] = field(default_factory=list)
+    bounce_reasons: list[ReasonCount] = field(default_factory=list)  # most bounces first
     # (value, counts by type "sent", "open", ...), busiest first
     domains: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     clients: list[tuple[str, int]] = field(default_factory=list)  # opens per mail client
@@ -94,6 +111,7 @@ def campaign_report(
         )
     )
     domains, clients, devices = _breakdowns(project_id, campaign_id)
+    bounce_codes, bounce_reasons = _bounces(project_id, campaign_id)
     return CampaignReport(
         campaign=campaign,
         outcomes={str(k): v for k, v in outcomes},
@@ -101,7 +119,8 @@ def campaign_report(
         machine_only_opens=machine_only or 0,
         links=_links(project_id, campaign_id),
         timeline=campaign_timeline(project_id, campaign_id, campaign.launched_at, now=now),
-        bounce_codes=_bounce_codes(project_id, campaign_id),
+        bounce_codes=bounce_codes,
+        bounce_reasons=bounce_reasons,
         domains=domains,
         clients=clients,
         devices=devices,
@@ -125,9 +144,10 @@ def _links(project_id: int, campaign_id: int) -> list[LinkClicks]:
     return [LinkClicks(*row) for row in rows]
 
 
-def _bounce_codes(project_id: int, campaign_id: int) -> list[tuple[str, int]]:
-    rows = db.session.scalars(
-        sa.select(Event.payload)
+def _bounces(project_id: int, campaign_id: int) -> tuple[list[tuple[str, int]], list[ReasonCount]]:
+    """The top bounce codes, and every bounce reason with its hard and soft counts."""
+    rows = db.session.execute(
+        sa.select(Event.type, Event.payload)
         .where(
             Event.project_id == project_id,
             Event.campaign_id == campaign_id,
@@ -136,11 +156,30 @@ def _bounce_codes(project_id: int, campaign_id: int) -> list[tuple[str, int]]:
         .limit(BOUNCE_SAMPLE)
     )
     codes: Counter[str] = Counter()
-    for payload in rows:
+    reasons: dict[str, ReasonCount] = {}
+    for type_, payload in rows:
         payload = payload or {}
         code = payload.get("enhanced_code") or payload.get("status") or payload.get("code")
         codes[str(code) if code else "unknown"] += 1
-    return codes.most_common(TOP)
+        reason = bounce_reason_of(payload)
+        entry = reasons.setdefault(reason, ReasonCount(reason, reason_label(reason)))
+        if type_ == EventType.BOUNCE_HARD:
+            entry.hard += 1
+        else:
+            entry.soft += 1
+    by_reason = sorted(reasons.values(), key=lambda r: (-r.total, r.label))
+    return codes.most_common(TOP), by_reason
+
+
+def bounce_reason_of(payload: dict) -> str:
+    """The reason a bounce event was filed under; for older events and refusals during the
+    SMTP conversation, read from the code and reply they kept."""
+    if payload.get("bounce_reason"):
+        return str(payload["bounce_reason"])
+    status = payload.get("enhanced_code") or payload.get("status")
+    text = payload.get("diagnostic") or payload.get("reply") or ""
+    verdict = judge(str(status) if status else None, str(text), "failed")
+    return verdict.reason if verdict and verdict.reason else BounceReason.OTHER.value
 
 
 def _breakdowns(

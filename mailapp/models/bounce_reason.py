@@ -80,6 +80,13 @@ DEFAULT_BOUNCE_ACTIONS: dict[str, str] = {
 }
 
 
+ACTION_LABELS: dict[str, str] = {
+    BounceAction.SUPPRESS: "Suppress the address at once",
+    BounceAction.COUNT: "Count toward the soft-bounce limit",
+    BounceAction.RECORD: "Record only (never suppress)",
+}
+
+
 def reason_label(reason: str | None) -> str:
     """The marketer's name of a stored reason (an unknown or missing one reads as 'Other')."""
     return REASON_LABELS.get(reason or "", REASON_LABELS[BounceReason.OTHER])
