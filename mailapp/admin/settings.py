@@ -20,7 +20,7 @@ from mailapp.access.validation import InvalidSettings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.extensions import db
-from mailapp.models.bounce_reason import ACTION_LABELS, HARD_REASONS, REASON_LABELS
+from mailapp.models.bounce_reason import ACTION_LABELS, HARD_REASONS, REASON_LABELS, BounceReason
 
 TRACKING_LABELS = {
     "full": "Full: opens and clicks per contact",
@@ -63,6 +63,13 @@ def _posted_changes() -> dict[str, object]:
         if f"{BOUNCE_PREFIX}{reason}" in request.form:
             changes[f"{BOUNCE_PREFIX}{reason}"] = request.form[f"{BOUNCE_PREFIX}{reason}"]
     return changes
+
+
+def _kind(reason: str) -> str:
+    if reason in HARD_REASONS:
+        return "Hard"
+    # An unknown reason is hard only when a provider says the bounce was permanent.
+    return "Hard or soft" if reason == BounceReason.OTHER else "Soft"
 
 
 class SendingRulesView(ProjectView):

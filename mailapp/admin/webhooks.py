@@ -136,6 +136,18 @@ def endpoint_url(webhook: InboundWebhook) -> str:
     return f"{current_app.config['BASE_URL']}/webhooks/{webhook.provider.value}/{webhook.token}"
 
 
+CLASS_LABELS = {
+    "bounce_hard": "Hard bounce",
+    "bounce_soft": "Soft bounce",
+    "complaint": "Complaint",
+    "delay": "Delayed (still trying)",
+    "auto_reply": "Auto-reply",
+    "unsubscribe": "Unsubscribe",
+    "unknown": "Unknown",
+    "not_mail": "Not an e-mail",
+}
+
+
 class InboundMessageAdmin(ProjectModelView):
     """Returned mail as received (read-only), with the classification it got."""
 
@@ -166,6 +178,9 @@ class InboundMessageAdmin(ProjectModelView):
             v.get_url(".raw_view", id=m.id)
         ),
         "reason": lambda _v, _c, m, _n: reason_label(m.reason) if m.reason else "",
+        "classification": lambda _v, _c, m, _n: CLASS_LABELS.get(
+            m.classification, m.classification
+        ),
     }
     endpoint_permissions = {"raw_view": Permission.CONTACTS_READ}
 

@@ -81,9 +81,9 @@ DEFAULT_BOUNCE_ACTIONS: dict[str, str] = {
 
 
 ACTION_LABELS: dict[str, str] = {
-    BounceAction.SUPPRESS: "Suppress the address at once",
-    BounceAction.COUNT: "Count toward the soft-bounce limit",
-    BounceAction.RECORD: "Record only (never suppress)",
+    BounceAction.SUPPRESS: "Suppress at once",
+    BounceAction.COUNT: "Count as a soft bounce",
+    BounceAction.RECORD: "Record only, never suppress",
 }
 
 

@@ -69,8 +69,8 @@ def test_the_report_page_and_csv_show_reasons_with_the_projects_rule(app, client
     assert 'id="bounce-reasons"' in page
     row = page[page.index('data-reason="mailbox_full"') :].split("</tr>", 1)[0]
     assert "Mailbox full" in row
-    assert "Record only (never suppress)" in row
+    assert "Record only, never suppress" in row
     row = page[page.index('data-reason="user_unknown"') :].split("</tr>", 1)[0]
-    assert "Suppress the address at once" in row
+    assert "Suppress at once" in row
     csv = client.get(f"/admin/analytics/campaign/{campaign.id}/report.csv").get_data(as_text=True)
     assert "bounce_reason,user_unknown,3," in csv

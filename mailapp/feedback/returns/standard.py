@@ -198,7 +198,8 @@ def dsn_recipient(
     return Recipient(
         address=address,
         classification=verdict.classification,
-        status=enhanced_code(status) or status,
+        # The remote server's own code (in its reply) over the reporting MTA's summary.
+        status=enhanced_code(diagnostic) or enhanced_code(status) or status,
         diagnostic=diagnostic,
         action=action,
         original=original,
