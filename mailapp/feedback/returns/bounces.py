@@ -38,11 +38,11 @@ from mailapp.feedback.returns.notifications import parse_ses_notification
 from mailapp.feedback.returns.standard import (
     Recipient,
     Report,
-    body_text,
     is_auto_reply,
     parse_arf,
     parse_dsn,
 )
+from mailapp.feedback.returns.text import body_text
 
 __all__ = [
     "AUTO_REPLY",

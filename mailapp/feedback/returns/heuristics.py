@@ -23,13 +23,10 @@ from mailapp.feedback.returns.standard import (
     DAEMON_FROM,
     Recipient,
     Report,
-    body_text,
-    context_of,
-    diagnostic_in,
     original_message,
     overall_kind,
-    own_text,
 )
+from mailapp.feedback.returns.text import body_text, context_of, diagnostic_in, own_text
 
 log = logging.getLogger(__name__)
 BOUNCE_SUBJECT = re.compile(

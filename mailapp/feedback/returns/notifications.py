@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from mailapp.feedback.returns.codes import COMPLAINT, HARD, SOFT, UNKNOWN, judge
-from mailapp.feedback.returns.standard import Recipient, Report, body_text, overall_kind
+from mailapp.feedback.returns.standard import Recipient, Report, overall_kind
+from mailapp.feedback.returns.text import body_text
 
 FOLD = re.compile(r"!\r?\n ")
 
