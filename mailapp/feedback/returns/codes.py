@@ -65,6 +65,8 @@ CODE_REASONS: dict[str, R] = {
     **{f"7.{n}": R.AUTH_FAILURE for n in (20, 21, 22, 23, 24, 26, 29)},
     "7.28": R.RATE_LIMITED,
 }
+# Codes about the sender's address (bad syntax, unknown domain), never the recipient's.
+SENDER_DETAILS = frozenset({"1.7", "1.8"})
 # Codes that only say "something failed": their text decides.
 GENERIC_DETAILS = frozenset({"0.0", "1.0", "2.0", "3.0", "4.0", "6.0", "7.0"})
 # Basic SMTP replies (RFC 5321) that name a reason on their own.
@@ -114,6 +116,9 @@ def judge(
         # A vague text ("mailbox unavailable") yields to a specific code.
         if by_code is not None and by_code != said and not strong:
             reason = by_code
+    if code is not None and code.split(".", 1)[1] in SENDER_DETAILS:
+        # X.1.7 / X.1.8: our sender's address or domain is refused, whatever the words.
+        reason = R.POLICY_BLOCKED
     if reason == R.HOST_UNKNOWN and (code or "").startswith("4."):
         # A lookup that failed with a temporary code may work tomorrow: DNS, not the domain.
         reason = R.NETWORK_ERROR

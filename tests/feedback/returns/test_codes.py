@@ -37,6 +37,7 @@ from mailapp.feedback.returns.codes import DELAY, HARD, SOFT, UNKNOWN, classify,
         # About our sender, not the recipient's address.
         ("5.1.8", "553 5.1.8 <news@shop.example>: Sender address rejected: Domain not found",
          "failed", SOFT, "policy_blocked"),
+        (None, "550 5.1.7 Invalid address", None, SOFT, "policy_blocked"),
         (None, "SMTP error from remote mail server after MAIL FROM:<x@shop.example>: 550 no",
          None, SOFT, "policy_blocked"),
         ("5.7.26", "550 5.7.26 This mail has been blocked because the sender is unauthenticated "
