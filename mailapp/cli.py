@@ -26,6 +26,7 @@ from mailapp.seed import DEMO_SLUG, seed_demo
 
 CLI_ACTOR = Actor.system("cli")
 EX_TEMPFAIL = 75  # sysexits.h: MTAs defer the delivery and retry
+EX_DATAERR = 65  # sysexits.h: the input was bad; MTAs return it, never retry
 
 users_cli = AppGroup("users", help="Back-office users.")
 projects_cli = AppGroup("projects", help="Projects (tenants).")
@@ -202,6 +203,7 @@ def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None)
     """Ingest one message on stdin (MTA pipe), or a Maildir's unread messages, or an mbox."""
     from mailapp.feedback.inbound import ingest_message
     from mailapp.feedback.mailboxes import ingest_maildir, ingest_mbox
+    from mailapp.feedback.returns.codes import NOT_MAIL
 
     if maildir and mbox:
         raise click.UsageError("give --maildir or --mbox, not both")
@@ -212,17 +214,24 @@ def bounces_ingest(maildir: str | None, mbox: str | None, recipient: str | None)
     else:
         raw = sys.stdin.buffer.read()
         if not raw.strip():
-            raise click.ClickException("no message on standard input")
+            click.echo("Error: no message on standard input", err=True)
+            sys.exit(EX_DATAERR)
         envelope = recipient or os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")
         try:
             inbound = ingest_message(
                 raw, source="pipe", actor=CLI_ACTOR, envelope_recipient=envelope
             )
         except Exception:
-            # EX_TEMPFAIL: the MTA keeps the message and pipes it again later, never loses it.
+            # Reading never fails (any message is kept, unknown if need be): this is the
+            # database or another outage. EX_TEMPFAIL: the MTA keeps the message and retries.
             current_app.logger.exception("could not ingest the message; asking the MTA to retry")
             sys.exit(EX_TEMPFAIL)
-        click.echo(f"inbound message {inbound.id}: {inbound.classification}")
+        if inbound.classification == NOT_MAIL:
+            # Kept for an operator, but refused for good: retrying would not make it mail.
+            click.echo(f"inbound message {inbound.id}: not an e-mail message", err=True)
+            sys.exit(EX_DATAERR)
+        shown = f"{inbound.classification} ({inbound.reason})" if inbound.reason else ""
+        click.echo(f"inbound message {inbound.id}: {shown or inbound.classification}")
 
 
 @bounces_cli.command("poll")

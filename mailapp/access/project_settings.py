@@ -17,6 +17,7 @@ from mailapp.access.projects import DEFAULT_SETTINGS
 from mailapp.access.validation import FieldChecker
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Project
+from mailapp.models.bounce_reason import DEFAULT_BOUNCE_ACTIONS, BounceAction
 
 TRACKING_MODES = ("full", "anonymous", "off")
 
@@ -41,7 +42,12 @@ SETTING_HELP: Mapping[str, str] = {
     "(reports keep their totals). Default: 400.",
     "allow_self_approval": "Let the author of a template draft publish it; off means a "
     "second person with the publish permission must review it. Default: off.",
+    "bounce_actions": "What a bounce does to the address, per reason: suppress it at once, "
+    "count it toward the soft-bounce limit, or only record it. Default: addresses that do not "
+    "exist are suppressed; blocks, spam filters, throttling and authentication failures (about "
+    "the sender, not the address) are only recorded; the rest count.",
 }
+BOUNCE_PREFIX = "bounce_actions."
 
 INTEGER_RANGES: Mapping[str, tuple[int, int, bool]] = {
     # field: (lowest, highest, may be empty)
@@ -58,7 +64,10 @@ QUIET_PARTS = ("quiet_hours_start", "quiet_hours_end")
 def sending_settings(project: Project) -> dict[str, Any]:
     """Every enforced setting of a project, with the default where none was set."""
     stored = project.settings or {}
-    return {key: stored.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    values = {key: stored.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    # A reason added after the project chose its rules gets its default.
+    values["bounce_actions"] = {**DEFAULT_BOUNCE_ACTIONS, **(values["bounce_actions"] or {})}
+    return values
 
 
 def update_sending_settings(
@@ -80,10 +89,17 @@ def update_sending_settings(
     changed = {
         key: {"old": current[key], "new": value}
         for key, value in wanted.items()
-        if current[key] != value
+        if current[key] != value and key != "bounce_actions"
     }
+    # Per reason, so the audit and the page name the one rule that changed.
+    for reason, action in (wanted.get("bounce_actions") or {}).items():
+        if current["bounce_actions"].get(reason) != action:
+            old = current["bounce_actions"].get(reason)
+            changed[BOUNCE_PREFIX + reason] = {"old": old, "new": action}
     if changed:
-        new_values = {key: change["new"] for key, change in changed.items()}
+        new_values = {k: c["new"] for k, c in changed.items() if not k.startswith(BOUNCE_PREFIX)}
+        if any(k.startswith(BOUNCE_PREFIX) for k in changed):
+            new_values["bounce_actions"] = wanted["bounce_actions"]
         locked.settings = {**(locked.settings or {}), **new_values}
         record_audit(
             actor,
@@ -109,6 +125,10 @@ def _parse(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
             wanted[key] = check.boolean(key, raw)
         elif key == "quiet_hours":
             wanted[key] = _quiet_hours(check, raw)
+        elif key == "bounce_actions" or key.startswith(BOUNCE_PREFIX):
+            wanted["bounce_actions"] = _bounce_actions(
+                check, wanted.get("bounce_actions") or current["bounce_actions"], key, raw
+            )
         elif key not in QUIET_PARTS:
             check.fail(key, f"not a setting (settings: {', '.join(DEFAULT_SETTINGS)})")
     if any(part in changes for part in QUIET_PARTS):
@@ -123,6 +143,23 @@ def _parse(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
         )
     check.raise_if_any()
     return wanted
+
+
+def _bounce_actions(check: FieldChecker, base: Mapping[str, str], key: str, raw: Any) -> dict:
+    """The per-reason rules with `raw` applied: {reason: action} or one reason's action."""
+    rules = {**DEFAULT_BOUNCE_ACTIONS, **base}
+    given = raw if key == "bounce_actions" else {key[len(BOUNCE_PREFIX) :]: raw}
+    if not isinstance(given, Mapping):
+        check.fail(key, 'an object {"<reason>": "suppress" | "count" | "record"}')
+        return rules
+    actions = tuple(a.value for a in BounceAction)
+    for reason, action in given.items():
+        field = BOUNCE_PREFIX + str(reason)
+        if reason not in DEFAULT_BOUNCE_ACTIONS:
+            check.fail(field, f"not a bounce reason (reasons: {', '.join(DEFAULT_BOUNCE_ACTIONS)})")
+        elif (value := check.choice(field, action, actions)) is not None:
+            rules[reason] = value
+    return rules
 
 
 def _quiet_hours(check: FieldChecker, raw: Any, prefix: str = "quiet_hours.") -> dict | None:

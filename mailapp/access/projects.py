@@ -11,6 +11,7 @@ from mailapp.access.audit import Actor, record_audit
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Account, Project
+from mailapp.models.bounce_reason import DEFAULT_BOUNCE_ACTIONS
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -24,6 +25,8 @@ DEFAULT_SETTINGS = {
     "soft_bounce_window_days": 30,
     "event_retention_days": 400,
     "allow_self_approval": False,  # may a template's author publish their own draft?
+    # What a bounce does to the address, per reason: suppress, count (soft limit) or record.
+    "bounce_actions": dict(DEFAULT_BOUNCE_ACTIONS),
 }
 
 

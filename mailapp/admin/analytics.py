@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
 from mailapp.access.permissions import Permission
+from mailapp.access.project_settings import sending_settings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.charts import line_chart, metric_series
 from mailapp.admin.clickmap import annotate
@@ -40,6 +41,7 @@ from mailapp.insights.segment_trends import (
     segment_trends,
 )
 from mailapp.models import Campaign, CampaignStatus
+from mailapp.models.bounce_reason import ACTION_LABELS
 
 PERIODS = (7, 30, 90, 365)
 METRIC_LABELS = {
@@ -170,6 +172,8 @@ class AnalyticsView(ProjectView):
             "admin/analytics/campaign.html",
             report=report,
             m=report.metrics,
+            bounce_actions=sending_settings(current_project())["bounce_actions"],
+            action_labels=ACTION_LABELS,
             hourly=hourly,
             daily=daily,
             explained=DELIVERED_EXPLAINED,

@@ -22,7 +22,9 @@ from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.feedback.inbound import diagnose_stray
 from mailapp.feedback.returns import bounces
+from mailapp.feedback.returns.codes import NOT_MAIL
 from mailapp.models import InboundMessage
+from mailapp.models.bounce_reason import reason_label
 
 CLASSES = (
     bounces.HARD,
@@ -32,6 +34,7 @@ CLASSES = (
     bounces.AUTO_REPLY,
     "unsubscribe",
     bounces.UNKNOWN,
+    NOT_MAIL,
 )
 RAW_SHOWN = 256 * 1024  # characters of the raw message on the page; the rest by download
 VIEW_METHODS = frozenset(
@@ -65,8 +68,9 @@ class StrayInboundAdmin(ProjectModelView):
     action_disallowed_list = ["delete"]
     details_template = "admin/inbound_stray_details.html"
 
-    column_list = ["received_at", "source", "classification", "status_code", "recipients"]
+    column_list = ["received_at", "source", "classification", "reason", "status_code", "recipients"]
     column_details_list = [*column_list, "diagnostic"]
+    column_formatters = {"reason": lambda _v, _c, m, _n: reason_label(m.reason) if m.reason else ""}
     column_filters = [
         FilterEqual(
             InboundMessage.classification, "Classification", options=[(c, c) for c in CLASSES]

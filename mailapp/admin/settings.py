@@ -8,6 +8,7 @@ from flask_admin import expose
 
 from mailapp.access.permissions import Permission
 from mailapp.access.project_settings import (
+    BOUNCE_PREFIX,
     INTEGER_RANGES,
     SETTING_HELP,
     TRACKING_MODES,
@@ -19,6 +20,7 @@ from mailapp.access.validation import InvalidSettings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.extensions import db
+from mailapp.models.bounce_reason import ACTION_LABELS, HARD_REASONS, REASON_LABELS, BounceReason
 
 TRACKING_LABELS = {
     "full": "Full: opens and clicks per contact",
@@ -38,6 +40,10 @@ LABELS = {
     "soft_bounce_window_days": "Soft-bounce window (days)",
     "event_retention_days": "Keep events for (days)",
     "allow_self_approval": "Authors may publish their own drafts",
+    **{
+        f"{BOUNCE_PREFIX}{reason}": f"Bounce rule: {label}"
+        for reason, label in REASON_LABELS.items()
+    },
 }
 
 
@@ -53,7 +59,17 @@ def _posted_changes() -> dict[str, object]:
     names = [*INTEGER_RANGES, "tracking", "quiet_hours_start", "quiet_hours_end"]
     changes: dict[str, object] = {name: request.form.get(name, "") for name in names}
     changes["allow_self_approval"] = "allow_self_approval" in request.form
+    for reason in REASON_LABELS:
+        if f"{BOUNCE_PREFIX}{reason}" in request.form:
+            changes[f"{BOUNCE_PREFIX}{reason}"] = request.form[f"{BOUNCE_PREFIX}{reason}"]
     return changes
+
+
+def _kind(reason: str) -> str:
+    if reason in HARD_REASONS:
+        return "Hard"
+    # An unknown reason is hard only when a provider says the bounce was permanent.
+    return "Hard or soft" if reason == BounceReason.OTHER else "Soft"
 
 
 class SendingRulesView(ProjectView):
@@ -70,7 +86,17 @@ class SendingRulesView(ProjectView):
             except InvalidSettings as exc:
                 db.session.rollback()
                 errors = exc.errors
-                values = {**values, **_posted_changes()}
+                posted = _posted_changes()
+                values = {**values, **posted}
+                # Redisplay the rules as typed, so nothing chosen is lost.
+                values["bounce_actions"] = {
+                    **values["bounce_actions"],
+                    **{
+                        k[len(BOUNCE_PREFIX) :]: v
+                        for k, v in posted.items()
+                        if k.startswith(BOUNCE_PREFIX)
+                    },
+                }
                 flash("Nothing was saved: correct the fields marked below.", "error")
             else:
                 if changed:
@@ -88,4 +114,9 @@ class SendingRulesView(ProjectView):
             tracking_modes=[(m, TRACKING_LABELS[m]) for m in TRACKING_MODES],
             changes=recent_changes(project.id, "project.settings"),
             labels=LABELS,
+            reasons=[
+                (reason, label, reason in HARD_REASONS) for reason, label in REASON_LABELS.items()
+            ],
+            action_labels=ACTION_LABELS,
+            bounce_prefix=BOUNCE_PREFIX,
         )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import Form
@@ -22,7 +23,8 @@ from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.feedback.esp.intake import create_inbound_webhook
 from mailapp.integrations.webhooks import EVENT_TYPES, retry_attempts, validate_url
-from mailapp.models import InboundWebhook, WebhookEndpoint
+from mailapp.models import InboundMessage, InboundWebhook, WebhookEndpoint
+from mailapp.models.bounce_reason import REASON_LABELS, reason_label
 
 MIN_SECRET_LENGTH = 16
 
@@ -134,6 +136,18 @@ def endpoint_url(webhook: InboundWebhook) -> str:
     return f"{current_app.config['BASE_URL']}/webhooks/{webhook.provider.value}/{webhook.token}"
 
 
+CLASS_LABELS = {
+    "bounce_hard": "Hard bounce",
+    "bounce_soft": "Soft bounce",
+    "complaint": "Complaint",
+    "delay": "Delayed (still trying)",
+    "auto_reply": "Auto-reply",
+    "unsubscribe": "Unsubscribe",
+    "unknown": "Unknown",
+    "not_mail": "Not an e-mail",
+}
+
+
 class InboundMessageAdmin(ProjectModelView):
     """Returned mail as received (read-only), with the classification it got."""
 
@@ -143,19 +157,30 @@ class InboundMessageAdmin(ProjectModelView):
         "received_at",
         "source",
         "classification",
+        "reason",
         "status_code",
         "recipients",
         "delivery_id",
     ]
     column_details_list = [*column_list, "diagnostic", "raw"]
-    column_filters = ["classification", "source", "received_at", "status_code"]
+    column_filters = [
+        "classification",
+        FilterEqual(InboundMessage.reason, "Reason", options=list(REASON_LABELS.items())),
+        "source",
+        "received_at",
+        "status_code",
+    ]
     column_searchable_list = ["recipients"]
     column_sortable_list = ["received_at", "classification", "status_code"]
     column_default_sort = ("received_at", True)
     column_formatters = {
         "raw": lambda v, _c, m, _n: Markup('<a href="{}">view the raw message</a>').format(
             v.get_url(".raw_view", id=m.id)
-        )
+        ),
+        "reason": lambda _v, _c, m, _n: reason_label(m.reason) if m.reason else "",
+        "classification": lambda _v, _c, m, _n: CLASS_LABELS.get(
+            m.classification, m.classification
+        ),
     }
     endpoint_permissions = {"raw_view": Permission.CONTACTS_READ}
 

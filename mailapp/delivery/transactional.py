@@ -1,12 +1,16 @@
 """Transactional mail: one recipient per Message, sent at once on its own queue.
 
 An Idempotency-Key makes a repeated request within 24 hours return the first Message and
-send nothing. Hard bounces, complaints, erasures and manual entries on the suppression list
-always block; marketing unsubscribes block only when TRANSACTIONAL_UNSUBSCRIBES=respect.
+send nothing; the same key with a different request (another recipient, sender, template,
+content or data) is refused (`IdempotencyConflict`), never answered as if it had been sent.
+Hard bounces, complaints, erasures and manual entries on the suppression list always block;
+marketing unsubscribes block only when TRANSACTIONAL_UNSUBSCRIBES=respect.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +75,47 @@ def blocking_suppression(project_id: int, address: str) -> SuppressionReason | N
     return SuppressionReason(reason)
 
 
+class IdempotencyConflict(ServiceError):
+    """The Idempotency-Key names an earlier message of a different request."""
+
+    def __init__(self, key: str, message: Message) -> None:
+        self.key = key
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used in the last 24 hours for a different "
+            f"request (message {message.id}); send a new key for a new message"
+        )
+
+
+def request_fingerprint(
+    to: str,
+    sender_id: int | None,
+    template_id: int | None,
+    content: dict | None,
+    data: dict | None,
+) -> str:
+    """A digest of what a send request asks for, to tell a replay from another request."""
+    canonical = json.dumps(
+        {
+            "to": to.strip().lower(),
+            "sender_id": sender_id,
+            "template_id": template_id,
+            "content": content,
+            "data": data or {},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(found: Message, key: str, fingerprint: str) -> Message:
+    # Rows stored before fingerprints were kept have none: they replay as before.
+    if found.request_fingerprint not in (None, fingerprint):
+        raise IdempotencyConflict(key, found)
+    return found
+
+
 def _existing(project_id: int, key: str, now: datetime) -> Message | None:
     message = db.session.scalar(
         sa.select(Message).where(Message.project_id == project_id, Message.idempotency_key == key)
@@ -100,8 +145,9 @@ def submit_message(
 ) -> tuple[Message, bool]:
     """Accept one message; (message, False) when the key names one from the last 24 h."""
     now = now or utcnow()
+    fingerprint = request_fingerprint(to, sender_id, template_id, content, data)
     if idempotency_key and (found := _existing(project.id, idempotency_key, now)):
-        return found, False
+        return _replay(found, idempotency_key, fingerprint), False
     tags = clean_tags(tags)
     if not isinstance(track_opens, bool):
         raise ServiceError("track_opens: give true or false")
@@ -129,6 +175,7 @@ def submit_message(
     message = Message(
         project_id=project.id,
         idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint if idempotency_key else None,
         recipient=address,
         recipient_key=normalize_address(address),
         contact_id=contact_id,
@@ -156,7 +203,7 @@ def submit_message(
         found = _existing(project.id, idempotency_key or "", now)
         if found is None:
             raise
-        return found, False
+        return _replay(found, idempotency_key or "", fingerprint), False
     add_tags(project.id, message.id, tags)
     db.session.flush()
     accepted = {"project_id": project.id, "type": "accepted", "occurred_at": now}

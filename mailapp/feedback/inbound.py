@@ -22,6 +22,7 @@ from mailapp.extensions import db
 from mailapp.feedback.mail_targets import Target, find_target, target_for
 from mailapp.feedback.policy import EVENT_FOR, apply_feedback
 from mailapp.feedback.returns import bounces
+from mailapp.feedback.returns.codes import NOT_MAIL
 from mailapp.models import Contact, InboundMessage
 from mailapp.tokens import BadToken
 from mailapp.urls import VERP_RE, read_single, read_verp
@@ -38,8 +39,14 @@ RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 def ingest_message(
     raw: bytes, *, source: str, actor: Actor, envelope_recipient: str | None = None
 ) -> InboundMessage:
-    """Keep one message returned to us, classify it, and apply the policy to its mail."""
+    """Keep one message returned to us, classify it, and apply the policy to its mail.
+
+    Never fails on what the message holds: input that is not mail at all (a JSON body piped
+    by mistake, binary junk) is kept as `not_mail` for an operator to look at.
+    """
     msg = bounces.parse_message(raw)
+    if not bounces.is_mail(msg):
+        return _keep(InboundMessage(source=source, raw=raw, classification=NOT_MAIL), actor)
     secret = current_app.config["SECRET_KEY"]
     addresses = _recipient_addresses(msg, envelope_recipient)
     unsubscribe = _unsubscribe_target(secret, msg, addresses)
@@ -50,54 +57,78 @@ def ingest_message(
         report = bounces.parse_report(msg)
         target = _bounce_target(secret, report, addresses)
         if (
-            report.classification == bounces.UNKNOWN
-            and not report.recipients
+            report.classification in (bounces.UNKNOWN, bounces.AUTO_REPLY)
+            and not report.failed()
             and UNSUBSCRIBE_SUBJECT_RE.match(str(msg.get("Subject", "")))
         ):
             # List-Unsubscribe: <mailto:bounces+<token>@...?subject=unsubscribe>
             report = bounces.Report("unsubscribe")
-    failed = report.failed() or report.recipients
-    first = failed[0] if failed else None
+    first = _recipient_for(report, target)
+    # The verdict on the delivery's own address, not the worst of everyone the report names.
+    kind = first.classification if first is not None and report.failed() else report.classification
+    reason = (first.reason if first is not None else None) or report.reason
     inbound = InboundMessage(
         project_id=target.project_id if target else None,
         source=source,
         raw=raw,
-        classification=report.classification,
+        classification=kind,
+        reason=reason if kind in (bounces.HARD, bounces.SOFT, bounces.UNKNOWN) else None,
         status_code=(first.status or "")[:16] or None if first else None,
         diagnostic=first.diagnostic if first else None,
         recipients=", ".join(r.address for r in report.recipients) or None,
         delivery_id=target.delivery_id if target else None,
     )
+    outcome = "kept"
+    if target is None or kind not in EVENT_FOR:
+        return _keep(inbound, actor, outcome)
     db.session.add(inbound)
     db.session.flush()
-    outcome = "kept"
-    if target is not None and report.classification in EVENT_FOR:
-        payload = {
-            "source": source,
-            "inbound_message_id": inbound.id,
-            "status": first.status if first else None,
-            "diagnostic": first.diagnostic if first else None,
-            "reported_address": first.address if first else None,
-        }
-        if report.feedback:
-            payload["feedback_type"] = report.feedback.get("feedback-type")
-            payload["user_agent"] = report.feedback.get("user-agent")
-        outcome = apply_feedback(
-            target,
-            report.classification,
-            actor=actor,
-            payload=payload,
-            source=f"inbound:{inbound.id}",
-        )
+    payload = {
+        "source": source,
+        "inbound_message_id": inbound.id,
+        "status": first.status if first else None,
+        "diagnostic": first.diagnostic if first else None,
+        "reported_address": first.address if first else None,
+        "bounce_reason": inbound.reason,
+    }
+    if report.feedback:
+        payload["feedback_type"] = report.feedback.get("feedback-type")
+        payload["user_agent"] = report.feedback.get("user-agent")
+    outcome = apply_feedback(
+        target, kind, actor=actor, payload=payload, source=f"inbound:{inbound.id}"
+    )
+    return _keep(inbound, actor, outcome)
+
+
+def _keep(inbound: InboundMessage, actor: Actor, outcome: str = "kept") -> InboundMessage:
+    """Store the message with what was done about it, audited, in one transaction."""
+    db.session.add(inbound)
+    db.session.flush()
     record_audit(
         actor,
         "feedback.ingest",
         project_id=inbound.project_id,
         obj=inbound,
-        context={"source": source, "classification": report.classification, "outcome": outcome},
+        context={
+            "source": inbound.source,
+            "classification": inbound.classification,
+            "reason": inbound.reason,
+            "outcome": outcome,
+        },
     )
     db.session.commit()
     return inbound
+
+
+def _recipient_for(report: bounces.Report, target: Target | None) -> bounces.Recipient | None:
+    """The recipient the report says most about the target's address (else the first)."""
+    failed = report.failed() or report.recipients
+    if target is not None and target.address:
+        wanted = normalize_address(target.address)
+        for recipient in failed:
+            if wanted in (normalize_address(a) for a in (recipient.address, recipient.final) if a):
+                return recipient
+    return failed[0] if failed else None
 
 
 @dataclass(frozen=True)

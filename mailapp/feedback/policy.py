@@ -1,9 +1,11 @@
 """What feedback from receivers does: the one policy for bounces, complaints, unsubscribes.
 
-Returned mail (feedback.inbound) and ESP event webhooks (feedback.esp.intake) both end here. A hard
-bounce or a complaint suppresses the address at once; soft bounces are counted and suppress
-after the project's `soft_bounce_limit` within `soft_bounce_window_days` (repeated ones
-quarantine the contact first); an unsubscribe goes through the unsubscribe service; every
+Returned mail (feedback.inbound) and ESP event webhooks (feedback.esp.intake) both end here. A
+complaint suppresses the address at once; a bounce does what the project's rule for its reason
+(`bounce_actions`) says: suppress at once (by default: the address does not exist), count it
+(soft bounces suppress after the project's `soft_bounce_limit` within `soft_bounce_window_days`,
+repeated ones quarantine the contact first) or only record it (blocks, spam filters, throttling:
+the sender's problem, not the address's); an unsubscribe goes through the unsubscribe service; every
 event is recorded through the event writer and published to outbound webhooks.
 """
 
@@ -26,6 +28,12 @@ from mailapp.feedback.unsubscribe import find_subscriber, unsubscribe
 from mailapp.integrations import webhooks
 from mailapp.models import Contact, Event, EventType, Project, SuppressionReason
 from mailapp.models.base import utcnow
+from mailapp.models.bounce_reason import (
+    DEFAULT_BOUNCE_ACTIONS,
+    HARD_REASONS,
+    BounceAction,
+    BounceReason,
+)
 from mailapp.urls import Kind, LinkSigner
 
 EVENT_FOR = {
@@ -73,7 +81,11 @@ def apply_feedback(
         return _unsubscribe(target, source=source, actor=actor)
     event_type = EVENT_FOR.get(kind)
     outcome = "recorded"
-    if kind == bounces.SOFT:
+    action = None
+    if kind in (bounces.HARD, bounces.SOFT):
+        settings = project_settings(target.project_id)
+        action = bounce_action(settings, kind, (payload or {}).get("bounce_reason"))
+    if action == BounceAction.COUNT:
         outcome = _count_soft_bounce(target, occurred_at, actor=actor, source=source)
     if event_type is not None:
         record_events(
@@ -94,16 +106,54 @@ def apply_feedback(
             commit=False,
         )
     reason = {
-        bounces.HARD: SuppressionReason.HARD_BOUNCE,
         bounces.COMPLAINT: SuppressionReason.COMPLAINT,
         "unsubscribe": SuppressionReason.UNSUBSCRIBE,
     }.get(kind)
+    note = None
+    if action == BounceAction.SUPPRESS:
+        reason = (
+            SuppressionReason.HARD_BOUNCE if kind == bounces.HARD else SuppressionReason.SOFT_BOUNCE
+        )
+        bounce_reason = (payload or {}).get("bounce_reason")
+        note = f"bounce reason {bounce_reason}: suppress at once" if bounce_reason else None
     if reason is not None:
         suppress(
-            target.project_id, target.address, reason, actor=actor, source=source, commit=False
+            target.project_id,
+            target.address,
+            reason,
+            actor=actor,
+            source=source,
+            note=note,
+            commit=False,
         )
         outcome = f"suppressed ({reason.value})"
     return outcome
+
+
+def project_settings(project_id: int) -> dict[str, Any]:
+    """The project's settings over the defaults."""
+    project = db.session.get(Project, project_id)
+    return {**DEFAULT_SETTINGS, **((project.settings if project else None) or {})}
+
+
+def bounce_action(settings: dict[str, Any], kind: str, reason: str | None) -> BounceAction:
+    """What the project's rules make a bounce of this reason do to its address.
+
+    A hard bounce whose reason is not known (an ESP's verdict on a reply that says nothing,
+    events from before reasons) suppresses as hard bounces always did; a soft one follows
+    the rule for "other". A soft verdict never suppresses for a hard reason (an ESP's
+    "blocked" event quoting "user unknown" is still a block).
+    """
+    unsure = not reason or reason == BounceReason.OTHER
+    if kind == bounces.HARD and unsure:
+        return BounceAction.SUPPRESS
+    if unsure or (kind == bounces.SOFT and reason in HARD_REASONS):
+        reason = BounceReason.OTHER
+    rules = {**DEFAULT_BOUNCE_ACTIONS, **(settings.get("bounce_actions") or {})}
+    try:
+        return BounceAction(rules.get(str(reason), BounceAction.COUNT))
+    except ValueError:
+        return BounceAction.COUNT
 
 
 def _unsubscribe(target: Target, *, source: str, actor: Actor) -> str:
@@ -123,7 +173,7 @@ def _count_soft_bounce(target: Target, occurred_at: datetime, *, actor: Actor, s
     """Count a soft bounce; repeated ones quarantine, the project's limit suppresses."""
     if target.contact_id is None:
         return "recorded"
-    settings = {**DEFAULT_SETTINGS, **(db.session.get(Project, target.project_id).settings or {})}
+    settings = project_settings(target.project_id)
     limit = int(settings["soft_bounce_limit"])
     since = occurred_at - timedelta(days=int(settings["soft_bounce_window_days"]))
     earlier = db.session.scalar(

@@ -61,6 +61,7 @@ def campaign_report_csv(report: CampaignReport) -> Iterator[str]:
     ]
     rows += [["delivery_status", status, n, ""] for status, n in sorted(report.outcomes.items())]
     rows += [["bounce_code", code, n, ""] for code, n in report.bounce_codes]
+    rows += [["bounce_reason", r.reason, r.total, ""] for r in report.bounce_reasons]
     rows += [
         [f"domain {domain}", name, counts.get(name, 0), ""]
         for domain, counts in report.domains

@@ -4,9 +4,9 @@ Figures follow the one definition in `insights.metrics` (sent, delivered, human 
 machine opens and clicks). Counts come from `DailyStat`, unique opens and clicks from
 `CampaignEngagement`, clicks per link from `LinkStat`, the first 48 hours from
 `HourlyStat`, domains, clients and devices from `CampaignBreakdown`, the outbox's states
-from the campaign's `Delivery` rows. The one raw-event read is the top bounce codes: a
-campaign's bounces only, through the (project, campaign, type) index, at most
-BOUNCE_SAMPLE of them.
+from the campaign's `Delivery` rows. The one raw-event read is the bounces (top codes and
+the breakdown by reason, hard and soft): a campaign's bounces only, through the (project,
+campaign, type) index, at most BOUNCE_SAMPLE of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from mailapp.errors import NotFound
 from mailapp.extensions import db
+from mailapp.feedback.returns.codes import judge
 from mailapp.insights.clickmap import RecipientCopy, recipient_copy
 from mailapp.insights.metrics import (
     Metrics,
@@ -40,6 +41,7 @@ from mailapp.models import (
     LinkStat,
 )
 from mailapp.models.base import utcnow
+from mailapp.models.bounce_reason import BounceReason, reason_label
 
 BOUNCE_TYPES = (EventType.BOUNCE_HARD, EventType.BOUNCE_SOFT)
 BOUNCE_SAMPLE = 50_000  # bounces read for the top codes; more is noise for a top-10
@@ -56,6 +58,20 @@ class LinkClicks:
 
 
 @dataclass
+class ReasonCount:
+    """Bounces of one reason: the marketer's name for it, hard and soft counts."""
+
+    reason: str
+    label: str
+    hard: int = 0
+    soft: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.hard + self.soft
+
+
+@dataclass
 class CampaignReport:
     campaign: Campaign
     outcomes: dict[str, int]  # delivery status -> rows
@@ -64,6 +80,7 @@ class CampaignReport:
     links: list[LinkClicks]
     timeline: Timeline
     bounce_codes: list[tuple[str, int]] = field(default_factory=list)
+    bounce_reasons: list[ReasonCount] = field(default_factory=list)  # most bounces first
     # (value, counts by type "sent", "open", ...), busiest first
     domains: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     clients: list[tuple[str, int]] = field(default_factory=list)  # opens per mail client
@@ -94,6 +111,7 @@ def campaign_report(
         )
     )
     domains, clients, devices = _breakdowns(project_id, campaign_id)
+    bounce_codes, bounce_reasons = _bounces(project_id, campaign_id)
     return CampaignReport(
         campaign=campaign,
         outcomes={str(k): v for k, v in outcomes},
@@ -101,7 +119,8 @@ def campaign_report(
         machine_only_opens=machine_only or 0,
         links=_links(project_id, campaign_id),
         timeline=campaign_timeline(project_id, campaign_id, campaign.launched_at, now=now),
-        bounce_codes=_bounce_codes(project_id, campaign_id),
+        bounce_codes=bounce_codes,
+        bounce_reasons=bounce_reasons,
         domains=domains,
         clients=clients,
         devices=devices,
@@ -128,15 +147,31 @@ def _links(project_id: int, campaign_id: int) -> list[LinkClicks]:
 BOUNCE_CODE_KEYS = ("enhanced_code", "status", "code")  # the first a bounce's payload has
 
 
-def _bounce_codes(project_id: int, campaign_id: int) -> list[tuple[str, int]]:
-    """The most frequent reply codes among (up to BOUNCE_SAMPLE of) the campaign's bounces,
-    counted in SQL: a big campaign's payloads never travel to Python."""
+def _bounces(project_id: int, campaign_id: int) -> tuple[list[tuple[str, int]], list[ReasonCount]]:
+    """The top bounce codes, and every bounce reason with its hard and soft counts.
+
+    Grouped in SQL over (up to BOUNCE_SAMPLE of) the campaign's bounces, so a big campaign's
+    payloads never travel to Python: one row per kind, code and stored reason (and, for the
+    older events that stored no reason, the reply text the reason is read from)."""
     payload = Event.payload
+    stored_reason = sa.func.nullif(payload["bounce_reason"].as_string(), "")
     sample = (
         sa.select(
+            Event.type.label("type"),
             sa.func.coalesce(
                 *(sa.func.nullif(payload[key].as_string(), "") for key in BOUNCE_CODE_KEYS)
-            ).label("code")
+            ).label("code"),
+            sa.func.nullif(payload["enhanced_code"].as_string(), "").label("enhanced"),
+            sa.func.nullif(payload["status"].as_string(), "").label("status"),
+            stored_reason.label("reason"),
+            sa.case(
+                (
+                    stored_reason.is_(None),
+                    sa.func.coalesce(
+                        payload["diagnostic"].as_string(), payload["reply"].as_string()
+                    ),
+                ),
+            ).label("text"),
         )
         .where(
             Event.project_id == project_id,
@@ -146,14 +181,34 @@ def _bounce_codes(project_id: int, campaign_id: int) -> list[tuple[str, int]]:
         .limit(BOUNCE_SAMPLE)
         .subquery()
     )
-    code = sa.func.coalesce(sample.c.code, "unknown")
-    rows = db.session.execute(
-        sa.select(code, sa.func.count())
-        .group_by(code)
-        .order_by(sa.func.count().desc(), code)
-        .limit(TOP)
-    )
-    return [(str(value), count) for value, count in rows]
+    columns = [sample.c[name] for name in ("type", "code", "enhanced", "status", "reason", "text")]
+    rows = db.session.execute(sa.select(*columns, sa.func.count()).group_by(*columns))
+    codes: Counter[str] = Counter()
+    reasons: dict[str, ReasonCount] = {}
+    for type_, code, enhanced, status, reason, text, count in rows:
+        codes[str(code) if code else "unknown"] += count
+        reason = bounce_reason_of(
+            {"bounce_reason": reason, "enhanced_code": enhanced, "status": status, "reply": text}
+        )
+        entry = reasons.setdefault(reason, ReasonCount(reason, reason_label(reason)))
+        if type_ == EventType.BOUNCE_HARD:
+            entry.hard += count
+        else:
+            entry.soft += count
+    by_reason = sorted(reasons.values(), key=lambda r: (-r.total, r.label))
+    top = sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+    return top, by_reason
+
+
+def bounce_reason_of(payload: dict) -> str:
+    """The reason a bounce event was filed under; for older events and refusals during the
+    SMTP conversation, read from the code and reply they kept."""
+    if payload.get("bounce_reason"):
+        return str(payload["bounce_reason"])
+    status = payload.get("enhanced_code") or payload.get("status")
+    text = payload.get("diagnostic") or payload.get("reply") or ""
+    verdict = judge(str(status) if status else None, str(text), "failed")
+    return verdict.reason if verdict and verdict.reason else BounceReason.OTHER.value
 
 
 def _breakdowns(

@@ -3,6 +3,7 @@
 from mailapp.models.account import Account, Project
 from mailapp.models.audit import AuditLog
 from mailapp.models.base import Base
+from mailapp.models.bounce_reason import BounceAction, BounceReason
 from mailapp.models.campaign import Campaign, CampaignStatus, CampaignVariant, Link, ScheduleMode
 from mailapp.models.contact import ConsentRecord, Contact, ContactStatus, ContactTag
 from mailapp.models.delivery import FINAL_STATUSES, Delivery, DeliveryStatus, Message
@@ -35,6 +36,8 @@ __all__ = [
     "AttemptStatus",
     "AuditLog",
     "Base",
+    "BounceAction",
+    "BounceReason",
     "Campaign",
     "CampaignBreakdown",
     "CampaignEngagement",

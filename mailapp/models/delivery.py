@@ -88,6 +88,8 @@ class Message(TimestampMixin, ProjectScoped, Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    # sha256 of the request a key was first used for: a replay must ask for the same.
+    request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     recipient: Mapped[str] = mapped_column(sa.String(320))
     # The address as searched: trimmed and lower-cased (mail still goes to `recipient`).
     recipient_key: Mapped[str | None] = mapped_column(sa.String(320))

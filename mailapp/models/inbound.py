@@ -20,8 +20,10 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(sa.String(32))  # pipe, maildir, mbox, imap, pop3
     raw: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    # bounce_hard, bounce_soft, complaint, delay, auto_reply, unsubscribe, unknown
+    # bounce_hard, bounce_soft, complaint, delay, auto_reply, unsubscribe, unknown, not_mail
     classification: Mapped[str] = mapped_column(sa.String(32))
+    # Why it bounced: a BounceReason value (user_unknown, mailbox_full ...); null when none.
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
     status_code: Mapped[str | None] = mapped_column(sa.String(16))
     diagnostic: Mapped[str | None] = mapped_column(sa.Text)
     recipients: Mapped[str | None] = mapped_column(sa.Text)

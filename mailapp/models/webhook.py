@@ -84,10 +84,13 @@ class InboundWebhook(TimestampMixin, ProjectScoped, Base):
 
 
 class ProviderEvent(ProjectScoped, Base):
-    """A raw ESP event, kept as received; the provider's id makes replays harmless."""
+    """A raw ESP event, kept as received; the provider's id makes replays harmless.
+
+    Unique per project: another tenant posting the same id first must not turn this
+    project's genuine event into a duplicate."""
 
     __tablename__ = "provider_events"
-    __table_args__ = (sa.UniqueConstraint("provider", "provider_event_id"),)
+    __table_args__ = (sa.UniqueConstraint("project_id", "provider", "provider_event_id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     provider: Mapped[EspProvider] = mapped_column(enum_type(EspProvider))

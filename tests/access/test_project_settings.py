@@ -127,3 +127,48 @@ def test_saving_the_same_values_writes_no_audit_entry(app):
     project = make_project()
     assert update_sending_settings(project, {"tracking": "full"}, actor=TEST_ACTOR) == {}
     assert audit_entries(project) == []
+
+
+def test_bounce_rules_change_per_reason_audited_one_by_one(app):
+    project = make_project()
+    assert sending_settings(project)["bounce_actions"]["policy_blocked"] == "record"
+    assert sending_settings(project)["bounce_actions"]["user_unknown"] == "suppress"
+    changed = update_sending_settings(
+        project,
+        {"bounce_actions.mailbox_full": "record", "bounce_actions.policy_blocked": "record"},
+        actor=TEST_ACTOR,
+    )
+    # Only the rule that differs is a change; the rest stay as they were.
+    assert changed == {"bounce_actions.mailbox_full": {"old": "count", "new": "record"}}
+    rules = sending_settings(db.session.get(Project, project.id))["bounce_actions"]
+    assert (rules["mailbox_full"], rules["user_unknown"]) == ("record", "suppress")
+    [entry] = audit_entries(project)
+    assert entry.context["changes"] == changed
+    # The API's shape: an object of reasons.
+    update_sending_settings(project, {"bounce_actions": {"expired": "record"}}, actor=TEST_ACTOR)
+    assert sending_settings(db.session.get(Project, project.id))["bounce_actions"]["expired"] == (
+        "record"
+    )
+
+
+def test_a_wrong_bounce_rule_is_named_and_nothing_is_saved(app):
+    project = make_project()
+    with pytest.raises(InvalidSettings) as refused:
+        update_sending_settings(
+            project,
+            {
+                "bounce_actions.no_such_reason": "count",
+                "bounce_actions.mailbox_full": "delete",
+                "soft_bounce_limit": 5,
+            },
+            actor=TEST_ACTOR,
+        )
+    db.session.rollback()
+    assert "not a bounce reason" in refused.value.errors["bounce_actions.no_such_reason"]
+    assert "suppress, count, record" in refused.value.errors["bounce_actions.mailbox_full"]
+    settings = sending_settings(db.session.get(Project, project.id))
+    assert (settings["soft_bounce_limit"], settings["bounce_actions"]["mailbox_full"]) == (
+        3,
+        "count",
+    )
+    assert audit_entries(project) == []

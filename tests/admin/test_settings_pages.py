@@ -81,6 +81,33 @@ def test_a_wrong_field_is_named_and_nothing_is_saved(app, client):
     assert audit("project.settings") == []
 
 
+def test_bounce_rules_per_reason_on_the_sending_rules_page(app, client):
+    project = make_project()
+    login(client, make_user(project, "owner"))
+    page = client.get("/admin/settings/").data.decode()
+    assert 'id="bounce-rules"' in page
+    assert (
+        "Blocked by the receiver&#39;s policy" in page or "Blocked by the receiver's policy" in page
+    )
+    token = csrf_token(client)
+    data = {"csrf_token": token, **RULES, "bounce_actions.mailbox_full": "suppress"}
+    assert client.post("/admin/settings/", data=data).status_code == 302
+    rules = db.session.get(Project, project.id).settings["bounce_actions"]
+    assert (rules["mailbox_full"], rules["policy_blocked"]) == ("suppress", "record")
+    [entry] = audit("project.settings")
+    assert entry.context["changes"]["bounce_actions.mailbox_full"] == {
+        "old": "count",
+        "new": "suppress",
+    }
+    assert not [k for k in entry.context["changes"] if k.startswith("bounce_actions.expired")]
+    page = client.get("/admin/settings/").data.decode()
+    assert "Bounce rule: Mailbox full" in page  # the recent-changes table names the rule
+    bad = {"csrf_token": token, **RULES, "bounce_actions.expired": "explode"}
+    text = client.post("/admin/settings/", data=bad).data.decode()
+    assert 'data-error-for="bounce_actions.expired"' in text
+    assert db.session.get(Project, project.id).settings["bounce_actions"]["expired"] == "count"
+
+
 def test_settings_need_csrf(app, client):
     project = make_project()
     login(client, make_user(project, "owner"))

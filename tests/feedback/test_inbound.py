@@ -66,8 +66,10 @@ def test_hard_bounce_to_verp_address_suppresses_and_marks_contact(app):
         ) == {
             "source": "pipe",
             "classification": "bounce_hard",
+            "reason": "user_unknown",
             "outcome": "suppressed (hard_bounce)",
         }
+        assert (inbound.reason, event.payload["bounce_reason"]) == ("user_unknown", "user_unknown")
 
 
 def test_soft_bounces_count_quarantine_then_suppress_at_the_project_limit(app):

@@ -12,7 +12,7 @@ from mailapp.access.apikeys import create_api_key
 from mailapp.audience.suppression import suppress
 from mailapp.delivery.batches import transport_pool
 from mailapp.extensions import db
-from mailapp.models import AuditLog, Campaign, SuppressionReason
+from mailapp.models import AuditLog, Campaign, Message, SuppressionReason
 from tests.factories import (
     TEST_ACTOR,
     make_contact,
@@ -80,6 +80,26 @@ def test_transactional_message_is_sent_once_per_idempotency_key(client, project,
     shown = client.get(f"/api/v1/messages/{first.json['id']}", headers=auth(project))
     assert shown.json["status"] == "sent"
     assert shown.json["message_id"] == f"<message.{first.json['id']}@example.com>"
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(client, project, sink, worker):
+    make_sender(project)
+    template = make_template(project, html="<p>Your code is {{ data.code }}.</p>", subject="Code")
+    headers = {**auth(project), "Idempotency-Key": "order-43"}
+    body = {"to": "ada@example.org", "template_id": template.id, "data": {"code": "1234"}}
+    first = client.post("/api/v1/messages", json=body, headers=headers)
+    assert first.status_code == 201
+    for other in ({**body, "to": "bob@example.org"}, {**body, "data": {"code": "9999"}}):
+        refused = client.post("/api/v1/messages", json=other, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json["error"]["code"] == "idempotency_key_reused"
+        assert "'order-43'" in refused.json["error"]["message"]
+    # The same request again (the address in another case) is still a replay.
+    again = client.post("/api/v1/messages", json={**body, "to": "Ada@Example.org"}, headers=headers)
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (200, "true")
+    drain(worker)
+    assert [m.rcpt_tos for m in sink.messages] == [["ada@example.org"]]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == 1
 
 
 def test_transactional_respects_bounces_but_not_marketing_unsubscribes(

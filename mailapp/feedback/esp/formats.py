@@ -65,13 +65,25 @@ def timestamp(value: Any) -> datetime | None:
 
 
 def by_reason(status: Any, text: Any, fallback: str) -> str:
-    """Classify by the code and text; the provider's own verdict only when they say nothing."""
+    """Classify by the code and text; the provider's own verdict only when they say nothing.
+
+    A provider's soft verdict (SES Transient, SendGrid "blocked") is never made hard: a false
+    hard suppresses a real subscriber for good."""
     found = bounces.classify(str(status) if status else None, str(text or ""))
+    if found == bounces.HARD and fallback == bounces.SOFT:
+        return bounces.SOFT
     return fallback if found in (None, bounces.UNKNOWN) else found
 
 
 def bounce_payload(status: Any, text: Any, **extra: Any) -> dict[str, Any]:
-    return {"status": str(status) if status else None, "diagnostic": text, **extra}
+    """The provider's code and text as given, and the reason they name (`bounce_reason`)."""
+    verdict = bounces.judge(str(status) if status else None, str(text or ""), "failed")
+    return {
+        "status": str(status) if status else None,
+        "diagnostic": text,
+        "bounce_reason": verdict.reason if verdict else None,
+        **extra,
+    }
 
 
 # --- Amazon SES (SNS notification; the SES event is JSON in "Message") ---------------------
@@ -176,8 +188,6 @@ def _sendgrid(event: dict[str, Any]) -> EspEvent:
         # "blocked" is a refusal for policy or reputation: about us, not the address.
         fallback = bounces.SOFT if event.get("type") == "blocked" else bounces.UNKNOWN
         kind = by_reason(event.get("status"), event.get("reason"), fallback)
-        if event.get("type") == "blocked" and kind == bounces.HARD:
-            kind = bounces.SOFT
         payload = bounce_payload(event.get("status"), event.get("reason"), type=event.get("type"))
     elif name == "click":
         payload = {"url": event.get("url"), "user_agent": event.get("useragent")}

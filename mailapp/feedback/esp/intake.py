@@ -4,7 +4,8 @@
 (JSON, or the form fields of Mailgun's legacy webhooks). Each
 provider's events become `EspEvent`s of delivered, bounce_hard, bounce_soft, complaint,
 unsubscribe, open or click (None for what is only kept: deferrals, processing notices ...),
-with the provider's own code and text kept. The provider's event id deduplicates.
+with the provider's own code and text kept. The provider's event id deduplicates, per
+project (one tenant's ids never shadow another's).
 """
 
 from __future__ import annotations
@@ -178,7 +179,10 @@ def _apply(webhook: InboundWebhook, events: list[EspEvent]) -> dict[str, int]:
         set(
             db.session.scalars(
                 sa.select(ProviderEvent.provider_event_id).where(
-                    ProviderEvent.provider == provider, ProviderEvent.provider_event_id.in_(ids)
+                    # Per project: another tenant's ids never make this one's a duplicate.
+                    ProviderEvent.project_id == webhook.project_id,
+                    ProviderEvent.provider == provider,
+                    ProviderEvent.provider_event_id.in_(ids),
                 )
             )
         )

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import email
 import email.message
+import email.policy
 import email.utils
+import logging
+import re
 
 from mailapp.feedback.returns.codes import (
     AUTO_REPLY,
@@ -26,17 +29,20 @@ from mailapp.feedback.returns.codes import (
     HARD,
     SOFT,
     UNKNOWN,
+    Verdict,
     classify,
+    judge,
 )
 from mailapp.feedback.returns.heuristics import parse_heuristic
+from mailapp.feedback.returns.notifications import parse_ses_notification
 from mailapp.feedback.returns.standard import (
     Recipient,
     Report,
-    body_text,
     is_auto_reply,
     parse_arf,
     parse_dsn,
 )
+from mailapp.feedback.returns.text import body_text
 
 __all__ = [
     "AUTO_REPLY",
@@ -47,26 +53,63 @@ __all__ = [
     "UNKNOWN",
     "Recipient",
     "Report",
+    "Verdict",
     "body_text",
     "classify",
+    "is_mail",
+    "judge",
     "parse_message",
     "parse_report",
 ]
 
+log = logging.getLogger(__name__)
+# Fields at least one of which every message has (RFC 5322, 2045); a JSON body or binary
+# junk parsed as "headers" has none of them.
+MAIL_FIELDS = frozenset(
+    {
+        "from", "to", "cc", "subject", "date", "message-id", "received", "return-path",
+        "mime-version", "content-type", "delivered-to", "x-original-to", "sender", "reply-to",
+        "in-reply-to", "references", "auto-submitted", "x-failed-recipients",
+    }
+)  # fmt: skip
+HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+
 
 def parse_message(raw: bytes) -> email.message.Message:
+    """The message in bytes as received, however damaged (never raises)."""
     return email.message_from_bytes(raw)
 
 
+def is_mail(msg: email.message.Message) -> bool:
+    """Does a parsed input look like an e-mail message at all (headers we know)?"""
+    names = {str(k).strip().lower() for k in msg if HEADER_NAME.match(str(k).strip())}
+    return bool(names & MAIL_FIELDS)
+
+
 def parse_report(raw: bytes | email.message.Message) -> Report:
-    """Classify a message sent back to us and name the recipients it is about."""
-    msg = parse_message(raw) if isinstance(raw, bytes) else raw
+    """Classify a message sent back to us and name the recipients it is about.
+
+    Never raises: a message that trips a reader is logged and kept as unknown.
+    """
+    try:
+        msg = parse_message(raw) if isinstance(raw, bytes) else raw
+        return _read(msg)
+    except Exception:
+        log.exception("could not read a returned message; keeping it as unknown")
+        return Report(UNKNOWN)
+
+
+def _read(msg: email.message.Message) -> Report:
     complaint = parse_arf(msg)
     if complaint is not None:
         return complaint
     dsn = parse_dsn(msg)
     if dsn is not None:
         return dsn
+    notification = parse_ses_notification(msg)
+    if notification is not None:
+        return notification
     if is_auto_reply(msg):
-        return Report(AUTO_REPLY)
+        sender = email.utils.parseaddr(str(msg.get("From", "")))[1]
+        return Report(AUTO_REPLY, (Recipient(sender, AUTO_REPLY),) if "@" in sender else ())
     return parse_heuristic(msg)

@@ -1,73 +1,135 @@
 """Reports in no standard format: the failed addresses flufl.bounce finds, completed here.
 
 For bounces that are neither RFC 3464 nor ARF: the report's own words (not the quoted
-original) name the failed addresses and, next to each, the reason it is classified by."""
+original) name the failed addresses and, next to each, the reason it is classified by.
+flufl.bounce's detectors go first (one that crashes on odd input is skipped, never fatal),
+then the layouts it misses (`finders`). A report that names no address still gets a verdict
+from its words when it is plainly a bounce: with VERP the delivery is known anyway.
+"""
 
 from __future__ import annotations
 
 import email
 import email.message
 import email.utils
+import logging
 import re
 
-from flufl.bounce import all_failures
+from flufl.bounce._scan import _DETECTORS  # pinned: all_failures() stops at the first crash
 
-from mailapp.feedback.returns.codes import (
-    DELAY,
-    UNKNOWN,
-    classify,
-    enhanced_code,
-)
+from mailapp.feedback.returns.codes import DELAY, UNKNOWN, enhanced_code, judge
+from mailapp.feedback.returns.finders import ADDRESS, failed_addresses
 from mailapp.feedback.returns.standard import (
-    ADDRESS_RE,
+    DAEMON_FROM,
     Recipient,
     Report,
-    body_text,
-    context_of,
-    diagnostic_in,
     original_message,
     overall_kind,
-    own_text,
 )
+from mailapp.feedback.returns.text import body_text, context_of, diagnostic_in, own_text
+
+log = logging.getLogger(__name__)
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (status|failure|failed|has failed|problem)|returned mail"
+    r"|failure notice|mail delivery|could not be delivered|non.?delivery|nondeliverable"
+    r"|error sending|delivery report|rejected|returned to sender|mail system error",
+    re.IGNORECASE,
+)
+
+
+def flufl_failures(msg: email.message.Message) -> tuple[set[str], set[str]]:
+    """flufl.bounce's (temporary, permanent) addresses; a detector that raises is skipped."""
+    for detector in _DETECTORS:
+        try:
+            temporary, permanent = detector().process(msg)
+        except Exception:
+            log.debug("flufl.bounce detector %s failed on this message", detector.__name__)
+            continue
+        if temporary or permanent:
+            return _valid(temporary), _valid(permanent)
+    return set(), set()
+
+
+def _valid(addresses: object) -> set[str]:
+    decoded = (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in addresses)
+    return {a for a in decoded if re.fullmatch(ADDRESS, a)}
+
+
+def looks_like_bounce(msg: email.message.Message) -> bool:
+    """From a mailer daemon, or a subject that says the mail was not delivered."""
+    return bool(
+        DAEMON_FROM.search(str(msg.get("From", "")))
+        or BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))
+    )
 
 
 def parse_heuristic(msg: email.message.Message) -> Report:
     """The failed and delayed recipients of a report in no standard format."""
-    temporary, permanent = all_failures(msg)
-    text = body_text(msg)
-    words = own_text(text)
-    failed = {_decode(a) for a in permanent} or _extra_failures(words)
-    delayed = {_decode(a) for a in temporary} - failed
+    temporary, permanent = flufl_failures(msg)
+    words = own_text(body_text(msg))
+    failed = permanent or _extra_failures(words)
+    if not failed and not temporary:
+        failed = set(failed_addresses(words, _own_addresses(msg)))
+    if not failed and not temporary and looks_like_bounce(msg):
+        failed = _sole_original_recipient(msg, words)
+    delayed = temporary - failed
     failed = {_expanded_from(words, a) for a in failed}
     recipients = []
     for address in sorted(failed):
-        diagnostic = diagnostic_in(context_of(words, address))
+        diagnostic = diagnostic_in(context_of(words, address, failed)) or diagnostic_in(words)
+        verdict = judge(None, diagnostic)
         recipients.append(
             Recipient(
                 address,
-                classify(None, diagnostic) or UNKNOWN,
+                verdict.classification if verdict else UNKNOWN,
                 enhanced_code(diagnostic),
                 diagnostic,
+                reason=verdict.reason if verdict else None,
             )
         )
     recipients += [
         Recipient(a, DELAY, diagnostic=diagnostic_in(context_of(words, a))) for a in sorted(delayed)
     ]
-    if not recipients:
-        return Report(UNKNOWN, (), original_message(msg))
-    return Report(overall_kind(recipients), tuple(recipients), original_message(msg))
+    original = original_message(msg)
+    if recipients:
+        return Report(overall_kind(recipients), tuple(recipients), original)
+    if looks_like_bounce(msg):
+        diagnostic = diagnostic_in(words)
+        verdict = judge(None, diagnostic)
+        if verdict is not None:
+            return Report(verdict.classification, (), original, reason=verdict.reason)
+    return Report(UNKNOWN, (), original)
 
 
-def _decode(address: bytes | str) -> str:
-    return address.decode("utf-8", "replace") if isinstance(address, bytes) else address
+ORIGINAL_TO = re.compile(r"^\s*To:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _sole_original_recipient(msg: email.message.Message, words: str) -> set[str]:
+    """A bounce that names no address is about the one the returned original went to."""
+    original = original_message(msg)
+    if original is not None:
+        values = [str(v) for v in original.get_all("To", [])]
+    else:
+        # The original's headers quoted as text after the report's own words.
+        quoted = ORIGINAL_TO.search(body_text(msg)[len(words) :] or words)
+        values = [quoted[1]] if quoted else []
+    addresses = {a for _, a in email.utils.getaddresses(values) if re.fullmatch(ADDRESS, a)}
+    addresses -= _own_addresses(msg)
+    return addresses if len(addresses) == 1 else set()
+
+
+def _own_addresses(msg: email.message.Message) -> set[str]:
+    """The report's own sender and addressee: never the failed recipient."""
+    values = [str(v) for h in ("From", "To", "Reply-To", "Sender") for v in msg.get_all(h, [])]
+    return {a.lower() for _, a in email.utils.getaddresses(values) if a}
 
 
 def _expanded_from(text: str, address: str) -> str:
     """Sendmail names the alias target; the address we sent to is what it expanded from."""
     match = re.search(
-        re.escape(address) + r"\s*\(expanded from:?\s*<?([^>)\s]+)>?\)", text, re.IGNORECASE
+        re.escape(address) + r">?\s*\(expanded from:?\s*<?([^>)\s]+)>?\)", text, re.IGNORECASE
     )
-    return match[1] if match else address
+    return match[1] if match and "@" in match[1] else address
 
 
 FAILED_BLOCK = re.compile(
@@ -80,10 +142,7 @@ FAILED_BLOCK = re.compile(
 def _extra_failures(text: str) -> set[str]:
     """Formats flufl.bounce misses: Exim's list (with 'generated from') and bulleted lists."""
     found = {
-        m[1]
-        for m in re.finditer(
-            r"delivery failed[^:\n]*:\s*<?(" + ADDRESS_RE.pattern + ")", text, re.I
-        )
+        m[1] for m in re.finditer(r"delivery failed[^:\n]*:\s*<?(" + ADDRESS + ")", text, re.I)
     }
     match = FAILED_BLOCK.search(text)
     if not match:
@@ -94,7 +153,7 @@ def _extra_failures(text: str) -> set[str]:
             found.add(generated[1])
             continue
         # Addresses head their line (Exim, bullets); indented detail lines quote others.
-        head = re.match(r"^\s{0,4}(?:\*\s*)?<?(" + ADDRESS_RE.pattern + r")>?:?\s*$", line)
+        head = re.match(r"^\s{0,4}(?:\*\s*)?<?(" + ADDRESS + r")>?:?\s*$", line)
         if head:
             found.add(head[1])
     return found

@@ -7,21 +7,26 @@ import email
 import email.message
 import email.utils
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mailapp.feedback.returns.codes import (
-    BASIC_RE,
     COMPLAINT,
     DELAY,
-    ENHANCED_RE,
     HARD,
-    HARD_TEXT,
     SOFT,
-    SOFT_TEXT,
     UNKNOWN,
-    classify,
+    Verdict,
     enhanced_code,
+    judge,
+)
+from mailapp.feedback.returns.text import (
+    body_text,
+    context_of,
+    diagnostic_in,
+    own_text,
+    top_parts,
+    unfold,
 )
 
 ADDRESS_RE = re.compile(r"[\w.+=!#$%&'*/?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
@@ -47,6 +52,8 @@ class Recipient:
     diagnostic: str | None = None
     action: str | None = None
     original: str | None = None
+    reason: str | None = None  # a BounceReason value
+    final: str | None = None  # the DSN's Final-Recipient, where it differs
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,13 @@ class Report:
     # The message we sent, as quoted by the report (headers at least), when there is one.
     original: email.message.Message | None = None
     feedback: dict[str, str] = field(default_factory=dict)
+    # The reason when no recipient carries one (a report that named no address).
+    reason: str | None = None
+
+    @property
+    def main_reason(self) -> str | None:
+        """The reason of the first failed recipient, or of the report as a whole."""
+        return next((r.reason for r in self.failed() if r.reason), self.reason)
 
     @property
     def status(self) -> str | None:
@@ -70,15 +84,6 @@ class Report:
     def failed(self) -> tuple[Recipient, ...]:
         """Recipients the report says failed (not delayed, not delivered)."""
         return tuple(r for r in self.recipients if r.classification in (HARD, SOFT, UNKNOWN))
-
-
-def top_parts(msg: email.message.Message) -> Iterator[email.message.Message]:
-    """Every MIME part, not descending into attached messages (a quoted report is not ours)."""
-    yield msg
-    if msg.is_multipart() and msg.get_content_type() != "message/rfc822":
-        for part in msg.get_payload():
-            if isinstance(part, email.message.Message):
-                yield from top_parts(part)
 
 
 def original_message(msg: email.message.Message) -> email.message.Message | None:
@@ -96,9 +101,34 @@ def original_message(msg: email.message.Message) -> email.message.Message | None
 def _field_blocks(part: email.message.Message) -> list[email.message.Message]:
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, email.message.Message)]
-    text = part.get_payload(decode=True) or b""
-    return [email.message_from_bytes(b) for b in re.split(rb"\r?\n\r?\n", text) if b.strip()]
+        blocks = [p for p in payload if isinstance(p, email.message.Message)]
+    else:
+        text = part.get_payload(decode=True) or b""
+        blocks = [email.message_from_bytes(b) for b in re.split(rb"\r?\n\r?\n", text) if b.strip()]
+    out = []
+    for block in blocks:
+        if len(block.get_all("Final-Recipient", [])) > 1:
+            # Recipients not parted by a blank line (AOL): one group per recipient.
+            out += split_fields([f"{k}: {v}" for k, v in block.items()])
+        else:
+            out.append(block)
+    return out
+
+
+def split_fields(lines: list[str]) -> list[email.message.Message]:
+    """DSN field lines grouped per recipient: a new group at each repeated recipient field."""
+    groups: list[list[str]] = []
+    for line in lines:
+        name = line.split(":", 1)[0].strip().lower()
+        names = {x.split(":", 1)[0].strip().lower() for x in groups[-1]} if groups else set()
+        if (
+            not groups
+            or (name == "final-recipient" and "final-recipient" in names)
+            or (name == "original-recipient" and names & {"final-recipient", "original-recipient"})
+        ):
+            groups.append([])
+        groups[-1].append(unfold(line) or "")
+    return [email.message_from_string("\n".join(g) + "\n\n") for g in groups]
 
 
 def _address_field(value: str | None) -> str | None:
@@ -110,49 +140,86 @@ def _address_field(value: str | None) -> str | None:
     return match[0] if match else None
 
 
-def unfold(value: str | None) -> str | None:
-    return re.sub(r"\s+", " ", str(value)).strip() if value else None
-
-
 def parse_dsn(msg: email.message.Message) -> Report | None:
-    parts = [
-        p
+    """The recipients of an RFC 3464 report (or of DSN fields quoted in its text)."""
+    blocks = [
+        block
         for p in top_parts(msg)
         if p.get_content_type() in ("message/delivery-status", "message/global-delivery-status")
+        for block in _field_blocks(p)
     ]
-    if not parts:
-        return None
-    recipients = []
     human = own_text(body_text(msg))
-    for part in parts:
-        for block in _field_blocks(part):
-            final = _address_field(block.get("Final-Recipient"))
-            original = _address_field(block.get("Original-Recipient"))
-            if not (final or original):
-                continue
-            status = unfold(block.get("Status"))
-            diagnostic = unfold(block.get("Diagnostic-Code"))
-            action = unfold(block.get("Action"))
-            classification = classify(status, f"{status or ''} {diagnostic or ''}", action)
-            if classification is None:
-                continue
-            if classification == UNKNOWN:
-                words = diagnostic_in(context_of(human, original or final or ""))
-                classification = classify(status, words, action) or UNKNOWN
-                diagnostic = diagnostic or words
-            recipients.append(
-                Recipient(
-                    address=original or final or "",
-                    classification=classification,
-                    status=enhanced_code(status) or status,
-                    diagnostic=diagnostic,
-                    action=action,
-                    original=original,
-                )
-            )
+    if not blocks:
+        blocks = dsn_blocks_in_text(human)
+    named = [
+        a
+        for b in blocks
+        for f in ("Final-Recipient", "Original-Recipient")
+        if (a := _address_field(b.get(f)))
+    ]
+    recipients = [r for block in blocks if (r := dsn_recipient(block, human, named)) is not None]
     if not recipients:
         return None
     return Report(overall_kind(recipients), tuple(recipients), original_message(msg))
+
+
+def dsn_recipient(
+    block: email.message.Message, human: str, named: Iterable[str] = ()
+) -> Recipient | None:
+    """One per-recipient block of DSN fields; None for a delivered one or a non-recipient."""
+    final = _address_field(block.get("Final-Recipient"))
+    original = _address_field(block.get("Original-Recipient"))
+    if not (final or original):
+        return None
+    status = unfold(block.get("Status"))
+    diagnostic = unfold(block.get("Diagnostic-Code"))
+    action = unfold(block.get("Action"))
+    address = original or final or ""
+    verdict = judge(status, diagnostic, action)
+    if verdict is None:
+        return None
+    if verdict.reason in (None, "other") or not diagnostic:
+        # The report's own words about the address say what the fields do not.
+        words = diagnostic_in(context_of(human, address, named)) or diagnostic_in(
+            context_of(human, final or address, named)
+        )
+        better = judge(status, f"{diagnostic or ''} {words or ''}", action)
+        if better is not None and better.reason not in (None, "other"):
+            verdict: Verdict = better
+            diagnostic = diagnostic or words
+    return Recipient(
+        address=address,
+        classification=verdict.classification,
+        # The remote server's own code (in its reply) over the reporting MTA's summary.
+        status=enhanced_code(diagnostic) or enhanced_code(status) or status,
+        diagnostic=diagnostic,
+        action=action,
+        original=original,
+        reason=verdict.reason,
+        final=final if final != address else None,
+    )
+
+
+DSN_FIELD_LINE = re.compile(
+    r"^(Final-Recipient|Original-Recipient|Action|Status|Diagnostic-Code|Remote-MTA"
+    r"|Last-Attempt-Date|Reporting-MTA)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def dsn_blocks_in_text(text: str) -> list[email.message.Message]:
+    """DSN fields pasted into a plain-text report (Amazon WorkMail's "Technical report")."""
+    if len(DSN_FIELD_LINE.findall(text)) < 2 or not re.search(
+        r"^Final-Recipient\s*:", text, re.IGNORECASE | re.MULTILINE
+    ):
+        return []
+    lines: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if DSN_FIELD_LINE.match(line):
+            lines.append(line.strip())
+        elif lines and line[:1] in (" ", "\t") and line.strip():
+            lines[-1] += " " + line.strip()
+    return split_fields(lines)
 
 
 def overall_kind(recipients: list[Recipient]) -> str:
@@ -164,20 +231,27 @@ def overall_kind(recipients: list[Recipient]) -> str:
 
 
 def parse_arf(msg: email.message.Message) -> Report | None:
+    """An RFC 5965 feedback report: the complained-about recipients and the feedback fields."""
     for part in top_parts(msg):
         if part.get_content_type() != "message/feedback-report":
             continue
         fields: dict[str, str] = {}
+        addresses: list[str] = []
         for block in _field_blocks(part):
             fields.update({k.lower(): unfold(v) or "" for k, v in block.items()})
+            addresses += [
+                a for v in block.get_all("Original-Rcpt-To", []) if (a := _address_field(v))
+            ]
         original = original_message(msg)
         if fields.get("feedback-type", "").lower() == "not-spam":
             return Report(UNKNOWN, (), original, fields)
-        address = _address_field(fields.get("original-rcpt-to"))
-        if address is None and original is not None:
-            address = _address_field(original.get("To"))
-        recipients = (Recipient(address, COMPLAINT, diagnostic=fields.get("feedback-type")),)
-        return Report(COMPLAINT, recipients if address else (), original, fields)
+        if not addresses and original is not None:
+            addresses = [a for a in [_address_field(original.get("To"))] if a]
+        kind = fields.get("feedback-type")
+        recipients = tuple(
+            Recipient(a, COMPLAINT, diagnostic=kind) for a in dict.fromkeys(addresses)
+        )
+        return Report(COMPLAINT, recipients, original, fields)
     return None
 
 
@@ -192,49 +266,3 @@ def is_auto_reply(msg: email.message.Message) -> bool:
         or any(msg.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"))
         or bool(AUTO_REPLY_SUBJECT.match(str(msg.get("Subject", ""))))
     )
-
-
-def body_text(msg: email.message.Message) -> str:
-    """The report's own text parts, without any attached original message."""
-    texts = []
-    for part in top_parts(msg):
-        if part.get_content_maintype() == "text" and part.get_content_type() != (
-            "text/rfc822-headers"
-        ):
-            payload = part.get_payload(decode=True) or b""
-            texts.append(payload.decode(part.get_content_charset() or "latin-1", "replace"))
-    return "\n".join(texts)
-
-
-# Where a report's own words end and the quoted original (whose addresses did not fail) begins.
-QUOTE_START = re.compile(
-    r"^\s*-+.*(original message|copy of the message|header of the original|undelivered message)"
-    r"|^.*(original message follows|below this line is a copy|this is a copy of the message)"
-    r"|^(received|return-path):",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def own_text(text: str) -> str:
-    match = QUOTE_START.search(text)
-    return text[: match.start()] if match else text
-
-
-def context_of(text: str, address: str) -> str:
-    """The words that follow an address in a report: where its reason is."""
-    at = text.lower().find(address.lower())
-    return text if at == -1 else text[at : at + 800]
-
-
-def diagnostic_in(text: str) -> str | None:
-    """The SMTP reply or reason a non-standard bounce gives, kept as it is."""
-    paragraph = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip(), maxsplit=1)[0]
-    if any(p.search(paragraph) for p in (ENHANCED_RE, BASIC_RE, HARD_TEXT, SOFT_TEXT)):
-        return unfold(paragraph)[:1000]
-    for pattern in (ENHANCED_RE, BASIC_RE, HARD_TEXT, SOFT_TEXT):
-        match = pattern.search(text)
-        if match:
-            start = text.rfind("\n", 0, match.start()) + 1
-            end = text.find("\n", match.end())
-            return unfold(text[start : end if end != -1 else None])[:1000]
-    return None

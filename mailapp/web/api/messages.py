@@ -8,7 +8,13 @@ from flask import Response, g, jsonify, request
 
 from mailapp.access.permissions import Permission
 from mailapp.delivery.message_tags import MAX_TAGS, TAG_LENGTH, TAG_RE, tags_of
-from mailapp.delivery.transactional import get_message, request_send, submit_message
+from mailapp.delivery.transactional import (
+    IdempotencyConflict,
+    get_message,
+    request_send,
+    submit_message,
+)
+from mailapp.extensions import db
 from mailapp.insights.message_log import mask_address
 from mailapp.models import DeliveryStatus, Message
 from mailapp.web.api import api_error, bp, document, require
@@ -94,9 +100,15 @@ def message_json(message: Message, tags: list[str] | None = None, *, masked: boo
 @document(
     "Send one transactional message",
     description="A repeat with the same Idempotency-Key within 24 h returns the first "
-    "message (200) and sends nothing.",
+    "message (200, Idempotent-Replayed: true) and sends nothing; the same key with a "
+    "different request (other to, sender, template, content or data) is refused with 422 "
+    "(error code idempotency_key_reused).",
     request=REQUEST_SCHEMA,
-    responses={201: MESSAGE_SCHEMA, 200: MESSAGE_SCHEMA},
+    responses={
+        201: MESSAGE_SCHEMA,
+        200: MESSAGE_SCHEMA,
+        422: {"$ref": "#/components/schemas/Error"},
+    },
     parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
     tags=["messages"],
 )
@@ -108,18 +120,22 @@ def messages_create() -> tuple[Response, int] | Response:
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > 255:
         return api_error(400, "bad_request", "Idempotency-Key: at most 255 characters")
-    message, created = submit_message(
-        g.project,
-        actor=g.actor,
-        to=body["to"],
-        sender_id=body.get("sender_id"),
-        template_id=body.get("template_id"),
-        content=body.get("content"),
-        data=body.get("data"),
-        idempotency_key=key,
-        tags=body.get("tags"),
-        track_opens=body.get("track_opens", False),
-    )
+    try:
+        message, created = submit_message(
+            g.project,
+            actor=g.actor,
+            to=body["to"],
+            sender_id=body.get("sender_id"),
+            template_id=body.get("template_id"),
+            content=body.get("content"),
+            data=body.get("data"),
+            idempotency_key=key,
+            tags=body.get("tags"),
+            track_opens=body.get("track_opens", False),
+        )
+    except IdempotencyConflict as exc:
+        db.session.rollback()
+        return api_error(422, "idempotency_key_reused", str(exc))
     if created and message.status == DeliveryStatus.QUEUED:
         request_send(message.id)
     response = jsonify(message_json(message))

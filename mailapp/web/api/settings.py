@@ -21,6 +21,7 @@ from mailapp.delivery.senders import WARMUP_HELP, set_warmup_plan
 from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import Sender
+from mailapp.models.bounce_reason import DEFAULT_BOUNCE_ACTIONS, BounceAction
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import json_body
 
@@ -43,6 +44,13 @@ SETTINGS_SCHEMA = {
         "soft_bounce_window_days": {"type": "integer", "minimum": 1, "maximum": 365},
         "event_retention_days": {"type": "integer", "minimum": 30, "maximum": 3650},
         "allow_self_approval": {"type": "boolean"},
+        "bounce_actions": {
+            "type": "object",
+            "properties": {
+                reason: {"type": "string", "enum": [a.value for a in BounceAction]}
+                for reason in DEFAULT_BOUNCE_ACTIONS
+            },
+        },
     },
 }
 for _key, _schema in SETTINGS_SCHEMA["properties"].items():
