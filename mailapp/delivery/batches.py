@@ -27,6 +27,7 @@ from mailapp.delivery.compose import Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails
 from mailapp.delivery.outcomes import Claimed, Outcomes, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.retries import RetryPolicy
 from mailapp.delivery.windows import quiet_until, zone
 from mailapp.extensions import db, get_redis
 from mailapp.mail.transports import TransportPool, transport_url_for
@@ -103,7 +104,7 @@ class CampaignSend:
             throttle_seconds=config["THROTTLE_SECONDS"],
         )
         self.transport_url = transport_url_for(self.sender)
-        self.backoff = config["SEND_BACKOFF"]
+        self.retries = RetryPolicy.for_project(project)
         self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
         settings = project.settings or {}
         self.quiet = settings.get("quiet_hours")
@@ -181,7 +182,7 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
             )
         )
     }
-    outcomes = Outcomes(send.project.id, send.campaign.id, send.backoff, now)
+    outcomes = Outcomes(send.project.id, send.campaign.id, send.retries, now)
     try:
         ready = _recheck(send, claimed, contacts, outcomes, now)
         _deliver(send, ready, contacts, outcomes)
