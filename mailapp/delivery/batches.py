@@ -44,6 +44,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime.shutdown import stopping
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
@@ -155,6 +156,16 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):
+        if stopping():
+            # The worker is stopping: the groups not started go back to the dispatcher,
+            # which hands them to a running worker at its next tick.
+            unclaim_dispatched(campaign_id, delivery_ids[start:])
+            log.info(
+                "campaign %s: worker stopping, %d rows handed back",
+                campaign_id,
+                len(delivery_ids) - start,
+            )
+            break
         counts = send_group(send, delivery_ids[start : start + size])
         if counts is None:
             unclaim_dispatched(campaign_id, delivery_ids[start:])
@@ -267,15 +278,17 @@ def _deliver(
                 ]
                 with transport_pool().connection(send.transport_url) as transport:
                     for row, composed in zip(allowed, messages, strict=True):
+                        if stopping():
+                            return  # the rows not sent go back untouched
                         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):
                             send.limiter.slow_down(group)
             if rows and grant.retry_at is not None:
                 wait = (grant.retry_at - utcnow()).total_seconds()
-                if not _still_sendable(send.campaign.id):
-                    # Paused or cancelled while this group waited for the rate limit:
-                    # the rows not sent yet go back untouched.
+                if stopping() or not _still_sendable(send.campaign.id):
+                    # Paused, cancelled or stopping while this group waited for the rate
+                    # limit: the rows not sent yet go back untouched.
                     return
                 if wait > send.max_wait:
                     for row in rows:
