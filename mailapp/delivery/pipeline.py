@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailapp.access.audit import record_audit
 from mailapp.delivery.abtests import decide_ab_winner
 from mailapp.delivery.campaigns import OPEN_DELIVERIES, PIPELINE, move
+from mailapp.delivery.canary import canary_bucket, canary_gate, count_canary, plan_canary
 from mailapp.delivery.recipients import audience_filter
 from mailapp.delivery.windows import SendWindow, next_local_time, zone
 from mailapp.extensions import db
@@ -104,13 +105,12 @@ def _variant(campaign: Campaign) -> sa.ColumnElement:
     return sa.case((_bucket(1000) < share, pick), else_=sa.null())
 
 
-def _first_wave(campaign: Campaign) -> sa.ColumnElement[bool] | None:
-    """Rows sent before the others: the A/B test share, or the canary share."""
+def _first_wave(campaign: Campaign, canary: dict | None) -> sa.ColumnElement[bool] | None:
+    """Rows sent before the others: the A/B test share, or the canary."""
     if campaign.ab_test:
         return _bucket(1000) < round(float(campaign.ab_test["test_share"]) * 1000)
-    canary = float((campaign.guardrails or {}).get("canary_share") or 0)
-    if canary > 0:
-        return _bucket(1000) < round(canary * 1000)
+    if canary is not None:
+        return canary_bucket(Contact.id) < canary["cut"]
     return None
 
 
@@ -129,7 +129,8 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.SENT):
         return 0
     project = db.session.get(Project, campaign.project_id)
-    first_wave = _first_wave(campaign)
+    canary = plan_canary(campaign, project.id)
+    first_wave = _first_wave(campaign, canary)
     delays = [timedelta(0)] if first_wave is None else [timedelta(0), _later_delay(campaign)]
     times, zones = _send_times(campaign, project, now, delays)
     scheduled = times[0] if first_wave is None else sa.case((first_wave, times[0]), else_=times[1])
@@ -159,6 +160,8 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
         sa.select(sa.func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
     )
     snapshot = dict(campaign.snapshot, prepared_at=now.isoformat(), recipients=created)
+    if canary is not None:
+        snapshot["canary"] = dict(canary, size=count_canary(campaign.id, canary))
     if campaign.ab_test:
         snapshot["ab_decide_at"] = (now + _later_delay(campaign)).isoformat()
     campaign.snapshot = snapshot
@@ -204,7 +207,10 @@ def plan_dispatch(*, now: datetime | None = None) -> DispatchPlan:
             continue
         if campaign.ab_test:
             decide_ab_winner(campaign, now=now)
-        batches = _due_batches(campaign, now, config)
+        gate = canary_gate(campaign, now)
+        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
+            continue  # the canary's verdict paused it
+        batches = _due_batches(campaign, now, config, gate)
         if batches and campaign.status == CampaignStatus.SCHEDULED:
             move(campaign, CampaignStatus.SENDING)
         plan.batches += [(campaign.id, ids) for ids in batches]
@@ -220,7 +226,9 @@ def _prepare_due(snapshot: dict, now: datetime) -> bool:
     return asked is None or datetime.fromisoformat(asked) < now - timedelta(minutes=10)
 
 
-def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[int]]:
+def _due_batches(
+    campaign: Campaign, now: datetime, config: dict, gate: sa.ColumnElement[bool] | None
+) -> list[list[int]]:
     project = db.session.get(Project, campaign.project_id)
     if campaign.send_window and not SendWindow.from_dict(
         campaign.send_window, project.timezone
@@ -248,6 +256,7 @@ def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[i
             Delivery.scheduled_at <= now,
             Delivery.variant.is_not(None),
             sa.or_(Delivery.claimed_at.is_(None), Delivery.claimed_at < stale),
+            *([gate] if gate is not None else []),
         )
         .order_by(Delivery.scheduled_at, Delivery.id)
         .limit(room)
