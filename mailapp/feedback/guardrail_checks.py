@@ -33,14 +33,18 @@ def check_after_commit(campaign_ids: Iterable[int]) -> None:
     ids = {int(i) for i in campaign_ids if i}
     if not ids:
         return
-    session = db.session()
-    pending: set[int] = session.info.setdefault(_SESSION_KEY, set())
-    if not pending:
-        sa.event.listen(session, "after_commit", _ask, once=True)
-    pending.update(ids)
+    db.session().info.setdefault(_SESSION_KEY, set()).update(ids)
 
 
+@sa.event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
+
+
+@sa.event.listens_for(Session, "after_commit")
 def _ask(session: Session) -> None:
+    if _SESSION_KEY not in session.info:
+        return
     for campaign_id in sorted(session.info.pop(_SESSION_KEY, set())):
         try:
             fresh = get_redis().set(
