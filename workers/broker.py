@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -123,6 +124,8 @@ class Heartbeat(Middleware):
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         clear_stop()
+        if threading.current_thread() is threading.main_thread():
+            _absorb_repeated_sigterm()
         self.stop = threading.Event()
         threading.Thread(
             target=self._run, args=(broker, self.stop), name="heartbeat", daemon=True
@@ -152,6 +155,30 @@ class Heartbeat(Middleware):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.stop.set()
         clear_stop()
+
+
+# A platform stopping a dyno or container signals every process of the group (Heroku:
+# SIGTERM to all, SIGKILL 30 s later), and Dramatiq's main process forwards the same SIGTERM
+# to its worker processes, which take a second SIGTERM as "kill now", abandoning batches
+# mid-group. A repeat this soon after the first is that same stop, and is absorbed.
+REPEATED_SIGTERM_SECONDS = 5.0
+
+
+def _absorb_repeated_sigterm() -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+    first: list[float] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        if first and now - first[0] < REPEATED_SIGTERM_SECONDS:
+            log.info("SIGTERM repeated: already stopping")
+            return
+        first[:] = [now]
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def build_broker() -> dramatiq.Broker:
