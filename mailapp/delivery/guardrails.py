@@ -26,6 +26,7 @@ from mailapp.models import (
 DEFAULT_MIN_SAMPLE = 100
 # Mail a receiving server answered: sent, or refused at once (an at-send hard bounce).
 JUDGED = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+NAMES = {EventType.BOUNCE_HARD: "hard bounce", EventType.COMPLAINT: "complaint"}
 
 
 def min_sample(campaign: Campaign) -> int:
@@ -78,7 +79,7 @@ def enforce_guardrails(campaign_id: int, *, sample: int | None = None) -> str | 
     for kind, limit in limits.items():
         rate = counts.get(kind, 0) / judged
         if limit is not None and rate > float(limit):
-            reason = f"auto-paused: {kind.value} rate {rate:.2%} above {float(limit):.2%}"
+            reason = f"auto-paused: {NAMES[kind]} rate {rate:.2%} above {float(limit):.2%}"
             project = db.session.get(Project, campaign.project_id)
             pause_campaign(project, campaign.id, actor=PIPELINE, reason=reason)
             return reason

@@ -139,7 +139,7 @@ def test_late_bounces_during_the_observation_pause_the_campaign_at_the_verdict(a
     run_pipeline(campaign.id)
     stored = db.session.get(Campaign, campaign.id)
     assert stored.status == CampaignStatus.PAUSED
-    assert stored.paused_reason == "auto-paused: bounce_hard rate 8.00% above 5.00%"
+    assert stored.paused_reason == "auto-paused: hard bounce rate 8.00% above 5.00%"
     assert stored.snapshot["canary"]["verdict"] == "paused"
     assert len(sink.messages) == 100
     assert count(campaign.id, DeliveryStatus.QUEUED) == 200
@@ -171,7 +171,7 @@ def test_bounces_arriving_ask_a_worker_to_judge_the_campaign_at_once(app, sink):
     stored = db.session.get(Campaign, campaign.id)
     # Paused within the observation time, without waiting for the verdict or a batch end.
     assert stored.status == CampaignStatus.PAUSED
-    assert stored.paused_reason.startswith("auto-paused: bounce_hard rate")
+    assert stored.paused_reason.startswith("auto-paused: hard bounce rate")
     # Feedback after the judgement started asks again.
     bounce_late(campaign.id, 1, skip=8)
     assert broker.queues["feedback"].qsize() == 1

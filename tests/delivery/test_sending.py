@@ -452,7 +452,7 @@ def test_bounce_rate_guardrail_pauses_the_campaign(app, sink):
     run_pipeline(campaign.id)
     stored = db.session.get(Campaign, campaign.id)
     assert stored.status == CampaignStatus.PAUSED
-    assert stored.paused_reason.startswith("auto-paused: bounce_hard rate")
+    assert stored.paused_reason.startswith("auto-paused: hard bounce rate")
 
 
 def test_canary_share_goes_first(app, sink):
