@@ -55,3 +55,61 @@ def test_the_project_sets_its_own_lifetime(app):
     assert expired_reason(policy) == "expired: still deferred after 2 days"
     entry = db.session.query(AuditLog).filter_by(action="project.settings").one()
     assert entry.context["changes"]["retry_hours"]["new"] == 48
+
+
+def test_transactional_mail_is_retried_for_the_lifetime_and_throttles_are_not_counted(app):
+    import sqlalchemy as sa
+
+    from mailapp.delivery import transactional_send
+    from mailapp.delivery.transactional import submit_message
+    from mailapp.models import DeliveryStatus, Message
+    from mailapp.models.base import utcnow
+    from tests.factories import make_sender
+    from tests.support.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    app.config["SMTP_URL"] = sink.url
+    try:
+        project = make_project()
+        sender = make_sender(project)
+        message, _ = submit_message(
+            project,
+            actor=TEST_ACTOR,
+            to="slow@example.org",
+            sender_id=sender.id,
+            content={"subject": "Your receipt", "html": "<p>Thanks</p>", "text": "Thanks"},
+        )
+
+        def attempt(reply: str) -> Message:
+            sink.rcpt_rules["slow@example.org"] = reply
+            db.session.execute(
+                sa.update(Message).where(Message.id == message.id).values(scheduled_at=utcnow())
+            )
+            db.session.commit()
+            transactional_send.send_message(message.id)
+            db.session.expire_all()
+            return db.session.get(Message, message.id)
+
+        throttled = attempt("421 4.7.0 slow down")
+        assert (throttled.status, throttled.attempts) == (DeliveryStatus.DEFERRED, 0)
+        first = throttled.first_deferred_at
+        assert first is not None
+        deferred = attempt("451 4.3.0 try later")
+        assert (deferred.status, deferred.attempts, deferred.first_deferred_at) == (
+            DeliveryStatus.DEFERRED,
+            1,
+            first,
+        )
+        db.session.execute(
+            sa.update(Message)
+            .where(Message.id == message.id)
+            .values(first_deferred_at=utcnow() - timedelta(days=5, seconds=1))
+        )
+        failed = attempt("451 4.3.0 still later")
+        assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 2)
+        assert failed.reason == "expired: still deferred after 5 days"
+        assert failed.last_reply == "451 4.3.0 still later"
+        assert sink.messages == []
+    finally:
+        sink.stop()
+        transactional_send.transport_pool().close()
