@@ -156,17 +156,9 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):
-        if stopping():
-            # The worker is stopping: the groups not started go back to the dispatcher,
-            # which hands them to a running worker at its next tick.
-            unclaim_dispatched(campaign_id, delivery_ids[start:])
-            log.info(
-                "campaign %s: worker stopping, %d rows handed back",
-                campaign_id,
-                len(delivery_ids) - start,
-            )
-            break
-        counts = send_group(send, delivery_ids[start : start + size])
+        # A stopping worker's groups not started go back to the dispatcher, which hands
+        # them to a running worker at its next tick.
+        counts = None if stopping() else send_group(send, delivery_ids[start : start + size])
         if counts is None:
             unclaim_dispatched(campaign_id, delivery_ids[start:])
             break

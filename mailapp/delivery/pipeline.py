@@ -4,7 +4,9 @@ The send step itself is in `delivery.batches`. Guarantees kept here:
 - prepare creates every Delivery in one INSERT ... SELECT (ON CONFLICT DO NOTHING);
 - dispatch hands out due rows in batches and never holds the rows themselves: only the
   send step's atomic claim moves a row to `sending`, so a row goes out at most once;
-- rows left `sending` by a dead worker become `unknown` once their lease expires.
+- a canary campaign's rest waits for the canary's verdict (`delivery.canary`);
+- rows left `sending` by a dead worker become `unknown` once their lease expires
+  (`claims.recover_stale_claims`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from mailapp.models import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Message,
     Project,
     ScheduleMode,
 )
@@ -298,22 +299,3 @@ def _finish_if_done(campaign: Campaign, now: datetime) -> None:
         move(campaign, CampaignStatus.SENT)
         campaign.finished_at = now
         record_audit(PIPELINE, "campaign.finish", project_id=campaign.project_id, obj=campaign)
-
-
-def recover_stale_claims(*, now: datetime | None = None) -> int:
-    """Rows `sending` past their lease were in a dead worker's hands: mark them unknown.
-
-    Whether they reached the server cannot be known, so they are never retried by
-    themselves (that could deliver twice); the back office offers a deliberate resend.
-    """
-    now = now or utcnow()
-    lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    lost = 0
-    for table in (Delivery.__table__, Message.__table__):
-        lost += db.session.execute(
-            sa.update(table)
-            .where(table.c.status == DeliveryStatus.SENDING.value, table.c.claimed_at < now - lease)
-            .values(status=DeliveryStatus.UNKNOWN.value, reason="worker lost")
-        ).rowcount
-    db.session.commit()
-    return lost

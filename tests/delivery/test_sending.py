@@ -322,7 +322,7 @@ def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     assert len(claimed) == 2
     assert claims.claim_rows(campaign.id, ids, utcnow())[0].id == ids[2]  # never twice
     app.config["SEND_LEASE_SECONDS"] = 1
-    assert pipeline.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
+    assert claims.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
     assert campaign_progress(project.id, campaign.id)["unknown"] == 3
     run_pipeline(campaign.id)
     assert sink.messages == []

@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.delivery import batches, guardrails, pipeline, transactional_send
+from mailapp.delivery import batches, claims, guardrails, pipeline, transactional_send
 from mailapp.delivery.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def prepare_campaign(campaign_id: int) -> None:
 @dramatiq.actor(queue_name="dispatch", max_retries=0, time_limit=120_000)
 def dispatch() -> None:
     """One tick: recover dead workers' rows, then enqueue preparation and due batches."""
-    lost = pipeline.recover_stale_claims()
+    lost = claims.recover_stale_claims()
     if lost:
         log.warning("%d deliveries left `sending` by a dead worker are now unknown", lost)
     plan = pipeline.plan_dispatch()
