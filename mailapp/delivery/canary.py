@@ -152,10 +152,16 @@ def canary_state(campaign: Campaign) -> dict[str, Any] | None:
     observe = timedelta(minutes=float((campaign.guardrails or {}).get("canary_minutes", 60)))
     sent_at = datetime.fromisoformat(canary["sent_at"]) if canary.get("sent_at") else None
     decided_at = canary.get("decided_at")
+    by_share = math.ceil(float(canary["share"]) * int(campaign.snapshot.get("recipients") or 0))
+    size = canary.get("size")
     return {
-        "size": canary.get("size"),
+        "size": size,
+        "recipients": campaign.snapshot.get("recipients"),
+        # The share alone would have made a canary too small to judge.
+        "by_share": by_share if size is not None and by_share < size else None,
+        "min_sample": int((campaign.guardrails or {}).get("min_sample", DEFAULT_MIN_SAMPLE)),
         "verdict": canary.get("verdict"),
-        "note": canary.get("note"),
+        "note": (canary.get("note") or "").removeprefix("auto-paused: ") or None,
         "sent_at": sent_at,
         "verdict_due": sent_at + observe if sent_at else None,
         "decided_at": datetime.fromisoformat(decided_at) if decided_at else None,

@@ -182,7 +182,8 @@ def test_the_guardrails_page_shows_where_the_canary_stands(app, client):
         launch(project, campaign)
         run_pipeline(campaign.id)
     page = client.get(f"/admin/guardrails/{campaign.id}/").data.decode()
-    assert "The canary is 20 recipients" in page
+    assert "The canary is 20 of 40 recipients" in page
+    assert "10 % would be 4, fewer than the minimum sample of 20" in page
     assert "The rest waits for the verdict, due" in page
     pause_campaign(project, campaign.id, actor=TEST_ACTOR)
     stored = db.session.get(Campaign, campaign.id)
@@ -198,5 +199,5 @@ def test_the_guardrails_page_shows_where_the_canary_stands(app, client):
     db.session.commit()
     page = client.get(f"/admin/guardrails/{campaign.id}/").data.decode()
     assert "Failed" in page
-    assert "hard bounce rate 8.00% above 5.00%" in page
+    assert "hard bounce rate 8.00% above 5.00%. The campaign is paused" in page
     assert "the rest of the audience has not been mailed" in page
