@@ -91,15 +91,16 @@ def canary_gate(campaign: Campaign, now: datetime) -> sa.ColumnElement[bool] | N
         return only_canary
     if _waiting(campaign.id, only_canary, Delivery.scheduled_at <= now):
         return only_canary
-    judged, counts = campaign_rates(campaign)
-    if judged < min_sample(campaign) and _waiting(campaign.id, only_canary):
-        return only_canary  # more of the canary is due later (a local-time campaign)
     if not canary.get("sent_at"):
+        judged, _ = campaign_rates(campaign)
+        if judged < min_sample(campaign) and _waiting(campaign.id, only_canary):
+            return only_canary  # more of the canary is due later (a local-time campaign)
         _update(campaign, sent_at=now.isoformat())
         canary = campaign.snapshot["canary"]
     observe = timedelta(minutes=float((campaign.guardrails or {}).get("canary_minutes", 60)))
     if now < datetime.fromisoformat(canary["sent_at"]) + observe:
         return only_canary
+    judged, counts = campaign_rates(campaign)
     reason = enforce_guardrails(campaign.id, sample=max(1, min(min_sample(campaign), judged)))
     if reason:
         _decide(campaign, "paused", now, note=reason, judged=judged, counts=counts)
