@@ -96,7 +96,7 @@ def limit_settings(env: Mapping[str, str]) -> dict[str, Any]:
 
 def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """The send pipeline's knobs; tests shrink groups and backoff to run in seconds."""
-    backoff = env.get("SEND_BACKOFF", "60,300,1800,7200")
+    backoff = env.get("SEND_BACKOFF", "60,300,900,1800,3600,7200,14400")
     try:
         steps = [int(step) for step in backoff.split(",")]
     except ValueError:
@@ -120,7 +120,11 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "DISPATCH_RETRY_SECONDS": number("DISPATCH_RETRY_SECONDS", "300"),
         # Rows `sending` for longer than this belonged to a dead worker: they become unknown.
         "SEND_LEASE_SECONDS": number("SEND_LEASE_SECONDS", "900"),
+        # Waits between tries of deferred mail (1 min ... 4 h); the last one repeats.
         "SEND_BACKOFF": steps,
+        # Deferred mail is tried again for this long after its first 4xx, then fails (5 days,
+        # Postfix's maximal_queue_lifetime); a project may set its own (retry_hours).
+        "SEND_QUEUE_LIFETIME": number("SEND_QUEUE_LIFETIME", "432000"),
         "SMTP_POOL_SIZE": number("SMTP_POOL_SIZE", "4"),
         "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "30")),
         # A rate limit asking to wait longer than this reschedules instead of sleeping.

@@ -2,10 +2,11 @@
 
 A domain function that must hand work to a worker (launch and resume -> a dispatch tick,
 a confirmed import -> its run, a double opt-in -> the confirmation mail, an accepted
-transactional message -> its send) calls one of the functions below. `workers.actors`
-binds them to its Dramatiq actors when it is imported: the worker and the scheduler import
-it to run, `wsgi.py` imports it so the web tier can enqueue, and the tests' `app` fixture
-does the same. The domain packages never import `workers`; the import contract in
+transactional message -> its send, a bounce or complaint -> a guardrail check) calls one
+of the functions below. `workers.actors` binds them to its Dramatiq actors when it is
+imported: the worker and the scheduler import it to run, `wsgi.py` imports it so the web
+tier can enqueue, and the tests' `app` fixture does the same. The domain packages never
+import `workers`; the import contract in
 `pyproject.toml` fails the build if one does.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-TASKS = ("dispatch", "run_import", "send_confirmation", "send_message")
+TASKS = ("dispatch", "run_import", "send_confirmation", "send_message", "check_guardrails")
 
 _bound: dict[str, Callable[..., Any]] = {}
 
@@ -57,3 +58,8 @@ def send_confirmation(list_id: int, contact_id: int) -> None:
 def send_message(message_id: int) -> None:
     """Enqueue the send of one transactional message."""
     _enqueue("send_message", message_id)
+
+
+def check_guardrails(campaign_id: int) -> None:
+    """Enqueue a judgement of a campaign's guardrails (feedback about it arrived)."""
+    _enqueue("check_guardrails", campaign_id)

@@ -38,6 +38,9 @@ SETTING_HELP: Mapping[str, str] = {
     "below. Default: 3.",
     "soft_bounce_window_days": "The window, in days, in which soft bounces are counted. "
     "Default: 30.",
+    "retry_hours": "Keep retrying mail a receiving server deferred (4xx) for this many hours "
+    "after its first deferral, waiting longer between tries, then give up. Throttling "
+    "(421) is not counted against the address. Default: 120 (5 days).",
     "event_retention_days": "Opens, clicks and other events older than this are deleted "
     "(reports keep their totals). Default: 400.",
     "allow_self_approval": "Let the author of a template draft publish it; off means a "
@@ -56,6 +59,7 @@ INTEGER_RANGES: Mapping[str, tuple[int, int, bool]] = {
     "quota_import_rows_per_day": (1, 100_000_000, True),
     "soft_bounce_limit": (1, 50, False),
     "soft_bounce_window_days": (1, 365, False),
+    "retry_hours": (1, 720, True),
     "event_retention_days": (30, 3650, False),
 }
 QUIET_PARTS = ("quiet_hours_start", "quiet_hours_end")

@@ -23,6 +23,7 @@ DEFAULT_SETTINGS = {
     "quota_import_rows_per_day": None,
     "soft_bounce_limit": 3,
     "soft_bounce_window_days": 30,
+    "retry_hours": None,  # how long deferred mail is retried; None: the server's (5 days)
     "event_retention_days": 400,
     "allow_self_approval": False,  # may a template's author publish their own draft?
     # What a bounce does to the address, per reason: suppress, count (soft limit) or record.

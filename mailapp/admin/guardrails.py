@@ -17,6 +17,7 @@ from mailapp.access.validation import InvalidSettings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import url_id
+from mailapp.delivery.canary import canary_state
 from mailapp.delivery.guardrail_settings import (
     FIELDS,
     FINISHED,
@@ -31,7 +32,7 @@ from mailapp.models import Campaign
 
 LABELS = {
     "canary_percent": "Canary share (%)",
-    "canary_minutes": "Wait after the canary (minutes)",
+    "canary_minutes": "Observation time after the canary (minutes)",
     "max_bounce_percent": "Pause above hard bounces (%)",
     "max_complaint_percent": "Pause above complaints (%)",
     "min_sample": "Minimum sample",
@@ -93,4 +94,5 @@ class GuardrailsView(ProjectView):
             finished=campaign.status in FINISHED,
             changes=recent_changes(project.id, "campaign.guardrails", object_id=campaign.id),
             labels=LABELS,
+            canary=canary_state(campaign),
         )

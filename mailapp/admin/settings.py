@@ -38,6 +38,7 @@ LABELS = {
     "tracking": "Tracking",
     "soft_bounce_limit": "Soft bounces before suppressing",
     "soft_bounce_window_days": "Soft-bounce window (days)",
+    "retry_hours": "Retry deferred mail for (hours)",
     "event_retention_days": "Keep events for (days)",
     "allow_self_approval": "Authors may publish their own drafts",
     **{

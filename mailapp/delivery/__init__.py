@@ -10,8 +10,9 @@ Entry points:
 - `campaigns`: create_campaign, validate_campaign, pause_campaign, resume_campaign,
   cancel_campaign, resend_unknown, stop_all_sending, request_dispatch
 - `launch`: preflight, launch_campaign
-- `pipeline`: prepare_deliveries, plan_dispatch, recover_stale_claims
-- `batches`: send_batch; `claims`: claim_rows, release_rows
+- `pipeline`: prepare_deliveries, plan_dispatch; `canary`: canary_gate, canary_state
+- `batches`: send_batch; `claims`: claim_rows, release_rows, recover_stale_claims
+- `guardrails`: enforce_guardrails, check_guardrails; `retries`: RetryPolicy
 - `transactional`: submit_message, request_send, get_message; `transactional_send`: send_message
 - `senders`: generate_sender_key, dkim_dns_record, set_warmup_plan
 - `guardrail_settings`: guardrail_values, set_guardrails (in percent, validated, audited)

@@ -28,6 +28,7 @@ from mailapp.delivery.compose import Composed, Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
 from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.retries import RetryPolicy
 from mailapp.delivery.windows import quiet_until, zone
 from mailapp.extensions import db, get_redis
 from mailapp.mail.transports import TransportPool, transport_url_for
@@ -44,6 +45,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime.shutdown import stopping
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
@@ -104,7 +106,7 @@ class CampaignSend:
             throttle_seconds=config["THROTTLE_SECONDS"],
         )
         self.transport_url = transport_url_for(self.sender)
-        self.backoff = config["SEND_BACKOFF"]
+        self.retries = RetryPolicy.for_project(project)
         self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
         settings = project.settings or {}
         self.quiet = settings.get("quiet_hours")
@@ -155,7 +157,9 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):
-        counts = send_group(send, delivery_ids[start : start + size])
+        # A stopping worker's groups not started go back to the dispatcher, which hands
+        # them to a running worker at its next tick.
+        counts = None if stopping() else send_group(send, delivery_ids[start : start + size])
         if counts is None:
             unclaim_dispatched(campaign_id, delivery_ids[start:])
             break
@@ -182,7 +186,7 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
             )
         )
     }
-    outcomes = Outcomes(send.project.id, send.campaign.id, send.backoff, now)
+    outcomes = Outcomes(send.project.id, send.campaign.id, send.retries, now)
     try:
         ready = _recheck(send, claimed, contacts, outcomes, now)
         _deliver(send, ready, contacts, outcomes)
@@ -284,15 +288,17 @@ def _deliver(
                 messages, allowed = _compose_all(send, allowed, contacts, outcomes)
                 with transport_pool().connection(send.transport_url) as transport:
                     for row, composed in zip(allowed, messages, strict=True):
+                        if stopping():
+                            return  # the rows not sent go back untouched
                         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):
                             send.limiter.slow_down(group)
             if rows and grant.retry_at is not None:
                 wait = (grant.retry_at - utcnow()).total_seconds()
-                if not _still_sendable(send.campaign.id):
-                    # Paused or cancelled while this group waited for the rate limit:
-                    # the rows not sent yet go back untouched.
+                if stopping() or not _still_sendable(send.campaign.id):
+                    # Paused, cancelled or stopping while this group waited for the rate
+                    # limit: the rows not sent yet go back untouched.
                     return
                 if wait > send.max_wait:
                     for row in rows:

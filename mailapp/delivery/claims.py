@@ -7,9 +7,10 @@ message, a second worker or a restarted one therefore finds nothing left to clai
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from mailapp.delivery.campaigns import OPEN_DELIVERIES
 from mailapp.delivery.outcomes import Claimed
@@ -19,8 +20,10 @@ from mailapp.models import (
     CampaignStatus,
     Delivery,
     DeliveryStatus,
+    Message,
     Project,
 )
+from mailapp.models.base import utcnow
 from mailapp.upserts import in_values
 
 D = Delivery.__table__
@@ -57,7 +60,7 @@ def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]
         sa.update(D)
         .where(due)
         .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=D.c.attempts + 1)
-        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts)
+        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts, D.c.first_deferred_at)
     ).all()
     db.session.commit()
     return [Claimed(*row) for row in rows]
@@ -98,3 +101,22 @@ def unclaim_dispatched(campaign_id: int, ids: list[int]) -> None:
         .values(claimed_at=None)
     )
     db.session.commit()
+
+
+def recover_stale_claims(*, now: datetime | None = None) -> int:
+    """Rows `sending` past their lease were in a dead worker's hands: mark them unknown.
+
+    Whether they reached the server cannot be known, so they are never retried by
+    themselves (that could deliver twice); the back office offers a deliberate resend.
+    """
+    now = now or utcnow()
+    lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    lost = 0
+    for table in (Delivery.__table__, Message.__table__):
+        lost += db.session.execute(
+            sa.update(table)
+            .where(table.c.status == DeliveryStatus.SENDING.value, table.c.claimed_at < now - lease)
+            .values(status=DeliveryStatus.UNKNOWN.value, reason="worker lost")
+        ).rowcount
+    db.session.commit()
+    return lost

@@ -23,12 +23,16 @@ FIELDS += ("min_sample",)
 GUARDRAIL_HELP: Mapping[str, str] = {
     "canary_percent": "Send to this share of the audience first (1-50 %), wait, then the "
     "rest, so a problem shows on a few people. Empty: no canary. Ignored with an A/B test.",
-    "canary_minutes": "How long the canary waits before the rest goes out. Default: 60.",
+    "canary_minutes": "Once the canary's mail has gone out, the rest waits this long for its "
+    "bounces and complaints; then the pause thresholds judge the canary, and the rest goes "
+    "out only if it passed. Default: 60.",
     "max_bounce_percent": "Pause the campaign when hard bounces pass this share of sent "
     "mail (0.01-50 %). Empty: never pause on bounces.",
     "max_complaint_percent": "Pause the campaign when spam complaints pass this share of "
     "sent mail (0.01-50 %; mailbox providers act above 0.3 %). Empty: never pause on them.",
-    "min_sample": "Judge the rates only after this many messages were sent. Default: 100.",
+    "min_sample": "Judge the rates only after this many messages were sent. A smaller canary "
+    "is enlarged to this many recipients (or the whole audience), so it is always judged. "
+    "Default: 100.",
 }
 STARTED = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
 FINISHED = (CampaignStatus.SENT, CampaignStatus.CANCELLED)

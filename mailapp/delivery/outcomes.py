@@ -8,7 +8,7 @@ its worker was merely slow gets its real outcome.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql
 from mailapp.audience.suppression import suppress
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composed
+from mailapp.delivery.retries import RetryPolicy, expired_reason
 from mailapp.extensions import db
 from mailapp.feedback.events import record_events
 from mailapp.mail.transports import SendResult
@@ -32,6 +33,7 @@ from mailapp.upserts import in_values
 D = Delivery.__table__
 # What an outcome writes, besides scheduled_at (kept when the outcome has none).
 _WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
+_WRITTEN += ("first_deferred_at",)
 
 
 def _still_claimed(row_id: object, claimed_at: object) -> sa.ColumnElement[bool]:
@@ -85,6 +87,7 @@ def is_hard_bounce(result: SendResult) -> bool:
 
 
 def asks_to_slow_down(result: SendResult) -> bool:
+    """A 421 or 4.7.x deferral: the server throttles us, the address is not at fault."""
     return result.code == 421 or (result.enhanced_code or "").startswith("4.7.")
 
 
@@ -94,6 +97,7 @@ class Claimed:
     contact_id: int
     variant: str
     attempts: int
+    first_deferred_at: datetime | None = None
 
 
 RENDER_REFUSALS_TO_PAUSE = 3
@@ -107,11 +111,11 @@ class Outcomes:
     """Outcomes of one claimed group, written in a few statements."""
 
     def __init__(
-        self, project_id: int, campaign_id: int, backoff: list[int], claimed_at: datetime
+        self, project_id: int, campaign_id: int, retries: RetryPolicy, claimed_at: datetime
     ) -> None:
         self.project_id = project_id
         self.campaign_id = campaign_id
-        self.backoff = backoff
+        self.retries = retries
         self.claimed_at = claimed_at
         self.updates: list[dict] = []
         self.events: list[dict] = []
@@ -135,6 +139,7 @@ class Outcomes:
                 "last_reply": values.pop("last_reply", None),
                 "reason": values.pop("reason", None),
                 "message_id": values.pop("message_id", None),
+                "first_deferred_at": values.pop("first_deferred_at", row.first_deferred_at),
             }
         )
 
@@ -176,14 +181,10 @@ class Outcomes:
             self._event(EventType.SENT, row, now, {})
         elif result.outcome == "unknown":
             self._update(row, DeliveryStatus.UNKNOWN, reason="lost after DATA", **common)
-        elif result.outcome == "deferred" and row.attempts <= len(self.backoff):
-            delay = timedelta(seconds=self.backoff[row.attempts - 1])
-            self._update(
-                row, DeliveryStatus.DEFERRED, claimed_at=None, scheduled_at=now + delay, **common
-            )
+        elif result.outcome == "deferred":
+            self._deferred(row, result, now, common)
         else:
-            reason = "retries exhausted" if result.outcome == "deferred" else "refused"
-            self._update(row, DeliveryStatus.FAILED, reason=reason, **common)
+            self._update(row, DeliveryStatus.FAILED, reason="refused", **common)
             if is_hard_bounce(result):
                 payload = {
                     "code": result.code,
@@ -194,6 +195,36 @@ class Outcomes:
                 }
                 self.bounces.append((composed.rcpt_to, row.id, payload))
                 self._event(EventType.BOUNCE_HARD, row, now, payload)
+
+    def _deferred(self, row: Claimed, result: SendResult, now: datetime, common: dict) -> None:
+        """Tried again later within the queue lifetime, else failed with the last reply."""
+        throttled = asks_to_slow_down(result)
+        # A throttle is not held against the address: the try is not counted.
+        attempts = row.attempts - 1 if throttled else row.attempts
+        first = row.first_deferred_at or now
+        retry_at = self.retries.retry_at(
+            attempts=attempts, first_deferred_at=first, now=now, throttled=throttled
+        )
+        if retry_at is None:
+            reason = expired_reason(self.retries)
+            self._update(
+                row,
+                DeliveryStatus.FAILED,
+                attempts=attempts,
+                reason=reason,
+                first_deferred_at=first,
+                **common,
+            )
+            return
+        self._update(
+            row,
+            DeliveryStatus.DEFERRED,
+            attempts=attempts,
+            claimed_at=None,
+            scheduled_at=retry_at,
+            first_deferred_at=first,
+            **common,
+        )
 
     def _event(self, kind: EventType, row: Claimed, now: datetime, payload: dict) -> None:
         self.events.append(

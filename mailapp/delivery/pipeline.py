@@ -4,7 +4,9 @@ The send step itself is in `delivery.batches`. Guarantees kept here:
 - prepare creates every Delivery in one INSERT ... SELECT (ON CONFLICT DO NOTHING);
 - dispatch hands out due rows in batches and never holds the rows themselves: only the
   send step's atomic claim moves a row to `sending`, so a row goes out at most once;
-- rows left `sending` by a dead worker become `unknown` once their lease expires.
+- a canary campaign's rest waits for the canary's verdict (`delivery.canary`);
+- rows left `sending` by a dead worker become `unknown` once their lease expires
+  (`claims.recover_stale_claims`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailapp.access.audit import record_audit
 from mailapp.delivery.abtests import decide_ab_winner
 from mailapp.delivery.campaigns import OPEN_DELIVERIES, PIPELINE, move
+from mailapp.delivery.canary import canary_bucket, canary_gate, count_canary, plan_canary
 from mailapp.delivery.recipients import audience_filter
 from mailapp.delivery.windows import SendWindow, next_local_time, zone
 from mailapp.extensions import db
@@ -28,7 +31,6 @@ from mailapp.models import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Message,
     Project,
     ScheduleMode,
 )
@@ -104,13 +106,12 @@ def _variant(campaign: Campaign) -> sa.ColumnElement:
     return sa.case((_bucket(1000) < share, pick), else_=sa.null())
 
 
-def _first_wave(campaign: Campaign) -> sa.ColumnElement[bool] | None:
-    """Rows sent before the others: the A/B test share, or the canary share."""
+def _first_wave(campaign: Campaign, canary: dict | None) -> sa.ColumnElement[bool] | None:
+    """Rows sent before the others: the A/B test share, or the canary."""
     if campaign.ab_test:
         return _bucket(1000) < round(float(campaign.ab_test["test_share"]) * 1000)
-    canary = float((campaign.guardrails or {}).get("canary_share") or 0)
-    if canary > 0:
-        return _bucket(1000) < round(canary * 1000)
+    if canary is not None:
+        return canary_bucket(Contact.id) < canary["cut"]
     return None
 
 
@@ -129,7 +130,8 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.SENT):
         return 0
     project = db.session.get(Project, campaign.project_id)
-    first_wave = _first_wave(campaign)
+    canary = plan_canary(campaign, project.id)
+    first_wave = _first_wave(campaign, canary)
     delays = [timedelta(0)] if first_wave is None else [timedelta(0), _later_delay(campaign)]
     times, zones = _send_times(campaign, project, now, delays)
     scheduled = times[0] if first_wave is None else sa.case((first_wave, times[0]), else_=times[1])
@@ -159,6 +161,8 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
         sa.select(sa.func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
     )
     snapshot = dict(campaign.snapshot, prepared_at=now.isoformat(), recipients=created)
+    if canary is not None:
+        snapshot["canary"] = dict(canary, size=count_canary(campaign.id, canary))
     if campaign.ab_test:
         snapshot["ab_decide_at"] = (now + _later_delay(campaign)).isoformat()
     campaign.snapshot = snapshot
@@ -204,7 +208,10 @@ def plan_dispatch(*, now: datetime | None = None) -> DispatchPlan:
             continue
         if campaign.ab_test:
             decide_ab_winner(campaign, now=now)
-        batches = _due_batches(campaign, now, config)
+        gate = canary_gate(campaign, now)
+        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
+            continue  # the canary's verdict paused it
+        batches = _due_batches(campaign, now, config, gate)
         if batches and campaign.status == CampaignStatus.SCHEDULED:
             move(campaign, CampaignStatus.SENDING)
         plan.batches += [(campaign.id, ids) for ids in batches]
@@ -220,7 +227,9 @@ def _prepare_due(snapshot: dict, now: datetime) -> bool:
     return asked is None or datetime.fromisoformat(asked) < now - timedelta(minutes=10)
 
 
-def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[int]]:
+def _due_batches(
+    campaign: Campaign, now: datetime, config: dict, gate: sa.ColumnElement[bool] | None
+) -> list[list[int]]:
     project = db.session.get(Project, campaign.project_id)
     if campaign.send_window and not SendWindow.from_dict(
         campaign.send_window, project.timezone
@@ -248,6 +257,7 @@ def _due_batches(campaign: Campaign, now: datetime, config: dict) -> list[list[i
             Delivery.scheduled_at <= now,
             Delivery.variant.is_not(None),
             sa.or_(Delivery.claimed_at.is_(None), Delivery.claimed_at < stale),
+            *([gate] if gate is not None else []),
         )
         .order_by(Delivery.scheduled_at, Delivery.id)
         .limit(room)
@@ -289,22 +299,3 @@ def _finish_if_done(campaign: Campaign, now: datetime) -> None:
         move(campaign, CampaignStatus.SENT)
         campaign.finished_at = now
         record_audit(PIPELINE, "campaign.finish", project_id=campaign.project_id, obj=campaign)
-
-
-def recover_stale_claims(*, now: datetime | None = None) -> int:
-    """Rows `sending` past their lease were in a dead worker's hands: mark them unknown.
-
-    Whether they reached the server cannot be known, so they are never retried by
-    themselves (that could deliver twice); the back office offers a deliberate resend.
-    """
-    now = now or utcnow()
-    lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    lost = 0
-    for table in (Delivery.__table__, Message.__table__):
-        lost += db.session.execute(
-            sa.update(table)
-            .where(table.c.status == DeliveryStatus.SENDING.value, table.c.claimed_at < now - lease)
-            .values(status=DeliveryStatus.UNKNOWN.value, reason="worker lost")
-        ).rowcount
-    db.session.commit()
-    return lost

@@ -20,6 +20,7 @@ from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
 from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.retries import RetryPolicy, expired_reason
 from mailapp.delivery.transactional import OPEN, Recipient, blocking_suppression, inline_version
 from mailapp.extensions import db, get_redis
 from mailapp.feedback.message_stats import fold_message_events
@@ -113,13 +114,9 @@ def send_message(message_id: int) -> str | None:
         return _finish(message, DeliveryStatus.SENT, last_reply=reply, sent_at=utcnow())
     if result.outcome == "unknown":
         return _finish(message, DeliveryStatus.UNKNOWN, last_reply=reply, reason="lost after DATA")
-    backoff = current_app.config["SEND_BACKOFF"]
-    if result.outcome == "deferred" and message.attempts <= len(backoff):
-        later = utcnow() + timedelta(seconds=backoff[message.attempts - 1])
-        return _finish(
-            message, DeliveryStatus.DEFERRED, last_reply=reply, scheduled_at=later, claimed_at=None
-        )
-    reason = "retries exhausted" if result.outcome == "deferred" else "refused"
+    if result.outcome == "deferred":
+        return _defer(project, message, reply, throttled=asks_to_slow_down(result))
+    reason = "refused"
     if is_hard_bounce(result):
         # at_send: refused during the SMTP conversation; reports count it as sent too
         payload = {
@@ -138,6 +135,28 @@ def send_message(message_id: int) -> str | None:
             commit=False,
         )
     return _finish(message, DeliveryStatus.FAILED, last_reply=reply, reason=reason)
+
+
+def _defer(project: Project, message: Message, reply: str, *, throttled: bool) -> str:
+    """Try again within the queue lifetime (a throttle not counted), else fail at last."""
+    now = utcnow()
+    policy = RetryPolicy.for_project(project)
+    if throttled:
+        message.attempts -= 1
+    message.first_deferred_at = message.first_deferred_at or now
+    retry_at = policy.retry_at(
+        attempts=message.attempts,
+        first_deferred_at=message.first_deferred_at,
+        now=now,
+        throttled=throttled,
+    )
+    if retry_at is None:
+        return _finish(
+            message, DeliveryStatus.FAILED, last_reply=reply, reason=expired_reason(policy)
+        )
+    return _finish(
+        message, DeliveryStatus.DEFERRED, last_reply=reply, scheduled_at=retry_at, claimed_at=None
+    )
 
 
 def message_version(message: Message) -> TemplateVersion | None:

@@ -28,6 +28,7 @@ from mailapp.feedback.aggregates import (
     upsert_link_stats,
 )
 from mailapp.feedback.message_stats import fold_message_events
+from mailapp.feedback.guardrail_checks import check_after_commit
 from mailapp.feedback.report_stats import upsert_breakdowns, upsert_hourly_stats
 from mailapp.models import (
     Event,
@@ -67,6 +68,8 @@ def record_events(rows: list[dict[str, Any]], *, commit: bool = True) -> int:
         upsert_breakdowns(events)
         fold_message_events(events)
         touch_contacts(events)
+        judged = (EventType.BOUNCE_HARD, EventType.COMPLAINT)
+        check_after_commit(e["campaign_id"] for e in events if e["type"] in judged)
     if commit:
         db.session.commit()
     return len(events)

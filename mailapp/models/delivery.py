@@ -58,6 +58,8 @@ class Delivery(ProjectScoped, Base):
     # Our own counter: Dramatiq's retry count lives in the message and dies with a worker.
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first 4xx: the queue lifetime (delivery.retries) counts from here.
+    first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_reply: Mapped[str | None] = mapped_column(sa.Text)
     # Why a row was suppressed or failed without an SMTP reply (frequency cap, quiet hours...).
@@ -117,6 +119,8 @@ class Message(TimestampMixin, ProjectScoped, Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first 4xx: the queue lifetime (delivery.retries) counts from here.
+    first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_reply: Mapped[str | None] = mapped_column(sa.Text)
     reason: Mapped[str | None] = mapped_column(sa.String(64))

@@ -189,3 +189,42 @@ def test_the_sender_list_links_each_sender_to_its_warmup(app, client):
     login(client, make_user(project, "admin"))
     page = client.get("/admin/sender/").data.decode()
     assert f'href="/admin/warmup/{sender.id}/">2 days from 2026-01-01</a>' in page
+
+
+def test_the_guardrails_page_shows_where_the_canary_stands(app, client):
+    from mailapp.delivery.campaigns import pause_campaign
+    from tests.factories import TEST_ACTOR
+    from tests.support.pipeline import launch, pipeline_sink, run_pipeline
+
+    project = make_project()
+    campaign = make_campaign(
+        project,
+        make_sender(project),
+        make_template(project),
+        [make_list(project, 40)],
+        guardrails={"canary_share": 0.1, "canary_minutes": 45, "min_sample": 20},
+    )
+    login(client, make_user(project, "marketer"))
+    with pipeline_sink(app):
+        launch(project, campaign)
+        run_pipeline(campaign.id)
+    page = client.get(f"/admin/guardrails/{campaign.id}/").data.decode()
+    assert "The canary is 20 of 40 recipients" in page
+    assert "10 % would be 4, fewer than the minimum sample of 20" in page
+    assert "The rest waits for the verdict, due" in page
+    pause_campaign(project, campaign.id, actor=TEST_ACTOR)
+    stored = db.session.get(Campaign, campaign.id)
+    stored.snapshot = {
+        **stored.snapshot,
+        "canary": {
+            **stored.snapshot["canary"],
+            "verdict": "paused",
+            "decided_at": stored.snapshot["canary"]["sent_at"],
+            "note": "auto-paused: hard bounce rate 8.00% above 5.00%",
+        },
+    }
+    db.session.commit()
+    page = client.get(f"/admin/guardrails/{campaign.id}/").data.decode()
+    assert "Failed" in page
+    assert "hard bounce rate 8.00% above 5.00%. The campaign is paused" in page
+    assert "the rest of the audience has not been mailed" in page

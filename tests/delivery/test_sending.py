@@ -153,7 +153,7 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
             "slow@gmail.com": "421 4.7.0 try again later",
         }
     )
-    app.config["SEND_BACKOFF"] = [60, 300]
+    app.config.update(SEND_BACKOFF=[60, 300], SEND_QUEUE_LIFETIME=5 * 86400)
     launch(project, campaign)
     before = utcnow()
     run_pipeline(campaign.id)
@@ -179,20 +179,42 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
     assert full.attempts == 1
     assert before + timedelta(seconds=55) < full.scheduled_at < utcnow() + timedelta(seconds=65)
     assert get_redis().get(f"rl:throttle:{campaign.snapshot['sender']['id']}:gmail") is not None
-    # Second and third attempts: 5 minutes, then failed for good.
-    for expected, status in ((2, DeliveryStatus.DEFERRED), (3, DeliveryStatus.FAILED)):
-        later = utcnow() + timedelta(hours=3)
-        db.session.execute(
-            sa.update(Delivery).where(Delivery.id == full.id).values(scheduled_at=utcnow())
-        )
-        db.session.commit()
-        plan = pipeline.plan_dispatch(now=later)
-        for cid, ids in plan.batches:
-            batches.send_batch(cid, ids)
-        db.session.refresh(full)
-        assert (full.attempts, full.status) == (expected, status)
-    assert full.reason == "retries exhausted"
+    # The throttled row is tried again soon, and the throttle is not counted as an attempt.
+    slow = by_email["slow@gmail.com"]
+    assert (slow.status, slow.attempts) == (DeliveryStatus.DEFERRED, 0)
+    assert slow.scheduled_at < utcnow() + timedelta(seconds=65)
+    # Second attempt: 5 minutes later, still deferred; the queue lifetime counts from the first.
+    first_deferred = full.first_deferred_at
+    retry(full)
+    assert (full.attempts, full.status, full.first_deferred_at) == (
+        2,
+        DeliveryStatus.DEFERRED,
+        first_deferred,
+    )
+    assert utcnow() + timedelta(seconds=290) < full.scheduled_at < utcnow() + timedelta(seconds=305)
+    # Five days after the first deferral the next try is the last: failed, its reply kept.
+    db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == full.id)
+        .values(first_deferred_at=utcnow() - timedelta(days=5, seconds=1))
+    )
+    retry(full)
+    assert (full.attempts, full.status) == (3, DeliveryStatus.FAILED)
+    assert full.reason == "expired: still deferred after 5 days"
+    assert full.last_reply == "452 4.2.2 mailbox full"
     assert len(sink.messages) == 1
+
+
+def retry(row: Delivery) -> None:
+    """Make a deferred row due and run one dispatch and send."""
+    db.session.execute(
+        sa.update(Delivery).where(Delivery.id == row.id).values(scheduled_at=utcnow())
+    )
+    db.session.commit()
+    plan = pipeline.plan_dispatch(now=utcnow() + timedelta(seconds=1))
+    for cid, ids in plan.batches:
+        batches.send_batch(cid, ids)
+    db.session.refresh(row)
 
 
 def test_pause_stops_the_batch_and_resume_carries_on(app, sink):
@@ -300,7 +322,7 @@ def test_dead_worker_rows_become_unknown_and_can_be_resent(app, sink):
     assert len(claimed) == 2
     assert claims.claim_rows(campaign.id, ids, utcnow())[0].id == ids[2]  # never twice
     app.config["SEND_LEASE_SECONDS"] = 1
-    assert pipeline.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
+    assert claims.recover_stale_claims(now=utcnow() + timedelta(seconds=5)) == 3
     assert campaign_progress(project.id, campaign.id)["unknown"] == 3
     run_pipeline(campaign.id)
     assert sink.messages == []
@@ -430,12 +452,12 @@ def test_bounce_rate_guardrail_pauses_the_campaign(app, sink):
     run_pipeline(campaign.id)
     stored = db.session.get(Campaign, campaign.id)
     assert stored.status == CampaignStatus.PAUSED
-    assert stored.paused_reason.startswith("auto-paused: bounce_hard rate")
+    assert stored.paused_reason.startswith("auto-paused: hard bounce rate")
 
 
 def test_canary_share_goes_first(app, sink):
     project, campaign, _ = setup_campaign(
-        100, guardrails={"canary_share": 0.1, "canary_minutes": 30}
+        100, guardrails={"canary_share": 0.1, "canary_minutes": 30, "min_sample": 5}
     )
     launch(project, campaign)
     pipeline.prepare_deliveries(campaign.id)

@@ -140,7 +140,7 @@ def test_a_canary_pauses_the_campaign_on_bounces(app, sink):
     run_pipeline(campaign.id)
     stored = db.session.get(Campaign, campaign.id)
     assert stored.status == CampaignStatus.PAUSED
-    assert stored.paused_reason.startswith("auto-paused: bounce_hard rate")
+    assert stored.paused_reason.startswith("auto-paused: hard bounce rate")
     # Only (part of) the canary went out; the rest of the audience was never tried.
     assert len(sink.messages) < 50
     assert sum(d.status == DeliveryStatus.QUEUED for d in deliveries(campaign.id)) > 30

@@ -125,7 +125,7 @@ def test_local_time_canary_waves_are_per_zone(app):
         [lst],
         schedule_mode=ScheduleMode.LOCAL_TIME,
         local_send_time="09:00",
-        guardrails={"canary_share": 0.25, "canary_minutes": 30},
+        guardrails={"canary_share": 0.25, "canary_minutes": 30, "min_sample": 5},
     )
     now = utc(2026, 10, 24, 12, 0)
     launch(project, campaign, now=now)

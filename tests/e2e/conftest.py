@@ -4,6 +4,7 @@ server of their own (so a test may stop and restart it), with fast pipeline sett
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -36,10 +37,13 @@ PIPELINE_ENV = {
     "DISPATCH_RETRY_SECONDS": "10",
     "SEND_LEASE_SECONDS": "5",
     "SEND_BACKOFF": "1,1,1,1",
+    "SEND_QUEUE_LIFETIME": "4",
     "SMTP_TIMEOUT": "5",
     "SCHEDULER_LOCK_TTL": "3",
     "WORKER_PROCESSES": "2",
     "WORKER_THREADS": "2",
+    # As the Procfile: a stop never outlasts a platform's grace period (Heroku: 30 s).
+    "WORKER_SHUTDOWN_TIMEOUT_MS": "20000",
 }
 
 
@@ -85,9 +89,20 @@ class Stack:
         processes, threads = env["WORKER_PROCESSES"], env["WORKER_THREADS"]
         # Rows a killed worker can leave unknown: processes x threads x SEND_GROUP_SIZE.
         self.in_flight = int(processes) * int(threads) * int(env["SEND_GROUP_SIZE"])
+        shutdown = ["--worker-shutdown-timeout", env["WORKER_SHUTDOWN_TIMEOUT_MS"]]
         self.worker = Process(
             "worker",
-            [sys.executable, "-m", "dramatiq", "workers.actors", "-p", processes, "-t", threads],
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "workers.actors",
+                "-p",
+                processes,
+                "-t",
+                threads,
+                *shutdown,
+            ],
             env,
             logs / "worker.log",
         )
@@ -114,6 +129,19 @@ class Stack:
 def stack(
     postgres_server_url: str, postgres_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
+    with running_stack(postgres_server_url, postgres_template, tmp_path_factory) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def running_stack(
+    postgres_server_url: str,
+    postgres_template: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    **overrides: str,
+) -> Iterator[Stack]:
+    """A worker and the scheduler on a database and a Redis of their own."""
+    pipeline_env = {**PIPELINE_ENV, **overrides}
     name = f"e2e_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
@@ -121,12 +149,12 @@ def stack(
     database_url = database_url.render_as_string(hide_password=False)
     redis = RedisServer().start()
     folder = tmp_path_factory.mktemp("e2e")
-    config = app_config(database_url, redis.url, folder / "instance", **PIPELINE_ENV)
+    config = app_config(database_url, redis.url, folder / "instance", **pipeline_env)
     env = {k: v for k, v in os.environ.items() if k != "DRAMATIQ_BROKER"}
     env.update({k: str(v) for k, v in config.items()})
     env.update(PYTHONPATH=str(ROOT), WORKER_HEARTBEAT_SECONDS="2", STARTUP_WAIT="20")
     app = create_app(config)
-    app.config.update(sending_settings(PIPELINE_ENV))
+    app.config.update(sending_settings(pipeline_env))
     stack = Stack(app, redis, env, folder)
     stack.worker.start()
     stack.scheduler.start()

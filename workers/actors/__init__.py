@@ -13,6 +13,7 @@ tasks.bind(
     run_import=audience.run_import.send,
     send_confirmation=audience.send_confirmation.send,
     send_message=sending.send_message.send,
+    check_guardrails=sending.check_guardrails.send,
 )
 
 __all__ = ["audience", "feedback", "maintenance", "sending", "tracking", "webhooks"]

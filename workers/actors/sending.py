@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.delivery import batches, pipeline, transactional_send
+from mailapp.delivery import batches, claims, guardrails, pipeline, transactional_send
 from mailapp.delivery.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def prepare_campaign(campaign_id: int) -> None:
 @dramatiq.actor(queue_name="dispatch", max_retries=0, time_limit=120_000)
 def dispatch() -> None:
     """One tick: recover dead workers' rows, then enqueue preparation and due batches."""
-    lost = pipeline.recover_stale_claims()
+    lost = claims.recover_stale_claims()
     if lost:
         log.warning("%d deliveries left `sending` by a dead worker are now unknown", lost)
     plan = pipeline.plan_dispatch()
@@ -61,3 +61,12 @@ def send_message(message_id: int) -> None:
     """Send one transactional message (idempotent: a sent message is not claimed again)."""
     outcome = transactional_send.send_message(message_id)
     log.info("message %s: %s", message_id, outcome)
+
+
+# After a bounce or complaint: judged at once, not when the next batch ends.
+@dramatiq.actor(queue_name="feedback", max_retries=3, time_limit=60_000)
+def check_guardrails(campaign_id: int) -> None:
+    """Pause a campaign whose bounce or complaint rate passed its threshold."""
+    reason = guardrails.check_guardrails(campaign_id)
+    if reason:
+        log.warning("campaign %s %s", campaign_id, reason)

@@ -42,6 +42,7 @@ SETTINGS_SCHEMA = {
         "quota_import_rows_per_day": NULLABLE_INT,
         "soft_bounce_limit": {"type": "integer", "minimum": 1, "maximum": 50},
         "soft_bounce_window_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "retry_hours": {"type": ["integer", "null"], "minimum": 1, "maximum": 720},
         "event_retention_days": {"type": "integer", "minimum": 30, "maximum": 3650},
         "allow_self_approval": {"type": "boolean"},
         "bounce_actions": {
