@@ -27,8 +27,8 @@ from mailapp.feedback.aggregates import (
     upsert_engagement,
     upsert_link_stats,
 )
-from mailapp.feedback.message_stats import fold_message_events
 from mailapp.feedback.guardrail_checks import check_after_commit
+from mailapp.feedback.message_stats import fold_message_events
 from mailapp.feedback.report_stats import upsert_breakdowns, upsert_hourly_stats
 from mailapp.models import (
     Event,

@@ -2,7 +2,7 @@
 tag, a message's template and resend origin, first human open/click, and the log's indexes
 
 Revision ID: s6_0001
-Revises: s5_0004
+Revises: s7_0001
 Create Date: 2026-12-03 05:36:42
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 's6_0001'
-down_revision = 's5_0004'
+down_revision = 's7_0001'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 project; messages.request_fingerprint: an Idempotency-Key replay must be the same request
 
 Revision ID: s6_0002
-Revises: s5_0004
+Revises: s6_0001
 Create Date: 2026-12-03 06:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 's6_0002'
-down_revision = 's5_0004'
+down_revision = 's6_0001'
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 by backoff counters in Redis
 
 Revision ID: s6_0003
-Revises: s5_0004
+Revises: s6_0002
 Create Date: 2026-12-03 06:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 's6_0003'
-down_revision = 's5_0004'
+down_revision = 's6_0002'
 branch_labels = None
 depends_on = None
 

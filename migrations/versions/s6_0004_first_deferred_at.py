@@ -1,7 +1,7 @@
 """deliveries, messages: when the first deferral happened, for the queue lifetime
 
 Revision ID: s6_0004
-Revises: s5_0004
+Revises: s6_0003
 Create Date: 2026-12-03 05:50:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 's6_0004'
-down_revision = 's5_0004'
+down_revision = 's6_0003'
 branch_labels = None
 depends_on = None
 
