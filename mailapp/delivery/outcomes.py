@@ -19,6 +19,7 @@ from mailapp.delivery.compose import Composed
 from mailapp.delivery.retries import RetryPolicy, expired_reason
 from mailapp.extensions import db
 from mailapp.feedback.events import record_events
+from mailapp.feedback.returns.codes import HARD, judge
 from mailapp.mail.transports import SendResult
 from mailapp.models import (
     Contact,
@@ -81,9 +82,13 @@ _UPDATE_ALL = _update_all()
 
 
 def is_hard_bounce(result: SendResult) -> bool:
-    """5xx whose enhanced code says the address is bad (5.1.x, 5.2.1)."""
-    code = result.enhanced_code or ""
-    return result.outcome == "failed" and (code.startswith("5.1.") or code == "5.2.1")
+    """A refusal whose reply says the address is bad, read the way returned mail is
+    (`feedback.returns.codes.judge`: the words over a generic code, so "5.2.1 account
+    disabled" or "5.1.8 sender refused" is not a dead address)."""
+    if result.outcome != "failed":
+        return False
+    verdict = judge(result.enhanced_code, f"{result.code or ''} {result.reply}", "failed")
+    return verdict is not None and verdict.classification == HARD
 
 
 def asks_to_slow_down(result: SendResult) -> bool:
