@@ -97,7 +97,7 @@ def test_log_timeline_dashboard_and_api_agree_with_what_happened(stack, sink, tm
 
     # The receiving MTA returns "later" afterwards; the MTA pipes the DSN to the command.
     verp = next(m.mail_from for m in sink.messages if m.rcpt_tos == ["later@example.org"])
-    report = dsn(verp, "later@example.org", "5.2.1", "550 5.2.1 mailbox disabled")
+    report = dsn(verp, "later@example.org", "5.1.1", "550 5.1.1 no such mailbox here")
     ingest = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "bounces", "ingest"],
         input=report,
@@ -139,7 +139,7 @@ def test_log_timeline_dashboard_and_api_agree_with_what_happened(stack, sink, tm
     assert "550 5.1.1 no such user" in gone
     later = browser.get(f"/admin/messages/{ids['later']}/").data.decode()
     assert "Bounced (permanent)" in later
-    assert "mailbox disabled" in later
+    assert "no such mailbox here" in later
     assert "The returned report as received" in later
 
     with stack.app.app_context():

@@ -22,7 +22,9 @@ from tests.e2e.test_send_pipeline import CountingSink, received
 from tests.factories import make_campaign, make_list, make_project, make_sender, make_template
 from tests.support.pipeline import launch
 
-pytestmark = pytest.mark.e2e
+# Timing-bound (redelivery within seconds of a SIGKILL): runs alone under xdist, so the other
+# worker's browser or e2e stack does not starve the restarted worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 # Production's fallback for a lost batch message: recovery must not wait for it.
 RETRY_SECONDS = 300
