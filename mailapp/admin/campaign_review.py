@@ -87,17 +87,17 @@ class CampaignReviewMixin:
                     "warning",
                 )
                 return redirect(url_for(".details_view", id=campaign.id))
-            count = count_audience(project.id, campaign.audience or {})
-            confirmed = request.form.get("confirm_count", "")
-            if confirmed != str(count):
-                flash(
-                    f"The audience changed since you reviewed it (now {count:,} people): "
-                    "check the review and confirm again.",
-                    "error",
-                )
+            confirmed = request.form.get("confirm_count", "").strip()
+            if not confirmed.isdigit() or len(confirmed) > 12:
+                flash("Confirm the audience size shown on the review before launching.", "error")
             else:
+                # Not counted again here (seconds at a million contacts): preparation
+                # pauses the campaign before sending if it finds another number.
+                count = int(confirmed)
                 try:
-                    launch_campaign(project, campaign.id, actor=current_actor())
+                    launch_campaign(
+                        project, campaign.id, actor=current_actor(), confirmed_recipients=count
+                    )
                 except AlreadyLaunched as exc:
                     db.session.rollback()
                     flash(str(exc), "warning")
@@ -106,7 +106,12 @@ class CampaignReviewMixin:
                     db.session.rollback()
                     flash(f"Not launched: {exc}", "error")
                 else:
-                    flash(f"“{campaign.name}” is launched: {count:,} people.", "success")
+                    flash(
+                        f"“{campaign.name}” is launched for the {count:,} people you confirmed. "
+                        "Should the audience have changed since, it pauses before sending "
+                        "and says so here.",
+                        "success",
+                    )
                     return redirect(url_for(".details_view", id=campaign.id))
         return self._review(campaign)
 

@@ -170,9 +170,19 @@ def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[s
 
 
 def launch_campaign(
-    project: Project, campaign_id: int, *, actor: Actor, now: datetime | None = None
+    project: Project,
+    campaign_id: int,
+    *,
+    actor: Actor,
+    confirmed_recipients: int | None = None,
+    now: datetime | None = None,
 ) -> Campaign:
-    """Run pre-flight, freeze the snapshot and links, and schedule the campaign."""
+    """Run pre-flight, freeze the snapshot and links, and schedule the campaign.
+
+    `confirmed_recipients` is the audience size the person saw and confirmed. The audience
+    is not counted here (at a million contacts that takes seconds): preparation, moments
+    later, compares who it prepared with this number and pauses the campaign before anything
+    is sent when they differ (`pipeline.prepare_deliveries`)."""
     now = now or utcnow()
     campaign = get_campaign(project.id, campaign_id, lock=True)
     if campaign.status != CampaignStatus.DRAFT:
@@ -204,6 +214,8 @@ def launch_campaign(
         "audience": dict(campaign.audience or {}),
         "prepared_at": None,
     }
+    if confirmed_recipients is not None:
+        campaign.snapshot["confirmed_recipients"] = confirmed_recipients
     campaign.launched_at = now
     move(campaign, CampaignStatus.SCHEDULED)
     record_audit(
@@ -211,7 +223,11 @@ def launch_campaign(
         "campaign.launch",
         project_id=project.id,
         obj=campaign,
-        context={"variants": [key for key, _v, _s in chosen], "mode": str(campaign.schedule_mode)},
+        context={
+            "variants": [key for key, _v, _s in chosen],
+            "mode": str(campaign.schedule_mode),
+            "confirmed_recipients": confirmed_recipients,
+        },
     )
     db.session.commit()
     request_dispatch()  # its deliveries are prepared now, not at the next tick

@@ -169,12 +169,36 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     record_audit(
         PIPELINE, "campaign.prepare", project_id=project.id, obj=campaign, context={"rows": created}
     )
+    _hold_if_unconfirmed(campaign, project.id, created)
     db.session.commit()
     if postgres:
         # A campaign's rows can be most of the table: fresh statistics for dispatch's plans.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE deliveries"))
     return created
+
+
+def _hold_if_unconfirmed(campaign: Campaign, project_id: int, prepared: int) -> None:
+    """Pause, before anything is sent, a campaign prepared for more or fewer people than the
+    person confirmed at launch (the audience changed in between): they resume it for the
+    prepared number or cancel it. In preparation's transaction, so no row is dispatched."""
+    confirmed = campaign.snapshot.get("confirmed_recipients")
+    if confirmed is None or confirmed == prepared:
+        return
+    reason = (
+        f"the audience changed after launch: {confirmed:,} confirmed, {prepared:,} prepared. "
+        f"Resume to send to the {prepared:,}, or cancel."
+    )
+    if campaign.status != CampaignStatus.PAUSED:  # (a person may have paused it already)
+        move(campaign, CampaignStatus.PAUSED)
+    campaign.paused_reason = reason[:200]
+    record_audit(
+        PIPELINE,
+        "campaign.pause",
+        project_id=project_id,
+        obj=campaign,
+        context={"reason": reason, "confirmed": confirmed, "prepared": prepared},
+    )
 
 
 @dataclass

@@ -7,8 +7,9 @@ from datetime import UTC
 
 import sqlalchemy as sa
 
+from mailapp.delivery import pipeline
 from mailapp.extensions import db
-from mailapp.models import Campaign, CampaignStatus, ScheduleMode
+from mailapp.models import AuditLog, Campaign, CampaignStatus, ScheduleMode
 from tests.admin.conftest import csrf_token
 from tests.factories import (
     make_campaign,
@@ -173,9 +174,9 @@ def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
     lst = make_list(project, 2)
     campaign = make_campaign(project, make_sender(project), make_template(project), [lst])
     url = f"/admin/campaign/launch/{campaign.id}"
-    stale = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": "1"})
-    assert stale.status_code == 200
-    assert b"The audience changed since you reviewed it (now 2 people)" in stale.data
+    unconfirmed = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": ""})
+    assert unconfirmed.status_code == 200
+    assert b"Confirm the audience size shown on the review" in unconfirmed.data
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DRAFT
 
     launched = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": "2"})
@@ -193,6 +194,55 @@ def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
     assert details.headers["Cache-Control"] == "no-store"
     assert b"Mail goes out: first message about" in details.data
     assert b"Review and launch" not in details.data
+
+
+def test_a_launch_confirmed_for_another_audience_size_pauses_before_sending(as_user, app):
+    project, client = marketer(as_user)
+    lst = make_list(project, 2)
+    campaign = make_campaign(project, make_sender(project), make_template(project), [lst])
+    url = f"/admin/campaign/launch/{campaign.id}"
+    # The review showed one person; a second joined before the launch was prepared.
+    launched = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": "1"})
+    assert launched.status_code == 302
+    assert pipeline.prepare_deliveries(campaign.id) == 2
+    db.session.expire_all()
+    held = db.session.get(Campaign, campaign.id)
+    assert held.status == CampaignStatus.PAUSED
+    assert held.paused_reason == (
+        "the audience changed after launch: 1 confirmed, 2 prepared. "
+        "Resume to send to the 2, or cancel."
+    )
+    assert pipeline.plan_dispatch().batches == []
+    details = client.get(f"/admin/campaign/details/?id={campaign.id}")
+    assert b"1 confirmed, 2 prepared" in details.data
+    pause = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "campaign.pause"))
+    assert (pause.actor, pause.context["confirmed"], pause.context["prepared"]) == (
+        "pipeline",
+        1,
+        2,
+    )
+
+    resumed = client.post(
+        f"/admin/campaign/control/{campaign.id}",
+        data={"csrf_token": csrf_token(client), "verb": "resume"},
+    )
+    assert resumed.status_code == 302
+    assert [len(ids) for _id, ids in pipeline.plan_dispatch().batches] == [2]
+
+
+def test_a_launch_confirmed_for_the_prepared_size_goes_ahead(as_user, app):
+    project, client = marketer(as_user)
+    campaign = make_campaign(
+        project, make_sender(project), make_template(project), [make_list(project, 2)]
+    )
+    client.post(
+        f"/admin/campaign/launch/{campaign.id}",
+        data={"csrf_token": csrf_token(client), "confirm_count": "2"},
+    )
+    assert pipeline.prepare_deliveries(campaign.id) == 2
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
+    assert [len(ids) for _id, ids in pipeline.plan_dispatch().batches] == [2]
 
 
 def test_a_launched_campaign_cannot_be_edited(as_user, app):

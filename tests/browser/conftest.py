@@ -22,6 +22,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser test that timed out waiting for the page runs once more (pytest reports it
+    as a rerun, never as a pass): with the other xdist worker's Chromium and stack on a
+    two-core machine, a step has exceeded its 15 s a few times in a thousand runs. Any
+    other failure, and a second timeout, fail the test."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=["TimeoutError"]))
+
+
 @pytest.fixture
 def app_server(app: Flask) -> Iterator[str]:
     """The app served over HTTP on a free loopback port, against the test's database."""
