@@ -107,7 +107,8 @@ class CampaignReviewMixin:
                     flash(f"Not launched: {exc}", "error")
                 else:
                     flash(
-                        f"“{campaign.name}” is launched for the {count:,} people you confirmed. "
+                        f"“{campaign.name}” is launched for the {count:,} "
+                        f"{'person' if count == 1 else 'people'} you confirmed. "
                         "Should the audience have changed since, it pauses before sending "
                         "and says so here.",
                         "success",

@@ -165,13 +165,25 @@ def pause_campaign(
 ) -> Campaign:
     """Stop dispatching; rows already claimed finish their group, the rest wait."""
     campaign = get_campaign(project.id, campaign_id, lock=True)
-    move(campaign, S.PAUSED)
-    campaign.paused_reason = reason[:200]
-    record_audit(
-        actor, "campaign.pause", project_id=project.id, obj=campaign, context={"reason": reason}
-    )
+    move(campaign, S.PAUSED)  # (refuses a campaign that is paused already)
+    hold(campaign, reason, actor=actor)
     db.session.commit()
     return campaign
+
+
+def hold(campaign: Campaign, reason: str, *, actor: Actor, **context: object) -> None:
+    """Pause the campaign for `reason` and audit it, in the caller's transaction; a campaign
+    paused already gets the newer reason."""
+    if campaign.status != S.PAUSED:
+        move(campaign, S.PAUSED)
+    campaign.paused_reason = reason[:200]
+    record_audit(
+        actor,
+        "campaign.pause",
+        project_id=campaign.project_id,
+        obj=campaign,
+        context={"reason": reason, **context},
+    )
 
 
 def resume_campaign(project: Project, campaign_id: int, *, actor: Actor) -> Campaign:

@@ -212,10 +212,9 @@ def launch_campaign(
             "dkim_selector": sender.dkim_selector,
         },
         "audience": dict(campaign.audience or {}),
+        "confirmed_recipients": confirmed_recipients,
         "prepared_at": None,
     }
-    if confirmed_recipients is not None:
-        campaign.snapshot["confirmed_recipients"] = confirmed_recipients
     campaign.launched_at = now
     move(campaign, CampaignStatus.SCHEDULED)
     record_audit(

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailapp.access.audit import record_audit
 from mailapp.delivery.abtests import decide_ab_winner
-from mailapp.delivery.campaigns import OPEN_DELIVERIES, PIPELINE, move
+from mailapp.delivery.campaigns import OPEN_DELIVERIES, PIPELINE, hold, move
 from mailapp.delivery.canary import canary_bucket, canary_gate, count_canary, plan_canary
 from mailapp.delivery.recipients import audience_filter
 from mailapp.delivery.windows import SendWindow, next_local_time, zone
@@ -169,7 +169,7 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     record_audit(
         PIPELINE, "campaign.prepare", project_id=project.id, obj=campaign, context={"rows": created}
     )
-    _hold_if_unconfirmed(campaign, project.id, created)
+    _hold_if_unconfirmed(campaign, created)
     db.session.commit()
     if postgres:
         # A campaign's rows can be most of the table: fresh statistics for dispatch's plans.
@@ -178,7 +178,7 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     return created
 
 
-def _hold_if_unconfirmed(campaign: Campaign, project_id: int, prepared: int) -> None:
+def _hold_if_unconfirmed(campaign: Campaign, prepared: int) -> None:
     """Pause, before anything is sent, a campaign prepared for more or fewer people than the
     person confirmed at launch (the audience changed in between): they resume it for the
     prepared number or cancel it. In preparation's transaction, so no row is dispatched."""
@@ -189,16 +189,7 @@ def _hold_if_unconfirmed(campaign: Campaign, project_id: int, prepared: int) -> 
         f"the audience changed after launch: {confirmed:,} confirmed, {prepared:,} prepared. "
         f"Resume to send to the {prepared:,}, or cancel."
     )
-    if campaign.status != CampaignStatus.PAUSED:  # (a person may have paused it already)
-        move(campaign, CampaignStatus.PAUSED)
-    campaign.paused_reason = reason[:200]
-    record_audit(
-        PIPELINE,
-        "campaign.pause",
-        project_id=project_id,
-        obj=campaign,
-        context={"reason": reason, "confirmed": confirmed, "prepared": prepared},
-    )
+    hold(campaign, reason, actor=PIPELINE, confirmed=confirmed, prepared=prepared)
 
 
 @dataclass

@@ -169,21 +169,34 @@ def test_audience_step_needs_somebody_and_counts_in_sql(as_user, app):
     assert count == {"count": 4, "text": "4"}
 
 
-def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
+def two_person_draft(as_user):
+    """A marketer's client and a draft, ready to launch, whose audience is two people."""
     project, client = marketer(as_user)
-    lst = make_list(project, 2)
-    campaign = make_campaign(project, make_sender(project), make_template(project), [lst])
+    campaign = make_campaign(
+        project, make_sender(project), make_template(project), [make_list(project, 2)]
+    )
+    return client, campaign
+
+
+def confirm_launch(client, campaign, count: str, **kwargs):
+    """Launch from the review, confirming `count` people as its button does."""
+    return client.post(
+        f"/admin/campaign/launch/{campaign.id}",
+        data={"csrf_token": csrf_token(client), "confirm_count": count},
+        **kwargs,
+    )
+
+
+def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
+    client, campaign = two_person_draft(as_user)
     url = f"/admin/campaign/launch/{campaign.id}"
-    unconfirmed = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": ""})
+    unconfirmed = confirm_launch(client, campaign, "")
     assert unconfirmed.status_code == 200
     assert b"Confirm the audience size shown on the review" in unconfirmed.data
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DRAFT
 
-    launched = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": "2"})
-    assert launched.status_code == 302
-    again = client.post(
-        url, data={"csrf_token": csrf_token(client), "confirm_count": "2"}, follow_redirects=True
-    )
+    assert confirm_launch(client, campaign, "2").status_code == 302
+    again = confirm_launch(client, campaign, "2", follow_redirects=True)
     assert again.status_code == 200
     assert b"was already launched (it is scheduled); nothing was sent again" in again.data
     back = client.get(url)
@@ -197,13 +210,9 @@ def test_launch_needs_the_confirmed_count_and_happens_once(as_user, app):
 
 
 def test_a_launch_confirmed_for_another_audience_size_pauses_before_sending(as_user, app):
-    project, client = marketer(as_user)
-    lst = make_list(project, 2)
-    campaign = make_campaign(project, make_sender(project), make_template(project), [lst])
-    url = f"/admin/campaign/launch/{campaign.id}"
+    client, campaign = two_person_draft(as_user)
     # The review showed one person; a second joined before the launch was prepared.
-    launched = client.post(url, data={"csrf_token": csrf_token(client), "confirm_count": "1"})
-    assert launched.status_code == 302
+    assert confirm_launch(client, campaign, "1").status_code == 302
     assert pipeline.prepare_deliveries(campaign.id) == 2
     db.session.expire_all()
     held = db.session.get(Campaign, campaign.id)
@@ -231,14 +240,8 @@ def test_a_launch_confirmed_for_another_audience_size_pauses_before_sending(as_u
 
 
 def test_a_launch_confirmed_for_the_prepared_size_goes_ahead(as_user, app):
-    project, client = marketer(as_user)
-    campaign = make_campaign(
-        project, make_sender(project), make_template(project), [make_list(project, 2)]
-    )
-    client.post(
-        f"/admin/campaign/launch/{campaign.id}",
-        data={"csrf_token": csrf_token(client), "confirm_count": "2"},
-    )
+    client, campaign = two_person_draft(as_user)
+    assert confirm_launch(client, campaign, "2").status_code == 302
     assert pipeline.prepare_deliveries(campaign.id) == 2
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
