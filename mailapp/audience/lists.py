@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from mailapp.access.audit import Actor, record_audit
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
-from mailapp.models import Contact, List, ListMembership, MembershipStatus, OptIn
+from mailapp.models import (
+    Contact,
+    List,
+    ListMemberCount,
+    ListMembership,
+    MembershipStatus,
+    OptIn,
+)
 from mailapp.models.base import utcnow
 from mailapp.upserts import insert_for
 
@@ -188,15 +195,15 @@ def set_membership_status(
 def list_counts(
     project_id: int, list_ids: Iterable[int] | None = None
 ) -> dict[int, dict[str, int]]:
-    """Members per list and status, in one grouped query (of `list_ids` only, when given)."""
-    query = sa.select(ListMembership.list_id, ListMembership.status, sa.func.count()).where(
-        ListMembership.project_id == project_id
+    """Members per list and status (of `list_ids` only, when given), as the database keeps
+    them (`ListMemberCount`): a read of a few rows however many members a list has."""
+    query = sa.select(ListMemberCount.list_id, ListMemberCount.status, ListMemberCount.count).where(
+        ListMemberCount.project_id == project_id, ListMemberCount.count != 0
     )
     if list_ids is not None:
-        query = query.where(ListMembership.list_id.in_(list(list_ids)))
-    rows = db.session.execute(query.group_by(ListMembership.list_id, ListMembership.status)).all()
+        query = query.where(ListMemberCount.list_id.in_(list(list_ids)))
     counts: dict[int, dict[str, int]] = {}
-    for list_id, status, count in rows:
+    for list_id, status, count in db.session.execute(query):
         counts.setdefault(list_id, {})[status.value] = count
     return counts
 

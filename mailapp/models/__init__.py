@@ -10,7 +10,7 @@ from mailapp.models.delivery import FINAL_STATUSES, Delivery, DeliveryStatus, Me
 from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType, LinkStat
 from mailapp.models.importjob import DuplicatePolicy, ImportJob, ImportProblem, ImportStatus
 from mailapp.models.inbound import InboundMessage
-from mailapp.models.lists import List, ListMembership, MembershipStatus, OptIn
+from mailapp.models.lists import List, ListMemberCount, ListMembership, MembershipStatus, OptIn
 from mailapp.models.message_log import MessageAttempt, MessageStat, MessageTag
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
@@ -63,6 +63,7 @@ __all__ = [
     "Link",
     "LinkStat",
     "List",
+    "ListMemberCount",
     "ListMembership",
     "Membership",
     "MembershipStatus",

@@ -1,4 +1,5 @@
-"""Lists and memberships: per-list status, single or double opt-in."""
+"""Lists and memberships: per-list status, single or double opt-in; members counted per
+list and status by the database."""
 
 from __future__ import annotations
 
@@ -54,3 +55,20 @@ class ListMembership(TimestampMixin, ProjectScoped, Base):
     )
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ListMemberCount(ProjectScoped, Base):
+    """How many memberships a list has in each status.
+
+    Kept by triggers on list_memberships (migration s9_0001), whatever writes the rows:
+    imports, sign-ups, unsubscribes, erasure, merges. The lists page reads these rows instead
+    of grouping a million memberships on every view. A list's rows go with the list.
+    """
+
+    __tablename__ = "list_member_counts"
+    __table_args__ = (sa.PrimaryKeyConstraint("project_id", "list_id", "status"),)
+    project_id_indexed = False  # the primary key leads with it
+
+    list_id: Mapped[int] = mapped_column(sa.ForeignKey("lists.id", ondelete="CASCADE"))
+    status: Mapped[MembershipStatus] = mapped_column(enum_type(MembershipStatus))
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)

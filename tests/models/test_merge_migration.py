@@ -7,20 +7,16 @@ migrations add later do not break it), upgrades to s5_0001 and counts what is le
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from sqlalchemy.engine import make_url
 
-from mailapp import create_app
 from mailapp.audience.suppression import email_hash
-from tests.conftest import app_config
+from tests.support.migrations import database_at
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 CHILD_TABLES = (
@@ -32,27 +28,8 @@ CHILD_TABLES = (
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_database(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator:
     """An app on an empty database of each kind, migrated to s3_0001 only."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        drop = None
-    else:
-        server = request.getfixturevalue("postgres_server_url")
-        name = f"m_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        drop = (server, name)
-    app = create_app(app_config(url, redis_url, tmp_path / "instance"))
-    with app.app_context():
-        upgrade(revision="s3_0001")
-        from mailapp.extensions import db
-
-        yield db.engine
-        db.session.remove()
-        db.engine.dispose()
-    if drop:
-        with psycopg.connect(drop[0], autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {drop[1]} WITH (FORCE)")
+    with database_at(request, request.param, "s3_0001", tmp_path, redis_url) as engine:
+        yield engine
 
 
 class Rows:

@@ -166,7 +166,7 @@ class _Compiler:
             Contact.status == ContactStatus.BOUNCED,
             sa.exists().where(
                 Suppression.project_id == self.project_id,
-                Suppression.email == sa.func.lower(Contact.email),
+                Suppression.email_hash == Contact.email_hash,
                 Suppression.reason == SuppressionReason.HARD_BOUNCE,
             ),
         )

@@ -37,7 +37,7 @@ def segment_query(project_id: int, rule: Any, *, include_quarantined: bool = Fal
         compile_rule(project_id, rule, dialect()),
         ~sa.exists().where(
             Suppression.project_id == project_id,
-            Suppression.email == sa.func.lower(Contact.email),
+            Suppression.email_hash == Contact.email_hash,
         ),
     )
     if not include_quarantined:
