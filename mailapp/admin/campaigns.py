@@ -106,6 +106,7 @@ class CampaignAdmin(CampaignFlowMixin, CampaignReviewMixin, ProjectModelView):
         "resend_view": WRITE,
     }
     details_template = "admin/campaign_details.html"
+    list_template = "admin/campaign_list.html"
 
     column_list = ["name", "status", "goes_out", "launched_at", "created_at"]
     column_labels = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, flash, jsonify, request
+from flask import Response, flash, jsonify, request, session
 from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
@@ -52,6 +52,9 @@ def _count(view: Any, context: Any, model: Segment, name: str) -> Markup:
         noun="contact" if model.last_count == 1 else "contacts",
         when=format_when(model.last_counted_at),
     )
+
+
+GENERIC_SAVED = frozenset({"Record was successfully created.", "Record was successfully saved."})
 
 
 class SegmentAdmin(ProjectModelView):
@@ -122,6 +125,16 @@ class SegmentAdmin(ProjectModelView):
     def after_model_change(self, form: Form, model: Segment, is_created: bool) -> None:
         words = descriptions.describe_count(model.last_count or 0, _description(model))
         flash(f"“{model.name}” saved: {words}.", "success")
+
+    def get_save_return_url(self, model: Segment, is_created: bool = False) -> str:
+        # Flask-Admin adds its "Record was successfully created/saved." after ours, which
+        # already says what was saved and how many it holds: keep ours alone.
+        session["_flashes"] = [
+            (category, message)
+            for category, message in session.get("_flashes", [])
+            if message not in GENERIC_SAVED
+        ]
+        return super().get_save_return_url(model, is_created)
 
     @action("recount", "Count now (who entered, who left)")
     def action_recount(self, ids: list[str]) -> None:

@@ -1,8 +1,9 @@
 """The site root and the error pages people see: in the back-office layout, naming what is wrong.
 
-403, 404 and 500 on back-office pages (and unknown URLs) are shown inside the back office's
-layout, so a logged-in user keeps the navigation. API paths keep their JSON errors and the
-public pages (tracking, unsubscribe, subscribe, assets, webhooks) keep Werkzeug's plain ones.
+400, 403, 404, 405 and 500 on back-office pages (and unknown URLs) are shown inside the back
+office's layout, so a logged-in user keeps the navigation; an expired form (CSRF) says to
+reload. API paths keep their JSON errors and the public pages (tracking, unsubscribe,
+subscribe, assets, webhooks) keep Werkzeug's plain ones.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_admin import BaseView, expose
 from flask_admin.model import BaseModelView
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +29,13 @@ bp = Blueprint("pages", __name__)
 PUBLIC_BLUEPRINTS = frozenset(
     {"tracking", "unsubscribe", "subscribe", "assets", "webhooks", "browser_view", "health"}
 )
-TITLES = {403: "You cannot open this page", 404: "Page not found", 500: "Something went wrong"}
+TITLES = {
+    400: "This request could not be handled",
+    403: "You cannot open this page",
+    404: "Page not found",
+    405: "This page does not do that",
+    500: "Something went wrong",
+}
 
 
 @bp.get("/")
@@ -52,7 +60,7 @@ class ErrorPage(BaseView):
 def init_app(app: Flask) -> None:
     """Register the root and the error handlers (after the API's, which this one defers to)."""
     app.register_blueprint(bp)
-    for code in (403, 404, 500):
+    for code in TITLES:
         app.register_error_handler(code, handle_error)
 
 
@@ -94,8 +102,10 @@ def _render(exc: HTTPException, code: int, reference: str | None) -> str:
     context: dict[str, object] = {"code": code, "title": TITLES[code], "reference": reference}
     if code == 403:
         context.update(_refusal(exc))
-    if code == 404:
+    if code in (404, 405):
         context.update(_missing())
+    if code == 400:
+        context["detail"] = _bad_request(exc)
     return page.render("admin/error.html", **context)
 
 
@@ -111,6 +121,16 @@ def _refusal(exc: HTTPException) -> dict[str, object]:
         "granting_roles": roles,
         "reason": getattr(exc, "reason", None),
     }
+
+
+def _bad_request(exc: HTTPException) -> str:
+    """What was wrong with the request, in words for the person who sent it."""
+    if isinstance(exc, CSRFError):
+        return (
+            "The form had been open too long, or was sent from another page, so it was not "
+            "saved. Go back, reload the page and send the form again."
+        )
+    return exc.description or "The request was malformed."
 
 
 def _missing() -> dict[str, object]:

@@ -117,6 +117,47 @@ def test_duplicate_and_resend_from_the_details_page(as_user, app):
     assert client.get(f"/admin/campaign/{source.id}/duplicate").status_code == 405
 
 
+def test_a_paused_campaign_says_why_and_offers_no_resend_before_anything_was_sent(as_user, app):
+    project, client = setup(as_user)
+    paused = make_sent_campaign(
+        project, status=CampaignStatus.PAUSED, paused_reason="the bounce rate is 9.0%"
+    )
+    make_delivery(paused, make_contact(project), status="queued")
+    db.session.commit()
+    details = client.get(f"/admin/campaign/details/?id={paused.id}").data.decode()
+    reason_line = re.search(r'<p[^>]*id="paused-reason-line"[^>]*>(.*?)</p>', details, re.S)
+    assert "hidden" not in reason_line.group(0).split(">")[0]
+    assert "Why it is paused:" in reason_line.group(1)
+    assert "the bounce rate is 9.0%" in reason_line.group(1)
+    assert 'id="resend-non-openers"' not in details  # nobody has received it yet
+
+    sending = make_sent_campaign(project, status=CampaignStatus.SENDING, name="Summer")
+    make_delivery(sending, make_contact(project))
+    db.session.commit()
+    details = client.get(f"/admin/campaign/details/?id={sending.id}").data.decode()
+    assert re.search(r'<p[^>]*id="paused-reason-line"[^>]*\bhidden', details)
+    assert 'id="resend-non-openers"' in details
+
+
+def test_the_campaign_list_offers_edit_and_delete_on_drafts_only(as_user, app):
+    project, client = setup(as_user)
+    draft = make_campaign(
+        project, make_sender(project), make_template(project), [make_list(project, 1)]
+    )
+    sent = make_sent_campaign(project, name="Autumn")
+    page = client.get("/admin/campaign/").data.decode()
+    rows = {
+        name: row
+        for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        for name in (draft.name, sent.name)
+        if f">{name}</a>" in row
+    }
+    assert f"/admin/campaign/edit/?id={draft.id}" in rows[draft.name]
+    assert 'action="/admin/campaign/delete/"' in rows[draft.name]
+    assert "/admin/campaign/edit/" not in rows[sent.name]
+    assert "/admin/campaign/delete/" not in rows[sent.name]
+
+
 def test_resend_of_a_draft_is_refused_with_a_message(as_user, app):
     project, client = setup(as_user)
     draft = make_campaign(

@@ -90,6 +90,7 @@ def test_saved_segment_is_counted_and_listed_with_when(app, client) -> None:
     project = _marketer(client, Berlin=2, Oslo=1)
     page = _save(client, {"all": [BERLIN]})
     assert "saved: 2 contacts whose city is Berlin" in page.get_data(as_text=True)
+    assert "Record was successfully" not in page.get_data(as_text=True)  # ours alone
     segment = db.session.scalar(sa.select(Segment))
     assert (segment.last_count, segment.last_counted_at is not None) == (2, True)
     audit = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "segment.create"))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
-from mailapp.models import Sender
+from mailapp.models import Contact, Sender
 from tests.admin.conftest import login
 from tests.factories import make_project, make_user
 
@@ -74,6 +74,29 @@ def test_not_found_when_logged_out_has_no_menu(app, client):
     assert page.status_code == 404
     assert "Page not found" in page.data.decode()
     assert 'id="user-menu"' not in page.data.decode()
+
+
+def test_an_expired_form_is_a_400_in_the_layout_that_says_what_to_do(app, client):
+    project = make_project()
+    user = make_user(project, "marketer")
+    login(client, user)
+    page = client.post("/admin/contact/new/", data={"email": "ada@example.org"})  # no token
+    assert page.status_code == 400
+    html = page.data.decode()
+    assert 'id="user-menu"' in html
+    assert "This request could not be handled" in html
+    assert "Go back, reload the page and send the form again." in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+
+
+def test_a_wrong_method_is_a_405_in_the_layout(app, client):
+    login(client, make_user(make_project(), "owner"))
+    page = client.get("/admin/account/security/logout-everywhere")
+    assert page.status_code == 405
+    html = page.data.decode()
+    assert 'id="user-menu"' in html
+    assert "This page does not do that" in html
+    assert "does not take a GET request" in " ".join(html.split())
 
 
 @pytest.fixture
