@@ -2,7 +2,8 @@
 
 A domain function that must hand work to a worker (launch and resume -> a dispatch tick,
 a confirmed import -> its run, a double opt-in -> the confirmation mail, an accepted
-transactional message -> its send, a bounce or complaint -> a guardrail check) calls one
+transactional message -> its send, a bounce or complaint -> a guardrail check, the review of
+a large audience -> its count) calls one
 of the functions below. `workers.actors` binds them to its Dramatiq actors when it is
 imported: the worker and the scheduler import it to run, `wsgi.py` imports it so the web
 tier can enqueue, and the tests' `app` fixture does the same. The domain packages never
@@ -15,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-TASKS = ("dispatch", "run_import", "send_confirmation", "send_message", "check_guardrails")
+TASKS = (
+    "dispatch",
+    "run_import",
+    "send_confirmation",
+    "send_message",
+    "check_guardrails",
+    "count_audience",
+)
 
 _bound: dict[str, Callable[..., Any]] = {}
 
@@ -63,3 +71,8 @@ def send_message(message_id: int) -> None:
 def check_guardrails(campaign_id: int) -> None:
     """Enqueue a judgement of a campaign's guardrails (feedback about it arrived)."""
     _enqueue("check_guardrails", campaign_id)
+
+
+def count_audience(project_id: int, audience: dict) -> None:
+    """Enqueue an exact count of a large audience, kept for the launch review."""
+    _enqueue("count_audience", project_id, audience)

@@ -32,7 +32,8 @@ from mailapp.content.preview import preview_document, render_preview
 from mailapp.content.rendering import RenderError
 from mailapp.delivery.eta import campaign_eta
 from mailapp.delivery.launch import AlreadyLaunched, blocking_failures, launch_campaign, preflight
-from mailapp.delivery.recipients import count_audience, sample_recipient
+from mailapp.delivery.readings import most_possible, reading_for_review
+from mailapp.delivery.recipients import sample_recipient
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Campaign, CampaignStatus, Template
@@ -155,10 +156,19 @@ class CampaignReviewMixin:
         launched = campaign.status != CampaignStatus.DRAFT
         snapshot = campaign.snapshot or {}
         audience = snapshot.get("audience") or campaign.audience or {}
+        counted_at = None
         if launched and "recipients" in snapshot:
             count = snapshot["recipients"]  # who it was prepared for, not who would be today
         else:
-            count = count_audience(project.id, audience)
+            reading = reading_for_review(project.id, audience)
+            if reading is None:  # a worker is counting a large audience: the page asks again
+                return self.render(
+                    "admin/campaign_review_counting.html",
+                    most=most_possible(project.id, audience),
+                    launched=launched,
+                )
+            count = reading.count
+            counted_at = reading.counted_at if reading.by_worker else None
         checks = [] if launched else preflight(project, campaign)
         still_to_go = campaign.status in (
             CampaignStatus.DRAFT,
@@ -171,6 +181,7 @@ class CampaignReviewMixin:
             campaign=campaign,
             launched=launched,
             count=count,
+            counted_at=counted_at,
             checks=checks,
             blocked=bool(blocking_failures(checks)) or not count,
             eta=eta,

@@ -63,13 +63,23 @@ def _forget_on_write(state: orm.ORMExecuteState) -> None:
         _forget(state.session)
 
 
+def _memo_key(kind: str, project_id: int, audience: dict) -> tuple[str, int, str]:
+    return (kind, project_id, json.dumps(audience, sort_keys=True, default=str))
+
+
 def _remembered(kind: str, project_id: int, audience: dict, read: Callable[[], T]) -> T:
     """read(), once per session transaction for this audience."""
     memo = db.session.info.setdefault(MEMO_KEY, {})
-    key = (kind, project_id, json.dumps(audience, sort_keys=True, default=str))
+    key = _memo_key(kind, project_id, audience)
     if key not in memo:
         memo[key] = read()
     return memo[key]
+
+
+def remember_zones(project_id: int, audience: dict, zones: list[tuple[str | None, int]]) -> None:
+    """Take a reading made elsewhere (a worker's count) as this transaction's reading of the
+    audience's time zones, so the questions asked of it after (size, ETA) agree with it."""
+    db.session.info.setdefault(MEMO_KEY, {})[_memo_key("zones", project_id, audience)] = zones
 
 
 def audience_filter(project_id: int, audience: dict) -> list[sa.ColumnElement[bool]]:

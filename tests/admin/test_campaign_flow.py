@@ -14,21 +14,11 @@ from tests.admin.conftest import csrf_token
 from tests.factories import (
     make_campaign,
     make_list,
-    make_project,
     make_sender,
     make_template,
-    make_user,
 )
 from tests.support.audit import one_audit_entry
-from tests.support.campaigns import next_tuesday_morning, shown
-
-
-def marketer(as_user, timezone="Europe/Berlin"):
-    project = make_project()
-    project.timezone = timezone
-    db.session.commit()
-    client = as_user(make_user(project, "marketer"))
-    return project, client
+from tests.support.campaigns import marketer, next_tuesday_morning, shown, two_person_draft
 
 
 def test_a_campaign_is_built_step_by_step_and_reviewed(as_user, app):
@@ -167,15 +157,6 @@ def test_audience_step_needs_somebody_and_counts_in_sql(as_user, app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 0
     count = client.get("/admin/campaign/audience-count", query_string={"lists": [lst.id]}).json
     assert count == {"count": 4, "text": "4"}
-
-
-def two_person_draft(as_user):
-    """A marketer's client and a draft, ready to launch, whose audience is two people."""
-    project, client = marketer(as_user)
-    campaign = make_campaign(
-        project, make_sender(project), make_template(project), [make_list(project, 2)]
-    )
-    return client, campaign
 
 
 def confirm_launch(client, campaign, count: str, **kwargs):

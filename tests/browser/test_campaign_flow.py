@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from mailapp.delivery import readings
 from mailapp.extensions import db
 from mailapp.models import Campaign, Event, EventType
 from tests.factories import (
+    make_campaign,
     make_contact,
     make_delivery,
     make_list,
@@ -21,6 +23,8 @@ from tests.factories import (
 )
 from tests.support.browser import log_in
 from tests.support.campaigns import next_tuesday_morning, shown
+from tests.support.pipeline import run_queue
+from workers.actors.sending import count_audience
 
 pytestmark = pytest.mark.browser
 
@@ -92,6 +96,30 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
     page.goto("/admin/campaign/")
     assert f"From {shown(send_at)}" in page.inner_text("body")
     page.screenshot(path=tmp_path / "08-list.png", full_page=True)
+
+
+def test_a_large_audience_is_counted_by_a_worker_while_the_review_waits(
+    app, page, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(readings, "BACKGROUND_FROM", 10)  # 12 people is "large" here
+    project = make_project()
+    marketer = make_user(project, "marketer", email="marketer@example.com")
+    campaign = make_campaign(
+        project, make_sender(project), make_template(project), [make_list(project, 12)]
+    )
+    log_in(page, marketer.email)
+    page.goto(f"/admin/campaign/launch/{campaign.id}")
+    page.wait_for_selector("#review-counting[data-counting]")
+    assert "holds up to 12 people" in page.inner_text("#review-counting")
+    assert page.locator("#launch-button").count() == 0
+    page.screenshot(path=tmp_path / "01-counting.png", full_page=True)
+
+    run_queue(count_audience.queue_name)  # the worker counts; the page asks again each second
+    page.wait_for_selector("#review-count", timeout=10_000)
+    assert page.inner_text("#review-count") == "12"
+    assert "launching checks it again" in page.inner_text("#review-counted-at")
+    assert page.inner_text("#launch-button") == "Send to 12 people now"
+    page.screenshot(path=tmp_path / "02-counted.png", full_page=True)
 
 
 def test_an_empty_draft_is_told_what_to_choose_and_a_resend_counts_non_openers(app, page, tmp_path):

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from dramatiq import Worker
 
 from mailapp.delivery import canary
 from mailapp.delivery.campaigns import resume_campaign
@@ -28,7 +27,7 @@ from tests.factories import (
     make_template,
 )
 from tests.support.bounces import BOUNCE_DOMAIN, dsn
-from tests.support.pipeline import launch, pipeline_sink, run_pipeline
+from tests.support.pipeline import launch, pipeline_sink, run_pipeline, run_queue
 from workers.actors.sending import check_guardrails
 from workers.broker import broker
 
@@ -160,13 +159,7 @@ def test_bounces_arriving_ask_a_worker_to_judge_the_campaign_at_once(app, sink):
     bounce_late(campaign.id, 8)
     # One judgement asked for the burst, once the bounces were committed.
     assert broker.queues["feedback"].qsize() == 1
-    worker = Worker(broker, worker_timeout=100)
-    worker.start()
-    try:
-        broker.join(check_guardrails.queue_name, fail_fast=True)
-        worker.join()
-    finally:
-        worker.stop()
+    run_queue(check_guardrails.queue_name)
     db.session.expire_all()
     stored = db.session.get(Campaign, campaign.id)
     # Paused within the observation time, without waiting for the verdict or a batch end.

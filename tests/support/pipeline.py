@@ -1,5 +1,5 @@
-"""Running the send pipeline in-process: launch, dispatch and send until nothing is due,
-and a real SMTP sink to send to."""
+"""Running the send pipeline in-process: launch, dispatch and send until nothing is due, a
+real SMTP sink to send to, and real worker threads for what an actor was asked to do."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 
+from dramatiq import Worker
 from flask import Flask
 
 from mailapp.delivery import batches, pipeline
@@ -14,6 +15,7 @@ from mailapp.delivery.launch import launch_campaign
 from mailapp.models import Campaign, Project, Template
 from tests.factories import TEST_ACTOR, make_campaign, make_list, make_sender
 from tests.support.smtp_sink import SmtpSink
+from workers.broker import broker
 
 
 def launch(project: Project, campaign: Campaign, now: datetime | None = None) -> Campaign:
@@ -54,3 +56,14 @@ def pipeline_sink(app: Flask) -> Iterator[SmtpSink]:
     finally:
         sink.stop()
         batches.transport_pool().close()
+
+
+def run_queue(queue_name: str) -> None:
+    """Run what the stub broker holds on one queue with real Dramatiq worker threads."""
+    worker = Worker(broker, worker_timeout=100)
+    worker.start()
+    try:
+        broker.join(queue_name, fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()

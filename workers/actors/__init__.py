@@ -14,6 +14,7 @@ tasks.bind(
     send_confirmation=audience.send_confirmation.send,
     send_message=sending.send_message.send,
     check_guardrails=sending.check_guardrails.send,
+    count_audience=sending.count_audience.send,
 )
 
 __all__ = ["audience", "feedback", "maintenance", "sending", "tracking", "webhooks"]

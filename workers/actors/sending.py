@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from mailapp.delivery import batches, claims, guardrails, pipeline, transactional_send
+from mailapp.delivery import batches, claims, guardrails, pipeline, readings, transactional_send
 from mailapp.delivery.campaigns import request_dispatch
 
 log = logging.getLogger(__name__)
@@ -70,3 +70,12 @@ def check_guardrails(campaign_id: int) -> None:
     reason = guardrails.check_guardrails(campaign_id)
     if reason:
         log.warning("campaign %s %s", campaign_id, reason)
+
+
+# A launch review of a large audience waits for this count: a queue of its own, so a long
+# send or import never holds it up.
+@dramatiq.actor(queue_name="readings", max_retries=1, time_limit=300_000)
+def count_audience(project_id: int, audience: dict) -> None:
+    """Count an audience exactly and keep the reading for the review that asked."""
+    reading = readings.count_and_keep(project_id, audience)
+    log.info("audience of project %s counted: %s", project_id, reading.count)
