@@ -8,6 +8,7 @@ the current project: another project's id is a 404, never a row.
 
 from __future__ import annotations
 
+import enum
 import logging
 from datetime import datetime
 from typing import Any, ClassVar
@@ -56,8 +57,14 @@ def _when(_view: Any, value: datetime, _name: str) -> str:
     return format_when(value)
 
 
-# Lists and details show moments like every page does: the viewer's zone, to the minute.
-DATETIME_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _when}
+def _words(_view: Any, value: enum.Enum, _name: str) -> str:
+    """A stored choice (opt-in, role, template kind) as a word, not its code name."""
+    return str(value.value).replace("_", " ").capitalize()
+
+
+# Lists and details show moments like every page does (the viewer's zone, to the minute) and
+# choices as words.
+DATETIME_FORMATTERS = {**typefmt.BASE_FORMATTERS, enum.Enum: _words, datetime: _when}
 
 
 class ProjectModelView(AccessMixin, ModelView):
