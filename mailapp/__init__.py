@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ from flask import Flask
 from mailapp import crypto
 from mailapp.config import ConfigError, load_config
 from mailapp.extensions import csrf, db, login_manager, migrate, redis_client
+from mailapp.runtime.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(overrides)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.testing = app.config["MAILAPP_ENV"] == "testing"
-    _configure_logging(app)
+    configure_logging(app.config)
+    app.logger.setLevel(app.config["LOG_LEVEL"])
 
     crypto.configure(app.config["ENCRYPTION_KEY"])
     db.init_app(app)
@@ -48,15 +49,3 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     cli.init_app(app)
     return app
-
-
-def _configure_logging(app: Flask) -> None:
-    from mailapp.runtime import redaction
-
-    redaction.install()  # URL tokens are credentials: no log line of this process shows one
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=os.environ.get("LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-    app.logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))

@@ -64,7 +64,22 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         or str(Path(instance_path) / "tracking-spool"),
         **sending_settings(env),
         **limit_settings(env),
+        **log_settings(env, production),
     }
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_settings(env: Mapping[str, str], production: bool) -> dict[str, str]:
+    """LOG_LEVEL, and LOG_FORMAT: json in production, text elsewhere, unless it says."""
+    level = env.get("LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    log_format = env.get("LOG_FORMAT") or ("json" if production else "text")
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT: {log_format!r} is not json or text")
+    return {"LOG_LEVEL": level, "LOG_FORMAT": log_format}
 
 
 def limit_settings(env: Mapping[str, str]) -> dict[str, Any]:

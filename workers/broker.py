@@ -33,6 +33,7 @@ from flask import Flask
 
 from mailapp.config import redis_url
 from mailapp.runtime.health import beat
+from mailapp.runtime.logs import bind_ids, unbind_ids
 from mailapp.runtime.shutdown import clear_stop, request_stop
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,31 @@ class AppContext(Middleware):
     after_skip_message = after_process_message
 
 
+class LogContext(Middleware):
+    """Every line logged while a message is processed names the message and its actor."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        self._local.token = bind_ids(message_id=message.message_id, actor=message.actor_name)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        token = getattr(self._local, "token", None)
+        if token is not None:
+            unbind_ids(token)
+            self._local.token = None
+
+    after_skip_message = after_process_message
+
+
 class Heartbeat(Middleware):
     """Each worker process tells Redis it is alive, for /health and for the broker."""
 
@@ -192,6 +218,9 @@ def build_broker() -> dramatiq.Broker:
     broker.add_middleware(Retries(max_retries=DEFAULT_MAX_RETRIES, min_backoff=1000))
     broker.add_middleware(TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS))
     broker.add_middleware(app_context)
+    # First, so its after hook runs last: the lines other middleware write about a message
+    # (a retry, a time limit) name it too.
+    broker.add_middleware(LogContext(), before=type(broker.middleware[0]))
     broker.add_middleware(Heartbeat(app_context))
     return broker
 

@@ -23,6 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger("workers.scheduler")
 
 LOCK_KEY = "mailapp:scheduler:leader"
+# APScheduler writes "Running job ..." and "Job ... executed successfully" here at INFO.
+JOB_RUNS_LOGGER = "apscheduler.executors.default"
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,30 @@ def enqueue(actor_path: str) -> Callable[[], None]:
     return send
 
 
+class JobRunsAtDebug(logging.Filter):
+    """A job's start and success lines are DEBUG lines: two a run, several a second in all,
+    they would bury everything else at INFO. A missed run or a failure keeps its level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        if not logging.getLogger(JOB_RUNS_LOGGER).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_job_runs() -> None:
+    """Job-run lines at DEBUG (idempotent)."""
+    logger = logging.getLogger(JOB_RUNS_LOGGER)
+    if not any(isinstance(f, JobRunsAtDebug) for f in logger.filters):
+        logger.addFilter(JobRunsAtDebug())
+
+
 def build_scheduler(
     jobs: tuple[Job, ...], beat: Callable[[], None], beat_seconds: float
 ) -> BackgroundScheduler:
+    quiet_job_runs()
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )

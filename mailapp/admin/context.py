@@ -10,6 +10,7 @@ from mailapp.access.audit import Actor
 from mailapp.access.permissions import Permission, permissions_for
 from mailapp.extensions import db
 from mailapp.models import Membership, Project, Role
+from mailapp.runtime.logs import bind_ids
 
 SESSION_KEY = "project_id"
 
@@ -53,6 +54,7 @@ def _resolve() -> tuple[Project | None, Role | None]:
             role = Role.OWNER
         if project is not None:
             session[SESSION_KEY] = project.id
+            bind_ids(project_id=project.id)  # until the request ends (web.request_ids)
     g.mailapp_project = (project, role)
     return project, role
 

@@ -45,6 +45,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime.logs import bind_ids, log_context
 from mailapp.runtime.shutdown import stopping
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
@@ -142,9 +143,10 @@ def _kept_loaded() -> Iterator[None]:
 
 def send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     """Send a dispatched batch group by group; stop at once when the campaign stops."""
-    with _kept_loaded():
-        totals = _send_batch(campaign_id, delivery_ids)
-    enforce_guardrails(campaign_id)
+    with log_context(campaign_id=campaign_id):
+        with _kept_loaded():
+            totals = _send_batch(campaign_id, delivery_ids)
+        enforce_guardrails(campaign_id)
     return totals
 
 
@@ -154,6 +156,7 @@ def _send_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     if campaign is None or campaign.snapshot is None:
         return totals
     project = db.session.get(Project, campaign.project_id)
+    bind_ids(project_id=project.id)  # undone when send_batch's log context ends
     send = CampaignSend(campaign, project)
     size = current_app.config["SEND_GROUP_SIZE"]
     for start in range(0, len(delivery_ids), size):

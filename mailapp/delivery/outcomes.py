@@ -7,6 +7,7 @@ its worker was merely slow gets its real outcome.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.upserts import in_values
 
+log = logging.getLogger(__name__)
 D = Delivery.__table__
 # What an outcome writes, besides scheduled_at (kept when the outcome has none).
 _WRITTEN = ("status", "attempts", "claimed_at", "sent_at", "last_reply", "reason", "message_id")
@@ -180,6 +182,9 @@ class Outcomes:
         reply = f"{result.code or ''} {result.reply}".strip()[:2000]
         common = {"last_reply": reply, "message_id": composed.message_id}
         now = utcnow()
+        # Refused and lost mail is what an operator looks into; the rest is there at DEBUG.
+        level = logging.INFO if result.outcome in ("failed", "unknown") else logging.DEBUG
+        log.log(level, "delivery %s: %s", result.outcome, reply, extra={"delivery_id": row.id})
         if result.outcome == "sent":
             self._update(row, DeliveryStatus.SENT, sent_at=now, **common)
             self.sent_contacts.append(row.contact_id)

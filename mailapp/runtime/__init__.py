@@ -3,5 +3,6 @@
 Entry points:
 - `health`: check_health, beat, prune_heartbeats
 - `checks`: wait_for_services (`flask check --wait`)
+- `logs`: configure_logging, log_context (the ids every log line carries)
 - `outbox`: list_captured, get_captured (what the capture SMTP server stored)
 """

@@ -7,7 +7,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from mailapp.web import guards
+    from mailapp.web import guards, request_ids
+
+    request_ids.init_app(app)  # first: every later hook's log lines name the request
 
     guards.init_app(app)  # first: the id converter applies to routes as they are added
 
