@@ -10,7 +10,7 @@ from mailapp.access.audit import Actor
 from mailapp.access.permissions import Permission, permissions_for
 from mailapp.extensions import db
 from mailapp.models import Membership, Project, Role
-from mailapp.runtime.logs import bind_ids
+from mailapp.runtime.logs import bind_request_ids
 
 SESSION_KEY = "project_id"
 
@@ -54,7 +54,7 @@ def _resolve() -> tuple[Project | None, Role | None]:
             role = Role.OWNER
         if project is not None:
             session[SESSION_KEY] = project.id
-            bind_ids(project_id=project.id)  # until the request ends (web.request_ids)
+            bind_request_ids(project_id=project.id)
     g.mailapp_project = (project, role)
     return project, role
 

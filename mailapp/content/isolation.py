@@ -6,8 +6,10 @@ free even if some operation the limits do not foresee runs long: previews, test 
 send inline) render through `render_isolated`, in a small pool of processes forked from a
 forkserver (clean, single-threaded, the rendering modules preloaded). A render that has
 not answered after RENDER_TIMEOUT seconds has its process killed (SIGKILL) and replaced;
-the caller gets a RenderError saying so. Each process runs under a memory limit
-(RENDER_MEMORY_MB), so an allocation the limits miss fails there, not in the caller.
+the caller gets a RenderError saying so. The deadline counts the render only: a new process
+starts (the forkserver's imports, seconds on a busy machine) before its first job is sent.
+Each process runs under a memory limit (RENDER_MEMORY_MB), so an allocation the limits miss
+fails there, not in the caller.
 
 Campaign batches render in the send worker itself (per recipient, where a round trip
 would cost throughput); their content passed the same sandbox in preview and pre-flight.
@@ -29,6 +31,7 @@ from flask import current_app, has_app_context
 from mailapp.content.limits import RenderError
 from mailapp.content.rendering import CompiledContent, RenderedContent, recompile, render_content
 
+START_TIMEOUT = 60.0  # seconds a new render process may take to start (not the render deadline)
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["mailapp.content.rendering"])
 
@@ -37,6 +40,7 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
     """A render process: run each job it is sent, answer ("ok", value) or ("error", reason)."""
     with contextlib.suppress(ValueError):  # above a hard limit the host sets: keep that one
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    conn.send(("ready", None))
     while True:
         try:
             func, args = conn.recv()
@@ -59,6 +63,16 @@ class _Process:
         self.process = _context.Process(target=_serve, args=(child, memory_bytes), daemon=True)
         self.process.start()
         child.close()
+        # A new process first waits for the forkserver (which imports the rendering modules
+        # once, about a second, several on a busy machine) and then starts: that is not the
+        # render's time, so the render deadline starts only once the process says it is ready.
+        try:
+            ready = self.conn.poll(START_TIMEOUT) and self.conn.recv() == ("ready", None)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise RenderError(f"the renderer did not start within {START_TIMEOUT:g} s")
 
     def kill(self) -> None:
         self.process.kill()

@@ -51,6 +51,15 @@ def bind_ids(**ids: Any) -> Token[Mapping[str, Any]]:
     return _ids.set(MappingProxyType(merged))
 
 
+def bind_request_ids(**ids: Any) -> None:
+    """Name ids for the rest of the current request: only inside a request whose own ids were
+    bound when it started (`web.request_ids`), whose end unbinds these too. Elsewhere (a
+    request context nobody ran the hooks of) nothing would ever unbind them, so nothing is
+    bound."""
+    if "request_id" in _ids.get():
+        bind_ids(**ids)
+
+
 def unbind_ids(token: Token[Mapping[str, Any]]) -> None:
     _ids.reset(token)
 

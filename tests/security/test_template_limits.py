@@ -14,6 +14,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from mailapp.content import isolation
 from mailapp.content.isolation import RenderPool
 from mailapp.content.rendering import RenderError, compile_content, render_content
 from mailapp.delivery import transactional_send
@@ -91,6 +92,23 @@ def test_a_render_process_that_overruns_is_killed_and_replaced():
         with pytest.raises(RenderError, match="out of memory"):
             pool.run(bytearray, 2 * 1024**3)  # over the process's memory limit
         assert pool.run(sum, [1, 2]) == 3
+    finally:
+        pool.close()
+
+
+def slow_to_start(conn, memory_bytes: int) -> None:
+    """A render process that takes half a second to start, as a cold one on a busy machine."""
+    time.sleep(0.5)
+    isolation._serve(conn, memory_bytes)
+
+
+def test_the_render_deadline_does_not_count_a_new_process_starting(monkeypatch):
+    monkeypatch.setattr(isolation, "_serve", slow_to_start)
+    pool = RenderPool(size=1, timeout=0.3, memory_mb=512)
+    try:
+        assert pool.run(sum, [1, 2]) == 3  # the start took longer than the deadline
+        with pytest.raises(RenderError, match="took too long"):
+            pool.run(time.sleep, 5)  # the render itself is still bounded
     finally:
         pool.close()
 

@@ -20,7 +20,7 @@ from mailapp.access.permissions import DESCRIPTIONS, Permission
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import csrf, db
 from mailapp.models import Project
-from mailapp.runtime.logs import bind_ids
+from mailapp.runtime.logs import bind_request_ids
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -92,7 +92,7 @@ def require(permission: Permission) -> Callable[[F], F]:
             g.api_key = key
             g.project = db.session.get(Project, key.project_id)
             g.actor = actor
-            bind_ids(project_id=key.project_id)  # until the request ends (web.request_ids)
+            bind_request_ids(project_id=key.project_id)
             return view(*args, **kwargs)
 
         wrapper.api_permission = permission  # type: ignore[attr-defined]
