@@ -32,7 +32,7 @@ from mailapp.content.preview import preview_document, render_preview
 from mailapp.content.rendering import RenderError
 from mailapp.delivery.eta import campaign_eta
 from mailapp.delivery.launch import AlreadyLaunched, blocking_failures, launch_campaign, preflight
-from mailapp.delivery.readings import most_possible, reading_for_review
+from mailapp.delivery.readings import Counting, reading_for_review
 from mailapp.delivery.recipients import sample_recipient
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
@@ -161,14 +161,11 @@ class CampaignReviewMixin:
             count = snapshot["recipients"]  # who it was prepared for, not who would be today
         else:
             reading = reading_for_review(project.id, audience)
-            if reading is None:  # a worker is counting a large audience: the page asks again
+            if isinstance(reading, Counting):  # a worker counts a large audience: asked again
                 return self.render(
-                    "admin/campaign_review_counting.html",
-                    most=most_possible(project.id, audience),
-                    launched=launched,
+                    "admin/campaign_review_counting.html", most=reading.most, launched=launched
                 )
-            count = reading.count
-            counted_at = reading.counted_at if reading.by_worker else None
+            count, counted_at = reading.count, reading.counted_at
         checks = [] if launched else preflight(project, campaign)
         still_to_go = campaign.status in (
             CampaignStatus.DRAFT,

@@ -1,5 +1,5 @@
-"""An audience's size for the launch review: counted in the request when it is small, by a
-worker when it is large, and kept for a few minutes either way it was counted by a worker.
+"""An audience's size for the launch review: counted in the request when it is small, and by a
+worker, which keeps its count for a few minutes, when it is large.
 
 Counting an audience exactly reads every contact it may hold: about 0.8 s at a million
 contacts on a small machine, past what a page may take. So when the counts the database
@@ -40,13 +40,22 @@ COUNTING_TTL = 120  # seconds before a count asked for and never kept is asked f
 
 @dataclass(frozen=True)
 class Reading:
+    """An audience's size by time zone; `counted_at` is when a worker counted it (None:
+    counted in this request)."""
+
     zones: list[tuple[str | None, int]]
-    counted_at: datetime
-    by_worker: bool
+    counted_at: datetime | None = None
 
     @property
     def count(self) -> int:
         return sum(count for _zone, count in self.zones)
+
+
+@dataclass(frozen=True)
+class Counting:
+    """A worker is counting the audience, which holds at most `most` people."""
+
+    most: int
 
 
 def _key(project_id: int, audience: dict, kind: str) -> str:
@@ -82,12 +91,12 @@ def kept_reading(project_id: int, audience: dict) -> Reading | None:
         return None
     data = json.loads(raw)
     zones = [(zone, int(count)) for zone, count in data["zones"]]
-    return Reading(zones, datetime.fromisoformat(data["counted_at"]), by_worker=True)
+    return Reading(zones, datetime.fromisoformat(data["counted_at"]))
 
 
 def count_and_keep(project_id: int, audience: dict) -> Reading:
     """Count the audience now and keep the reading for the review (the worker's side)."""
-    reading = Reading(audience_zones(project_id, audience), utcnow(), by_worker=True)
+    reading = Reading(audience_zones(project_id, audience), utcnow())
     payload = {"zones": reading.zones, "counted_at": reading.counted_at.isoformat()}
     pipe = get_redis().pipeline()
     pipe.set(_key(project_id, audience, "reading"), json.dumps(payload), ex=READING_TTL)
@@ -96,21 +105,22 @@ def count_and_keep(project_id: int, audience: dict) -> Reading:
     return reading
 
 
-def reading_for_review(project_id: int, audience: dict) -> Reading | None:
-    """The audience's size as the review shows it, or None while a worker counts it.
+def reading_for_review(project_id: int, audience: dict) -> Reading | Counting:
+    """The audience's size as the review shows it, or Counting while a worker counts it.
 
     A reading kept by a worker also serves the review's other questions about the audience
     (the pre-flight lines, the ETA by time zone) for the rest of the request."""
     try:
         kept = kept_reading(project_id, audience)
-        if kept is None and most_possible(project_id, audience) >= BACKGROUND_FROM:
+        most = most_possible(project_id, audience) if kept is None else 0
+        if most >= BACKGROUND_FROM:
             if get_redis().set(_key(project_id, audience, "counting"), 1, nx=True, ex=COUNTING_TTL):
                 tasks.count_audience(project_id, audience)
-            return None
+            return Counting(most)
     except redis.RedisError:
         log.warning("Redis is unavailable: counting the audience in the request")
         kept = None
     if kept is not None:
         remember_zones(project_id, audience, kept.zones)
         return kept
-    return Reading(audience_zones(project_id, audience), utcnow(), by_worker=False)
+    return Reading(audience_zones(project_id, audience))

@@ -52,6 +52,8 @@ def test_create_review_and_launch_a_campaign(app, page, tmp_path):
 
     page.select_option("#template_id", label="December news — version 1")
     page.select_option("#sender_id", index=1)
+    # The element is parsed before the page's script fills it: wait for the script.
+    page.wait_for_function("document.getElementById('inbox-subject').textContent !== ''")
     assert page.inner_text("#inbox-subject") == "N0, the December news"  # rendered, not Jinja
     page.screenshot(path=tmp_path / "02-content.png", full_page=True)
     page.click("#save-next")
