@@ -49,6 +49,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "PORT": port,
         # The back-office Outbox (the capture server's mail) exists only in development.
         "DEV_OUTBOX": mode == "development",
+        # Check each API answer against its documented schema (a mismatch raises): on in tests.
+        "API_CHECK_RESPONSES": mode == "testing" or env.get("API_CHECK_RESPONSES") == "1",
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

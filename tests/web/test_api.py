@@ -59,7 +59,11 @@ def refusals() -> list[AuditLog]:
 
 def test_a_valid_key_acts_in_its_project_as_itself(client, project):
     api_key, key = key_for(project)
-    response = client.post("/api/v1/probe/7", headers={"Authorization": f"Bearer {key}"})
+    response = client.post(
+        "/api/v1/probe/7",
+        json={"email": "probe@example.org"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert response.status_code == 201
     assert response.json["project"] == "acme"
     assert response.json["number"] == 7
@@ -73,7 +77,9 @@ def test_a_valid_key_acts_in_its_project_as_itself(client, project):
 def test_csrf_does_not_apply_to_bearer_requests(client, project):
     _, key = key_for(project)
     assert (
-        client.post("/api/v1/probe/1", headers={"Authorization": f"Bearer {key}"}).status_code
+        client.post(
+            "/api/v1/probe/1", json={}, headers={"Authorization": f"Bearer {key}"}
+        ).status_code
         == 201
     )
 
@@ -151,7 +157,7 @@ def test_openapi_document_lists_documented_endpoints_with_their_scope(client, pr
         "required": True,
         "schema": {"type": "integer"},
     }
-    assert set(operation["responses"]) == {"201", "401", "403"}
+    assert set(operation["responses"]) == {"201", "401", "403", "422"}
     assert "requestBody" in operation
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 

@@ -34,7 +34,7 @@ def test_patch_project_settings_validates_all_or_nothing(app, client):
     )
     assert bad.status_code == 422
     fields = bad.get_json()["error"]["fields"]
-    assert set(fields) == {"tracking", "quiet_hours.end"}
+    assert set(fields) == {"tracking", "quiet_hours.start", "quiet_hours.end"}
     assert db.session.get(Project, project.id).settings.get("frequency_cap_7d") is None
     good = client.patch(
         "/api/v1/projects/settings",
@@ -71,7 +71,12 @@ def test_warmup_and_guardrails_routes(app, client):
         f"/api/v1/senders/{sender.id}/warmup", json={"daily_caps": [100, -1]}, headers=headers
     )
     assert bad.status_code == 422
-    assert set(bad.get_json()["error"]["fields"]) == {"daily_caps", "start"}
+    assert bad.get_json()["error"]["fields"] == {"daily_caps.1": "at least 1"}
+    undated = client.put(
+        f"/api/v1/senders/{sender.id}/warmup", json={"daily_caps": [100]}, headers=headers
+    )
+    assert undated.status_code == 422
+    assert set(undated.get_json()["error"]["fields"]) == {"start"}
     foreign = make_sender(other)
     assert client.get(f"/api/v1/senders/{foreign.id}/warmup", headers=headers).status_code == 404
     put = client.put(

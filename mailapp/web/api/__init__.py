@@ -17,10 +17,19 @@ from werkzeug.exceptions import HTTPException
 from mailapp.access.apikeys import KeyProblem, authenticate_api_key
 from mailapp.access.audit import Actor, record_refusal
 from mailapp.access.permissions import DESCRIPTIONS, Permission
+from mailapp.access.validation import InvalidSettings
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import csrf, db
 from mailapp.models import Project
 from mailapp.runtime.logs import bind_request_ids
+from mailapp.web.api.schema import (
+    REF_PREFIX,
+    ResponseMismatch,
+    check_body,
+    check_response,
+    query_values,
+    register_components,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -34,10 +43,21 @@ ERROR_SCHEMA = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "description": "each wrong field and what is wrong with it",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
         }
     },
 }
+ERROR = {"$ref": f"{REF_PREFIX}Error"}
+register_components({"Error": ERROR_SCHEMA})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def api_error(status: int, code: str, message: str) -> Response:
@@ -93,12 +113,44 @@ def require(permission: Permission) -> Callable[[F], F]:
             g.project = db.session.get(Project, key.project_id)
             g.actor = actor
             bind_request_ids(project_id=key.project_id)
+            refused = _check_request()
+            if refused is not None:
+                return refused
             return view(*args, **kwargs)
 
         wrapper.api_permission = permission  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def _spec() -> dict[str, Any] | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "openapi", None)
+
+
+def _check_request() -> Response | None:
+    """Check the query and body against the endpoint's declaration (422 names each field).
+
+    The checked values are `g.query` (converted to their types) and `g.body`.
+    """
+    spec = _spec()
+    g.query, g.body = {}, None
+    if spec is None:
+        return None
+    g.query = query_values(spec["parameters"], request.args)
+    if spec["request"] is not None and request.method in BODY_METHODS:
+        if spec["form"]:
+            check_body(spec["request"], request.form.to_dict() | dict.fromkeys(request.files, ""))
+            return None
+        body = request.get_json(silent=True)
+        if body is None:
+            return api_error(
+                400, "bad_request", "send a JSON body (Content-Type: application/json)"
+            )
+        check_body(spec["request"], body)
+        g.body = body
+    return None
 
 
 _AUTH_MESSAGES = {
@@ -117,10 +169,12 @@ def document(
     parameters: list[dict[str, Any]] | None = None,
     description: str | None = None,
     tags: list[str] | None = None,
+    form: bool = False,
 ) -> Callable[[F], F]:
-    """Describe an endpoint for /api/v1/openapi.json.
+    """Declare an endpoint: its OpenAPI description, and the checks of its requests and responses.
 
-    `request` and each of `responses` are JSON Schemas of the body (None: no body).
+    `request` and each of `responses` are JSON Schemas of the body (None: no body); `form`
+    says the request is multipart/form-data (a file upload) rather than JSON.
     """
 
     def decorator(view: F) -> F:
@@ -128,6 +182,7 @@ def document(
             "summary": summary,
             "description": description,
             "request": request,
+            "form": form,
             "responses": responses or {200: None},
             "parameters": parameters or [],
             "tags": tags,
@@ -201,17 +256,18 @@ def _operation(
     if spec["tags"]:
         operation["tags"] = spec["tags"]
     if spec["request"] is not None:
+        media = "multipart/form-data" if spec["form"] else "application/json"
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": spec["request"]}},
+            "content": {media: {"schema": spec["request"]}},
         }
     permission = getattr(view, "api_permission", None)
     if permission is not None:
         operation["security"] = [{"apiKey": []}]
         operation["x-required-scope"] = permission.value
-        error = _response({"$ref": "#/components/schemas/Error"})
-        operation["responses"].setdefault("401", error)
-        operation["responses"].setdefault("403", error)
+        error = _response(ERROR)
+        for status in ("401", "403") + (("422",) if spec["request"] or spec["parameters"] else ()):
+            operation["responses"].setdefault(status, error)
     return operation
 
 
@@ -224,6 +280,33 @@ def _response(schema: dict[str, Any] | None) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(openapi_document())
+
+
+@bp.after_request
+def _check_documented(response: Response) -> Response:
+    """With API_CHECK_RESPONSES (tests), a JSON answer outside its documented schema fails."""
+    if not current_app.config.get("API_CHECK_RESPONSES") or not response.is_json:
+        return response
+    spec = _spec()
+    if spec is None:
+        return response
+    status = response.status_code
+    where = f"{request.method} {request.url_rule} ({status})"
+    if status in spec["responses"]:
+        check_response(spec["responses"][status], response.get_json(), where)
+    elif status >= 400:
+        check_response(ERROR_SCHEMA, response.get_json(), where)
+    else:
+        raise ResponseMismatch(f"{where}: status {status} is not documented")
+    return response
+
+
+@bp.errorhandler(InvalidSettings)
+def _invalid(exc: InvalidSettings) -> Response:
+    db.session.rollback()
+    response = jsonify({"error": {"code": "invalid", "message": str(exc), "fields": exc.errors}})
+    response.status_code = 422
+    return response
 
 
 @bp.errorhandler(NotFound)

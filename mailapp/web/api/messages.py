@@ -7,7 +7,7 @@ import logging
 from flask import Response, g, jsonify, request
 
 from mailapp.access.permissions import Permission
-from mailapp.delivery.message_tags import MAX_TAGS, TAG_LENGTH, TAG_RE, tags_of
+from mailapp.delivery.message_tags import MAX_TAGS, TAG_LENGTH, tags_of
 from mailapp.delivery.transactional import (
     IdempotencyConflict,
     get_message,
@@ -20,6 +20,8 @@ from mailapp.models import DeliveryStatus, Message
 from mailapp.web.api import api_error, bp, document, require
 
 log = logging.getLogger(__name__)
+# TAG_RE, of either case: tags are stored in lower case.
+TAG_PATTERN = r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*$"
 
 MESSAGE_SCHEMA = {
     "type": "object",
@@ -56,9 +58,15 @@ REQUEST_SCHEMA = {
         "tags": {
             "type": "array",
             "maxItems": MAX_TAGS,
-            "items": {"type": "string", "pattern": TAG_RE.pattern, "maxLength": TAG_LENGTH},
+            "items": {
+                "type": "string",
+                "pattern": TAG_PATTERN,
+                "maxLength": TAG_LENGTH,
+                "description": f"1-{TAG_LENGTH} characters: letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit",
+            },
             "description": "labels the activity log filters by and the dashboard groups by, "
-            'e.g. ["password-reset"]',
+            'e.g. ["password-reset"]; stored in lower case',
         },
         "content": {
             "type": "object",

@@ -14,7 +14,7 @@ from mailapp.access.project_settings import (
     sending_settings,
     update_sending_settings,
 )
-from mailapp.access.validation import InvalidSettings
+from mailapp.access.validation import HHMM
 from mailapp.delivery.campaigns import get_campaign
 from mailapp.delivery.guardrail_settings import GUARDRAIL_HELP, guardrail_values, set_guardrails
 from mailapp.delivery.senders import WARMUP_HELP, set_warmup_plan
@@ -25,6 +25,7 @@ from mailapp.models.bounce_reason import DEFAULT_BOUNCE_ACTIONS, BounceAction
 from mailapp.web.api import api_error, bp, document, require
 from mailapp.web.api.contacts import json_body
 
+HHMM_SCHEMA = {"type": "string", "pattern": HHMM.pattern, "description": "HH:MM, 24 hours"}
 NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
 SETTINGS_SCHEMA = {
     "type": "object",
@@ -32,10 +33,8 @@ SETTINGS_SCHEMA = {
         "tracking": {"type": "string", "enum": ["full", "anonymous", "off"]},
         "quiet_hours": {
             "type": ["object", "null"],
-            "properties": {
-                "start": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
-                "end": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
-            },
+            "required": ["start", "end"],
+            "properties": {"start": HHMM_SCHEMA, "end": HHMM_SCHEMA},
         },
         "frequency_cap_7d": NULLABLE_INT,
         "quota_messages_per_day": NULLABLE_INT,
@@ -84,14 +83,6 @@ def _body() -> dict | Response:
         return json_body()
     except ValueError:
         return api_error(400, "bad_request", "send a JSON object")
-
-
-@bp.errorhandler(InvalidSettings)
-def _invalid(exc: InvalidSettings) -> Response:
-    db.session.rollback()
-    response = jsonify({"error": {"code": "invalid", "message": str(exc), "fields": exc.errors}})
-    response.status_code = 422
-    return response
 
 
 @bp.get("/projects/settings")
