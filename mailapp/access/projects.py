@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 
 from mailapp.access.audit import Actor, record_audit
+from mailapp.access.records import changed_fields
+from mailapp.access.validation import FieldChecker
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Account, Project
@@ -56,6 +59,46 @@ def create_project(
     record_audit(
         actor, "project.create", project_id=project.id, obj=project, context={"slug": slug}
     )
+    db.session.commit()
+    return project
+
+
+PROFILE_FIELDS = ("name", "timezone", "postal_address")
+MAX_ADDRESS_CHARS = 500
+
+
+def update_project(project: Project, values: dict[str, Any], *, actor: Actor) -> Project:
+    """Change a project's name, time zone or postal address (every bad field named), audited."""
+    check = FieldChecker()
+    for name in sorted(set(values) - set(PROFILE_FIELDS)):
+        check.fail(name, "not a field of a project")
+    changes: dict[str, Any] = {}
+    if "name" in values:
+        name = str(values["name"] or "").strip()
+        if not name or len(name) > 200:
+            check.fail("name", "1 to 200 characters")
+        changes["name"] = name
+    if "timezone" in values:
+        if values["timezone"] not in available_timezones():
+            check.fail("timezone", "an IANA zone name, e.g. Europe/Berlin")
+        changes["timezone"] = values["timezone"]
+    if "postal_address" in values:
+        address = str(values["postal_address"] or "").strip() or None
+        if address and len(address) > MAX_ADDRESS_CHARS:
+            check.fail("postal_address", f"at most {MAX_ADDRESS_CHARS} characters")
+        changes["postal_address"] = address
+    check.raise_if_any()
+    for name, value in changes.items():
+        setattr(project, name, value)
+    changed = changed_fields(project)
+    if changed:
+        record_audit(
+            actor,
+            "project.update",
+            project_id=project.id,
+            obj=project,
+            context={"changed": changed},
+        )
     db.session.commit()
     return project
 

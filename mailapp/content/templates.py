@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from mailapp.access.audit import Actor, record_audit
 from mailapp.access.grants import actor_has
@@ -28,6 +29,18 @@ def get_template(project: Project, template_id: int) -> Template:
     if template is None:
         raise NotFound(f"no template {template_id}")
     return template
+
+
+def project_templates(project: Project) -> list[Template]:
+    """The project's templates, oldest first, with their versions loaded."""
+    return list(
+        db.session.scalars(
+            sa.select(Template)
+            .where(Template.project_id == project.id)
+            .order_by(Template.id)
+            .options(selectinload(Template.versions))
+        )
+    )
 
 
 def get_version(project: Project, version_id: int) -> TemplateVersion:
@@ -172,6 +185,12 @@ def _check_reviewer(project: Project, version: TemplateVersion, actor: Actor) ->
             "admin to review this version"
         )
     self_approval = (project.settings or {}).get("allow_self_approval", False)
+    if actor.api_key_id is not None and version.author_id is None and not self_approval:
+        # A key cannot be told apart from the key that wrote the version: a person reviews.
+        raise ServiceError(
+            f"v{version.number} was not written by a person (but through the API): a person "
+            "must review and publish it (or allow self-approval in Settings → Sending rules)"
+        )
     if version.author_id is not None and version.author_id == actor.user_id and not self_approval:
         raise ServiceError(
             f"v{version.number} is your own draft: another reviewer must publish it (or allow "

@@ -18,6 +18,16 @@ from mailapp.models.base import utcnow
 DKIM_KEY_BITS = 2048
 
 
+def get_sender(project: Project, sender_id: int) -> Sender:
+    """One of the project's senders, else NotFound."""
+    sender = db.session.scalar(
+        sa.select(Sender).where(Sender.id == sender_id, Sender.project_id == project.id)
+    )
+    if sender is None:
+        raise NotFound(f"no sender {sender_id}")
+    return sender
+
+
 def generate_dkim_key(bits: int = DKIM_KEY_BITS) -> str:
     """A new RSA private key in PEM (PKCS#8), to be stored encrypted."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -53,11 +63,7 @@ def generate_sender_key(project: Project, sender_id: int, *, actor: Actor) -> Se
     The old selector's DNS record can stay published while mail signed with it is in
     flight; the new one must be published before sending (pre-flight shows the record).
     """
-    sender = db.session.scalar(
-        sa.select(Sender).where(Sender.id == sender_id, Sender.project_id == project.id)
-    )
-    if sender is None:
-        raise NotFound(f"no sender {sender_id}")
+    sender = get_sender(project, sender_id)
     selector = f"m{utcnow():%Y%m%d%H%M%S}"
     if selector == sender.dkim_selector:
         raise ServiceError("a key was generated this second already")
@@ -92,11 +98,7 @@ def set_warmup_plan(
     `daily_caps` is a list of numbers or a text of numbers separated by commas or spaces;
     empty caps remove the plan.
     """
-    sender = db.session.scalar(
-        sa.select(Sender).where(Sender.id == sender_id, Sender.project_id == project.id)
-    )
-    if sender is None:
-        raise NotFound(f"no sender {sender_id}")
+    sender = get_sender(project, sender_id)
     check = FieldChecker()
     raw_caps = daily_caps.replace(",", " ").split() if isinstance(daily_caps, str) else daily_caps
     if raw_caps is None:

@@ -345,6 +345,8 @@ from mailapp.web.api import (  # noqa: E402, F401
     message_log,
     messages,
     segments,
+    senders,
     settings,
     suppression,
+    templates,
 )

@@ -14,16 +14,14 @@ from mailapp.access.project_settings import (
     sending_settings,
     update_sending_settings,
 )
+from mailapp.access.projects import MAX_ADDRESS_CHARS, update_project
 from mailapp.access.validation import HHMM
 from mailapp.delivery.campaigns import get_campaign
 from mailapp.delivery.guardrail_settings import GUARDRAIL_HELP, guardrail_values, set_guardrails
-from mailapp.delivery.senders import WARMUP_HELP, set_warmup_plan
-from mailapp.errors import NotFound
-from mailapp.extensions import db
-from mailapp.models import Sender
+from mailapp.delivery.senders import WARMUP_HELP, get_sender, set_warmup_plan
+from mailapp.models import Project
 from mailapp.models.bounce_reason import DEFAULT_BOUNCE_ACTIONS, BounceAction
-from mailapp.web.api import api_error, bp, document, require
-from mailapp.web.api.contacts import json_body
+from mailapp.web.api import bp, document, require
 
 HHMM_SCHEMA = {"type": "string", "pattern": HHMM.pattern, "description": "HH:MM, 24 hours"}
 NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
@@ -78,11 +76,62 @@ for _key, _schema in GUARDRAILS_SCHEMA["properties"].items():
 INVALID = {"$ref": "#/components/schemas/Error"}
 
 
-def _body() -> dict | Response:
-    try:
-        return json_body()
-    except ValueError:
-        return api_error(400, "bad_request", "send a JSON object")
+PROJECT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "timezone": {"type": "string", "description": "IANA name: the default for contacts"},
+        "postal_address": {
+            "type": ["string", "null"],
+            "maxLength": MAX_ADDRESS_CHARS,
+            "description": "shown in every marketing message's footer (CAN-SPAM, GDPR): "
+            "pre-flight blocks a campaign without it",
+        },
+    },
+}
+PROJECT_OUT = {
+    **PROJECT_SCHEMA,
+    "required": ["id", "slug", "name", "timezone", "postal_address"],
+    "properties": {
+        "id": {"type": "integer"},
+        "slug": {"type": "string"},
+        **PROJECT_SCHEMA["properties"],
+        "sending_stopped_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+def project_json(project: Project) -> dict:
+    stopped = project.sending_stopped_at
+    return {
+        "id": project.id,
+        "slug": project.slug,
+        "name": project.name,
+        "timezone": project.timezone,
+        "postal_address": project.postal_address,
+        "sending_stopped_at": stopped.isoformat() if stopped else None,
+    }
+
+
+@bp.get("/projects/current")
+@document("The key's project", responses={200: PROJECT_OUT}, tags=["settings"])
+@require(Permission.PROJECTS_MANAGE)
+def project_show() -> Response:
+    return jsonify(project_json(g.project))
+
+
+@bp.patch("/projects/current")
+@document(
+    "Change the project's name, time zone or postal address",
+    description="Only the keys sent change. Audited.",
+    request=PROJECT_SCHEMA,
+    responses={200: PROJECT_OUT},
+    tags=["settings"],
+)
+@require(Permission.PROJECTS_MANAGE)
+def project_update() -> Response:
+    return jsonify(project_json(update_project(g.project, g.body, actor=g.actor)))
 
 
 @bp.get("/projects/settings")
@@ -103,25 +152,16 @@ def settings_show() -> Response:
 )
 @require(Permission.PROJECTS_MANAGE)
 def settings_update() -> Response:
-    body = _body()
-    if isinstance(body, Response):
-        return body
+    body = g.body
     update_sending_settings(g.project, body, actor=g.actor)
     return jsonify(sending_settings(g.project))
-
-
-def _sender(sender_id: int) -> Sender:
-    sender = db.session.get(Sender, sender_id)
-    if sender is None or sender.project_id != g.project.id:
-        raise NotFound(f"no sender {sender_id}")
-    return sender
 
 
 @bp.get("/senders/<int:sender_id>/warmup")
 @document("A sender's warm-up plan", responses={200: WARMUP_SCHEMA}, tags=["settings"])
 @require(Permission.SENDERS_MANAGE)
 def warmup_show(sender_id: int) -> Response:
-    return jsonify(_sender(sender_id).warmup_plan or {})
+    return jsonify(get_sender(g.project, sender_id).warmup_plan or {})
 
 
 @bp.put("/senders/<int:sender_id>/warmup")
@@ -134,9 +174,7 @@ def warmup_show(sender_id: int) -> Response:
 )
 @require(Permission.SENDERS_MANAGE)
 def warmup_update(sender_id: int) -> Response:
-    body = _body()
-    if isinstance(body, Response):
-        return body
+    body = g.body
     sender = set_warmup_plan(
         g.project,
         sender_id,  # looked up in the project by set_warmup_plan
@@ -165,8 +203,6 @@ def guardrails_show(campaign_id: int) -> Response:
 )
 @require(Permission.CAMPAIGNS_WRITE)
 def guardrails_update(campaign_id: int) -> Response:
-    body = _body()
-    if isinstance(body, Response):
-        return body
+    body = g.body
     set_guardrails(g.project, campaign_id, body, actor=g.actor)
     return jsonify(guardrail_values(get_campaign(g.project.id, campaign_id)))
