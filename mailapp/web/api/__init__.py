@@ -341,10 +341,12 @@ from mailapp.web.api import (  # noqa: E402, F401
     campaigns,
     contact_tags,
     contacts,
+    imports,
     lists,
     message_log,
     messages,
     segments,
     settings,
     suppression,
+    webhooks,
 )
