@@ -60,12 +60,18 @@ def _target_problems(url: str, *, allow_private: bool) -> str | None:
         return str(exc)
     if allow_private:
         return None
-    host = urlsplit(url).hostname or ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or 443
+    except ValueError:
+        return "the port is not a number"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        # Names and the odd spellings of addresses (2130706433 is 127.0.0.1) by resolving.
         try:
-            resolve_public(host, urlsplit(url).port or 443, allow_private=False)
+            resolve_public(host, port, allow_private=False)
         except Refused as exc:
             return f"{exc}: private targets are refused"
         except OSError:
@@ -179,7 +185,7 @@ def rotate_secret(
 
 
 def delete_endpoint(project_id: int, endpoint_id: int, *, actor: Actor) -> None:
-    """Remove an endpoint and its delivery history (nothing more is sent to it)."""
+    """Remove an endpoint; its delivery history goes with it (ON DELETE CASCADE)."""
     endpoint = get_endpoint(project_id, endpoint_id)
     record_audit(
         actor,
@@ -187,12 +193,6 @@ def delete_endpoint(project_id: int, endpoint_id: int, *, actor: Actor) -> None:
         project_id=project_id,
         obj=endpoint,
         context={"url": endpoint.url},
-    )
-    # Set-based: the history may be long, and SQLite does not cascade without its pragma.
-    db.session.execute(
-        sa.delete(WebhookAttempt).where(
-            WebhookAttempt.project_id == project_id, WebhookAttempt.endpoint_id == endpoint.id
-        )
     )
     db.session.delete(endpoint)
     db.session.commit()

@@ -89,7 +89,8 @@ def test_event_types_and_urls_are_checked_field_by_field(app, client):
     )
     assert bad_type.status_code == 422
     assert set(bad_type.get_json()["error"]["fields"]) == {"event_types.1"}
-    for url in ("ftp://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "not a url"):
+    wrong = ("ftp://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "not a url")
+    for url in (*wrong, "https://93.184.216.34:port/x"):
         refused = client.post("/api/v1/webhooks", json={"url": url}, headers=headers)
         assert refused.status_code == 422, url
         assert set(refused.get_json()["error"]["fields"]) == {"url"}
@@ -101,7 +102,8 @@ def test_event_types_and_urls_are_checked_field_by_field(app, client):
 def test_private_targets_are_refused_and_only_an_operator_may_allow_them(app, client):
     project = make_project()
     headers = bearer(project, "webhooks.manage")
-    for url in ("http://127.0.0.1:8080/in", "http://10.1.2.3/in", "http://localhost/in"):
+    private = ("http://127.0.0.1:8080/in", "http://10.1.2.3/in", "http://localhost/in")
+    for url in (*private, "http://[::1]/in", "http://2130706433/in", "http://169.254.169.254/"):
         refused = client.post("/api/v1/webhooks", json={"url": url}, headers=headers)
         assert refused.status_code == 422, url
         assert "private targets are refused" in refused.get_json()["error"]["fields"]["url"]
@@ -206,6 +208,11 @@ def test_attempts_are_paged_newest_first_and_retried(app, client):
         headers=headers,
     )
     assert empty.status_code == 422
+
+    gone = client.delete(f"/api/v1/webhooks/{endpoint['id']}", headers=headers)
+    assert gone.status_code == 204
+    left = db.session.scalars(sa.select(WebhookAttempt.id)).all()
+    assert left == [foreign_attempt]
 
 
 def test_another_projects_endpoint_is_404_and_scopes_are_enforced(app, client):
