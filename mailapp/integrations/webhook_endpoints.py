@@ -135,12 +135,19 @@ def get_endpoint(project_id: int, endpoint_id: int) -> WebhookEndpoint:
 def update_endpoint(
     project_id: int, endpoint_id: int, changes: dict[str, Any], *, actor: Actor
 ) -> WebhookEndpoint:
-    """Change url, event_types, active or allow_private; only an operator may allow private."""
+    """Change url, event_types, active or allow_private; only an operator may allow private.
+
+    An operator's allowance covers the target they saw: anyone else who moves the endpoint
+    to another URL ends it, so the new target must be public.
+    """
     endpoint = get_endpoint(project_id, endpoint_id)
-    allow_private = changes.get("allow_private", endpoint.allow_private)
-    if allow_private and not endpoint.allow_private and not is_operator(actor):
-        raise InvalidSettings({"allow_private": OPERATORS_ONLY})
     url = changes.get("url", endpoint.url)
+    allow_private = changes.get("allow_private", endpoint.allow_private)
+    if not is_operator(actor):
+        moved = url != endpoint.url
+        if changes.get("allow_private") and (moved or not endpoint.allow_private):
+            raise InvalidSettings({"allow_private": OPERATORS_ONLY})
+        allow_private = allow_private and not moved
     if "url" in changes or "allow_private" in changes:
         check_target(url, allow_private=allow_private)
     before = _settings(endpoint)

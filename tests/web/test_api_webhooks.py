@@ -143,13 +143,15 @@ def test_private_targets_are_refused_and_only_an_operator_may_allow_them(app, cl
         f"/api/v1/webhooks/{internal.id}", json={"allow_private": False}, headers=headers
     )
     assert closed.status_code == 422  # 10.9.9.9 is private: closing needs a public URL too
-    moved = client.patch(
-        f"/api/v1/webhooks/{internal.id}",
-        json={"allow_private": False, "url": PUBLIC},
-        headers=headers,
-    )
+    # The allowance covered 10.9.9.9 only: a key moving the endpoint cannot keep it.
+    for body in ({"url": "http://169.254.169.254/"}, {"url": PUBLIC, "allow_private": True}):
+        refused = client.patch(f"/api/v1/webhooks/{internal.id}", json=body, headers=headers)
+        assert refused.status_code == 422, body
+    moved = client.patch(f"/api/v1/webhooks/{internal.id}", json={"url": PUBLIC}, headers=headers)
     assert moved.status_code == 200
     assert moved.get_json()["allow_private"] is False
+    db.session.expire_all()
+    assert db.session.get(WebhookEndpoint, internal.id).url == PUBLIC
 
 
 def test_attempts_are_paged_newest_first_and_retried(app, client):
