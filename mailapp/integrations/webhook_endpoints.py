@@ -150,10 +150,9 @@ def update_endpoint(
         allow_private = allow_private and not moved
     if "url" in changes or "allow_private" in changes:
         check_target(url, allow_private=allow_private)
+    types = check_event_types(changes.get("event_types", endpoint.event_types or []))
     before = _settings(endpoint)
-    endpoint.url, endpoint.allow_private = url, allow_private
-    if "event_types" in changes:
-        endpoint.event_types = check_event_types(changes["event_types"])
+    endpoint.url, endpoint.allow_private, endpoint.event_types = url, allow_private, types
     if "active" in changes:
         endpoint.active = bool(changes["active"])
     after = _settings(endpoint)
