@@ -260,16 +260,40 @@ def fail_cancelled_rows(campaign_id: int) -> int:
 
 def campaign_progress(project_id: int, campaign_id: int) -> dict[str, int]:
     """Deliveries per status (all statuses present, zeros included), in one grouped query."""
-    rows = db.session.execute(
-        sa.select(Delivery.status, sa.func.count())
-        .where(Delivery.project_id == project_id, Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.status)
-    )
-    counts = {status.value: 0 for status in DeliveryStatus}
-    for status, count in rows:
-        counts[DeliveryStatus(status).value] = count
-    counts["total"] = sum(counts.values())
-    return counts
+    return campaigns_progress(project_id, [campaign_id])[campaign_id]
+
+
+def campaigns_progress(project_id: int, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """`campaign_progress` of several campaigns in one grouped query (a page of a listing)."""
+    progress = {cid: {status.value: 0 for status in DeliveryStatus} for cid in campaign_ids}
+    if campaign_ids:
+        rows = db.session.execute(
+            sa.select(Delivery.campaign_id, Delivery.status, sa.func.count())
+            .where(Delivery.project_id == project_id, Delivery.campaign_id.in_(campaign_ids))
+            .group_by(Delivery.campaign_id, Delivery.status)
+        )
+        for campaign_id, status, count in rows:
+            progress[campaign_id][DeliveryStatus(status).value] = count
+    for counts in progress.values():
+        counts["total"] = sum(counts.values())
+    return progress
+
+
+def list_campaigns(
+    project_id: int,
+    *,
+    before_id: int | None = None,
+    limit: int = 50,
+    status: CampaignStatus | None = None,
+) -> list[Campaign]:
+    """A page of the project's campaigns, newest first (keyset: pass the last id seen)."""
+    query = sa.select(Campaign).where(Campaign.project_id == project_id)
+    if before_id is not None:
+        query = query.where(Campaign.id < before_id)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    query = query.order_by(Campaign.id.desc()).limit(min(max(limit, 1), 200))
+    return list(db.session.scalars(query))
 
 
 def resend_unknown(project: Project, campaign_id: int, *, actor: Actor) -> int:

@@ -65,6 +65,7 @@ def create_endpoint(
     url: str,
     *,
     event_types: list[str] | None = None,
+    active: bool = True,
     allow_private: bool = False,
     actor: Actor,
 ) -> tuple[WebhookEndpoint, str]:
@@ -79,6 +80,7 @@ def create_endpoint(
         url=url,
         secret=secret,
         event_types=sorted(event_types or []),
+        active=active,
         allow_private=allow_private,
     )
     db.session.add(endpoint)

@@ -342,6 +342,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     campaigns,
     contact_tags,
     contacts,
+    imports,
     lists,
     message_log,
     messages,
@@ -350,4 +351,5 @@ from mailapp.web.api import (  # noqa: E402, F401
     settings,
     suppression,
     templates,
+    webhooks,
 )

@@ -1,4 +1,4 @@
-"""Campaign API: create, show with live progress, launch, pause, resume, cancel, stats."""
+"""Campaign API: list, create, show with live progress, launch, pause, resume, cancel, stats."""
 
 from __future__ import annotations
 
@@ -10,25 +10,54 @@ from mailapp.access.permissions import Permission
 from mailapp.delivery.campaigns import (
     campaign_progress,
     campaign_stats,
+    campaigns_progress,
     cancel_campaign,
     create_campaign,
     get_campaign,
+    list_campaigns,
     pause_campaign,
     resume_campaign,
 )
 from mailapp.delivery.launch import launch_campaign
 from mailapp.errors import ServiceError
-from mailapp.models import Campaign, ScheduleMode
+from mailapp.models import Campaign, CampaignStatus, DeliveryStatus, ScheduleMode
 from mailapp.web.api import api_error, bp, document, require
 
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+PROGRESS_SCHEMA = {
+    "type": "object",
+    "description": "deliveries per status, and their total",
+    "required": [*(s.value for s in DeliveryStatus), "total"],
+    "additionalProperties": {"type": "integer"},
+}
+CAMPAIGN_FIELDS = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "status": {"type": "string", "enum": [s.value for s in CampaignStatus]},
+    "schedule_mode": {"type": "string", "enum": [m.value for m in ScheduleMode]},
+    "send_at": TIME_OR_NULL,
+    "launched_at": TIME_OR_NULL,
+    "finished_at": TIME_OR_NULL,
+    "paused_reason": {"type": ["string", "null"]},
+    "progress": PROGRESS_SCHEMA,
+}
 CAMPAIGN_SCHEMA = {
     "type": "object",
+    "required": list(CAMPAIGN_FIELDS),
+    "additionalProperties": False,
+    "properties": CAMPAIGN_FIELDS,
+}
+PAGE_LIMIT = 200
+CAMPAIGN_PAGE = {
+    "type": "object",
+    "required": ["data", "next_cursor"],
+    "additionalProperties": False,
     "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "status": {"type": "string"},
-        "paused_reason": {"type": ["string", "null"]},
-        "progress": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "data": {"type": "array", "items": CAMPAIGN_SCHEMA},
+        "next_cursor": {
+            "type": ["integer", "null"],
+            "description": "pass as `after` for the next page; null on the last page",
+        },
     },
 }
 CREATE_SCHEMA = {
@@ -56,7 +85,10 @@ PASSED_THROUGH = ("name", "sender_id", "template_id", "local_send_time", "send_w
 PASSED_THROUGH += ("track_opens", "track_clicks", "utm", "ab_test", "guardrails", "variants")
 
 
-def campaign_json(campaign: Campaign) -> dict:
+def campaign_json(campaign: Campaign, progress: dict[str, int] | None = None) -> dict:
+    """A campaign as the API shows it; `progress` given when a listing counted its page at once."""
+    if progress is None:
+        progress = campaign_progress(campaign.project_id, campaign.id)
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -66,7 +98,7 @@ def campaign_json(campaign: Campaign) -> dict:
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "paused_reason": campaign.paused_reason,
-        "progress": campaign_progress(campaign.project_id, campaign.id),
+        "progress": progress,
     }
 
 
@@ -105,6 +137,42 @@ def campaigns_create() -> tuple[Response, int] | Response:
         return api_error(400, "bad_request", "send a JSON object")
     campaign = create_campaign(g.project, actor=g.actor, **_fields(body))
     return jsonify(campaign_json(campaign)), 201
+
+
+@bp.get("/campaigns")
+@document(
+    "List campaigns, newest first, a page at a time",
+    description="Each with its progress (deliveries per status), counted for the whole page "
+    "in one query. Pass the answer's next_cursor as `after` for the next page.",
+    parameters=[
+        {"name": "after", "in": "query", "schema": {"type": "integer"}, "description": "cursor"},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT, "default": 50},
+        },
+        {"name": "status", "in": "query", "schema": CAMPAIGN_SCHEMA["properties"]["status"]},
+    ],
+    responses={200: CAMPAIGN_PAGE},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_list() -> Response:
+    limit = g.query.get("limit", 50)
+    status = g.query.get("status")
+    page = list_campaigns(
+        g.project.id,
+        before_id=g.query.get("after"),
+        limit=limit,
+        status=CampaignStatus(status) if status else None,
+    )
+    progress = campaigns_progress(g.project.id, [c.id for c in page])
+    return jsonify(
+        {
+            "data": [campaign_json(c, progress[c.id]) for c in page],
+            "next_cursor": page[-1].id if len(page) == limit else None,
+        }
+    )
 
 
 @bp.get("/campaigns/<int:campaign_id>")
