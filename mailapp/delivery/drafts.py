@@ -46,6 +46,22 @@ def update_draft(project: Project, campaign_id: int, *, actor: Actor, **fields: 
     return campaign
 
 
+def delete_draft(project: Project, campaign_id: int, *, actor: Actor) -> None:
+    """Delete a campaign that was never launched; one that was keeps its history."""
+    campaign = get_campaign(project.id, campaign_id, lock=True)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ServiceError(f"only a draft can be deleted; this campaign is {campaign.status}")
+    record_audit(
+        actor,
+        "campaign.delete",
+        project_id=project.id,
+        obj=campaign,
+        context={"name": campaign.name},
+    )
+    db.session.delete(campaign)
+    db.session.commit()
+
+
 def _copy(project: Project, source: Campaign, name: str, actor: Actor) -> Campaign:
     copy = Campaign(
         project_id=project.id,

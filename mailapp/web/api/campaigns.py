@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify
 
 from mailapp.access.permissions import Permission
+from mailapp.access.validation import HHMM
 from mailapp.delivery.campaigns import (
     campaign_progress,
     campaign_stats,
@@ -18,10 +19,11 @@ from mailapp.delivery.campaigns import (
     pause_campaign,
     resume_campaign,
 )
+from mailapp.delivery.drafts import delete_draft, duplicate_campaign, update_draft
 from mailapp.delivery.launch import launch_campaign
 from mailapp.errors import ServiceError
 from mailapp.models import Campaign, CampaignStatus, DeliveryStatus, ScheduleMode
-from mailapp.web.api import api_error, bp, document, require
+from mailapp.web.api import ERROR, bp, document, require
 
 TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PROGRESS_SCHEMA = {
@@ -39,6 +41,14 @@ CAMPAIGN_FIELDS = {
     "launched_at": TIME_OR_NULL,
     "finished_at": TIME_OR_NULL,
     "paused_reason": {"type": ["string", "null"]},
+    "sender_id": {"type": ["integer", "null"]},
+    "template_id": {"type": ["integer", "null"]},
+    "lists": {"type": "array", "items": {"type": "integer"}},
+    "segment_id": {"type": ["integer", "null"]},
+    "include_quarantined": {"type": "boolean"},
+    "local_send_time": {"type": ["string", "null"]},
+    "track_opens": {"type": "boolean"},
+    "track_clicks": {"type": "boolean"},
     "progress": PROGRESS_SCHEMA,
 }
 CAMPAIGN_SCHEMA = {
@@ -60,27 +70,38 @@ CAMPAIGN_PAGE = {
         },
     },
 }
+DRAFT_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "sender_id": {"type": "integer"},
+    "template_id": {"type": "integer"},
+    "lists": {"type": "array", "items": {"type": "integer"}},
+    "segment_id": {
+        "type": ["integer", "null"],
+        "description": "send only to the lists' members in this segment",
+    },
+    "include_quarantined": {"type": "boolean"},
+    "schedule_mode": {"type": "string", "enum": [m.value for m in ScheduleMode]},
+    "send_at": {"type": ["string", "null"], "format": "date-time"},
+    "local_send_time": {
+        "type": ["string", "null"],
+        "pattern": HHMM.pattern,
+        "description": "HH:MM in each contact's time zone (schedule_mode local_time)",
+    },
+    "send_window": {"type": ["object", "null"]},
+    "track_opens": {"type": "boolean"},
+    "track_clicks": {"type": "boolean"},
+    "utm": {"type": "object"},
+    "ab_test": {"type": ["object", "null"]},
+    "guardrails": {"type": "object"},
+    "variants": {"type": "array", "items": {"type": "object"}},
+}
 CREATE_SCHEMA = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["name", "sender_id", "template_id", "lists"],
-    "properties": {
-        "name": {"type": "string"},
-        "sender_id": {"type": "integer"},
-        "template_id": {"type": "integer"},
-        "lists": {"type": "array", "items": {"type": "integer"}},
-        "include_quarantined": {"type": "boolean"},
-        "schedule_mode": {"type": "string", "enum": [m.value for m in ScheduleMode]},
-        "send_at": {"type": "string", "format": "date-time"},
-        "local_send_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
-        "send_window": {"type": "object"},
-        "track_opens": {"type": "boolean"},
-        "track_clicks": {"type": "boolean"},
-        "utm": {"type": "object"},
-        "ab_test": {"type": "object"},
-        "guardrails": {"type": "object"},
-        "variants": {"type": "array", "items": {"type": "object"}},
-    },
+    "properties": DRAFT_FIELDS,
 }
+UPDATE_SCHEMA = {"type": "object", "additionalProperties": False, "properties": DRAFT_FIELDS}
 PASSED_THROUGH = ("name", "sender_id", "template_id", "local_send_time", "send_window")
 PASSED_THROUGH += ("track_opens", "track_clicks", "utm", "ab_test", "guardrails", "variants")
 
@@ -89,6 +110,7 @@ def campaign_json(campaign: Campaign, progress: dict[str, int] | None = None) ->
     """A campaign as the API shows it; `progress` given when a listing counted its page at once."""
     if progress is None:
         progress = campaign_progress(campaign.project_id, campaign.id)
+    audience = campaign.audience or {}
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -98,21 +120,37 @@ def campaign_json(campaign: Campaign, progress: dict[str, int] | None = None) ->
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "paused_reason": campaign.paused_reason,
+        "sender_id": campaign.sender_id,
+        "template_id": campaign.template_id,
+        "lists": audience.get("lists") or [],
+        "segment_id": audience.get("segment_id"),
+        "include_quarantined": bool(audience.get("include_quarantined")),
+        "local_send_time": campaign.local_send_time,
+        "track_opens": campaign.track_opens,
+        "track_clicks": campaign.track_clicks,
         "progress": progress,
     }
 
 
-def _fields(body: dict) -> dict:
+AUDIENCE_KEYS = ("lists", "segment_id", "include_quarantined")
+
+
+def _fields(body: dict, audience: dict | None = None) -> dict:
+    """The service's fields from a request body; `audience` is the draft's, changed in part."""
     fields = {k: body[k] for k in PASSED_THROUGH if k in body}
-    fields["audience"] = {
-        "lists": body.get("lists") or [],
-        "include_quarantined": bool(body.get("include_quarantined")),
-    }
+    if audience is None or any(k in body for k in AUDIENCE_KEYS):
+        current = dict(audience or {})
+        current.update({k: body[k] for k in AUDIENCE_KEYS if k in body})
+        current.setdefault("lists", [])
+        current["include_quarantined"] = bool(current.get("include_quarantined"))
+        fields["audience"] = current
     if "schedule_mode" in body:
         try:
             fields["schedule_mode"] = ScheduleMode(body["schedule_mode"])
         except ValueError:
             raise ServiceError("schedule_mode: now, at or local_time") from None
+    if "send_at" in body and body["send_at"] is None:
+        fields["send_at"] = None
     if body.get("send_at"):
         try:
             fields["send_at"] = datetime.fromisoformat(body["send_at"])
@@ -131,12 +169,48 @@ def _fields(body: dict) -> dict:
     tags=["campaigns"],
 )
 @require(Permission.CAMPAIGNS_WRITE)
-def campaigns_create() -> tuple[Response, int] | Response:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return api_error(400, "bad_request", "send a JSON object")
-    campaign = create_campaign(g.project, actor=g.actor, **_fields(body))
+def campaigns_create() -> tuple[Response, int]:
+    campaign = create_campaign(g.project, actor=g.actor, **_fields(g.body))
     return jsonify(campaign_json(campaign)), 201
+
+
+@bp.patch("/campaigns/<int:campaign_id>")
+@document(
+    "Change a draft",
+    description="Only the keys sent change (lists, segment_id and include_quarantined change "
+    "the audience key by key); null clears an optional one. Drafts only; audited.",
+    request=UPDATE_SCHEMA,
+    responses={200: CAMPAIGN_SCHEMA, 404: ERROR, 422: ERROR},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_update(campaign_id: int) -> Response:
+    audience = get_campaign(g.project.id, campaign_id).audience or {}
+    fields = _fields(g.body, audience)
+    return jsonify(campaign_json(update_draft(g.project, campaign_id, actor=g.actor, **fields)))
+
+
+@bp.post("/campaigns/<int:campaign_id>/duplicate")
+@document(
+    "Copy a campaign into a new draft (content, audience, sender; no schedule)",
+    responses={201: CAMPAIGN_SCHEMA, 404: ERROR},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_duplicate(campaign_id: int) -> tuple[Response, int]:
+    return jsonify(campaign_json(duplicate_campaign(g.project, campaign_id, actor=g.actor))), 201
+
+
+@bp.delete("/campaigns/<int:campaign_id>")
+@document(
+    "Delete a draft (a launched campaign stays, with its history)",
+    responses={204: None, 404: ERROR, 422: ERROR},
+    tags=["campaigns"],
+)
+@require(Permission.CAMPAIGNS_WRITE)
+def campaigns_delete(campaign_id: int) -> tuple[str, int]:
+    delete_draft(g.project, campaign_id, actor=g.actor)
+    return "", 204
 
 
 @bp.get("/campaigns")
