@@ -7,7 +7,6 @@ bottom, so they can use `bp`, `require`, `document` and `api_error` from here.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from mailapp.access.apikeys import KeyProblem, authenticate_api_key
 from mailapp.access.audit import Actor, record_refusal
-from mailapp.access.permissions import DESCRIPTIONS, Permission
+from mailapp.access.permissions import Permission
 from mailapp.access.validation import InvalidSettings
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import csrf, db
@@ -192,96 +191,6 @@ def document(
     return decorator
 
 
-_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
-_PARAM_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}}
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every documented API endpoint in the URL map."""
-    paths: dict[str, dict[str, Any]] = {}
-    for rule in current_app.url_map.iter_rules():
-        if not rule.endpoint.startswith(f"{bp.name}."):
-            continue
-        view = current_app.view_functions[rule.endpoint]
-        spec = getattr(view, "openapi", None)
-        if spec is None:
-            continue
-        path = _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
-        path_params = [
-            {
-                "name": m["name"],
-                "in": "path",
-                "required": True,
-                "schema": _PARAM_TYPES.get(m["conv"] or "", {"type": "string"}),
-            }
-            for m in _CONVERTER.finditer(rule.rule)
-        ]
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(
-                rule.endpoint, view, spec, path_params
-            )
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "mailapp API", "version": "1"},
-        # Paths carry the /api/v1 prefix themselves, so the server is the site itself.
-        "servers": [{"url": current_app.config["BASE_URL"]}],
-        "paths": {p: paths[p] for p in sorted(paths)},
-        "components": {
-            "securitySchemes": {
-                "apiKey": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An API key; its scopes are permissions: "
-                    + "; ".join(f"{p.value}: {DESCRIPTIONS[p]}" for p in Permission),
-                }
-            },
-            "schemas": {"Error": ERROR_SCHEMA},
-        },
-    }
-
-
-def _operation(
-    endpoint: str, view: Callable[..., Any], spec: dict[str, Any], path_params: list[dict]
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": endpoint.removeprefix(f"{bp.name}."),
-        "summary": spec["summary"],
-        "parameters": path_params + spec["parameters"],
-        "responses": {
-            str(status): _response(schema) for status, schema in sorted(spec["responses"].items())
-        },
-    }
-    if spec["description"]:
-        operation["description"] = spec["description"]
-    if spec["tags"]:
-        operation["tags"] = spec["tags"]
-    if spec["request"] is not None:
-        media = "multipart/form-data" if spec["form"] else "application/json"
-        operation["requestBody"] = {
-            "required": True,
-            "content": {media: {"schema": spec["request"]}},
-        }
-    permission = getattr(view, "api_permission", None)
-    if permission is not None:
-        operation["security"] = [{"apiKey": []}]
-        operation["x-required-scope"] = permission.value
-        error = _response(ERROR)
-        for status in ("401", "403") + (("422",) if spec["request"] or spec["parameters"] else ()):
-            operation["responses"].setdefault(status, error)
-    return operation
-
-
-def _response(schema: dict[str, Any] | None) -> dict[str, Any]:
-    if schema is None:
-        return {"description": "OK"}
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
-
-
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    return jsonify(openapi_document())
-
-
 @bp.after_request
 def _check_documented(response: Response) -> Response:
     """With API_CHECK_RESPONSES (tests), a JSON answer outside its documented schema fails."""
@@ -346,6 +255,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     lists,
     message_log,
     messages,
+    openapi,
     segments,
     senders,
     settings,
