@@ -73,12 +73,7 @@ def get_list(project_id: int, list_id: int) -> List:
 # What the back office's list form edits; the subscribe-form token is never changed.
 EDITABLE = ("name", "description", "opt_in", "is_public", "consent_text", "consent_version")
 # Campaigns that may still resolve their audience: a list or segment they name must stay.
-OPEN_CAMPAIGNS = (
-    CampaignStatus.DRAFT,
-    CampaignStatus.SCHEDULED,
-    CampaignStatus.SENDING,
-    CampaignStatus.PAUSED,
-)
+OPEN_CAMPAIGNS = tuple(set(CampaignStatus) - {CampaignStatus.SENT, CampaignStatus.CANCELLED})
 
 
 def update_list(project_id: int, list_id: int, values: Mapping[str, Any], *, actor: Actor) -> List:
@@ -113,12 +108,14 @@ def open_campaigns_using(
         .order_by(Campaign.id)
     )
     # The audience is JSON (both databases): open campaigns are few, so read them.
-    return [
-        name
-        for name, audience in rows
-        if (list_id is not None and list_id in ((audience or {}).get("lists") or []))
-        or (segment_id is not None and (audience or {}).get("segment_id") == segment_id)
-    ]
+    using = []
+    for name, audience in rows:
+        audience = audience or {}
+        named = {int(i) for i in audience.get("lists") or []}
+        segment = audience.get("segment_id")
+        if list_id in named or (segment is not None and int(segment) == segment_id):
+            using.append(name)
+    return using
 
 
 def delete_list(project_id: int, list_id: int, *, actor: Actor) -> None:

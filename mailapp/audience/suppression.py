@@ -6,6 +6,7 @@ import csv
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO
 
 import sqlalchemy as sa
@@ -138,6 +139,8 @@ def list_suppressions(
     source: str | None = None,
     email_contains: str | None = None,
     email: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Suppression]:
     """A page of entries ordered by id (keyset pagination: pass the last id seen).
 
@@ -154,6 +157,10 @@ def list_suppressions(
         query = query.where(Suppression.email.contains(part, autoescape=True))
     if email:
         query = query.where(Suppression.email_hash == email_hash(email))
+    if since is not None:
+        query = query.where(Suppression.created_at >= since)
+    if until is not None:
+        query = query.where(Suppression.created_at < until)
     return list(db.session.scalars(query.order_by(Suppression.id).limit(min(max(limit, 1), 1000))))
 
 

@@ -3,6 +3,9 @@ read, change and delete (refused while an open campaign sends to them), audited,
 
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import quote
+
 import pytest
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
@@ -20,6 +23,7 @@ from mailapp.models import (
     Segment,
     SuppressionReason,
 )
+from mailapp.models.base import utcnow
 from tests.factories import TEST_ACTOR, make_contact, make_project, make_sent_campaign
 
 EVERYTHING = [p.value for p in Permission]
@@ -257,6 +261,14 @@ def test_the_suppression_list_is_paged_and_filtered_showing_what_the_back_office
     erased = key.get("/suppressions?email_exact=gone@example.com").json["data"]
     assert [(e["email"], e["reason"]) for e in erased] == [(None, "erasure")]
     assert key.get("/suppressions?source=api").json["data"][0]["email"] == "manual@example.com"
+    hour_ago = (utcnow() - timedelta(hours=1)).isoformat()
+    in_an_hour = quote((utcnow() + timedelta(hours=1)).isoformat())
+    assert len(key.get(f"/suppressions?since={quote(hour_ago)}").json["data"]) == 8
+    assert key.get(f"/suppressions?since={in_an_hour}").json["data"] == []
+    assert key.get(f"/suppressions?until={quote(hour_ago)}").json["data"] == []
+    assert len(key.get("/suppressions?until=2999-01-01T00:00:00Z").json["data"]) == 8
+    naive = key.get("/suppressions?since=2026-01-01T00:00:00")
+    assert naive.json["error"]["fields"]["since"].startswith("an ISO 8601 time with its offset")
 
     wrong = key.get("/suppressions?reason=spam&limit=0&after=x")
     assert wrong.status_code == 422
@@ -329,7 +341,7 @@ def test_scopes_are_needed_and_named_in_the_openapi_document(api, project, clien
         assert paths[path][method]["x-required-scope"] == scope, (path, method)
     assert set(paths["/api/v1/lists/{list_id}"]["delete"]["responses"]) >= {"204", "404", "422"}
     query = [p["name"] for p in paths["/api/v1/suppressions"]["get"]["parameters"]]
-    assert query == ["after", "limit", "reason", "source", "email", "email_exact"]
+    assert query == ["after", "limit", "reason", "source", "email", "email_exact", "since", "until"]
     # Every schema in the document is a valid JSON Schema (Draft 2020-12, as OpenAPI 3.1).
     for item in paths.values():
         for operation in item.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, g, jsonify
@@ -43,6 +44,11 @@ def entry_json(entry: Suppression) -> dict[str, Any]:
     }
 
 
+def _moment(value: str | None) -> datetime | None:
+    # The parameter's format was checked: an ISO 8601 time with its offset.
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
 @bp.get("/suppressions")
 @require(Permission.CONTACTS_READ)
 @document(
@@ -73,6 +79,18 @@ def entry_json(entry: Suppression) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1},
             "description": "the whole address, in any case; finds an erased person's entry too",
         },
+        {
+            "name": "since",
+            "in": "query",
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "added at or after this time",
+        },
+        {
+            "name": "until",
+            "in": "query",
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "added before this time",
+        },
     ],
     responses={
         200: {
@@ -102,6 +120,8 @@ def list_suppressions() -> Response:
         source=query.get("source"),
         email_contains=query.get("email"),
         email=query.get("email_exact"),
+        since=_moment(query.get("since")),
+        until=_moment(query.get("until")),
     )
     return jsonify(
         {
