@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
 from mailapp.access.audit import Actor, record_audit
+from mailapp.access.records import update_record
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import (
+    Campaign,
+    CampaignStatus,
+    ConsentRecord,
     Contact,
     List,
     ListMemberCount,
@@ -63,6 +68,84 @@ def get_list(project_id: int, list_id: int) -> List:
     if found is None:
         raise NotFound("no such list")
     return found
+
+
+# What the back office's list form edits; the subscribe-form token is never changed.
+EDITABLE = ("name", "description", "opt_in", "is_public", "consent_text", "consent_version")
+# Campaigns that may still resolve their audience: a list or segment they name must stay.
+OPEN_CAMPAIGNS = tuple(set(CampaignStatus) - {CampaignStatus.SENT, CampaignStatus.CANCELLED})
+
+
+def update_list(project_id: int, list_id: int, values: Mapping[str, Any], *, actor: Actor) -> List:
+    """Change a list's settings (the keys given); audited with the names of what changed."""
+    mailing_list = get_list(project_id, list_id)
+    unknown = sorted(set(values) - set(EDITABLE))
+    if unknown:
+        raise ServiceError(f"a list has no field {', '.join(unknown)}")
+    if "name" in values:
+        name = (values["name"] or "").strip()
+        if not name or len(name) > 200:
+            raise ServiceError("a list name has 1-200 characters")
+        mailing_list.name = name
+    if "opt_in" in values:
+        mailing_list.opt_in = OptIn(values["opt_in"])
+    if "is_public" in values:
+        mailing_list.is_public = bool(values["is_public"])
+    for field in ("description", "consent_text", "consent_version"):
+        if field in values:
+            setattr(mailing_list, field, values[field] or None)
+    update_record(mailing_list, project_id=project_id, actor=actor)
+    return mailing_list
+
+
+def open_campaigns_using(
+    project_id: int, *, list_id: int | None = None, segment_id: int | None = None
+) -> list[str]:
+    """Names of the draft, scheduled, sending or paused campaigns whose audience names it."""
+    rows = db.session.execute(
+        sa.select(Campaign.name, Campaign.audience)
+        .where(Campaign.project_id == project_id, Campaign.status.in_(OPEN_CAMPAIGNS))
+        .order_by(Campaign.id)
+    )
+    # The audience is JSON (both databases): open campaigns are few, so read them.
+    using = []
+    for name, audience in rows:
+        audience = audience or {}
+        named = {int(i) for i in audience.get("lists") or []}
+        segment = audience.get("segment_id")
+        if list_id in named or (segment is not None and int(segment) == segment_id):
+            using.append(name)
+    return using
+
+
+def delete_list(project_id: int, list_id: int, *, actor: Actor) -> None:
+    """Delete a list no open campaign uses. Its memberships go; consent records stay (they
+    are evidence), and the audit entry keeps the list's name and member counts."""
+    mailing_list = get_list(project_id, list_id)
+    in_use = open_campaigns_using(project_id, list_id=list_id)
+    if in_use:
+        raise ServiceError(
+            f"{mailing_list.name} is the audience of {len(in_use)} open campaign(s) "
+            f"({', '.join(in_use[:3])}): change their audience or end them first"
+        )
+    consents = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ConsentRecord)
+        .where(ConsentRecord.project_id == project_id, ConsentRecord.list_id == list_id)
+    )
+    record_audit(
+        actor,
+        "list.delete",
+        project_id=project_id,
+        obj=mailing_list,
+        context={
+            "name": mailing_list.name,
+            "members": list_counts(project_id, [list_id]).get(list_id, {}),
+            "consent_records_kept": consents,
+        },
+    )
+    db.session.delete(mailing_list)
+    db.session.commit()
 
 
 def get_list_by_token(token: str) -> List:

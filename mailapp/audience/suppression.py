@@ -6,6 +6,7 @@ import csv
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO
 
 import sqlalchemy as sa
@@ -127,6 +128,40 @@ def unsuppress(project_id: int, entry_id: int, *, actor: Actor) -> None:
     )
     db.session.delete(entry)
     db.session.commit()
+
+
+def list_suppressions(
+    project_id: int,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    reason: SuppressionReason | None = None,
+    source: str | None = None,
+    email_contains: str | None = None,
+    email: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Suppression]:
+    """A page of entries ordered by id (keyset pagination: pass the last id seen).
+
+    `email` matches one address exactly, by its hash, so it finds erased entries too."""
+    query = sa.select(Suppression).where(
+        Suppression.project_id == project_id, Suppression.id > after_id
+    )
+    if reason is not None:
+        query = query.where(Suppression.reason == reason)
+    if source:
+        query = query.where(Suppression.source == source)
+    if email_contains:
+        part = normalize_address(email_contains)
+        query = query.where(Suppression.email.contains(part, autoescape=True))
+    if email:
+        query = query.where(Suppression.email_hash == email_hash(email))
+    if since is not None:
+        query = query.where(Suppression.created_at >= since)
+    if until is not None:
+        query = query.where(Suppression.created_at < until)
+    return list(db.session.scalars(query.order_by(Suppression.id).limit(min(max(limit, 1), 1000))))
 
 
 def filter_unsuppressed(project_id: int, emails: Iterable[str]) -> set[str]:

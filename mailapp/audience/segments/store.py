@@ -60,6 +60,31 @@ def get_segment(project_id: int, segment_id: int) -> Segment:
     return segment
 
 
+def project_segments(project_id: int) -> list[Segment]:
+    """The project's segments, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Segment).where(Segment.project_id == project_id).order_by(Segment.id)
+        )
+    )
+
+
+def delete_segment(project_id: int, segment_id: int, *, actor: Actor) -> None:
+    """Delete a segment no open campaign targets (its rule goes; contacts are untouched)."""
+    segment = get_segment(project_id, segment_id)
+    in_use = lists.open_campaigns_using(project_id, segment_id=segment_id)
+    if in_use:
+        raise ServiceError(
+            f"{segment.name} is the audience of {len(in_use)} open campaign(s) "
+            f"({', '.join(in_use[:3])}): change their audience or end them first"
+        )
+    record_audit(
+        actor, "segment.delete", project_id=project_id, obj=segment, context={"name": segment.name}
+    )
+    db.session.delete(segment)
+    db.session.commit()
+
+
 def save_segment(
     project_id: int,
     name: str,

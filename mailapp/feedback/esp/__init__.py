@@ -3,6 +3,8 @@ deduplicated, normalized, then handed to the feedback policy.
 
 Entry points:
 - `intake`: create_inbound_webhook, receive
+- `endpoints`: project_inbound_webhooks, update_inbound_webhook, delete_inbound_webhook,
+  inbound_webhook_url
 - `signatures`: verify_sns, verify_sendgrid, verify_mailgun, verify_postmark, check_replay
 - `formats`, `mailgun`: each provider's event shapes
 """
