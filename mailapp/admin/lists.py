@@ -17,9 +17,9 @@ from wtforms import Form
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
-from mailapp.admin.context import current_project
+from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.display import format_count
-from mailapp.audience.lists import list_counts
+from mailapp.audience.lists import delete_list, list_counts
 from mailapp.models import List, MembershipStatus
 
 
@@ -106,3 +106,7 @@ class ListAdmin(ProjectModelView):
             url=subscribe_url(mailing_list),
             snippet=embed_snippet(mailing_list),
         )
+
+    def remove(self, model: List) -> None:
+        """Refused while an open campaign sends to it; consent records stay."""
+        delete_list(current_project().id, model.id, actor=current_actor())

@@ -186,3 +186,7 @@ class SegmentAdmin(ProjectModelView):
             segment_id=model.id,
             actor=current_actor(),
         )
+
+    def remove(self, model: Segment) -> None:
+        """Refused while an open campaign targets it."""
+        store.delete_segment(current_project().id, model.id, actor=current_actor())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, flash, request
+from flask import Response, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -21,6 +21,7 @@ from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.fields import CommaListField, SecretField
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
+from mailapp.feedback.esp.endpoints import inbound_webhook_url
 from mailapp.feedback.esp.intake import create_inbound_webhook
 from mailapp.integrations.webhooks import EVENT_TYPES, retry_attempts, validate_url
 from mailapp.models import InboundMessage, InboundWebhook, WebhookEndpoint
@@ -111,7 +112,7 @@ class InboundWebhookAdmin(ProjectModelView):
     column_details_list = ["provider", "url", "active", "created_at"]
     column_filters = ["provider", "active"]
     column_formatters = {
-        "url": lambda _v, _c, m, _n: Markup("<code>{}</code>").format(endpoint_url(m))
+        "url": lambda _v, _c, m, _n: Markup("<code>{}</code>").format(inbound_webhook_url(m))
     }
     column_descriptions = {"url": "Configure this URL at the provider."}
     form_columns = ["provider", "active", "secret"]
@@ -128,12 +129,11 @@ class InboundWebhookAdmin(ProjectModelView):
         webhook = create_inbound_webhook(
             current_project().id, model.provider, secret=model.secret, actor=current_actor()
         )
-        flash(f"Configure this URL at {webhook.provider.value}: {endpoint_url(webhook)}", "info")
+        flash(
+            f"Configure this URL at {webhook.provider.value}: {inbound_webhook_url(webhook)}",
+            "info",
+        )
         return webhook
-
-
-def endpoint_url(webhook: InboundWebhook) -> str:
-    return f"{current_app.config['BASE_URL']}/webhooks/{webhook.provider.value}/{webhook.token}"
 
 
 CLASS_LABELS = {

@@ -280,3 +280,32 @@ def test_each_view_creates_through_its_form_with_one_audit_entry(app, client, en
         assert row.secret == "a-very-long-signing-secret"
     if endpoint == "segment":
         assert row.rule["all"][0]["field"] == "attributes.city"
+
+
+def test_a_list_or_segment_an_open_campaign_uses_is_not_deleted_from_the_back_office(app, client):
+    from mailapp.audience.segments.store import save_segment
+    from mailapp.models import List, Segment
+    from tests.factories import TEST_ACTOR, make_campaign, make_list, make_sender, make_template
+
+    project, _, token = owner_client(client)
+    lst = make_list(project, 2)
+    rule = {"field": "attributes.city", "op": "eq", "value": "Berlin"}
+    segment = save_segment(project.id, "Berliners", rule, actor=TEST_ACTOR)
+    campaign = make_campaign(
+        project, make_sender(project), make_template(project), [lst], name="Spring"
+    )
+    campaign.audience = {**campaign.audience, "segment_id": segment.id}
+    db.session.commit()
+    for view, row in (("list", lst), ("segment", segment)):
+        page = client.post(
+            f"/admin/{view}/delete/",
+            data={"csrf_token": token, "id": row.id},
+            follow_redirects=True,
+        )
+        assert "Spring" in page.get_data(as_text=True)
+    assert db.session.get(List, lst.id) is not None
+    assert db.session.get(Segment, segment.id) is not None
+    spare = make_list(project, 1)
+    with one_audit_entry("list.delete"):
+        client.post("/admin/list/delete/", data={"csrf_token": token, "id": spare.id})
+    assert db.session.get(List, spare.id) is None
