@@ -37,12 +37,12 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     )
     op.create_index(
-        op.f('ix_alerts_project_id_kind_subject_created_at'),
+        op.f('ix_alerts_project_id_alerts_kind_alerts_subject_alerts_created_at'),
         'alerts',
         ['project_id', 'kind', 'subject', 'created_at'],
     )
 
 
 def downgrade():
-    op.drop_index(op.f('ix_alerts_project_id_kind_subject_created_at'), table_name='alerts')
+    op.drop_index(op.f('ix_alerts_project_id_alerts_kind_alerts_subject_alerts_created_at'), table_name='alerts')
     op.drop_table('alerts')
