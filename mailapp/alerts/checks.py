@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
 
 from mailapp.alerts.queues import growing_minutes, record_queue_depths
@@ -136,12 +137,14 @@ def rate_alerts(project: Project, now: datetime) -> list[tuple[AlertKind, str, s
 def webhook_alerts(project: Project) -> list[tuple[AlertKind, str, str]]:
     """Endpoints whose tries have failed N times in a row (retries included)."""
     limit = int(alert_settings(project)["webhook_failures"])
+    success = sa.orm.aliased(WebhookAttempt)
     last_success = (
-        sa.select(sa.func.coalesce(sa.func.max(WebhookAttempt.id), 0))
+        sa.select(sa.func.coalesce(sa.func.max(success.id), 0))
         .where(
-            WebhookAttempt.endpoint_id == WebhookEndpoint.id,
-            WebhookAttempt.status == AttemptStatus.SUCCEEDED,
+            success.endpoint_id == WebhookEndpoint.id,
+            success.status == AttemptStatus.SUCCEEDED,
         )
+        .correlate(WebhookEndpoint)
         .scalar_subquery()
     )
     failures = (
@@ -151,6 +154,7 @@ def webhook_alerts(project: Project) -> list[tuple[AlertKind, str, str]]:
             WebhookAttempt.id > last_success,
             WebhookAttempt.error.is_not(None),
         )
+        .correlate(WebhookEndpoint)
         .scalar_subquery()
     )
     rows = db.session.execute(
