@@ -6,7 +6,7 @@ Everyone who sees the reports sees the page; owners and admins (`alerts.manage`)
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, request, url_for
+from flask import flash, has_request_context, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
@@ -54,15 +54,15 @@ class AlertsView(ProjectView):
     permission = Permission.ANALYTICS_READ
 
     def permission_for(self, name: str) -> Permission | None:
-        return Permission.ALERTS_MANAGE if name == "save" else self.permission
+        # Seeing the page and changing the settings are one URL with two permissions.
+        posting = has_request_context() and request.method == "POST"
+        return Permission.ALERTS_MANAGE if posting else self.permission
 
-    @expose("/")
+    @expose("/", methods=("GET", "POST"))
     def index(self) -> ResponseReturnValue:
-        return self._page(alert_settings(current_project()), {})
-
-    @expose("/save", methods=("POST",))
-    def save(self) -> ResponseReturnValue:
         project = current_project()
+        if request.method == "GET":
+            return self._page(alert_settings(project), {})
         try:
             changed = update_alert_settings(project, _posted(), actor=current_actor())
         except InvalidSettings as exc:

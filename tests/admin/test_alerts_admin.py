@@ -49,7 +49,7 @@ def test_owners_and_admins_save_the_settings_audited(app, client, role):
     login(client, make_user(project, role))
     page = client.get("/admin/alerts/").data.decode()
     assert "Only the project" not in page
-    response = client.post("/admin/alerts/save", data={"csrf_token": csrf_token(client), **FORM})
+    response = client.post("/admin/alerts/", data={"csrf_token": csrf_token(client), **FORM})
     assert response.status_code == 302
     stored = alert_settings(db.session.get(Project, project.id))
     assert stored["enabled"] == ["bounce_rate", "campaign_paused"]
@@ -66,7 +66,7 @@ def test_a_wrong_field_saves_nothing_and_says_why(app, client):
     project = make_project()
     login(client, make_user(project, "owner"))
     data = {**FORM, "bounce_percent": "80", "recipients": "not an address"}
-    page = client.post("/admin/alerts/save", data={"csrf_token": csrf_token(client), **data})
+    page = client.post("/admin/alerts/", data={"csrf_token": csrf_token(client), **data})
     assert page.status_code == 200
     html = page.data.decode()
     assert "Nothing was saved" in html
@@ -82,7 +82,7 @@ def test_a_marketer_or_analyst_cannot_change_them(app, client, role):
     page = client.get("/admin/alerts/")
     assert page.status_code == 200
     assert "<fieldset disabled>" in page.data.decode()
-    response = client.post("/admin/alerts/save", data={"csrf_token": csrf_token(client), **FORM})
+    response = client.post("/admin/alerts/", data={"csrf_token": csrf_token(client), **FORM})
     assert response.status_code == 403
     assert alert_settings(db.session.get(Project, project.id))["queue_minutes"] == 15
     refusal = db.session.scalars(
@@ -96,4 +96,4 @@ def test_support_does_not_see_the_page_and_a_post_needs_csrf(app, client):
     login(client, make_user(project, "support"))
     assert client.get("/admin/alerts/").status_code == 403
     login(client, make_user(project, "owner"))
-    assert client.post("/admin/alerts/save", data=FORM).status_code == 400
+    assert client.post("/admin/alerts/", data=FORM).status_code == 400
