@@ -17,7 +17,7 @@ import sqlalchemy.orm
 from flask import current_app
 
 from mailapp.alerts.queues import growing_minutes, record_queue_depths
-from mailapp.alerts.raising import raise_alert, request_mail
+from mailapp.alerts.raising import raise_alert, raise_everywhere, request_mail
 from mailapp.alerts.settings import alert_settings
 from mailapp.extensions import db
 from mailapp.models import (
@@ -83,10 +83,12 @@ def run_checks(client: redis.Redis, *, now: datetime | None = None) -> dict[str,
             for queue, grown in growth.items()
             if grown >= minutes
         ]
-        found += silent
         for kind, subject, text in found:
             if raise_alert(project, kind, subject, text, now=now) is not None:
                 raised[kind.value] = raised.get(kind.value, 0) + 1
+    for kind, subject, text in silent:
+        if count := raise_everywhere(kind, subject, text, now=now):
+            raised[kind.value] = count
     resend_pending(now)
     return raised
 

@@ -102,11 +102,18 @@ def request_mail(alert_id: int) -> None:
         log.warning("mail of alert %s not requested: %s", alert_id, exc)
 
 
-def raise_everywhere(kind: AlertKind, subject: str, text: str, link: str = ALERTS_PAGE) -> int:
+def raise_everywhere(
+    kind: AlertKind,
+    subject: str,
+    text: str,
+    link: str = ALERTS_PAGE,
+    *,
+    now: datetime | None = None,
+) -> int:
     """Raise a system-wide alert in every project that has it on; how many were raised."""
     raised = 0
     for project in db.session.scalars(sa.select(Project).order_by(Project.id)).all():
-        if raise_alert(project, kind, subject, text, link) is not None:
+        if raise_alert(project, kind, subject, text, link, now=now) is not None:
             raised += 1
     return raised
 
