@@ -17,7 +17,7 @@ import sqlalchemy.orm
 from flask import current_app
 
 from mailapp.alerts.queues import growing_minutes, record_queue_depths
-from mailapp.alerts.raising import raise_alert, raise_everywhere, request_mail
+from mailapp.alerts.raising import ALERTS_PAGE, raise_alert, raise_everywhere, request_mail
 from mailapp.alerts.settings import alert_settings
 from mailapp.extensions import db
 from mailapp.models import (
@@ -46,6 +46,8 @@ TURN_KEY = "mailapp:alerts:turn"
 WATCH_KEY = "mailapp:alerts:watch"
 TURN_SECONDS = 50
 WATCH_SECONDS = 180
+# What a check found: kind, subject, text, and the page to act on.
+Found = tuple[AlertKind, str, str, str]
 
 
 def take_turn(client: redis.Redis) -> bool:
@@ -79,21 +81,22 @@ def run_checks(client: redis.Redis, *, now: datetime | None = None) -> dict[str,
                 f"Background work of the kind {queue!r} has kept piling up for {grown} "
                 "minutes: the workers do not keep up, or one is stuck. Check that they run "
                 "and add workers if needed.",
+                ALERTS_PAGE,
             )
             for queue, grown in growth.items()
             if grown >= minutes
         ]
-        for kind, subject, text in found:
-            if raise_alert(project, kind, subject, text, now=now) is not None:
+        for kind, subject, text, link in found:
+            if raise_alert(project, kind, subject, text, link, now=now) is not None:
                 raised[kind.value] = raised.get(kind.value, 0) + 1
-    for kind, subject, text in silent:
-        if count := raise_everywhere(kind, subject, text, now=now):
+    for kind, subject, text, link in silent:
+        if count := raise_everywhere(kind, subject, text, link, now=now):
             raised[kind.value] = count
     resend_pending(now)
     return raised
 
 
-def rate_alerts(project: Project, now: datetime) -> list[tuple[AlertKind, str, str]]:
+def rate_alerts(project: Project, now: datetime) -> list[Found]:
     """Bounce and complaint rates of the last hour, all mail of the project together."""
     since = now - RATE_WINDOW
     sent = sum(
@@ -131,12 +134,13 @@ def rate_alerts(project: Project, now: datetime) -> list[tuple[AlertKind, str, s
                     f"In the last hour {rate:.2f} % of the {sent:,} messages sent came back as "
                     f"{words} (your alert threshold: {float(settings[key]):g} %). Check which "
                     "lists and campaigns they come from before sending more.",
+                    "/admin/analytics/",
                 )
             )
     return found
 
 
-def webhook_alerts(project: Project) -> list[tuple[AlertKind, str, str]]:
+def webhook_alerts(project: Project) -> list[Found]:
     """Endpoints whose tries have failed N times in a row (retries included)."""
     limit = int(alert_settings(project)["webhook_failures"])
     success = sa.orm.aliased(WebhookAttempt)
@@ -170,15 +174,14 @@ def webhook_alerts(project: Project) -> list[tuple[AlertKind, str, str]]:
             f"endpoint:{row.id}",
             f"The webhook receiver {row.url} failed {row.failures} times in a row; events "
             "for it are waiting. Check the receiver, then retry them from the webhook history.",
+            "/admin/webhookattempt/",
         )
         for row in rows
         if row.failures >= limit
     ]
 
 
-def silent_processes(
-    client: redis.Redis, max_age: float, now: float | None = None
-) -> list[tuple[AlertKind, str, str]]:
+def silent_processes(client: redis.Redis, max_age: float, now: float | None = None) -> list[Found]:
     """A worker process that stopped beating lately; the scheduler when none beats."""
     now = time.time() if now is None else now
     beats = {k.decode(): float(v) for k, v in client.hgetall(HEARTBEATS_KEY).items()}
@@ -193,6 +196,7 @@ def silent_processes(
                 f"A background worker process stopped reporting {int(lately[0] // 60)} "
                 "minutes ago. If nobody restarted it on purpose, check the worker processes: "
                 "sending, imports and webhooks depend on them.",
+                ALERTS_PAGE,
             )
         )
     scheduler = [now - ts for k, ts in beats.items() if k.startswith("scheduler:")]
@@ -204,6 +208,7 @@ def silent_processes(
                 f"The scheduler has not reported for {int(min(scheduler) // 60)} minutes: "
                 "scheduled campaigns and periodic jobs do not start. Check the scheduler "
                 "process.",
+                ALERTS_PAGE,
             )
         )
     return found

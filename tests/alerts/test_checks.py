@@ -130,7 +130,7 @@ def test_a_webhook_failing_n_times_in_a_row_raises_its_alert(app, client):
     db.session.commit()
     assert run_checks(client) == {"webhooks_failing": 1}
     [alert] = db.session.scalars(sa.select(Alert)).all()
-    assert alert.subject == f"endpoint:{endpoint.id}"
+    assert (alert.subject, alert.link) == (f"endpoint:{endpoint.id}", "/admin/webhookattempt/")
     assert "failed 5 times in a row" in alert.text
 
 
