@@ -16,6 +16,7 @@ from mailapp.access.validation import InvalidSettings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.alerts.settings import (
+    ENABLED_PREFIX,
     HELP,
     KIND_LABELS,
     RANGES,
@@ -34,12 +35,12 @@ MAIL_WORDS = {
     AlertMailState.NO_RECIPIENTS: "Nobody to send it to",
 }
 LABELS = {
-    "enabled": "Alerts on",
     "bounce_percent": "Hard bounces above (%)",
     "complaint_percent": "Spam complaints above (%)",
     "queue_minutes": "Work piling up for (minutes)",
     "webhook_failures": "Webhook failures in a row",
     "recipients": "Also send to",
+    **{f"{ENABLED_PREFIX}{kind.value}": f"Alert: {label}" for kind, label in KIND_LABELS.items()},
 }
 
 

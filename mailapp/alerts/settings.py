@@ -19,6 +19,7 @@ from mailapp.extensions import db
 from mailapp.models import AlertKind, Project
 
 KEY = "alerts"
+ENABLED_PREFIX = "enabled."
 MAX_RECIPIENTS = 20
 # Plain words for each kind: the page's checkboxes and the mail's subject line.
 KIND_LABELS: Mapping[AlertKind, str] = {
@@ -33,7 +34,7 @@ KIND_LABELS: Mapping[AlertKind, str] = {
 }
 DEFAULTS: Mapping[str, Any] = {
     "enabled": [k.value for k in AlertKind],
-    "bounce_percent": 5.0,
+    "bounce_percent": 5,
     "complaint_percent": 0.3,
     "queue_minutes": 15,
     "webhook_failures": 5,
@@ -83,14 +84,30 @@ def update_alert_settings(
     ).scalar_one()
     current = alert_settings(locked)
     wanted = _parse(changes)
-    changed = {k: {"old": current[k], "new": v} for k, v in wanted.items() if current[k] != v}
-    if changed:
-        stored = {**current, **{k: c["new"] for k, c in changed.items()}}
+    stored = {**current, **wanted}
+    if stored != current:
         locked.settings = {**(locked.settings or {}), KEY: stored}
         record_audit(
-            actor, "project.alerts", project_id=locked.id, obj=locked, context={"changes": changed}
+            actor,
+            "project.alerts",
+            project_id=locked.id,
+            obj=locked,
+            context={"changes": _changes(current, stored)},
         )
     db.session.commit()
+    return _changes(current, stored)
+
+
+def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What changed, each alert turned on or off on its own (`enabled.<kind>`), so the audit
+    and the page name the alert rather than list them all."""
+    changed = {
+        k: {"old": old[k], "new": v} for k, v in new.items() if k != "enabled" and old[k] != v
+    }
+    for kind in AlertKind:
+        was, now = kind.value in old["enabled"], kind.value in new["enabled"]
+        if was != now:
+            changed[f"{ENABLED_PREFIX}{kind.value}"] = {"old": was, "new": now}
     return changed
 
 
@@ -103,7 +120,9 @@ def _parse(changes: Mapping[str, Any]) -> dict[str, Any]:
             if whole:
                 wanted[key] = check.integer(key, raw, int(low), int(high), optional=False)
             else:
-                wanted[key] = check.number(key, raw, low, high, optional=False)
+                number = check.number(key, raw, low, high, optional=False)
+                # 2, not 2.0: the page shows the value as it is stored.
+                wanted[key] = int(number) if number is not None and number.is_integer() else number
         elif key == "enabled":
             kinds = {k.value for k in AlertKind}
             given = list(raw or [])

@@ -56,7 +56,11 @@ def test_owners_and_admins_save_the_settings_audited(app, client, role):
     assert (stored["bounce_percent"], stored["queue_minutes"]) == (2.5, 30)
     assert stored["recipients"] == ["oncall@example.net", "ops@example.net"]
     [entry] = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "project.alerts"))
-    assert entry.context["changes"]["queue_minutes"] == {"old": 15, "new": 30}
+    changes = entry.context["changes"]
+    assert changes["queue_minutes"] == {"old": 15, "new": 30}
+    # Each alert turned off is named on its own; those left on are not mentioned.
+    assert changes["enabled.queue_growing"] == {"old": True, "new": False}
+    assert "enabled.bounce_rate" not in changes
     page = client.get("/admin/alerts/").data.decode()
     assert "Work piling up for (minutes): 15 → <strong>30</strong>" in page
     assert 'id="enabled-queue_growing" name="enabled" value="queue_growing">' in page
