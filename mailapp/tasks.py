@@ -3,7 +3,7 @@
 A domain function that must hand work to a worker (launch and resume -> a dispatch tick,
 a confirmed import -> its run, a double opt-in -> the confirmation mail, an accepted
 transactional message -> its send, a bounce or complaint -> a guardrail check, the review of
-a large audience -> its count) calls one
+a large audience -> its count, a raised alert -> its mail) calls one
 of the functions below. `workers.actors` binds them to its Dramatiq actors when it is
 imported: the worker and the scheduler import it to run, `wsgi.py` imports it so the web
 tier can enqueue, and the tests' `app` fixture does the same. The domain packages never
@@ -23,6 +23,7 @@ TASKS = (
     "send_message",
     "check_guardrails",
     "count_audience",
+    "send_alert",
 )
 
 _bound: dict[str, Callable[..., Any]] = {}
@@ -76,3 +77,8 @@ def check_guardrails(campaign_id: int) -> None:
 def count_audience(project_id: int, audience: dict) -> None:
     """Enqueue an exact count of a large audience, kept for the launch review."""
     _enqueue("count_audience", project_id, audience)
+
+
+def send_alert(alert_id: int) -> None:
+    """Enqueue the mail of one raised alert to the project's owners."""
+    _enqueue("send_alert", alert_id)

@@ -73,6 +73,7 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    Job("check-alerts", "workers.actors.alerts:check_alerts", "interval", {"minutes": 1}),
 )
 
 

@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     PROJECTS_MANAGE = "projects.manage"
     MESSAGES_READ = "messages.read"
     MESSAGES_RESEND = "messages.resend"
+    ALERTS_MANAGE = "alerts.manage"
 
 
 P = Permission
@@ -88,6 +89,7 @@ DESCRIPTIONS: Mapping[Permission, str] = {
     P.MESSAGES_READ: "See the transactional activity log and each message's history "
     "(addresses masked without contacts.read)",
     P.MESSAGES_RESEND: "Resend a transactional message (as a new message)",
+    P.ALERTS_MANAGE: "Choose which alerts the owners get, their thresholds and extra recipients",
 }
 
 

@@ -32,6 +32,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp import models as m
     from mailapp.admin.account import AccountView
     from mailapp.admin.account_security import AccountSecurityView
+    from mailapp.admin.alerts import AlertsView
     from mailapp.admin.analytics import AnalyticsView
     from mailapp.admin.apidocs import ApiDocsView
     from mailapp.admin.apikeys import ApiKeyAdmin
@@ -78,6 +79,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
+    admin.add_view(AlertsView(name="Alerts", endpoint="alerts"))
     transactional = "Transactional"
     admin.add_view(MessageLogView(name="Activity log", endpoint="messages", category=transactional))
     admin.add_view(

@@ -4,13 +4,15 @@ and so does one whose recipients' copies the template sandbox keeps refusing.
 Judged whenever the facts change: at the end of each send batch, whenever a bounce or a
 complaint is recorded (ESP webhook, bounce mailbox, MTA pipe: `feedback.guardrail_checks`
 asks for `check_guardrails` after the event is committed), and by the canary's gate
-(`delivery.canary`) before the rest of the campaign goes out.
+(`delivery.canary`) before the rest of the campaign goes out. Each auto-pause raises an
+alert to the project's owners (`alerts.raising.raise_campaign_paused`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from mailapp.alerts.raising import raise_campaign_paused
 from mailapp.delivery.campaigns import PIPELINE, pause_campaign
 from mailapp.delivery.outcomes import RENDER_REFUSALS_TO_PAUSE
 from mailapp.errors import ServiceError
@@ -85,6 +87,7 @@ def enforce_guardrails(campaign_id: int, *, sample: int | None = None) -> str | 
             reason = f"auto-paused: {NAMES[kind]} rate {rate:.2%} above {float(limit):.2%}"
             project = db.session.get(Project, campaign.project_id)
             pause_campaign(project, campaign.id, actor=PIPELINE, reason=reason)
+            raise_campaign_paused(project, campaign, reason)
             return reason
     return None
 
@@ -96,9 +99,11 @@ def pause_unrenderable(project: Project, campaign_id: int, error: str) -> str:
         f"rendered ({error})"
     )
     try:
-        pause_campaign(project, campaign_id, actor=PIPELINE, reason=reason)
+        campaign = pause_campaign(project, campaign_id, actor=PIPELINE, reason=reason)
     except ServiceError:  # paused or cancelled meanwhile: nothing left to stop
         db.session.rollback()
+    else:
+        raise_campaign_paused(project, campaign, reason)
     return reason
 
 

@@ -48,6 +48,9 @@ EVENT_TYPES = (
     "unsubscribe",
     "open",
     "click",
+    # An alert to the project's owners (mailapp.alerts): a guardrail pause, a rate over
+    # its threshold, a queue piling up, a silent worker ...
+    "alert.raised",
 )
 # Seconds after each failed attempt; past the last one the attempt is given up.
 BACKOFF = (60, 300, 1800, 7200, 21600, 43200, 86400)

@@ -1,6 +1,7 @@
 """All models, re-exported so Alembic and callers see one namespace."""
 
 from mailapp.models.account import Account, Project
+from mailapp.models.alert import Alert, AlertKind, AlertMailState
 from mailapp.models.audit import AuditLog
 from mailapp.models.base import Base
 from mailapp.models.bounce_reason import BounceAction, BounceReason
@@ -31,6 +32,9 @@ from mailapp.models.webhook import (
 __all__ = [
     "FINAL_STATUSES",
     "Account",
+    "Alert",
+    "AlertKind",
+    "AlertMailState",
     "ApiKey",
     "Asset",
     "AttemptStatus",

@@ -6,7 +6,7 @@ enqueues work without importing the workers.
 
 from mailapp import tasks
 from workers import broker  # noqa: F401 - the broker must exist before any actor
-from workers.actors import audience, feedback, maintenance, sending, tracking, webhooks
+from workers.actors import alerts, audience, feedback, maintenance, sending, tracking, webhooks
 
 tasks.bind(
     dispatch=sending.dispatch.send,
@@ -15,6 +15,7 @@ tasks.bind(
     send_message=sending.send_message.send,
     check_guardrails=sending.check_guardrails.send,
     count_audience=sending.count_audience.send,
+    send_alert=alerts.send_alert.send,
 )
 
-__all__ = ["audience", "feedback", "maintenance", "sending", "tracking", "webhooks"]
+__all__ = ["alerts", "audience", "feedback", "maintenance", "sending", "tracking", "webhooks"]
