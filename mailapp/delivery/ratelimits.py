@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import redis
 
 from mailapp.models import Project, Sender
+from mailapp.runtime import metrics
 
 DOMAIN_GROUPS = {
     "gmail": ("gmail.com", "googlemail.com"),
@@ -174,6 +175,7 @@ class RateLimiter:
         used = self.client.mget([w.key for w in windows])
         full = [w for w, u in zip(windows, used, strict=True) if int(u or 0) >= w.limit]
         blocking = max(full, key=lambda w: w.ends_at) if full else windows[0]
+        metrics.RATE_LIMIT_WAITS.labels(blocking.name).inc()
         return Grant(granted, blocking.ends_at, blocking.name)
 
     def slow_down(self, group: str) -> None:
@@ -182,6 +184,7 @@ class RateLimiter:
         current = self.client.get(key)
         rate = max(1, int(current) // 2) if current is not None else self.throttle_rate
         self.client.set(key, rate, ex=self.throttle_seconds)
+        metrics.THROTTLES.labels(group).inc()
 
 
 def quota_used_today(client: redis.Redis, project_id: int, now: datetime | None = None) -> int:
