@@ -189,6 +189,7 @@ def exposition(path: str | None, extra: Iterable[Collector] = ()) -> bytes:
     None) and the extra collectors' readings."""
     registry = CollectorRegistry()
     if path:
+        os.makedirs(path, exist_ok=True)  # no process has counted anything yet
         MultiProcessCollector(registry, path=path)
     else:
         registry.register(_Collected(REGISTRY))
