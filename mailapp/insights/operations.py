@@ -2,7 +2,8 @@
 
 Not counters kept per process: each is read from where the state lives, cheaply and bounded.
 - Redis: each Dramatiq queue's depth, delayed messages and the age of the message at its
-  head; tracking hits waiting to be recorded; domain groups under a slow-down; the age of
+  head; tracking hits waiting to be recorded; senders per domain group under a slow-down
+  (a sorted set, `ratelimits.THROTTLED_KEY`, not a scan of the keys); the age of
   the newest worker and scheduler heartbeats (the scheduler's is its lag: jobs run only
   while it beats).
 - The database: deliveries by status of the campaigns sending now (at most MAX_CAMPAIGNS,
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from flask import current_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from mailapp.delivery.ratelimits import throttled_groups
 from mailapp.extensions import db
 from mailapp.feedback.tracking.event_buffer import pending
 from mailapp.models import Campaign, CampaignStatus, DailyStat, Delivery, DeliveryStatus, EventType
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 # The Dramatiq queues declared by the workers (workers.metrics records them at boot).
 QUEUES_KEY = "mailapp:metrics:queues"
 DRAMATIQ_NAMESPACE = "dramatiq"
-THROTTLE_PATTERN = "rl:throttle:*"
 MAX_CAMPAIGNS = 50
 CAMPAIGN_READING_SECONDS = 15.0
 RATE_TYPES = (EventType.SENT, EventType.BOUNCE_HARD, EventType.BOUNCE_SOFT, EventType.COMPLAINT)
@@ -93,11 +94,7 @@ class OperationsCollector:
             "Senders under a slow-down per recipient domain group.",
             ["group"],
         )
-        groups: dict[str, int] = {}
-        for key in self.client.scan_iter(match=THROTTLE_PATTERN, count=1000):
-            group = key.decode().rpartition(":")[2]
-            groups[group] = groups.get(group, 0) + 1
-        for group, count in sorted(groups.items()):
+        for group, count in sorted(throttled_groups(self.client).items()):
             throttled.add_metric([group], count)
         heartbeats = _gauge(
             "mailapp_heartbeat_age_seconds",

@@ -21,6 +21,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 if os.environ.get(MULTIPROC_ENV):
@@ -122,10 +123,19 @@ def reply_class(code: int | None) -> str:
     return f"{code // 100}xx"
 
 
-def record_handover(kind: str, result: object, started: float) -> None:
-    """Count one hand-over (a transports.SendResult) and the time since `started`."""
-    outcome, code = getattr(result, "outcome", "unknown"), getattr(result, "code", None)
-    HANDED_OVER.labels(kind, outcome, reply_class(code)).inc()
+class Reply(Protocol):
+    """What a hand-over answered (mail.transports.SendResult, a sibling this cannot import)."""
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def code(self) -> int | None: ...
+
+
+def record_handover(kind: str, result: Reply, started: float) -> None:
+    """Count one hand-over and the time since `started` (a time.monotonic())."""
+    HANDED_OVER.labels(kind, result.outcome, reply_class(result.code)).inc()
     SEND_SECONDS.labels(kind).observe(time.monotonic() - started)
 
 
