@@ -24,7 +24,6 @@ import dramatiq
 import redis
 from dramatiq.middleware import Middleware
 
-from mailapp.insights.operations import QUEUES_KEY
 from mailapp.runtime import metrics
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class MessageMetrics(Middleware):
         if client is None or not queues:
             return
         try:
-            client.sadd(QUEUES_KEY, *queues)
+            client.sadd(metrics.QUEUES_KEY, *queues)
         except redis.RedisError as exc:
             log.warning("declared queues not recorded for /metrics: %s", exc)
 

@@ -33,11 +33,10 @@ from mailapp.extensions import db
 from mailapp.feedback.tracking.event_buffer import pending
 from mailapp.models import Campaign, CampaignStatus, DailyStat, Delivery, DeliveryStatus, EventType
 from mailapp.runtime.health import HEARTBEATS_KEY
+from mailapp.runtime.metrics import QUEUES_KEY
 
 log = logging.getLogger(__name__)
 
-# The Dramatiq queues declared by the workers (workers.metrics records them at boot).
-QUEUES_KEY = "mailapp:metrics:queues"
 DRAMATIQ_NAMESPACE = "dramatiq"
 MAX_CAMPAIGNS = 50
 CAMPAIGN_READING_SECONDS = 15.0

@@ -24,6 +24,9 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The Dramatiq queues the workers declared (workers.metrics adds them at boot), so the web,
+# which imports no actor, knows which queues to read (insights.operations).
+QUEUES_KEY = "mailapp:metrics:queues"
 if os.environ.get(MULTIPROC_ENV):
     os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
 

@@ -12,9 +12,9 @@ from mailapp.delivery import pipeline
 from mailapp.delivery.ratelimits import RateLimiter
 from mailapp.extensions import db
 from mailapp.feedback.tracking import event_buffer
-from mailapp.insights.operations import QUEUES_KEY
 from mailapp.models import Campaign, CampaignStatus
 from mailapp.runtime.health import beat
+from mailapp.runtime.metrics import QUEUES_KEY
 from tests.factories import make_campaign, make_list, make_project, make_sender, make_template
 from tests.support.pipeline import launch, pipeline_sink, run_pipeline
 
