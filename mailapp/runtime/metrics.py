@@ -73,6 +73,11 @@ THROTTLES = Counter(
     ["group"],
 )
 TRACKING_HITS = Counter("mailapp_tracking_hits", "Genuine open and click hits spooled.", ["event"])
+TRACKING_SPOOL_BYTES = Gauge(
+    "mailapp_tracking_spool_unshipped_bytes",
+    "Tracking hits a web process spooled to disk and has not shipped to Redis yet, in bytes.",
+    multiprocess_mode="livesum",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "mailapp_webhook_attempts",
     "Outbound webhook attempts by result: delivered, retrying, given_up.",
