@@ -28,11 +28,13 @@ system-deps:
 	@.ci/system-deps
 
 ## run: migrate SQLite under instance/, create the admin user on first run, start everything
+## (metrics of every process in a fresh directory per run unless PROMETHEUS_MULTIPROC_DIR is set)
 run: install
 	@mkdir -p instance
 	flask db upgrade
 	flask bootstrap
 	MAILAPP_PORT=$(PORT) BASE_URL=$${BASE_URL:-http://127.0.0.1:$(PORT)} \
+	  PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$$(mktemp -d -t mailapp-metrics.XXXXXX)} \
 	  honcho -f Procfile.dev start $(if $(REDIS_URL),,redis) smtp web worker scheduler
 
 ## test: the import contract, then throwaway Redis and PostgreSQL and the whole suite on

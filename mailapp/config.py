@@ -64,9 +64,22 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
         "TRACKING_SPOOL_DIR": env.get("TRACKING_SPOOL_DIR")
         or str(Path(instance_path) / "tracking-spool"),
+        **metrics_settings(env),
         **sending_settings(env),
         **limit_settings(env),
         **log_settings(env, production),
+    }
+
+
+def metrics_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """METRICS_TOKEN turns /metrics on; PROMETHEUS_MULTIPROC_DIR is where every process of
+    the host keeps its values (mailapp.runtime.metrics)."""
+    token = env.get("METRICS_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN: use at least 16 random characters")
+    return {
+        "METRICS_TOKEN": token,
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
 
 

@@ -105,3 +105,12 @@ def test_sending_settings_are_validated():
     ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             sending_settings(bad)
+
+
+def test_metrics_token_is_off_by_default_and_refused_when_short(tmp_path):
+    assert load_config({}, tmp_path)["METRICS_TOKEN"] is None
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        load_config({"METRICS_TOKEN": "short"}, tmp_path)
+    token = "m" * 32
+    config = load_config({"METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": "/x"}, tmp_path)
+    assert (config["METRICS_TOKEN"], config["PROMETHEUS_MULTIPROC_DIR"]) == (token, "/x")

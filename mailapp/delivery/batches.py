@@ -45,6 +45,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime import metrics
 from mailapp.runtime.logs import bind_ids, log_context
 from mailapp.runtime.shutdown import stopping
 from mailapp.upserts import in_values
@@ -293,7 +294,9 @@ def _deliver(
                     for row, composed in zip(allowed, messages, strict=True):
                         if stopping():
                             return  # the rows not sent go back untouched
+                        started = time.monotonic()
                         result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                        metrics.record_handover("campaign", result, started)
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):
                             send.limiter.slow_down(group)

@@ -9,12 +9,14 @@ A limit never raises: it grants fewer messages and says when to come back.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import redis
 
 from mailapp.models import Project, Sender
+from mailapp.runtime import metrics
 
 DOMAIN_GROUPS = {
     "gmail": ("gmail.com", "googlemail.com"),
@@ -174,6 +176,7 @@ class RateLimiter:
         used = self.client.mget([w.key for w in windows])
         full = [w for w, u in zip(windows, used, strict=True) if int(u or 0) >= w.limit]
         blocking = max(full, key=lambda w: w.ends_at) if full else windows[0]
+        metrics.RATE_LIMIT_WAITS.labels(blocking.name).inc()
         return Grant(granted, blocking.ends_at, blocking.name)
 
     def slow_down(self, group: str) -> None:
@@ -182,6 +185,31 @@ class RateLimiter:
         current = self.client.get(key)
         rate = max(1, int(current) // 2) if current is not None else self.throttle_rate
         self.client.set(key, rate, ex=self.throttle_seconds)
+        metrics.THROTTLES.labels(group).inc()
+        note_throttled(self.client, self.sender.id, group, self.throttle_seconds)
+
+
+# (sender id, group) pairs under a slow-down, scored by when it ends: what /metrics reads
+# instead of scanning Redis for the slow-down keys.
+THROTTLED_KEY = "mailapp:throttled"
+
+
+def note_throttled(client: redis.Redis, sender_id: int, group: str, seconds: int) -> None:
+    """Record that a sender's group is slowed down for `seconds` (old entries go)."""
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.zremrangebyscore(THROTTLED_KEY, "-inf", now)
+    pipe.zadd(THROTTLED_KEY, {f"{sender_id}:{group}": now + seconds})
+    pipe.execute()
+
+
+def throttled_groups(client: redis.Redis) -> dict[str, int]:
+    """Senders under a slow-down now, per recipient domain group."""
+    groups: dict[str, int] = {}
+    for member in client.zrangebyscore(THROTTLED_KEY, time.time(), "+inf"):
+        group = member.decode().partition(":")[2]
+        groups[group] = groups.get(group, 0) + 1
+    return groups
 
 
 def quota_used_today(client: redis.Redis, project_id: int, now: datetime | None = None) -> int:

@@ -39,6 +39,7 @@ from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import AttemptStatus, WebhookAttempt, WebhookEndpoint
 from mailapp.models.base import utcnow
+from mailapp.runtime import metrics
 
 EVENT_TYPES = (
     "delivered",
@@ -224,7 +225,15 @@ def deliver_attempt(attempt_id: int) -> WebhookAttempt:
             )
             _schedule_retry(attempt, now)
     db.session.commit()
+    metrics.WEBHOOK_ATTEMPTS.labels(_result(attempt)).inc()
     return attempt
+
+
+def _result(attempt: WebhookAttempt) -> str:
+    """delivered, retrying (tried again later) or given_up, for the attempts counter."""
+    if attempt.status == AttemptStatus.SUCCEEDED:
+        return "delivered"
+    return "given_up" if attempt.status == AttemptStatus.FAILED else "retrying"
 
 
 def _schedule_retry(attempt: WebhookAttempt, now: datetime) -> None:

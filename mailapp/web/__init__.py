@@ -1,5 +1,5 @@
-"""Public blueprints: health, login, API, tracking, unsubscribe, subscribe, assets, webhooks;
-the site root and the error pages (`pages`)."""
+"""Public blueprints: health, metrics, login, API, tracking, unsubscribe, subscribe, assets,
+webhooks; the site root and the error pages (`pages`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         assets,
         auth,
         health,
+        metrics,
         subscribe,
         tracking,
         two_factor,
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (
+        metrics,  # first: its request hooks time the others' requests
         health,
         auth,
         two_factor,

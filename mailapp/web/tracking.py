@@ -25,6 +25,7 @@ from mailapp.feedback.tracking.hits import (
     read_open_token,
     spool_hit,
 )
+from mailapp.runtime import metrics
 
 bp = Blueprint("tracking", __name__)
 
@@ -109,6 +110,7 @@ class TrackingMiddleware:
             environ.get("REMOTE_ADDR"),
         )
         spool_hit(self.spool, line)
+        metrics.TRACKING_HITS.labels(event).inc()
 
 
 @bp.record_once

@@ -33,6 +33,7 @@ from mailapp.models import (
     MembershipStatus,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime import metrics
 from mailapp.upserts import dialect, insert_for, unnest_rows
 
 BATCH_ROWS = 5000
@@ -87,9 +88,11 @@ def _write_batches(job: ImportJob, lists: dict[str, int]) -> None:
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
             _write_batch(job, batch, lists)
+            metrics.IMPORT_ROWS.inc(len(batch))
             batch = []
     if batch:
         _write_batch(job, batch, lists)
+        metrics.IMPORT_ROWS.inc(len(batch))
 
 
 def fail_import(job_id: int, error: str) -> None:

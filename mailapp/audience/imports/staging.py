@@ -33,6 +33,7 @@ from mailapp.models import (
     ImportJob,
     Suppression,
 )
+from mailapp.runtime import metrics
 
 MERGERS = 2  # chunks merged at once, each on its own connection (and server process)
 ANALYZE_AFTER_ROWS = 10_000  # fresh planner statistics after a large import
@@ -83,6 +84,7 @@ def run_staged(job: ImportJob, lists: dict[str, int]) -> None:
                 while len(pending) > MERGERS or (pending and pending[0].done()):
                     pending.popleft().result()
                 imported += rows
+                metrics.IMPORT_ROWS.inc(rows)
             while pending:
                 pending.popleft().result()
             if imported >= ANALYZE_AFTER_ROWS:

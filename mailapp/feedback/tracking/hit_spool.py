@@ -28,6 +28,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from mailapp.runtime import metrics
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".hits"
@@ -176,6 +178,14 @@ class HitSpool:
             except Exception:  # keep the lines and try again
                 log.exception("shipping tracking hits failed; they stay in the spool")
                 self._stop.wait(1.0)
+            metrics.TRACKING_SPOOL_BYTES.set(self.unshipped())
+
+    def unshipped(self) -> int:
+        """Bytes this process appended and has not shipped yet (Redis slow or away)."""
+        with self._ship_lock:  # not while a rotation swaps the file
+            if self._file is None or self._pid != os.getpid():
+                return 0
+            return max(0, os.fstat(self._file.fd).st_size - self._file.shipped)
 
 
 def adopt_orphans(directory: Path, shipper: Shipper) -> int:

@@ -57,6 +57,21 @@ def test_a_refused_shipment_is_shipped_again_with_the_same_keys(tmp_path):
     assert [line for _, line in shipped.records] == [b'["hit",0]', b'["hit",1]']
 
 
+def test_unshipped_bytes_grow_while_redis_is_away_and_drop_once_shipped(tmp_path):
+    shipped = Collector()
+    spool = HitSpool(tmp_path, shipped, interval=None)
+    assert spool.unshipped() == 0  # no file yet
+    shipped.down = True
+    for line in _lines(4):
+        spool.append(line)
+    with pytest.raises(ConnectionError):
+        spool.flush()
+    assert spool.unshipped() == sum(len(line) for line in _lines(4))
+    shipped.down = False
+    spool.flush()
+    assert spool.unshipped() == 0
+
+
 def test_a_fully_shipped_file_is_replaced_once_it_grew_past_the_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(hit_spool, "ROTATE_BYTES", 30)
     shipped = Collector()
