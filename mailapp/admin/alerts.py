@@ -5,7 +5,6 @@ Everyone who sees the reports sees the page; owners and admins (`alerts.manage`)
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import flash, has_request_context, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
@@ -15,6 +14,7 @@ from mailapp.access.project_settings import recent_changes
 from mailapp.access.validation import InvalidSettings
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.alerts.raising import recent_alerts
 from mailapp.alerts.settings import (
     ENABLED_PREFIX,
     HELP,
@@ -24,7 +24,7 @@ from mailapp.alerts.settings import (
     update_alert_settings,
 )
 from mailapp.extensions import db
-from mailapp.models import Alert, AlertKind, AlertMailState
+from mailapp.models import AlertKind, AlertMailState
 
 RECENT = 100
 MAIL_WORDS = {
@@ -79,12 +79,7 @@ class AlertsView(ProjectView):
 
     def _page(self, values: dict, errors: dict[str, str]) -> ResponseReturnValue:
         project = current_project()
-        alerts = db.session.scalars(
-            sa.select(Alert)
-            .where(Alert.project_id == project.id)
-            .order_by(Alert.created_at.desc(), Alert.id.desc())
-            .limit(RECENT)
-        ).all()
+        alerts = recent_alerts(project.id, limit=RECENT)
         if isinstance(values.get("recipients"), list):
             values = {**values, "recipients": "\n".join(values["recipients"])}
         return self.render(

@@ -136,3 +136,11 @@ def raise_dns_worse(project: Project, domain: str, text: str) -> Alert | None:
     return raise_alert(
         project, AlertKind.DNS_WORSE, f"domain:{domain.lower()}", text, "/admin/sender/"
     )
+
+
+def recent_alerts(project_id: int, *, limit: int, before_id: int | None = None) -> list[Alert]:
+    """The project's alerts, newest first (ids grow with time), before `before_id` if given."""
+    query = sa.select(Alert).where(Alert.project_id == project_id)
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
+    return list(db.session.scalars(query.order_by(Alert.id.desc()).limit(limit)))

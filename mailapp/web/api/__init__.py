@@ -248,6 +248,7 @@ def _unknown_api_route(exc: HTTPException) -> Response | HTTPException:
 # Endpoint modules register their routes on `bp` when imported (keep this block last).
 from mailapp.web.api import (  # noqa: E402, F401
     access,
+    alerts,
     assets,
     campaigns,
     contact_tags,
