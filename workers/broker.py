@@ -35,6 +35,7 @@ from mailapp.config import redis_url
 from mailapp.runtime.health import beat
 from mailapp.runtime.logs import bind_ids, unbind_ids
 from mailapp.runtime.shutdown import clear_stop, request_stop
+from workers.tracing import TraceMessages
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +223,7 @@ def build_broker() -> dramatiq.Broker:
     # (a retry, a time limit) name it too.
     broker.add_middleware(LogContext(), before=type(broker.middleware[0]))
     broker.add_middleware(Heartbeat(app_context))
+    broker.add_middleware(TraceMessages())
     return broker
 
 

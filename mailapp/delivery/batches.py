@@ -47,6 +47,7 @@ from mailapp.models import (
 from mailapp.models.base import utcnow
 from mailapp.runtime.logs import bind_ids, log_context
 from mailapp.runtime.shutdown import stopping
+from mailapp.runtime.tracing import traced_send
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
@@ -293,7 +294,9 @@ def _deliver(
                     for row, composed in zip(allowed, messages, strict=True):
                         if stopping():
                             return  # the rows not sent go back untouched
-                        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                        result = traced_send(
+                            transport, composed.mail_from, composed.rcpt_to, composed.data
+                        )
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):
                             send.limiter.slow_down(group)

@@ -38,6 +38,7 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
+from mailapp.runtime.tracing import traced_send
 from mailapp.urls import LinkSigner
 
 
@@ -95,7 +96,7 @@ def send_message(message_id: int) -> str | None:
             message, DeliveryStatus.FAILED, reason="not rendered", last_reply=str(exc)[:2000]
         )
     with transport_pool().connection(transport_url_for(sender)) as transport:
-        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+        result = traced_send(transport, composed.mail_from, composed.rcpt_to, composed.data)
     if asks_to_slow_down(result):
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]
