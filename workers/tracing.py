@@ -52,7 +52,7 @@ class TraceMessages(Middleware):
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # A worker process ends without running exit hooks: what is buffered goes now.
-        flush_tracing()
+        flush_tracing(timeout_ms=3000)
 
     def _pending(self) -> dict[str, trace.Span]:
         if not hasattr(self._local, "pending"):
