@@ -30,7 +30,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from mailapp.config import ConfigError
+from mailapp.config import tracing_choice
 from mailapp.runtime.redaction import redact
 
 if TYPE_CHECKING:
@@ -53,9 +53,7 @@ _state = _State()
 
 def tracing_wanted(env: Mapping[str, str]) -> bool:
     """Whether this environment asks for tracing (TRACING, OTEL_* endpoint, OTEL_SDK_DISABLED)."""
-    choice = env.get("TRACING", "").strip().lower()
-    if choice not in ("", "otlp", "off"):
-        raise ConfigError(f"TRACING: {choice!r} is not otlp or off")
+    choice = tracing_choice(env)
     if choice == "off" or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

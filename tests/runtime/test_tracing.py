@@ -195,3 +195,36 @@ def test_spans_go_to_the_traces_endpoint():
     assert tracing.traces_endpoint(base) == "http://c:4318/v1/traces"
     given = {**base, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:1/x"}
     assert tracing.traces_endpoint(given) == "http://t:1/x"
+
+
+def test_a_message_enqueued_again_stays_in_the_trace_it_started(app, traced):
+    with tracing.span("launch"):
+        send_message.send(1)
+    queue = broker.queues[send_message.queue_name]
+    first = QueuedMessage.decode(queue.get_nowait())
+    queue.task_done()
+    broker.enqueue(first)  # as Retries and the delay queue enqueue a message again
+    (again,) = _queued(send_message.queue_name)
+    broker.flush_all()
+    shutdown_tracing()
+    (launch,) = traced.named("launch")
+    enqueues = traced.named("enqueue send_message")
+    assert {s.trace_id for s in enqueues} == {launch.trace_id}
+    by_parent = {s.parent_id: s for s in enqueues}
+    first_enqueue = by_parent[launch.span_id]
+    second_enqueue = by_parent[first_enqueue.span_id]
+    assert second_enqueue.span_id in again.options["trace"]["traceparent"]
+
+
+def test_an_actor_that_raises_marks_its_processing_failed(traced):
+    from workers.tracing import TraceMessages
+
+    middleware = TraceMessages()
+    message = QueuedMessage("transactional", "send_message", (1,), {}, {})
+    middleware.before_process_message(broker, message)
+    middleware.after_process_message(broker, message, exception=RuntimeError("ada@example.org"))
+    shutdown_tracing()
+    (span,) = traced.named("process send_message")
+    assert span.status == ERROR
+    assert span.events == ("exception",)
+    assert b"ada@example.org" not in b"".join(traced.bodies)
