@@ -76,7 +76,7 @@ def setup_tracing(kind: str, env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     if _state.provider is not None or not tracing_wanted(env):
         return _state.provider is not None
-    # Imported here: a process that traces nothing never loads the SDK or the exporter.
+    # Imported here: a process that traces nothing never loads the tracing SDK or exporter.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
