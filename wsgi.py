@@ -3,9 +3,11 @@
 import sys
 
 from mailapp import ConfigError, create_app
+from mailapp.runtime.tracing import setup_tracing
 
 try:
     app = create_app()
+    setup_tracing("web")
 except ConfigError as exc:
     sys.exit(f"mailapp: configuration error: {exc}")
 

@@ -12,6 +12,7 @@ from flask import Flask
 from mailapp import crypto
 from mailapp.config import ConfigError, load_config
 from mailapp.extensions import csrf, db, login_manager, migrate, redis_client
+from mailapp.runtime import tracing
 from mailapp.runtime.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from mailapp import admin, cli, web
 
+    tracing.init_app(app)  # first: its request span covers the other hooks
     web.init_app(app)
     admin.init_app(app)
     cli.init_app(app)

@@ -68,6 +68,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         **sending_settings(env),
         **limit_settings(env),
         **log_settings(env, production),
+        "TRACING": tracing_choice(env),
     }
 
 
@@ -81,6 +82,14 @@ def metrics_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "METRICS_TOKEN": token,
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
+
+
+def tracing_choice(env: Mapping[str, str]) -> str:
+    """TRACING: otlp, off, or "" (then on only when an OTLP endpoint is set: runtime.tracing)."""
+    choice = env.get("TRACING", "").strip().lower()
+    if choice not in ("", "otlp", "off"):
+        raise ConfigError(f"TRACING: {choice!r} is not otlp or off")
+    return choice
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -75,6 +75,7 @@ def test_production_cookies_are_secure(tmp_path):
         ({"SMTP_URL": "smtp://user:pw@:25"}, r"SMTP_URL: 'smtp://user:\*\*\*@:25'"),
         ({"BASE_URL": "mail.example.com"}, "BASE_URL: 'mail.example.com' is not an absolute"),
         ({"MAILAPP_ENV": "staging"}, "MAILAPP_ENV: 'staging' is not one of"),
+        ({"TRACING": "jaeger"}, "TRACING: 'jaeger' is not otlp or off"),
         (
             {
                 "MAILAPP_ENV": "production",

@@ -36,6 +36,7 @@ from mailapp.runtime.health import beat
 from mailapp.runtime.logs import bind_ids, unbind_ids
 from mailapp.runtime.shutdown import clear_stop, request_stop
 from workers.metrics import MessageMetrics
+from workers.tracing import TraceMessages
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,7 @@ def build_broker() -> dramatiq.Broker:
     broker.add_middleware(LogContext(), before=type(broker.middleware[0]))
     broker.add_middleware(Heartbeat(app_context))
     broker.add_middleware(MessageMetrics())
+    broker.add_middleware(TraceMessages())
     return broker
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from mailapp.runtime.tracing import setup_tracing, traced_job
+
 log = logging.getLogger("workers.scheduler")
 
 LOCK_KEY = "mailapp:scheduler:leader"
@@ -144,7 +146,8 @@ def build_scheduler(
     )
     scheduler.add_job(beat, "interval", seconds=beat_seconds, id="heartbeat")
     for job in jobs:
-        scheduler.add_job(enqueue(job.actor), job.trigger, id=job.id, **job.trigger_args)
+        run = traced_job(job.id, enqueue(job.actor))
+        scheduler.add_job(run, job.trigger, id=job.id, **job.trigger_args)
     return scheduler
 
 
@@ -200,6 +203,7 @@ def main() -> None:
 
     try:
         app = create_app()
+        setup_tracing("scheduler")
     except ConfigError as exc:
         sys.exit(f"mailapp scheduler: configuration error: {exc}")
     with app.app_context():

@@ -20,6 +20,7 @@ from mailapp.models import (
     MembershipStatus,
     Sender,
 )
+from mailapp.runtime.tracing import traced_send
 from mailapp.tokens import make_token
 
 
@@ -60,7 +61,7 @@ def send_confirmation(list_id: int, contact_id: int) -> str:
     )
     transport = open_transport(transport_url_for(sender))
     try:
-        result = transport.send(from_email, contact.email, message.as_bytes())
+        result = traced_send(transport, from_email, contact.email, message.as_bytes())
     finally:
         transport.close()
     if result.outcome == "deferred":

@@ -48,6 +48,7 @@ from mailapp.models.base import utcnow
 from mailapp.runtime import metrics
 from mailapp.runtime.logs import bind_ids, log_context
 from mailapp.runtime.shutdown import stopping
+from mailapp.runtime.tracing import traced_send
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
@@ -295,7 +296,9 @@ def _deliver(
                         if stopping():
                             return  # the rows not sent go back untouched
                         started = time.monotonic()
-                        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+                        result = traced_send(
+                            transport, composed.mail_from, composed.rcpt_to, composed.data
+                        )
                         metrics.record_handover("campaign", result, started)
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):

@@ -39,6 +39,7 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 from mailapp.runtime import metrics
+from mailapp.runtime.tracing import traced_send
 from mailapp.urls import LinkSigner
 
 
@@ -97,7 +98,7 @@ def send_message(message_id: int) -> str | None:
         )
     with transport_pool().connection(transport_url_for(sender)) as transport:
         started = time.monotonic()
-        result = transport.send(composed.mail_from, composed.rcpt_to, composed.data)
+        result = traced_send(transport, composed.mail_from, composed.rcpt_to, composed.data)
         metrics.record_handover("transactional", result, started)
     if asks_to_slow_down(result):
         limiter.slow_down(group)

@@ -26,9 +26,11 @@ from typing import Any, TextIO
 
 from mailapp.runtime.redaction import install as install_redaction
 from mailapp.runtime.redaction import redact
+from mailapp.runtime.tracing import current_trace_id
 
 # The ids a line may carry, in the order they are written. message_id is the Dramatiq
-# message's; transactional_id a transactional message's row.
+# message's; transactional_id a transactional message's row; trace_id the current span's
+# trace (`runtime.tracing`), when tracing is on.
 FIELDS = (
     "request_id",
     "project_id",
@@ -37,6 +39,7 @@ FIELDS = (
     "transactional_id",
     "actor",
     "message_id",
+    "trace_id",
 )
 _ids: ContextVar[Mapping[str, Any]] = ContextVar("mailapp_log_ids", default=MappingProxyType({}))
 
@@ -85,6 +88,8 @@ class ContextFilter(logging.Filter):
         for name, value in _ids.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
+        if not hasattr(record, "trace_id") and (trace_id := current_trace_id()):
+            record.trace_id = trace_id
         return True
 
 
