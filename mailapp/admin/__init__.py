@@ -79,7 +79,6 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
-    admin.add_view(AlertsView(name="Alerts", endpoint="alerts"))
     transactional = "Transactional"
     admin.add_view(MessageLogView(name="Activity log", endpoint="messages", category=transactional))
     admin.add_view(
@@ -90,6 +89,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))
     admin.add_view(SendingRulesView(name="Sending rules", endpoint="settings", category=settings))
     admin.add_view(GuardrailsView(name="Guardrails", endpoint="guardrails", category=settings))
+    admin.add_view(AlertsView(name="Alerts", endpoint="alerts", category=settings))
     admin.add_view(WebhookEndpointAdmin(m.WebhookEndpoint, name="Webhooks", category=settings))
     admin.add_view(WebhookAttemptAdmin(m.WebhookAttempt, name="Webhook history", category=settings))
     admin.add_view(InboundWebhookAdmin(m.InboundWebhook, name="ESP webhooks", category=settings))

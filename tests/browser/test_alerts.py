@@ -26,6 +26,7 @@ def test_owner_reads_alerts_and_changes_the_settings(app, page, tmp_path):
         "/admin/webhookattempt/",
     )
     log_in(page, "owner@example.com")
+    page.click("#admin-navbar-collapse >> text=Settings")
     page.click("#admin-navbar-collapse >> text=Alerts")
     page.wait_for_url("**/admin/alerts/")
     page.screenshot(path=tmp_path / "01-alerts.png", full_page=True)
