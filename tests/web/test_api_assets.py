@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import sqlalchemy as sa
 
-from mailapp.access.apikeys import create_api_key
 from mailapp.access.permissions import Permission
 from mailapp.extensions import db
 from mailapp.models import Asset, AuditLog
-from tests.factories import TEST_ACTOR, image_bytes, make_project
+from tests.factories import image_bytes, make_project
+from tests.support.api import ApiCaller
 
 
 @pytest.fixture
@@ -21,28 +19,12 @@ def project(app):
 
 @pytest.fixture
 def api(client, project):
-    """Calls /api/v1 with a key of the given scopes (templates.write by default)."""
+    """An ApiCaller with the given scopes (templates.write by default) of a project."""
 
-    class Api:
-        def __init__(self, scopes=(Permission.TEMPLATES_WRITE.value,), of=project):
-            _, key = create_api_key(of.id, "assets", list(scopes), actor=TEST_ACTOR)
-            self.headers = {"Authorization": f"Bearer {key}"}
+    def caller(scopes=(Permission.TEMPLATES_WRITE.value,), of=project):
+        return ApiCaller(client, of, scopes)
 
-        def upload(self, data: bytes, filename: str, **fields):
-            return client.post(
-                "/api/v1/assets",
-                headers=self.headers,
-                data={"file": (io.BytesIO(data), filename), **fields},
-                content_type="multipart/form-data",
-            )
-
-        def __getattr__(self, method):
-            def call(path, **kwargs):
-                return getattr(client, method)(f"/api/v1{path}", headers=self.headers, **kwargs)
-
-            return call
-
-    return Api
+    return caller
 
 
 def public_path(url: str) -> str:
@@ -52,7 +34,7 @@ def public_path(url: str) -> str:
 def test_an_image_is_uploaded_listed_served_and_deleted(api, client, project):
     key = api()
     data = image_bytes("JPEG", (64, 32))
-    uploaded = key.upload(data, "../../hero.jpeg")
+    uploaded = key.upload("/assets", data, "../../hero.jpeg")
     assert uploaded.status_code == 201
     body = uploaded.json
     assert (body["filename"], body["content_type"], body["size"]) == (
@@ -65,7 +47,7 @@ def test_an_image_is_uploaded_listed_served_and_deleted(api, client, project):
     assert body["url"].endswith(".jpg")
     with client.get(public_path(body["url"])) as served:
         assert (served.status_code, served.data) == (200, data)
-    pdf = key.upload(b"%PDF-1.7\n", "terms.pdf").json
+    pdf = key.upload("/assets", b"%PDF-1.7\n", "terms.pdf").json
     assert (pdf["content_type"], pdf["width"], pdf["height"]) == ("application/pdf", None, None)
 
     listing = key.get("/assets")
@@ -86,17 +68,20 @@ def test_an_image_is_uploaded_listed_served_and_deleted(api, client, project):
 
 def test_bad_files_are_refused_with_the_reason(app, api):
     key = api()
-    fake = key.upload(b"<html><script>alert(1)</script></html>", "logo.png")
+    fake = key.upload("/assets", b"<html><script>alert(1)</script></html>", "logo.png")
     assert fake.status_code == 422
     assert fake.json["error"]["code"] == "invalid"
     assert "not an image that can be decoded" in fake.json["error"]["message"]
-    truncated = key.upload(image_bytes("PNG")[:60], "cut.png")
+    truncated = key.upload("/assets", image_bytes("PNG")[:60], "cut.png")
     assert truncated.status_code == 422
-    svg = key.upload(b'<svg xmlns="http://www.w3.org/2000/svg"/>', "icon.svg")
+    svg = key.upload("/assets", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "icon.svg")
     assert svg.status_code == 422
-    assert key.upload(b"", "empty.png").json["error"]["message"] == "empty.png: the file is empty"
+    assert (
+        key.upload("/assets", b"", "empty.png").json["error"]["message"]
+        == "empty.png: the file is empty"
+    )
     app.config["ASSET_MAX_BYTES"] = 2048
-    large = key.upload(image_bytes("PNG", (400, 400)) + b"\0" * 4096, "big.png")
+    large = key.upload("/assets", image_bytes("PNG", (400, 400)) + b"\0" * 4096, "big.png")
     assert (large.status_code, large.json["error"]["message"]) == (
         422,
         "big.png: larger than 2 KB",
@@ -114,7 +99,7 @@ def test_bad_files_are_refused_with_the_reason(app, api):
 
 def test_assets_are_per_project_and_need_the_templates_scope(api, client, project):
     theirs = api(of=make_project("other"))
-    their_id = theirs.upload(image_bytes(), "theirs.png").json["id"]
+    their_id = theirs.upload("/assets", image_bytes(), "theirs.png").json["id"]
     key = api()
     assert key.get("/assets").json == []
     missing = key.delete(f"/assets/{their_id}")
@@ -123,7 +108,7 @@ def test_assets_are_per_project_and_need_the_templates_scope(api, client, projec
 
     reader = api([Permission.CONTACTS_READ.value])
     assert reader.get("/assets").status_code == 403
-    assert reader.upload(image_bytes(), "x.png").status_code == 403
+    assert reader.upload("/assets", image_bytes(), "x.png").status_code == 403
     assert reader.delete(f"/assets/{their_id}").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Asset)) == 1
 

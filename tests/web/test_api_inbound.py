@@ -11,11 +11,11 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from mailapp.access.apikeys import create_api_key
 from mailapp.access.permissions import Permission
 from mailapp.extensions import db
 from mailapp.models import AuditLog, InboundWebhook
-from tests.factories import TEST_ACTOR, make_project
+from tests.factories import make_project
+from tests.support.api import ApiCaller
 
 OLD_KEY = "key-" + "a" * 32
 NEW_KEY = "key-" + "b" * 32
@@ -28,20 +28,12 @@ def project(app):
 
 @pytest.fixture
 def api(client, project):
-    """Calls /api/v1 with a key of the given scopes (webhooks.manage by default)."""
+    """An ApiCaller with the given scopes (webhooks.manage by default) of a project."""
 
-    class Api:
-        def __init__(self, scopes=(Permission.WEBHOOKS_MANAGE.value,), of=project):
-            _, key = create_api_key(of.id, "inbound", list(scopes), actor=TEST_ACTOR)
-            self.headers = {"Authorization": f"Bearer {key}"}
+    def caller(scopes=(Permission.WEBHOOKS_MANAGE.value,), of=project):
+        return ApiCaller(client, of, scopes)
 
-        def __getattr__(self, method):
-            def call(path, **kwargs):
-                return getattr(client, method)(f"/api/v1{path}", headers=self.headers, **kwargs)
-
-            return call
-
-    return Api
+    return caller
 
 
 def mailgun_post(client, url: str, key: str):

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 
-from mailapp.access.apikeys import create_api_key
 from mailapp.access.audit import Actor
 from mailapp.access.permissions import Permission
 from mailapp.audience.suppression import suppress
@@ -24,7 +23,8 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from tests.factories import TEST_ACTOR, make_contact, make_project, make_sent_campaign
+from tests.factories import make_contact, make_project, make_sent_campaign
+from tests.support.api import ApiCaller
 
 EVERYTHING = [p.value for p in Permission]
 BERLIN = {"field": "attributes.city", "op": "eq", "value": "Berlin"}
@@ -37,20 +37,12 @@ def project(app):
 
 @pytest.fixture
 def api(client, project):
-    """Calls /api/v1 with a key of the given scopes (all by default) of a project."""
+    """An ApiCaller with the given scopes (all by default) of a project."""
 
-    class Api:
-        def __init__(self, scopes=EVERYTHING, of=project):
-            _, key = create_api_key(of.id, "lists", list(scopes), actor=TEST_ACTOR)
-            self.headers = {"Authorization": f"Bearer {key}"}
+    def caller(scopes=EVERYTHING, of=project):
+        return ApiCaller(client, of, scopes)
 
-        def __getattr__(self, method):
-            def call(path, **kwargs):
-                return getattr(client, method)(f"/api/v1{path}", headers=self.headers, **kwargs)
-
-            return call
-
-    return Api
+    return caller
 
 
 def audit(action: str) -> list[AuditLog]:

@@ -8,13 +8,11 @@ import email
 import pytest
 import sqlalchemy as sa
 
-from mailapp.access.apikeys import create_api_key
 from mailapp.access.permissions import Permission
 from mailapp.crypto import decrypt
 from mailapp.extensions import db
 from mailapp.models import AuditLog, Project, Sender, Template, VersionStatus
 from tests.factories import (
-    TEST_ACTOR,
     dkim_key,
     make_campaign,
     make_list,
@@ -22,6 +20,7 @@ from tests.factories import (
     make_sender,
     make_template,
 )
+from tests.support.api import ApiCaller
 from tests.support.pipeline import pipeline_sink, run_pipeline
 
 EVERYTHING = [p.value for p in Permission]
@@ -34,20 +33,12 @@ def project(app):
 
 @pytest.fixture
 def api(client, project):
-    """Calls /api/v1 with a key of the given scopes (all by default) of the project."""
+    """An ApiCaller with the given scopes (all by default) of a project."""
 
-    class Api:
-        def __init__(self, scopes=EVERYTHING, of=project):
-            _, key = create_api_key(of.id, "setup", list(scopes), actor=TEST_ACTOR)
-            self.headers = {"Authorization": f"Bearer {key}"}
+    def caller(scopes=EVERYTHING, of=project):
+        return ApiCaller(client, of, scopes)
 
-        def __getattr__(self, method):
-            def call(path, **kwargs):
-                return getattr(client, method)(f"/api/v1{path}", headers=self.headers, **kwargs)
-
-            return call
-
-    return Api
+    return caller
 
 
 def audit_actions(prefix: str) -> list[str]:
