@@ -70,6 +70,7 @@ def export_contact(project_id: int, contact_id: int, *, actor: Actor) -> dict[st
         "consent": [
             {
                 "list_id": c.list_id,
+                "list": c.list_name,
                 "source": c.source,
                 "form_version": c.form_version,
                 "consent_text_version": c.consent_text_version,

@@ -151,6 +151,7 @@ def _consent(
         project_id=mailing_list.project_id,
         contact_id=contact_id,
         list_id=mailing_list.id,
+        list_name=mailing_list.name,
         source=source[:64],
         form_version=(form_version or None) and form_version[:32],
         consent_text_version=mailing_list.consent_version,

@@ -187,12 +187,14 @@ def unsubscribe(
             context={"contact_id": subscriber.contact_id, "lists": left, "method": method},
         )
     if subscriber.contact_id is not None:
+        names = {item[0]: item[1] for item in subscriber.lists}
         for withdrawn in left or [None]:
             db.session.add(
                 ConsentRecord(
                     project_id=subscriber.project_id,
                     contact_id=subscriber.contact_id,
                     list_id=withdrawn,
+                    list_name=names.get(withdrawn),
                     source=f"unsubscribe:{method}"[:64],
                     ip=actor.ip,
                     withdrawn_at=now,

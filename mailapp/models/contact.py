@@ -112,6 +112,8 @@ class ConsentRecord(TimestampMixin, ProjectScoped, Base):
         sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
     list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lists.id", ondelete="SET NULL"))
+    # The list's name when the record was written: the evidence names it after a deletion.
+    list_name: Mapped[str | None] = mapped_column(sa.String(200))
     source: Mapped[str] = mapped_column(sa.String(64))
     form_version: Mapped[str | None] = mapped_column(sa.String(32))
     consent_text_version: Mapped[str | None] = mapped_column(sa.String(32))

@@ -129,3 +129,18 @@ def test_suppression_csv_import(app) -> None:
         assert active.status is ContactStatus.BOUNCED
         again = import_suppressions(project.id, io.StringIO("a@example.com\n"), actor=TEST_ACTOR)
         assert (again.added, again.already) == (0, 1)
+
+
+def test_consent_evidence_keeps_the_lists_name_after_the_list_is_deleted(app):
+    from mailapp.audience.gdpr import export_contact
+    from mailapp.audience.lists import create_list, delete_list
+    from mailapp.models import OptIn
+
+    project = make_project()
+    news = create_list(project.id, "Weekly news", actor=TEST_ACTOR, opt_in=OptIn.SINGLE)
+    joined = subscribe(
+        project.id, news.id, {"email": "ada@example.org"}, actor=TEST_ACTOR, source="form"
+    )
+    delete_list(project.id, news.id, actor=TEST_ACTOR)
+    (consent,) = export_contact(project.id, joined.contact_id, actor=TEST_ACTOR)["consent"]
+    assert (consent["list_id"], consent["list"], consent["source"]) == (None, "Weekly news", "form")
