@@ -168,3 +168,16 @@ def test_keys_are_stored_only_as_hashes(project):
     assert key not in (stored.key_hash, stored.prefix)
     assert key.startswith(stored.prefix)
     assert len(stored.key_hash) == 64
+
+
+def test_every_api_route_is_declared_so_its_requests_are_checked(app):
+    """A route without `document` would go unchecked and undocumented; one without `require`
+    would be open to anyone."""
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api.") or rule.endpoint in ("api.openapi", "api.probe"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, "openapi", None) is None or getattr(view, "api_permission", None) is None:
+            undeclared.append(rule.rule)
+    assert undeclared == []
