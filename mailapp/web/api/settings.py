@@ -158,7 +158,7 @@ def settings_update() -> Response:
 
 
 @bp.get("/senders/<int:sender_id>/warmup")
-@document("A sender's warm-up plan", responses={200: WARMUP_SCHEMA}, tags=["settings"])
+@document("A sender's warm-up plan", responses={200: WARMUP_SCHEMA}, tags=["senders"])
 @require(Permission.SENDERS_MANAGE)
 def warmup_show(sender_id: int) -> Response:
     return jsonify(get_sender(g.project, sender_id).warmup_plan or {})
@@ -170,7 +170,7 @@ def warmup_show(sender_id: int) -> Response:
     description="Empty daily_caps end the warm-up.",
     request=WARMUP_SCHEMA,
     responses={200: WARMUP_SCHEMA, 422: INVALID},
-    tags=["settings"],
+    tags=["senders"],
 )
 @require(Permission.SENDERS_MANAGE)
 def warmup_update(sender_id: int) -> Response:
