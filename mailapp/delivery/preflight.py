@@ -4,7 +4,8 @@ Each check says whether it passed and whether a failure blocks the launch or onl
 `name` is its stable key, `label` what a marketer reads. The subject is measured as a
 recipient reads it: rendered for a real contact of the audience (or the sample contact).
 Blocking: what the law or the mailbox providers require (an unsubscribe link, a postal
-address, a signed and bounce-handled sender, valid addresses and links, a subject).
+address, a signed and bounce-handled sender whose DKIM record verifies and whose mail
+aligns with DMARC in the last DNS check, valid addresses and links, a subject).
 Warnings: what hurts delivery or reading but may be deliberate (length, size, weight,
 a missing "why you receive this" line, which is recognized by wording and can be missed).
 """
@@ -50,6 +51,8 @@ LABELS = {
     "from": "From address",
     "reply_to": "Reply-to address",
     "dkim": "Signature (DKIM)",
+    "spf": "Sender authorisation (SPF)",
+    "dmarc": "Domain policy (DMARC)",
     "bounce_domain": "Bounce handling",
     "postal_address": "Postal address",
     "why_line": "Why they receive it",
@@ -240,14 +243,7 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.reply_to
             else "replies go to the From address",
         ),
-        Check(
-            "dkim",
-            bool(sender.dkim_selector and sender.dkim_private_key),
-            True,
-            "signed with the sender's DKIM key"
-            if sender.dkim_private_key
-            else "the sender has no DKIM key: add one under Settings → DKIM keys",
-        ),
+        _dkim(sender),
         Check(
             "bounce_domain",
             bool(sender.bounce_domain),
@@ -256,7 +252,54 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.bounce_domain
             else "the sender has no bounce (Return-Path) domain: set it on the sender",
         ),
+        *_dns_checks(sender),
     ]
+
+
+def _dns(sender: Sender) -> tuple[str, list[dict]]:
+    verification = sender.verification or {}
+    return verification.get("checked_at", "")[:16].replace("T", " "), verification.get(
+        "results"
+    ) or []
+
+
+def _dkim(sender: Sender) -> Check:
+    """Blocked without a key, or when the last DNS check found the record wrong; a check
+    that never ran only asks for one (campaigns of projects that never ran it still go)."""
+    if not (sender.dkim_selector and sender.dkim_private_key):
+        return Check(
+            "dkim", False, True, "the sender has no DKIM key: add one under Settings → DKIM keys"
+        )
+    when, results = _dns(sender)
+    found = [r for r in results if r["check"] == "dkim"]
+    if not found:
+        return Check(
+            "dkim",
+            True,
+            True,
+            "signed with the sender's DKIM key; its DNS record was never checked: "
+            "run Check now under Settings → Domain set-up",
+        )
+    bad = next((r for r in found if r["level"] != "ok"), None)
+    if bad is None:
+        return Check("dkim", True, True, f"the DKIM record matches the key (checked {when} UTC)")
+    return Check("dkim", False, bad["level"] == "error", f"{bad['text']} (checked {when} UTC)")
+
+
+def _dns_checks(sender: Sender) -> list[Check]:
+    """SPF and DMARC from the last DNS check: a DMARC alignment failure blocks, the rest
+    warns. Nothing when the domain was never checked."""
+    when, results = _dns(sender)
+    checks = []
+    for name in ("spf", "dmarc"):
+        found = [r for r in results if r["check"] == name]
+        if not found:
+            continue
+        blocking = [r for r in found if r["code"] == "dmarc_alignment"]
+        problems = blocking or [r for r in found if r["level"] != "ok"]
+        text = " ".join(r["text"] for r in problems or found) + f" (checked {when} UTC)"
+        checks.append(Check(name, not problems, bool(blocking), text))
+    return checks
 
 
 def _postal_address(variants: list, project: Project) -> Check:

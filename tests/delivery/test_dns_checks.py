@@ -137,8 +137,8 @@ def test_dkim_missing_and_the_doubled_host_name(dns, dns_server):
         (lambda r: [f'"{r[:200]}" "{r[200:]}"'], ("dkim_malformed", "error")),
         (lambda r: [r.replace(PUB, PUB[:100] + " " + PUB[100:])], ("dkim_spaces", "warning")),
         (lambda r: [r.replace(PUB, PUB[:-5] + "!!!!=")], ("dkim_malformed", "error")),
-        (lambda r: ["v=DKIM1; k=rsa; p="], ("dkim_revoked", "error")),
-        (lambda r: ["v=DKIM1; k=rsa"], ("dkim_malformed", "error")),
+        (lambda _r: ["v=DKIM1; k=rsa; p="], ("dkim_revoked", "error")),
+        (lambda _r: ["v=DKIM1; k=rsa"], ("dkim_malformed", "error")),
     ],
 )
 def test_dkim_findings(dns, dns_server, strings, expected):
