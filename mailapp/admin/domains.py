@@ -11,7 +11,12 @@ from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project
 from mailapp.admin.urlargs import post_only, url_id
-from mailapp.delivery.domain_setup import CHECK_LABELS, check_sender_domain, records_to_publish
+from mailapp.delivery.domain_setup import (
+    CHECK_LABELS,
+    check_sender_domain,
+    our_spf,
+    records_to_publish,
+)
 from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import Sender
@@ -47,6 +52,7 @@ class DomainSetupView(ProjectView):
             checked_at=(verification.get("checked_at") or "")[:16].replace("T", " "),
             labels=CHECK_LABELS,
             words=LEVEL_WORDS,
+            spf_configured=bool(our_spf()),
         )
 
     @expose("/<sender_id>/check", methods=("GET", "POST"))

@@ -30,6 +30,7 @@ def test_the_page_shows_the_records_and_check_now_stores_the_result(client, owne
     assert dkim_public_key(sender.dkim_private_key) in page
     assert "v=spf1 include:_spf.relay.test ~all" in page
     assert "Not checked yet" in page
+    assert "spf-unset" not in page
     # Nothing published yet: each problem in words, with the record to publish.
     answer = client.post(
         f"/admin/domains/{sender.id}/check", data={"csrf_token": csrf_token(client)}
@@ -79,3 +80,10 @@ def test_senders_list_and_dkim_page_link_to_the_set_up(client, owner_page):
     link = f"/admin/domains/{sender.id}/"
     assert link in client.get("/admin/sender/").get_data(as_text=True)
     assert link in client.get("/admin/dkim/").get_data(as_text=True)
+
+
+def test_the_page_says_when_our_spf_include_is_not_configured(app, client, owner_page):
+    _, sender, _ = owner_page
+    app.config["SPF_INCLUDE"] = []
+    page = client.get(f"/admin/domains/{sender.id}/").get_data(as_text=True)
+    assert "ask your administrator which include to add" in page

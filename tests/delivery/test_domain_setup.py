@@ -154,3 +154,23 @@ def test_preflight_blocks_on_dmarc_alignment_and_warns_on_spf_and_dmarc(setup):
     assert "?all" in checks["spf"].message
     assert (checks["dmarc"].ok, checks["dmarc"].blocking) == (False, False)
     assert "no rua=" in checks["dmarc"].message
+
+
+def test_launch_is_refused_with_the_reason_until_the_dkim_record_matches(setup):
+    from mailapp.delivery.launch import launch_campaign
+    from mailapp.errors import ServiceError
+    from mailapp.models import Campaign, CampaignStatus
+    from tests.factories import make_campaign, make_list, make_template
+
+    project, sender, dns = setup
+    campaign = make_campaign(project, sender, make_template(project), [make_list(project, 2)])
+    good = dns.zone["sel1._domainkey.example.com."]
+    dns.zone["sel1._domainkey.example.com."] = [("TXT", [dkim_dns_record(generate_dkim_key())])]
+    check_sender_domain(project, sender.id)
+    with pytest.raises(ServiceError, match="does not match the sender's key"):
+        launch_campaign(project, campaign.id, actor=TEST_ACTOR)
+    db.session.rollback()
+    dns.zone["sel1._domainkey.example.com."] = good
+    check_sender_domain(project, sender.id)
+    launch_campaign(project, campaign.id, actor=TEST_ACTOR)
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
