@@ -14,6 +14,7 @@ from mailapp.admin.urlargs import post_only, url_id
 from mailapp.delivery.domain_setup import (
     CHECK_LABELS,
     check_sender_domain,
+    current_results,
     our_spf,
     records_to_publish,
 )
@@ -53,6 +54,7 @@ class DomainSetupView(ProjectView):
             labels=CHECK_LABELS,
             words=LEVEL_WORDS,
             spf_configured=bool(our_spf()),
+            stale=bool(verification.get("results")) and current_results(sender) is None,
         )
 
     @expose("/<sender_id>/check", methods=("GET", "POST"))

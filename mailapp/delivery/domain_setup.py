@@ -8,6 +8,7 @@ worse than the previous time, raises a `dns_worse` alert for the project's owner
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -58,6 +59,24 @@ def our_spf() -> list[str]:
 
 def from_domain(sender: Sender) -> str:
     return sender.from_email.rpartition("@")[2].lower()
+
+
+def setup_fingerprint(sender: Sender) -> str:
+    """What a check's result is valid for: the domains, selector and public key it checked."""
+    key = dkim_public_key(sender.dkim_private_key) if sender.dkim_private_key else ""
+    parts = (sender.domain, sender.bounce_domain, from_domain(sender), sender.dkim_selector, key)
+    return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:16]
+
+
+def current_results(sender: Sender) -> tuple[str, list[dict]] | None:
+    """(checked at, findings) of the last check, None when it never ran or the sender's
+    domains or key changed since (the result is then about another set-up)."""
+    verification = sender.verification or {}
+    if not verification.get("results") or verification.get("checked_for") != setup_fingerprint(
+        sender
+    ):
+        return None
+    return verification["checked_at"][:16].replace("T", " "), verification["results"]
 
 
 def records_to_publish(sender: Sender) -> list[Record]:
@@ -126,6 +145,7 @@ def check_sender_domain(
         "checked_at": utcnow().isoformat(),
         "results": results,
         "worst": worst([f.level for f in findings]),
+        "checked_for": setup_fingerprint(sender),
     }
     sender.verification = verification
     if actor is not None:

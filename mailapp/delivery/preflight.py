@@ -23,6 +23,7 @@ from jinja2 import nodes
 from mailapp.content.htmlprep import html_to_text
 from mailapp.content.preview import preview_context
 from mailapp.content.rendering import HTML_ENV, RenderError, localized_parts, render_snippet
+from mailapp.delivery.domain_setup import current_results
 from mailapp.extensions import db
 from mailapp.models import Asset, Contact, Project, Sender, TemplateKind, TemplateVersion
 
@@ -256,13 +257,6 @@ def _sender(sender: Sender | None) -> list[Check]:
     ]
 
 
-def _dns(sender: Sender) -> tuple[str, list[dict]]:
-    verification = sender.verification or {}
-    return verification.get("checked_at", "")[:16].replace("T", " "), verification.get(
-        "results"
-    ) or []
-
-
 def _dkim(sender: Sender) -> Check:
     """Blocked without a key, or when the last DNS check found the record wrong; a check
     that never ran only asks for one (campaigns of projects that never ran it still go)."""
@@ -270,7 +264,15 @@ def _dkim(sender: Sender) -> Check:
         return Check(
             "dkim", False, True, "the sender has no DKIM key: add one under Settings → DKIM keys"
         )
-    when, results = _dns(sender)
+    if (sender.verification or {}).get("results") and current_results(sender) is None:
+        return Check(
+            "dkim",
+            False,
+            False,
+            "the sender's domain or DKIM key changed since its last DNS check: "
+            "run Check now under Settings → Domain set-up",
+        )
+    when, results = current_results(sender) or ("", [])
     found = [r for r in results if r["check"] == "dkim"]
     if not found:
         return Check(
@@ -289,7 +291,7 @@ def _dkim(sender: Sender) -> Check:
 def _dns_checks(sender: Sender) -> list[Check]:
     """SPF and DMARC from the last DNS check: a DMARC alignment failure blocks, the rest
     warns. Nothing when the domain was never checked."""
-    when, results = _dns(sender)
+    when, results = current_results(sender) or ("", [])
     checks = []
     for name in ("spf", "dmarc"):
         found = [r for r in results if r["check"] == name]

@@ -174,3 +174,21 @@ def test_launch_is_refused_with_the_reason_until_the_dkim_record_matches(setup):
     check_sender_domain(project, sender.id)
     launch_campaign(project, campaign.id, actor=TEST_ACTOR)
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SCHEDULED
+
+
+def test_a_new_key_after_a_good_check_needs_a_new_check(setup):
+    from mailapp.delivery.senders import generate_sender_key
+
+    project, sender, _ = setup
+    check_sender_domain(project, sender.id)
+    assert by_name(_sender(sender))["dkim"].ok
+    generate_sender_key(project, sender.id, actor=TEST_ACTOR)
+    checks = by_name(_sender(sender))
+    assert (checks["dkim"].ok, checks["dkim"].blocking) == (False, False)
+    assert "changed since its last DNS check" in checks["dkim"].message
+    assert "spf" not in checks
+    # Checked again: the new selector's record is not published, so it blocks.
+    check_sender_domain(project, sender.id)
+    dkim = by_name(_sender(sender))["dkim"]
+    assert (dkim.ok, dkim.blocking) == (False, True)
+    assert f"No DKIM record at {sender.dkim_selector}._domainkey.example.com" in dkim.message
