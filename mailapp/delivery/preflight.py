@@ -13,7 +13,6 @@ a missing "why you receive this" line, which is recognized by wording and can be
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -23,7 +22,8 @@ from jinja2 import nodes
 from mailapp.content.htmlprep import html_to_text
 from mailapp.content.preview import preview_context
 from mailapp.content.rendering import HTML_ENV, RenderError, localized_parts, render_snippet
-from mailapp.delivery.domain_setup import current_results
+from mailapp.delivery.checklist import Check
+from mailapp.delivery.preflight_dns import dkim_check, dns_checks
 from mailapp.extensions import db
 from mailapp.models import Asset, Contact, Project, Sender, TemplateKind, TemplateVersion
 
@@ -38,46 +38,6 @@ WHY_RE = re.compile(
     r"|sie erhalten|vous recevez|recibes|ricevi",
     re.IGNORECASE,
 )
-
-
-# What each check is called on the review page.
-LABELS = {
-    "content": "Content",
-    "subject": "Subject line",
-    "unsubscribe_link": "Unsubscribe link",
-    "links": "Links",
-    "size": "Message size",
-    "image_weight": "Images",
-    "sender": "Sender",
-    "from": "From address",
-    "reply_to": "Reply-to address",
-    "dkim": "Signature (DKIM)",
-    "spf": "Sender authorisation (SPF)",
-    "dmarc": "Domain policy (DMARC)",
-    "bounce_domain": "Bounce handling",
-    "postal_address": "Postal address",
-    "why_line": "Why they receive it",
-    "audience": "Audience",
-    "schedule": "Schedule",
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    blocking: bool
-    message: str
-
-    @property
-    def label(self) -> str:
-        """The check's name in plain words."""
-        return LABELS.get(self.name, self.name.replace("_", " ").capitalize())
-
-    @property
-    def level(self) -> str:
-        """ok, error (blocks the launch) or warning."""
-        return "ok" if self.ok else ("error" if self.blocking else "warning")
 
 
 def content_checks(
@@ -244,7 +204,7 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.reply_to
             else "replies go to the From address",
         ),
-        _dkim(sender),
+        dkim_check(sender),
         Check(
             "bounce_domain",
             bool(sender.bounce_domain),
@@ -253,55 +213,8 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.bounce_domain
             else "the sender has no bounce (Return-Path) domain: set it on the sender",
         ),
-        *_dns_checks(sender),
+        *dns_checks(sender),
     ]
-
-
-def _dkim(sender: Sender) -> Check:
-    """Blocked without a key, or when the last DNS check found the record wrong; a check
-    that never ran only asks for one (campaigns of projects that never ran it still go)."""
-    if not (sender.dkim_selector and sender.dkim_private_key):
-        return Check(
-            "dkim", False, True, "the sender has no DKIM key: add one under Settings → DKIM keys"
-        )
-    if (sender.verification or {}).get("results") and current_results(sender) is None:
-        return Check(
-            "dkim",
-            False,
-            False,
-            "the sender's domain or DKIM key changed since its last DNS check: "
-            "run Check now under Settings → Domain set-up",
-        )
-    when, results = current_results(sender) or ("", [])
-    found = [r for r in results if r["check"] == "dkim"]
-    if not found:
-        return Check(
-            "dkim",
-            True,
-            True,
-            "signed with the sender's DKIM key; its DNS record was never checked: "
-            "run Check now under Settings → Domain set-up",
-        )
-    bad = next((r for r in found if r["level"] != "ok"), None)
-    if bad is None:
-        return Check("dkim", True, True, f"the DKIM record matches the key (checked {when} UTC)")
-    return Check("dkim", False, bad["level"] == "error", f"{bad['text']} (checked {when} UTC)")
-
-
-def _dns_checks(sender: Sender) -> list[Check]:
-    """SPF and DMARC from the last DNS check: a DMARC alignment failure blocks, the rest
-    warns. Nothing when the domain was never checked."""
-    when, results = current_results(sender) or ("", [])
-    checks = []
-    for name in ("spf", "dmarc"):
-        found = [r for r in results if r["check"] == name]
-        if not found:
-            continue
-        blocking = [r for r in found if r["code"] == "dmarc_alignment"]
-        problems = blocking or [r for r in found if r["level"] != "ok"]
-        text = " ".join(r["text"] for r in problems or found) + f" (checked {when} UTC)"
-        checks.append(Check(name, not problems, bool(blocking), text))
-    return checks
 
 
 def _postal_address(variants: list, project: Project) -> Check:
