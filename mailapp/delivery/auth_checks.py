@@ -264,7 +264,11 @@ def _alignment(
             w for w, ok in (("the DKIM signature", dkim_ok), ("the Return-Path", spf_ok)) if ok
         )
         return Finding(
-            "dmarc", "dmarc_aligned", "ok", f"Mail from {from_domain} aligns through {through}."
+            "dmarc",
+            "dmarc_aligned",
+            "ok",
+            f"Mail from {from_domain} lines up with {through} under its own domain, as DMARC "
+            "requires.",
         )
     strict = "exactly " if adkim == "s" else "under the same domain as "
     return Finding(
