@@ -74,13 +74,19 @@ def _spf_records(answer: Answer) -> list[str]:
 # SPF ----------------------------------------------------------------------------------
 
 
-def _spf_walk(dns: Resolver, domain: str, seen: set[str], terms: list[str]) -> int:
-    """Count the DNS-querying terms under `domain`'s SPF record, collecting every term."""
+def _spf_walk(
+    dns: Resolver, domain: str, seen: set[str], terms: list[str], broken: list[str]
+) -> int:
+    """Count the DNS-querying terms under `domain`'s SPF record, collecting every term and
+    the included names without exactly one SPF record (which fail the whole record)."""
     if domain in seen:
         return 0
     seen.add(domain)
-    records = _spf_records(dns.txt(domain))
+    answer = dns.txt(domain)
+    records = _spf_records(answer)
     if len(records) != 1:
+        if answer.status != Status.FAILED:
+            broken.append(domain)
         return 0
     count = 0
     for term in records[0].split()[1:]:
@@ -91,7 +97,7 @@ def _spf_walk(dns: Resolver, domain: str, seen: set[str], terms: list[str]) -> i
         count += 1
         if name in ("include", "redirect"):
             target = term.split(":" if name == "include" else "=", 1)[-1]
-            count += _spf_walk(dns, target.lower(), seen, terms)
+            count += _spf_walk(dns, target.lower(), seen, terms, broken)
     return count
 
 
@@ -156,7 +162,19 @@ def check_spf(dns: Resolver, domain: str, ours: list[str]) -> list[Finding]:
         ]
     findings: list[Finding] = []
     terms: list[str] = []
-    lookups = _spf_walk(dns, domain, set(), terms)
+    broken: list[str] = []
+    lookups = _spf_walk(dns, domain, set(), terms, broken)
+    if broken:
+        findings.append(
+            Finding(
+                "spf",
+                "spf_include_broken",
+                "error",
+                f"The SPF record of {domain} includes {', '.join(broken)}, which has no "
+                "single SPF record, so the whole record fails: remove or correct that include.",
+                domain,
+            )
+        )
     if lookups > SPF_LOOKUP_LIMIT:
         findings.append(
             Finding(

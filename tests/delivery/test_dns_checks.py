@@ -78,7 +78,14 @@ def test_good_zone_passes_every_check(dns):
         ([("TXT", ["v=spf1 include:_spf.relay.test +all"])], [("spf_pass_all", "error")]),
         ([("TXT", ["v=spf1 include:_spf.relay.test all"])], [("spf_pass_all", "error")]),
         ([("TXT", ["v=spf1 include:_spf.relay.test ?all"])], [("spf_neutral_all", "warning")]),
-        ([("TXT", ["v=spf1 include:_spf.other.test ~all"])], [("spf_not_ours", "error")]),
+        (
+            [("TXT", ["v=spf1 include:_spf.relay.test include:_spf.gone.test ~all"])],
+            [("spf_include_broken", "error")],
+        ),
+        (
+            [("TXT", ["v=spf1 include:_spf.other.test ~all"])],
+            [("spf_include_broken", "error"), ("spf_not_ours", "error")],
+        ),
         # Unrelated TXT records (site verification) are not SPF records.
         (
             [("TXT", ["google-site-verification=abc"]), ("TXT", ["v=spf1 ", "-all"])],
