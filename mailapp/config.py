@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -66,6 +67,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         or str(Path(instance_path) / "tracking-spool"),
         **metrics_settings(env),
         **sending_settings(env),
+        **dns_settings(env),
         **limit_settings(env),
         **log_settings(env, production),
         "TRACING": tracing_choice(env),
@@ -172,6 +174,28 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "THROTTLE_RATE": number("THROTTLE_RATE", "2"),
         "THROTTLE_SECONDS": number("THROTTLE_SECONDS", "600"),
         "TRANSACTIONAL_UNSUBSCRIBES": unsubscribes,
+    }
+
+
+def dns_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The domain checks: which resolver asks (empty = the system's), what our SPF and
+    bounce MX must name."""
+    resolver = env.get("DNS_RESOLVER", "").strip()
+    if resolver and not re.fullmatch(r"[0-9A-Za-z.:\-]+", resolver):
+        raise ConfigError(f"DNS_RESOLVER: {resolver!r} is not host or host:port")
+    try:
+        timeout = float(env.get("DNS_TIMEOUT", "3"))
+    except ValueError:
+        timeout = 0
+    if not 0 < timeout <= 30:
+        raise ConfigError(f"DNS_TIMEOUT: {env.get('DNS_TIMEOUT')!r} is not 0-30 seconds")
+    return {
+        "DNS_RESOLVER": resolver or None,
+        "DNS_TIMEOUT": timeout,
+        # SPF mechanisms naming our sending servers, e.g. "include:_spf.relay.example ip4:…".
+        "SPF_INCLUDE": env.get("SPF_INCLUDE", "").split(),
+        # Where bounce domains' MX must point: the host whose MTA pipes to `flask bounces ingest`.
+        "BOUNCE_MX_HOST": env.get("BOUNCE_MX_HOST", "").strip().rstrip(".").lower() or None,
     }
 
 

@@ -156,3 +156,18 @@ def app(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.session.remove()
         db.engine.dispose()
     app_context.set_app(None)
+
+
+@pytest.fixture(scope="session")
+def dns_server_session() -> Iterator[object]:
+    from tests.support.dns_server import DnsServer
+
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dns_server(dns_server_session):
+    """The tests' authoritative DNS server on 127.0.0.1, empty at the start of each test."""
+    dns_server_session.set({})
+    return dns_server_session

@@ -115,3 +115,17 @@ def test_metrics_token_is_off_by_default_and_refused_when_short(tmp_path):
     token = "m" * 32
     config = load_config({"METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": "/x"}, tmp_path)
     assert (config["METRICS_TOKEN"], config["PROMETHEUS_MULTIPROC_DIR"]) == (token, "/x")
+
+
+def test_dns_settings(tmp_path):
+    env = {"DNS_RESOLVER": "127.0.0.1:5353", "SPF_INCLUDE": "include:_spf.a.test  ip4:1.2.3.4"}
+    config = load_config({**env, "BOUNCE_MX_HOST": "MX.Relay.test."}, tmp_path)
+    assert config["DNS_RESOLVER"] == "127.0.0.1:5353"
+    assert config["SPF_INCLUDE"] == ["include:_spf.a.test", "ip4:1.2.3.4"]
+    assert config["BOUNCE_MX_HOST"] == "mx.relay.test"
+    defaults = load_config({}, tmp_path)
+    assert (defaults["DNS_RESOLVER"], defaults["DNS_TIMEOUT"]) == (None, 3.0)
+    with pytest.raises(ConfigError, match="DNS_RESOLVER"):
+        load_config({"DNS_RESOLVER": "dns://x y"}, tmp_path)
+    with pytest.raises(ConfigError, match="DNS_TIMEOUT"):
+        load_config({"DNS_TIMEOUT": "0"}, tmp_path)

@@ -76,6 +76,13 @@ JOBS: tuple[Job, ...] = (
         {"hours": 1},
     ),
     Job("check-alerts", "workers.actors.alerts:check_alerts", "interval", {"minutes": 1}),
+    # A DNS record changed or removed by someone else shows within 6 hours (an alert).
+    Job(
+        "check-sender-domains",
+        "workers.actors.domains:check_sender_domains",
+        "interval",
+        {"hours": 6},
+    ),
 )
 
 

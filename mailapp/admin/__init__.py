@@ -41,6 +41,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.campaigns import CampaignAdmin
     from mailapp.admin.contacts import ContactAdmin
     from mailapp.admin.dkim import DkimView
+    from mailapp.admin.domains import DomainSetupView
     from mailapp.admin.guardrails import GuardrailsView
     from mailapp.admin.imports import ImportView
     from mailapp.admin.inbound import StrayInboundAdmin
@@ -86,6 +87,7 @@ def _add_views(admin: Admin) -> None:
     )
     admin.add_view(SenderAdmin(m.Sender, name="Senders", category=settings))
     admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
+    admin.add_view(DomainSetupView(name="Domain set-up", endpoint="domains", category=settings))
     admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))
     admin.add_view(SendingRulesView(name="Sending rules", endpoint="settings", category=settings))
     admin.add_view(GuardrailsView(name="Guardrails", endpoint="guardrails", category=settings))

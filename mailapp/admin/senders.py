@@ -20,7 +20,10 @@ class SenderAdmin(ProjectModelView):
     column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "warmup_plan"]
     column_list += ["created_at"]
     column_labels = {"warmup_plan": "Warm-up"}
-    column_formatters = {"warmup_plan": lambda _v, _c, model, _n: _warmup_link(model)}
+    column_formatters = {
+        "warmup_plan": lambda _v, _c, model, _n: _warmup_link(model),
+        "domain": lambda _v, _c, model, _n: _domain_link(model),
+    }
     column_searchable_list = ["name", "from_email", "domain"]
     column_sortable_list = ["name", "from_email", "domain", "created_at"]
     column_details_exclude_list = SECRETS
@@ -61,3 +64,13 @@ def _warmup_link(sender: Sender) -> Markup:
     text = f"{len(caps)} days from {sender.warmup_plan['start']}" if caps else "none"
     href = url_for("warmup.edit", sender_id=sender.id)
     return Markup('<a href="{}">{}</a>').format(href, text)
+
+
+def _domain_link(sender: Sender) -> Markup:
+    """The sender's domain, linked to its DNS set-up page with the last check's result."""
+    worst = (sender.verification or {}).get("worst")
+    note = {"ok": "", "warning": " (check DNS)", "error": " (DNS to fix)"}.get(
+        worst, " (not checked)"
+    )
+    href = url_for("domains.sender", sender_id=sender.id)
+    return Markup('<a href="{}">{}</a>{}').format(href, sender.domain, note)

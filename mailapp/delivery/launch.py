@@ -14,7 +14,8 @@ from mailapp.delivery.campaigns import (
     request_dispatch,
     validate_campaign,
 )
-from mailapp.delivery.preflight import Check, content_checks
+from mailapp.delivery.checklist import Check
+from mailapp.delivery.preflight import content_checks
 from mailapp.delivery.recipients import count_audience, sample_recipient
 from mailapp.errors import ServiceError
 from mailapp.extensions import db

@@ -4,7 +4,8 @@ Each check says whether it passed and whether a failure blocks the launch or onl
 `name` is its stable key, `label` what a marketer reads. The subject is measured as a
 recipient reads it: rendered for a real contact of the audience (or the sample contact).
 Blocking: what the law or the mailbox providers require (an unsubscribe link, a postal
-address, a signed and bounce-handled sender, valid addresses and links, a subject).
+address, a signed and bounce-handled sender whose DKIM record verifies and whose mail
+aligns with DMARC in the last DNS check, valid addresses and links, a subject).
 Warnings: what hurts delivery or reading but may be deliberate (length, size, weight,
 a missing "why you receive this" line, which is recognized by wording and can be missed).
 """
@@ -12,7 +13,6 @@ a missing "why you receive this" line, which is recognized by wording and can be
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -22,6 +22,8 @@ from jinja2 import nodes
 from mailapp.content.htmlprep import html_to_text
 from mailapp.content.preview import preview_context
 from mailapp.content.rendering import HTML_ENV, RenderError, localized_parts, render_snippet
+from mailapp.delivery.checklist import Check
+from mailapp.delivery.preflight_dns import dkim_check, dns_checks
 from mailapp.extensions import db
 from mailapp.models import Asset, Contact, Project, Sender, TemplateKind, TemplateVersion
 
@@ -36,44 +38,6 @@ WHY_RE = re.compile(
     r"|sie erhalten|vous recevez|recibes|ricevi",
     re.IGNORECASE,
 )
-
-
-# What each check is called on the review page.
-LABELS = {
-    "content": "Content",
-    "subject": "Subject line",
-    "unsubscribe_link": "Unsubscribe link",
-    "links": "Links",
-    "size": "Message size",
-    "image_weight": "Images",
-    "sender": "Sender",
-    "from": "From address",
-    "reply_to": "Reply-to address",
-    "dkim": "Signature (DKIM)",
-    "bounce_domain": "Bounce handling",
-    "postal_address": "Postal address",
-    "why_line": "Why they receive it",
-    "audience": "Audience",
-    "schedule": "Schedule",
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    blocking: bool
-    message: str
-
-    @property
-    def label(self) -> str:
-        """The check's name in plain words."""
-        return LABELS.get(self.name, self.name.replace("_", " ").capitalize())
-
-    @property
-    def level(self) -> str:
-        """ok, error (blocks the launch) or warning."""
-        return "ok" if self.ok else ("error" if self.blocking else "warning")
 
 
 def content_checks(
@@ -240,14 +204,7 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.reply_to
             else "replies go to the From address",
         ),
-        Check(
-            "dkim",
-            bool(sender.dkim_selector and sender.dkim_private_key),
-            True,
-            "signed with the sender's DKIM key"
-            if sender.dkim_private_key
-            else "the sender has no DKIM key: add one under Settings → DKIM keys",
-        ),
+        dkim_check(sender),
         Check(
             "bounce_domain",
             bool(sender.bounce_domain),
@@ -256,6 +213,7 @@ def _sender(sender: Sender | None) -> list[Check]:
             if sender.bounce_domain
             else "the sender has no bounce (Return-Path) domain: set it on the sender",
         ),
+        *dns_checks(sender),
     ]
 
 

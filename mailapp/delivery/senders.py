@@ -38,13 +38,18 @@ def generate_dkim_key(bits: int = DKIM_KEY_BITS) -> str:
     ).decode()
 
 
-def dkim_dns_record(private_key_pem: str) -> str:
-    """The TXT record value to publish at <selector>._domainkey.<domain>."""
+def dkim_public_key(private_key_pem: str) -> str:
+    """The base64 public key (the p= of the DNS record) of a PEM private key."""
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
     public = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+    return base64.b64encode(public).decode()
+
+
+def dkim_dns_record(private_key_pem: str) -> str:
+    """The TXT record value to publish at <selector>._domainkey.<domain>."""
+    return f"v=DKIM1; k=rsa; p={dkim_public_key(private_key_pem)}"
 
 
 def dkim_record_name(sender: Sender) -> str:

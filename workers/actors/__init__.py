@@ -6,7 +6,16 @@ enqueues work without importing the workers.
 
 from mailapp import tasks
 from workers import broker  # noqa: F401 - the broker must exist before any actor
-from workers.actors import alerts, audience, feedback, maintenance, sending, tracking, webhooks
+from workers.actors import (
+    alerts,
+    audience,
+    domains,
+    feedback,
+    maintenance,
+    sending,
+    tracking,
+    webhooks,
+)
 
 tasks.bind(
     dispatch=sending.dispatch.send,
@@ -18,4 +27,13 @@ tasks.bind(
     send_alert=alerts.send_alert.send,
 )
 
-__all__ = ["alerts", "audience", "feedback", "maintenance", "sending", "tracking", "webhooks"]
+__all__ = [
+    "alerts",
+    "audience",
+    "domains",
+    "feedback",
+    "maintenance",
+    "sending",
+    "tracking",
+    "webhooks",
+]
