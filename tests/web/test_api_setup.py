@@ -286,3 +286,25 @@ def test_the_openapi_document_describes_the_setup_routes_with_their_scopes(clien
         assert paths[path][method]["x-required-scope"] == scope
     sender_in = paths["/api/v1/senders"]["post"]["requestBody"]["content"]["application/json"]
     assert sender_in["schema"]["properties"]["transport_url"]["writeOnly"] is True
+
+
+def test_a_senders_dns_is_checked_through_the_api(app, api, project, dns_server):
+    from tests.support.dns_zones import BOUNCE_MX, OUR_SPF, good_zone
+
+    app.config.update(DNS_RESOLVER=dns_server.address, DNS_TIMEOUT=2.0)
+    app.config.update(SPF_INCLUDE=OUR_SPF, BOUNCE_MX_HOST=BOUNCE_MX)
+    sender = make_sender(project)
+    key = api()
+    before = key.get(f"/senders/{sender.id}/domain").json
+    assert (before["checked_at"], before["current"]) == (None, False)
+    assert {r["purpose"] for r in before["records"]} == {"SPF", "DKIM", "DMARC", "Bounces"}
+    dns_server.set({})
+    broken = key.post(f"/senders/{sender.id}/domain/check").json
+    assert broken["worst"] == "error"
+    assert {r["check"] for r in broken["results"] if r["level"] == "error"} >= {"dkim", "spf"}
+    dns_server.set(good_zone(sender.dkim_private_key))
+    fixed = key.post(f"/senders/{sender.id}/domain/check").json
+    assert (fixed["worst"], fixed["current"]) == ("ok", True)
+    assert (
+        api(of=make_project("rival")).post(f"/senders/{sender.id}/domain/check").status_code == 404
+    )

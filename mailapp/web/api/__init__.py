@@ -253,6 +253,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     campaigns,
     contact_tags,
     contacts,
+    domains,
     imports,
     inbound,
     lists,

@@ -1,4 +1,5 @@
-"""Senders API: sending identities and their DKIM keys (the warm-up plan is in settings.py).
+"""Senders API: sending identities and their DKIM keys (DNS set-up: domains.py; warm-up:
+settings.py).
 
 The DKIM private key and the transport URL can be sent, never read back: answers say only
 whether one is set.
