@@ -20,6 +20,7 @@ from mailapp.delivery.domain_setup import (
 )
 from mailapp.errors import NotFound
 from mailapp.extensions import db
+from mailapp.insights.compliance import sender_compliance
 from mailapp.models import Sender
 
 LEVEL_WORDS = {"ok": "Good", "warning": "Worth fixing", "error": "Must fix"}
@@ -55,6 +56,7 @@ class DomainSetupView(ProjectView):
             words=LEVEL_WORDS,
             spf_configured=bool(our_spf()),
             stale=bool(verification.get("results")) and current_results(sender) is None,
+            compliance=sender_compliance(current_project(), sender),
         )
 
     @expose("/<sender_id>/check", methods=("GET", "POST"))

@@ -308,3 +308,23 @@ def test_a_senders_dns_is_checked_through_the_api(app, api, project, dns_server)
     assert (
         api(of=make_project("rival")).post(f"/senders/{sender.id}/domain/check").status_code == 404
     )
+
+
+def test_a_senders_bulk_sender_rules_through_the_api(api, project):
+    sender = make_sender(project, transport_url="smtps://relay.example.net:465")
+    answer = api().get(f"/senders/{sender.id}/compliance")
+    assert answer.status_code == 200
+    lines = {line["key"]: line for line in answer.json["lines"]}
+    assert list(lines) == [
+        "spf", "dkim", "dmarc", "one_click", "unsubscribe_honoured", "complaint_rate", "tls",
+    ]  # fmt: skip
+    assert (lines["tls"]["state"], lines["tls"]["word"], lines["tls"]["action"]) == (
+        "green",
+        "Good",
+        None,
+    )
+    assert lines["dkim"]["state"] == "amber"
+    assert lines["complaint_rate"]["value"].startswith("Not enough mail to measure: 0 delivered")
+    assert api(scopes=["contacts.read"]).get(f"/senders/{sender.id}/compliance").status_code == 403
+    rival = api(of=make_project("rival"))
+    assert rival.get(f"/senders/{sender.id}/compliance").status_code == 404

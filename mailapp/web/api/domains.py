@@ -1,4 +1,5 @@
-"""Domains API: the DNS records a sender's domains need, and their live check."""
+"""Domains API: the DNS records a sender's domains need, their live check, and the
+bulk-sender rules measured for the sender."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mailapp.delivery.domain_setup import (
     records_to_publish,
 )
 from mailapp.delivery.senders import get_sender
+from mailapp.insights.compliance import STATE_WORDS, STATES, sender_compliance
 from mailapp.models import Sender
 from mailapp.web.api import ERROR, bp, document, require
 
@@ -95,3 +97,56 @@ def domain_show(sender_id: int) -> Response:
 def domain_check(sender_id: int) -> Response:
     check_sender_domain(g.project, sender_id, actor=g.actor)
     return jsonify(domain_json(get_sender(g.project, sender_id)))
+
+
+COMPLIANCE_OUT = {
+    "type": "object",
+    "required": ["lines"],
+    "properties": {
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "label", "state", "word", "value", "action"],
+                "properties": {
+                    "key": {
+                        "type": "string",
+                        "enum": [
+                            "spf",
+                            "dkim",
+                            "dmarc",
+                            "one_click",
+                            "unsubscribe_honoured",
+                            "complaint_rate",
+                            "tls",
+                        ],
+                    },
+                    "label": {"type": "string", "description": "the rule in plain words"},
+                    "state": {"type": "string", "enum": list(STATES)},
+                    "word": {"type": "string", "enum": list(STATE_WORDS.values())},
+                    "value": {"type": "string", "description": "what was measured, in words"},
+                    "action": {
+                        "type": ["string", "null"],
+                        "description": "what to do, null when green",
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@bp.get("/senders/<int:sender_id>/compliance")
+@document(
+    "The bulk-sender rules (Gmail and Yahoo, since February 2024) measured for the sender",
+    description="SPF, DKIM and DMARC come from the last stored DNS check; the complaint rate "
+    "is complaints per delivered message of the sender's campaigns over the last 30 days "
+    "(green under 0.1 %, amber up to 0.3 %, red from 0.3 %; amber under 100 delivered).",
+    responses={200: COMPLIANCE_OUT, 404: ERROR},
+    tags=["senders"],
+)
+@require(Permission.SENDERS_MANAGE)
+def compliance_show(sender_id: int) -> Response:
+    sender = get_sender(g.project, sender_id)
+    lines = sender_compliance(g.project, sender)
+    return jsonify({"lines": [{**line.as_dict(), "word": line.word} for line in lines]})
