@@ -104,8 +104,14 @@ def one_click_line() -> Line:
 
 
 def _late_unsubscribe_mail(project: Project, sender: Sender, since: date) -> list[float]:
-    """Hours between an unsubscribe and each later campaign message of this sender to a
-    contact who left every list (a contact still on another list may get its mail)."""
+    """Hours between an unsubscribe from one of this sender's campaigns and its first later
+    campaign message of the sender to that contact, when they left every list (a contact
+    still on another list may get its mail)."""
+    # Through the sender's campaigns so the (project, campaign, type, occurred_at) index
+    # bounds the event scan; a whole project's 30 days of events would not be.
+    campaigns = sa.select(Campaign.id).where(
+        Campaign.project_id == project.id, Campaign.sender_id == sender.id
+    )
     still_on_a_list = (
         sa.select(ListMembership.contact_id)
         .where(
@@ -121,6 +127,7 @@ def _late_unsubscribe_mail(project: Project, sender: Sender, since: date) -> lis
         .join(Campaign, Campaign.id == Delivery.campaign_id)
         .where(
             Event.project_id == project.id,
+            Event.campaign_id.in_(campaigns),
             Event.type == EventType.UNSUBSCRIBE,
             Event.occurred_at >= datetime.combine(since, time(), tzinfo=UTC),
             Delivery.project_id == project.id,
