@@ -26,6 +26,7 @@ from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composed, Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
+from mailapp.delivery.handover import hand_over
 from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.retries import RetryPolicy
@@ -45,10 +46,8 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
-from mailapp.runtime import metrics
 from mailapp.runtime.logs import bind_ids, log_context
 from mailapp.runtime.shutdown import stopping
-from mailapp.runtime.tracing import traced_send
 from mailapp.upserts import in_values
 from mailapp.urls import LinkSigner
 
@@ -295,11 +294,7 @@ def _deliver(
                     for row, composed in zip(allowed, messages, strict=True):
                         if stopping():
                             return  # the rows not sent go back untouched
-                        started = time.monotonic()
-                        result = traced_send(
-                            transport, composed.mail_from, composed.rcpt_to, composed.data
-                        )
-                        metrics.record_handover("campaign", result, started)
+                        result = hand_over(transport, composed, "campaign")
                         outcomes.result(row, composed, result)
                         if asks_to_slow_down(result):
                             send.limiter.slow_down(group)

@@ -18,6 +18,7 @@ from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
+from mailapp.delivery.handover import hand_over
 from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.retries import RetryPolicy, expired_reason
@@ -38,8 +39,6 @@ from mailapp.models import (
     TemplateVersion,
 )
 from mailapp.models.base import utcnow
-from mailapp.runtime import metrics
-from mailapp.runtime.tracing import traced_send
 from mailapp.urls import LinkSigner
 
 
@@ -97,9 +96,7 @@ def send_message(message_id: int) -> str | None:
             message, DeliveryStatus.FAILED, reason="not rendered", last_reply=str(exc)[:2000]
         )
     with transport_pool().connection(transport_url_for(sender)) as transport:
-        started = time.monotonic()
-        result = traced_send(transport, composed.mail_from, composed.rcpt_to, composed.data)
-        metrics.record_handover("transactional", result, started)
+        result = hand_over(transport, composed, "transactional")
     if asks_to_slow_down(result):
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]

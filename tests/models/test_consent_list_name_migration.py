@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from tests.support.migrations import database_at
+from tests.support.migrations import database_at, insert
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -25,25 +25,60 @@ def test_existing_consent_records_get_their_lists_name(
         )
         now = sa.func.current_timestamp()
         with engine.begin() as conn:
-
-            def add(table: sa.Table, **values: object) -> int:
-                return conn.execute(
-                    table.insert().values(**values).returning(table.c.id)
-                ).scalar_one()
-
-            account = add(accounts, name="A", created_at=now)
-            project = add(projects, account_id=account, slug="p", name="P", timezone="UTC",
-                          settings={}, created_at=now)  # fmt: skip
-            news = add(lists, project_id=project, name="News", opt_in="double", is_public=True,
-                       token="t-news", created_at=now)  # fmt: skip
-            contact = add(contacts, project_id=project, email="c@x.example", email_raw="c@x",
-                          status="active", attributes={}, is_role_address=False,
-                          is_disposable=False, quarantined=False, soft_bounces=0,
-                          created_at=now, updated_at=now)  # fmt: skip
-            given = add(consents, project_id=project, contact_id=contact, list_id=news,
-                        source="form", created_at=now)  # fmt: skip
-            orphan = add(consents, project_id=project, contact_id=contact, list_id=None,
-                         source="unsubscribe:link", created_at=now)  # fmt: skip
+            account = insert(conn, accounts, name="A", created_at=now)
+            project = insert(
+                conn,
+                projects,
+                account_id=account,
+                slug="p",
+                name="P",
+                timezone="UTC",
+                settings={},
+                created_at=now,
+            )
+            news = insert(
+                conn,
+                lists,
+                project_id=project,
+                name="News",
+                opt_in="double",
+                is_public=True,
+                token="t-news",
+                created_at=now,
+            )
+            contact = insert(
+                conn,
+                contacts,
+                project_id=project,
+                email="c@x.example",
+                email_raw="c@x",
+                status="active",
+                attributes={},
+                is_role_address=False,
+                is_disposable=False,
+                quarantined=False,
+                soft_bounces=0,
+                created_at=now,
+                updated_at=now,
+            )
+            given = insert(
+                conn,
+                consents,
+                project_id=project,
+                contact_id=contact,
+                list_id=news,
+                source="form",
+                created_at=now,
+            )
+            orphan = insert(
+                conn,
+                consents,
+                project_id=project,
+                contact_id=contact,
+                list_id=None,
+                source="unsubscribe:link",
+                created_at=now,
+            )
 
         upgrade(revision="s10_0002")
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from tests.support.migrations import database_at
+from tests.support.migrations import database_at, insert
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -28,20 +28,14 @@ def test_existing_memberships_are_counted_and_later_ones_kept(
                   "is_disposable": False, "quarantined": False, "soft_bounces": 0,
                   "created_at": now, "updated_at": now}  # fmt: skip
         with engine.begin() as conn:
-
-            def add(table: sa.Table, **values: object) -> int:
-                return conn.execute(
-                    table.insert().values(**values).returning(table.c.id)
-                ).scalar_one()
-
-            account = add(accounts, name="A", created_at=now)
-            project = add(projects, account_id=account, slug="p", name="P", timezone="UTC",
+            account = insert(conn, accounts, name="A", created_at=now)
+            project = insert(conn, projects, account_id=account, slug="p", name="P", timezone="UTC",
                           settings={}, created_at=now)  # fmt: skip
-            list_ids = [add(lists, project_id=project, name=name, opt_in="single",
+            list_ids = [insert(conn, lists, project_id=project, name=name, opt_in="single",
                             is_public=False, token=f"t-{name}", created_at=now)
                         for name in ("news", "other")]  # fmt: skip
             for i, status in enumerate(["confirmed", "confirmed", "unsubscribed"]):
-                contact = add(contacts, project_id=project, email=f"c{i}@x.example",
+                contact = insert(conn, contacts, project_id=project, email=f"c{i}@x.example",
                               email_raw=f"c{i}@x", **person)  # fmt: skip
                 conn.execute(members.insert().values(project_id=project, list_id=list_ids[0],
                              contact_id=contact, status=status, created_at=now))  # fmt: skip

@@ -47,3 +47,8 @@ def database_at(
         if drop:
             with psycopg.connect(drop[0], autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {drop[1]} WITH (FORCE)")
+
+
+def insert(conn: sa.Connection, table: sa.Table, **values: object) -> int:
+    """Insert one row into a reflected table (an older schema's) and return its id."""
+    return conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
