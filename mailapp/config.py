@@ -63,6 +63,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "ASSET_DIR": env.get("ASSET_DIR") or str(Path(instance_path) / "assets"),
         "ASSET_STORAGE_URL": _asset_storage_url(env.get("ASSET_STORAGE_URL")),
         "ASSET_MAX_BYTES": _positive_int(env.get("ASSET_MAX_BYTES", "5242880"), "ASSET_MAX_BYTES"),
+        "ALERT_COOLDOWN_MINUTES": _positive_int(
+            env.get("ALERT_COOLDOWN_MINUTES", "60"), "ALERT_COOLDOWN_MINUTES"
+        ),
         "TRACKING_SPOOL_DIR": env.get("TRACKING_SPOOL_DIR")
         or str(Path(instance_path) / "tracking-spool"),
         **metrics_settings(env),

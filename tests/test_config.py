@@ -129,3 +129,10 @@ def test_dns_settings(tmp_path):
         load_config({"DNS_RESOLVER": "dns://x y"}, tmp_path)
     with pytest.raises(ConfigError, match="DNS_TIMEOUT"):
         load_config({"DNS_TIMEOUT": "0"}, tmp_path)
+
+
+def test_alert_cool_down_comes_from_the_environment(tmp_path):
+    assert load_config({}, tmp_path)["ALERT_COOLDOWN_MINUTES"] == 60
+    assert load_config({"ALERT_COOLDOWN_MINUTES": "15"}, tmp_path)["ALERT_COOLDOWN_MINUTES"] == 15
+    with pytest.raises(ConfigError, match="ALERT_COOLDOWN_MINUTES"):
+        load_config({"ALERT_COOLDOWN_MINUTES": "soon"}, tmp_path)
