@@ -199,6 +199,9 @@ def dns_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "SPF_INCLUDE": env.get("SPF_INCLUDE", "").split(),
         # Where bounce domains' MX must point: the host whose MTA pipes to `flask bounces ingest`.
         "BOUNCE_MX_HOST": env.get("BOUNCE_MX_HOST", "").strip().rstrip(".").lower() or None,
+        # What a sender's tracking domain must be a CNAME of; unset = BASE_URL's host.
+        "TRACKING_CNAME_TARGET": env.get("TRACKING_CNAME_TARGET", "").strip().rstrip(".").lower()
+        or None,
     }
 
 

@@ -1,7 +1,8 @@
 """The public URLs and the VERP address a message carries, and reading them back.
 
 One place fixes their shape, shared by rendering (which writes them), the tracking,
-unsubscribe and bounce paths (which read them):
+unsubscribe and bounce paths (which read them). BASE_URL below is the sender's tracking
+domain (https://links.example.com) when it has one:
 
     click        {BASE_URL}/t/c/<token(delivery, link)>
     open pixel   {BASE_URL}/t/o/<token(delivery)>
@@ -39,8 +40,10 @@ class LinkSigner:
     kind: Kind = "delivery"
 
     @classmethod
-    def from_app(cls, kind: Kind = "delivery") -> LinkSigner:
-        return cls(current_app.config["SECRET_KEY"], current_app.config["BASE_URL"], kind)
+    def from_app(cls, kind: Kind = "delivery", tracking_domain: str | None = None) -> LinkSigner:
+        """Links on BASE_URL, or on a sender's tracking domain (always https) when it has one."""
+        base = f"https://{tracking_domain}" if tracking_domain else current_app.config["BASE_URL"]
+        return cls(current_app.config["SECRET_KEY"], base, kind)
 
     def click_url(self, item_id: int, link_id: int) -> str:
         token = make_token(self.secret, _purpose(self.kind, "click"), item_id, link_id)

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import url_for
 from markupsafe import Markup
-from wtforms.validators import DataRequired, Email, Optional
+from wtforms.validators import DataRequired, Email, Optional, ValidationError
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.fields import SecretField, SecretTextField
+from mailapp.delivery.sender_setup import HOSTNAME, tracking_at_apex
 from mailapp.models import Sender
 
 SECRETS = ["dkim_private_key", "transport_url"]
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower().rstrip(".") or None if value else None
+
+
+def _tracking_host(form: Any, field: Any) -> None:
+    """A host name, under the sending domain's own name rather than at it."""
+    if not HOSTNAME.match(field.data or ""):
+        raise ValidationError("a host name such as links.example.com")
+    if field.data == (form.domain.data or "").strip().lower():
+        raise ValidationError(tracking_at_apex(field.data))
 
 
 class SenderAdmin(ProjectModelView):
@@ -35,6 +50,7 @@ class SenderAdmin(ProjectModelView):
         "reply_to",
         "domain",
         "bounce_domain",
+        "tracking_domain",
         "dkim_selector",
         "dkim_private_key",
         "rate_per_second",
@@ -49,6 +65,14 @@ class SenderAdmin(ProjectModelView):
         "dkim_private_key": {
             "description": "PEM private key. Stored encrypted, never shown again; "
             "leave empty to keep the current key."
+        },
+        "tracking_domain": {
+            "label": "Tracking domain",
+            "description": "Optional, e.g. links.example.com: links, the open pixel and the "
+            "unsubscribe page use this host name instead of ours. Publish the CNAME record the "
+            "domain set-up page shows, and serve HTTPS for it.",
+            "validators": [Optional(), _tracking_host],
+            "filters": [_lower],
         },
         "transport_url": {
             "description": "smtp://user:password@host:587?starttls=1 — stored encrypted; "

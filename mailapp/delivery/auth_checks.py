@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from mailapp.delivery.dns_checks import Finding, Resolver, _unreachable, org_domain
+from mailapp.delivery.dns_checks import Finding, Resolver, org_domain, unreachable
 from mailapp.delivery.dns_lookup import Answer, Status
 
 
@@ -64,7 +64,7 @@ def check_dkim(
     record = f"v=DKIM1; k=rsa; p={public_key}"
     answer = dns.txt(host)
     if answer.status == Status.FAILED:
-        return [_unreachable("dkim", host)]
+        return [unreachable("dkim", host)]
     # Every TXT record at a selector's name is meant as (part of) the key.
     texts = _texts(answer)
     if not any("p=" in t or t.lower().startswith("v=dkim1") for t in texts):
@@ -185,7 +185,7 @@ def check_dmarc(
     record = dmarc_record(from_domain)
     answer, host, records = _dmarc_lookup(dns, from_domain)
     if answer.status == Status.FAILED:
-        return [_unreachable("dmarc", host)]
+        return [unreachable("dmarc", host)]
     findings: list[Finding] = []
     tags: dict[str, str] = {}
     if not records:

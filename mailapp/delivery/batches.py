@@ -90,7 +90,7 @@ class CampaignSend:
             kind="delivery",
             project=project,
             sender=self.sender,
-            signer=LinkSigner.from_app("delivery"),
+            signer=LinkSigner.from_app("delivery", self.sender.tracking_domain),
             variants=variants,
             link_ids={url: by_position[p] for p, url in enumerate(snapshot.get("links", []))},
             campaign=campaign,

@@ -43,6 +43,7 @@ from mailapp.models import (
     Link,
     Message,
     Project,
+    Sender,
     Template,
     TemplateVersion,
 )
@@ -105,7 +106,7 @@ def _delivery_copy(delivery_id: int) -> str:
     if version is None:
         raise NoLongerAvailable("the content is gone")
     tracking = (project.settings or {}).get("tracking", "full")
-    signer = LinkSigner.from_app("delivery")
+    signer = LinkSigner.from_app("delivery", _tracking_domain(campaign.snapshot["sender"]["id"]))
     click_url = link_rewriter(
         signer,
         delivery.id,
@@ -123,6 +124,12 @@ def _delivery_copy(delivery_id: int) -> str:
         project=project,
     )
     return _render(compiled, context, click_url)
+
+
+def _tracking_domain(sender_id: int | None) -> str | None:
+    """The host the message's links were on, so the web copy's links match the message's."""
+    sender = db.session.get(Sender, sender_id) if sender_id else None
+    return sender.tracking_domain if sender else None
 
 
 def _link_ids(campaign: Campaign) -> dict[str, int]:
@@ -144,7 +151,7 @@ def _message_copy(message_id: int) -> str:
     if version is None:
         raise NoLongerAvailable("the content is gone")
     recipient = message_recipient(message)
-    signer = LinkSigner.from_app("message")
+    signer = LinkSigner.from_app("message", _tracking_domain(message.sender_id))
     context = template_context(
         recipient,
         unsubscribe_url=signer.unsubscribe_url(message.id),

@@ -19,6 +19,7 @@ LABELS = {
     "spf": "Sender authorisation (SPF)",
     "dmarc": "Domain policy (DMARC)",
     "bounce_domain": "Bounce handling",
+    "tracking": "Tracking links",
     "postal_address": "Postal address",
     "why_line": "Why they receive it",
     "audience": "Audience",

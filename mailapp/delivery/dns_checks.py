@@ -28,11 +28,12 @@ TWO_LABEL_SUFFIXES = {
 class Resolver(Protocol):
     def txt(self, name: str) -> Answer: ...
     def mx(self, name: str) -> Answer: ...
+    def cname(self, name: str) -> Answer: ...
 
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # spf, dkim, dmarc, bounce
+    check: str  # spf, dkim, dmarc, bounce, tracking
     code: str
     level: str
     text: str
@@ -55,7 +56,7 @@ def org_domain(domain: str) -> str:
     return ".".join(labels[-keep:])
 
 
-def _unreachable(check: str, host: str) -> Finding:
+def unreachable(check: str, host: str) -> Finding:
     return Finding(
         check,
         f"{check}_unreachable",
@@ -134,7 +135,7 @@ def check_spf(dns: Resolver, domain: str, ours: list[str]) -> list[Finding]:
     record = spf_record(ours)
     answer = dns.txt(domain)
     if answer.status == Status.FAILED:
-        return [_unreachable("spf", domain)]
+        return [unreachable("spf", domain)]
     records = _spf_records(answer)
     if not records:
         return [
@@ -245,7 +246,7 @@ def check_bounce_mx(dns: Resolver, bounce_domain: str | None, mx_host: str | Non
     record = f"10 {mx_host}." if mx_host else ""
     answer = dns.mx(bounce_domain)
     if answer.status == Status.FAILED:
-        return [_unreachable("bounce", bounce_domain)]
+        return [unreachable("bounce", bounce_domain)]
     if answer.missing:
         return [
             Finding(

@@ -50,7 +50,7 @@ def _resolver(address: str | None, timeout: float) -> dns.resolver.Resolver:
 
 
 class Lookup:
-    """Asks one resolver; `txt`/`mx` never raise, they answer an Answer."""
+    """Asks one resolver; `txt`/`mx`/`cname` never raise, they answer an Answer."""
 
     def __init__(self, address: str | None = None, timeout: float = 3.0) -> None:
         self.resolver = _resolver(address, timeout)
@@ -83,3 +83,8 @@ class Lookup:
         return Answer(
             status, sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rows)
         )
+
+    def cname(self, name: str) -> Answer:
+        """The CNAME target at `name` (one at most), without the final dot."""
+        status, rows = self._ask(name, "CNAME")
+        return Answer(status, [r.target.to_text().rstrip(".").lower() for r in rows])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -28,6 +29,7 @@ from mailapp.delivery.dns_checks import (
 )
 from mailapp.delivery.dns_lookup import Lookup
 from mailapp.delivery.senders import dkim_dns_record, dkim_public_key, get_sender
+from mailapp.delivery.tracking_dns import check_tracking_cname
 from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import Project, Sender
@@ -38,6 +40,7 @@ CHECK_LABELS = {
     "dkim": "Signature (DKIM)",
     "dmarc": "Domain policy (DMARC)",
     "bounce": "Bounce handling (MX)",
+    "tracking": "Tracking links (CNAME)",
 }
 
 
@@ -57,6 +60,12 @@ def our_spf() -> list[str]:
     return value.split() if isinstance(value, str) else list(value)
 
 
+def tracking_target() -> str:
+    """The host a tracking domain's CNAME names: TRACKING_CNAME_TARGET, else BASE_URL's."""
+    config = current_app.config
+    return config.get("TRACKING_CNAME_TARGET") or urlsplit(config["BASE_URL"]).hostname or ""
+
+
 def from_domain(sender: Sender) -> str:
     return sender.from_email.rpartition("@")[2].lower()
 
@@ -65,6 +74,7 @@ def setup_fingerprint(sender: Sender) -> str:
     """What a check's result is valid for: the domains, selector and public key it checked."""
     key = dkim_public_key(sender.dkim_private_key) if sender.dkim_private_key else ""
     parts = (sender.domain, sender.bounce_domain, from_domain(sender), sender.dkim_selector, key)
+    parts += (sender.tracking_domain,)
     return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:16]
 
 
@@ -97,6 +107,10 @@ def records_to_publish(sender: Sender) -> list[Record]:
     mx_host = current_app.config.get("BOUNCE_MX_HOST")
     if sender.bounce_domain and mx_host:
         records.append(Record("Bounces", sender.bounce_domain, "MX", f"10 {mx_host}."))
+    if sender.tracking_domain:
+        records.append(
+            Record("Tracking links", sender.tracking_domain, "CNAME", f"{tracking_target()}.")
+        )
     return records
 
 
@@ -113,6 +127,7 @@ def run_checks(sender: Sender, dns: Resolver) -> list[Finding]:
         ),
         *check_dmarc(dns, from_domain(sender), sender.domain, sender.bounce_domain),
         *check_bounce_mx(dns, sender.bounce_domain, current_app.config.get("BOUNCE_MX_HOST")),
+        *check_tracking_cname(dns, sender.tracking_domain, tracking_target()),
     ]
 
 

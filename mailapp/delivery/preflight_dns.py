@@ -38,16 +38,22 @@ def dkim_check(sender: Sender) -> Check:
     return Check("dkim", False, bad["level"] == "error", f"{bad['text']} (checked {when} UTC)")
 
 
+# Findings that stop a launch: mail DMARC rejects, or whose links (unsubscribe included)
+# lead nowhere.
+BLOCKING = {"dmarc_alignment", "tracking_missing", "tracking_elsewhere", "tracking_wrong_host"}
+
+
 def dns_checks(sender: Sender) -> list[Check]:
-    """SPF and DMARC from the last DNS check: a DMARC alignment failure blocks, the rest
-    warns. Nothing when the domain was never checked."""
+    """SPF, DMARC and the tracking domain from the last DNS check: a DMARC alignment failure
+    or a tracking domain that does not lead to us blocks, the rest warns. Nothing when the
+    domain was never checked."""
     when, results = current_results(sender) or ("", [])
     checks = []
-    for name in ("spf", "dmarc"):
+    for name in ("spf", "dmarc", "tracking"):
         found = [r for r in results if r["check"] == name]
         if not found:
             continue
-        blocking = [r for r in found if r["code"] == "dmarc_alignment"]
+        blocking = [r for r in found if r["code"] in BLOCKING]
         problems = blocking or [r for r in found if r["level"] != "ok"]
         text = " ".join(r["text"] for r in problems or found) + f" (checked {when} UTC)"
         checks.append(Check(name, not problems, bool(blocking), text))

@@ -28,7 +28,8 @@ SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 TEXT_FIELDS = {"name": 200, "from_name": 200}
 RATES = ("rate_per_second", "rate_per_hour", "rate_per_day")
 SECRETS = ("dkim_private_key", "transport_url")
-FIELDS = (*TEXT_FIELDS, "from_email", "reply_to", "domain", "bounce_domain", "dkim_selector")
+DOMAINS = ("domain", "bounce_domain", "tracking_domain")
+FIELDS = (*TEXT_FIELDS, "from_email", "reply_to", *DOMAINS, "dkim_selector")
 FIELDS += RATES + SECRETS
 OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
 OPEN += (CampaignStatus.PAUSED,)
@@ -116,7 +117,7 @@ def _apply(sender: Sender, values: Mapping[str, Any], *, creating: bool) -> None
     for name in ("from_email", "reply_to"):
         if name in values:
             parsed[name] = _address(check, name, values[name], optional=name == "reply_to")
-    for name in ("domain", "bounce_domain"):
+    for name in DOMAINS:
         if name in values:
             parsed[name] = _hostname(check, name, values[name])
     if "dkim_selector" in values:
@@ -135,9 +136,17 @@ def _apply(sender: Sender, values: Mapping[str, Any], *, creating: bool) -> None
         check.fail("dkim_selector", "required with a DKIM key: the name its DNS record is under")
     if "domain" in values and parsed.get("domain") is None:
         check.fail("domain", "the domain mail is sent from, e.g. example.com")
+    domain = parsed.get("domain") or sender.domain
+    if parsed.get("tracking_domain") and parsed["tracking_domain"] == domain:
+        check.fail("tracking_domain", tracking_at_apex(domain))
     check.raise_if_any()
     for name, value in parsed.items():
         setattr(sender, name, value)
+
+
+def tracking_at_apex(domain: str) -> str:
+    """Why the tracking domain cannot be the sending domain itself."""
+    return f"a CNAME cannot sit at {domain} itself: use a host name under it, e.g. links.{domain}"
 
 
 def _address(check: FieldChecker, name: str, raw: Any, *, optional: bool) -> str | None:

@@ -191,7 +191,7 @@ def _composer(project: Project, sender: Sender, message: Message) -> Composer:
         kind="message",
         project=project,
         sender=sender,
-        signer=LinkSigner.from_app("message"),
+        signer=LinkSigner.from_app("message", sender.tracking_domain),
         variants={"T": Variant(version)},
         feedback_id=f"{message.id}:{project.id}:transactional:mailapp",
         marketing=False,

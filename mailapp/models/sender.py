@@ -19,6 +19,9 @@ class Sender(TimestampMixin, ProjectScoped, Base):
     domain: Mapped[str] = mapped_column(sa.String(253))
     # VERP Return-Path domain: bounces+<token>@<bounce_domain>.
     bounce_domain: Mapped[str | None] = mapped_column(sa.String(253))
+    # Links, the open pixel and the unsubscribe page on the sender's own host name (a CNAME
+    # to us, e.g. links.example.com) instead of BASE_URL's; None = BASE_URL.
+    tracking_domain: Mapped[str | None] = mapped_column(sa.String(253))
     dkim_selector: Mapped[str | None] = mapped_column(sa.String(63))
     dkim_private_key: Mapped[str | None] = mapped_column(EncryptedText)
     # SPF/DKIM/DMARC check results with the time they were checked.

@@ -87,3 +87,35 @@ def test_the_page_says_when_our_spf_include_is_not_configured(app, client, owner
     app.config["SPF_INCLUDE"] = []
     page = client.get(f"/admin/domains/{sender.id}/").get_data(as_text=True)
     assert "ask your administrator which include to add" in page
+
+
+def test_a_tracking_domain_set_on_the_sender_shows_its_cname_and_its_check(client, owner_page):
+    _, sender, dns = owner_page
+    form = {
+        "csrf_token": csrf_token(client),
+        "name": sender.name,
+        "from_name": sender.from_name,
+        "from_email": sender.from_email,
+        "domain": "example.com",
+        "tracking_domain": "example.com",
+        "dkim_private_key": "",
+        "transport_url": "",
+    }
+    # At the sending domain itself a CNAME cannot be published: refused, saying why.
+    refused = client.post("/admin/sender/edit/", query_string={"id": sender.id}, data=form)
+    assert "links.example.com" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Sender, sender.id).tracking_domain is None
+    form["tracking_domain"] = " Links.Example.com. "
+    saved = client.post("/admin/sender/edit/", query_string={"id": sender.id}, data=form)
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Sender, sender.id).tracking_domain == "links.example.com"
+
+    page = client.get(f"/admin/domains/{sender.id}/").get_data(as_text=True)
+    assert "Tracking links" in page
+    assert "mail.test." in page  # the CNAME's value: BASE_URL's host
+    dns.set(good_zone(sender.dkim_private_key))
+    client.post(f"/admin/domains/{sender.id}/check", data={"csrf_token": csrf_token(client)})
+    page = client.get(f"/admin/domains/{sender.id}/").get_data(as_text=True)
+    assert "links.example.com has no CNAME record" in page

@@ -1,6 +1,7 @@
 """A small authoritative DNS server on 127.0.0.1 (UDP and TCP), built on dnslib.
 
-Zones are given as records: `{"name.": [("TXT", ["string", ...]), ("MX", (10, "host."))]}`.
+Zones are given as records:
+`{"name.": [("TXT", ["string", ...]), ("MX", (10, "host.")), ("CNAME", "host.")]}`.
 A name not in the zone answers NXDOMAIN, a name without the asked type NOERROR with no
 answer (NODATA), and a name listed in `broken` answers SERVFAIL (a server failure).
 Records can be changed while it runs (`server.zone[...] = ...`).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import socket
 
-from dnslib import MX, QTYPE, RCODE, RR, TXT, DNSRecord
+from dnslib import CNAME, MX, QTYPE, RCODE, RR, TXT, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 
@@ -24,6 +25,8 @@ def _rdata(rtype: str, value: object) -> object:
     if rtype == "MX":
         preference, host = value  # type: ignore[misc]
         return MX(host, preference)
+    if rtype == "CNAME":
+        return CNAME(value)
     raise ValueError(f"unsupported record type {rtype}")
 
 

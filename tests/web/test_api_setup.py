@@ -122,6 +122,13 @@ def test_senders_are_created_checked_and_never_give_their_secrets_back(api, proj
     assert entry.actor_api_key_id is not None
     assert audit_actions("sender.") == ["sender.create", "sender.update"]
 
+    # A tracking domain: a host name under the sending domain, not the domain itself.
+    apex = key.patch(f"/senders/{stored.id}", json={"tracking_domain": "acme.example"})
+    assert apex.status_code == 422
+    assert "links.acme.example" in apex.json["error"]["fields"]["tracking_domain"]
+    links = key.patch(f"/senders/{stored.id}", json={"tracking_domain": "Links.Acme.example"})
+    assert links.json["tracking_domain"] == "links.acme.example"
+
 
 def test_dkim_keys_are_made_on_the_server_and_show_the_record_to_publish(api, project):
     key = api()

@@ -43,6 +43,11 @@ SENDER_FIELDS: dict[str, Any] = {
         "type": ["string", "null"],
         "description": "the Return-Path domain (bounces+<token>@<bounce_domain>)",
     },
+    "tracking_domain": {
+        "type": ["string", "null"],
+        "description": "host name for links, the open pixel and unsubscribe pages, e.g. "
+        "links.example.com (a CNAME to us); null = BASE_URL's",
+    },
     "dkim_selector": NULLABLE_TEXT,
     "rate_per_second": RATE,
     "rate_per_hour": RATE,
@@ -106,6 +111,7 @@ def sender_json(sender: Sender) -> dict[str, Any]:
         "reply_to": sender.reply_to,
         "domain": sender.domain,
         "bounce_domain": sender.bounce_domain,
+        "tracking_domain": sender.tracking_domain,
         "dkim_selector": sender.dkim_selector,
         "rate_per_second": sender.rate_per_second,
         "rate_per_hour": sender.rate_per_hour,
