@@ -17,7 +17,7 @@ from flask_admin import expose
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project, has_permission
-from mailapp.admin.urlargs import url_id
+from mailapp.admin.urlargs import post_only, url_id
 from mailapp.audience.segments.choices import attribute_choices
 from mailapp.content.assets import asset_url, list_assets, upload_asset
 from mailapp.content.blocks import BLOCK_TYPES, new_document
@@ -32,11 +32,13 @@ from mailapp.content.rendering import RenderError
 from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import get_template, get_version, save_draft
 from mailapp.content.visual_preview import unsaved_version
+from mailapp.delivery.checklist import Check
 from mailapp.delivery.preflight import content_checks
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact, Sender
 
+PREVIEW_TEXT_CHARS = (40, 130)  # what inboxes show after the subject, phone to desktop
 CONTACT_FIELDS = [
     ("first_name", "First name", "there"),
     ("last_name", "Last name", ""),
@@ -113,9 +115,10 @@ class VisualEditorView(ProjectView):
         }
         return self.render("admin/visual_editor.html", template=template, data=data)
 
-    @expose("/<template_id>/save", methods=("POST",))
+    @expose("/<template_id>/save", methods=("GET", "POST"))
     def save(self, template_id: str) -> ResponseReturnValue:
         """Save the document as the draft; a refusal names each block's problem."""
+        post_only()
         template = self._template(template_id)
         body = _body()
         try:
@@ -131,20 +134,14 @@ class VisualEditorView(ProjectView):
             return jsonify({"saved": False, "problems": _problems(exc)}), 422
         return jsonify({"saved": True, "version": _version_info(version)})
 
-    @expose("/<template_id>/preview", methods=("POST",))
+    @expose("/<template_id>/preview", methods=("GET", "POST"))
     def preview(self, template_id: str) -> ResponseReturnValue:
         """The document compiled and rendered for a contact, with the content checks."""
+        post_only()
         template = self._template(template_id)
         body = _body()
         project = current_project()
-        contact_id = body.get("contact_id")
-        contact = (
-            db.session.scalar(
-                sa.select(Contact).where(Contact.id == contact_id, Contact.project_id == project.id)
-            )
-            if isinstance(contact_id, int)
-            else None
-        )
+        contact = _contact(project, body.get("contact_id"))
         try:
             version = unsaved_version(template, _content(body))
             rendered = render_preview(
@@ -153,9 +150,9 @@ class VisualEditorView(ProjectView):
         except (ServiceError, RenderError) as exc:
             db.session.rollback()
             return jsonify({"html": None, "problems": _problems(exc), "checks": []})
-        checks = content_checks(
-            version, _sender(project, body.get("sender_id")), project, contact=contact
-        )
+        sender = _sender(project, body.get("sender_id"))
+        checks = content_checks(version, sender, project, contact=contact)
+        checks += _editor_checks(rendered.preheader)
         return jsonify(
             {
                 "html": preview_document(rendered.html, dark=bool(body.get("dark"))),
@@ -164,7 +161,13 @@ class VisualEditorView(ProjectView):
                 "contact": contact.email if contact is not None else None,
                 "problems": [],
                 "checks": [
-                    {"name": c.name, "ok": c.ok, "blocking": c.blocking, "message": c.message}
+                    {
+                        "name": c.name,
+                        "label": c.label,
+                        "ok": c.ok,
+                        "blocking": c.blocking,
+                        "message": c.message,
+                    }
                     for c in checks
                 ],
             }
@@ -197,9 +200,10 @@ class VisualEditorView(ProjectView):
             ]
         )
 
-    @expose("/upload", methods=("POST",))
+    @expose("/upload", methods=("GET", "POST"))
     def upload(self) -> ResponseReturnValue:
         """Upload one image into the asset library, from the image block."""
+        post_only()
         file = request.files.get("file")
         if file is None or not file.filename:
             return jsonify({"error": "Choose an image to upload."}), 400
@@ -212,9 +216,10 @@ class VisualEditorView(ProjectView):
             return jsonify({"error": str(exc)}), 422
         return jsonify(_asset(asset))
 
-    @expose("/<template_id>/test-send", methods=("POST",))
+    @expose("/<template_id>/test-send", methods=("GET", "POST"))
     def test_send(self, template_id: str) -> ResponseReturnValue:
         """Send the saved draft as a test, rendered for the contact picked for the preview."""
+        post_only()
         template = self._template(template_id)
         body = request.get_json(silent=True) or {}
         try:
@@ -249,6 +254,37 @@ class VisualEditorView(ProjectView):
             return get_template(current_project(), url_id(template_id))
         except NotFound:
             abort(404)
+
+
+def _editor_checks(preheader: str) -> list[Check]:
+    """What only the editor knows: alt text (a document without it is not rendered at all)
+    and the preview text's length as a recipient reads it."""
+    length = len(" ".join((preheader or "").split()))
+    low, high = PREVIEW_TEXT_CHARS
+    if not length:
+        text = Check("preview_text", False, False, "empty: inboxes show the first words instead")
+    elif not low <= length <= high:
+        text = Check(
+            "preview_text",
+            False,
+            False,
+            f"{length} characters as a recipient reads it; inboxes show {low} to {high}",
+        )
+    else:
+        text = Check("preview_text", True, False, f"{length} characters as a recipient reads it")
+    return [
+        Check("alt_text", True, False, "every image has alt text or is marked decorative"),
+        text,
+    ]
+
+
+def _contact(project: Any, contact_id: Any) -> Contact | None:
+    """The contact picked for the preview, if it is one of this project's."""
+    if not isinstance(contact_id, int):
+        return None
+    return db.session.scalar(
+        sa.select(Contact).where(Contact.id == contact_id, Contact.project_id == project.id)
+    )
 
 
 def _sender(project: Any, sender_id: Any) -> Sender | None:

@@ -71,7 +71,7 @@
   // Send a test of the saved draft (saved first when there are unsaved edits).
   var body = $("ve-test-body");
   if (!data.canSend) {
-    body.appendChild(el("p", {"class": "text-muted mb-0", text: "Sending a test needs a role that may send campaigns (owner, admin)."}));
+    body.appendChild(el("p", {"class": "text-muted mb-0", text: "Sending a test needs a role that may send campaigns (owner, admin or marketer)."}));
   } else if (!data.senders.length) {
     body.appendChild(el("p", {"class": "text-muted mb-0", text: "Add a sender first (Settings → Senders) to send tests."}));
   } else {
