@@ -24,6 +24,7 @@ from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.template_starts import add_start_fields, start_content
 from mailapp.admin.urlargs import post_only, url_id
+from mailapp.content.conversion import convert_to_html
 from mailapp.content.preview import (
     MAX_TEST_RECIPIENTS,
     PREVIEW_WIDTHS,
@@ -34,7 +35,6 @@ from mailapp.content.preview import (
 from mailapp.content.rendering import AUTHOR_VARIABLES, RenderError
 from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import (
-    convert_to_html,
     create_template,
     get_template,
     get_version,
@@ -151,7 +151,7 @@ class TemplateAdmin(ProjectModelView):
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
         if is_created and model.versions and model.versions[-1].document is not None:
-            return url_for("visual_editor.index", template_id=model.id)
+            return url_for("visual_editor.edit_view", template_id=model.id)
         if is_created:
             return url_for(".edit_version_view", template_id=model.id)
         return super().get_save_return_url(model, is_created)
@@ -173,7 +173,7 @@ class TemplateAdmin(ProjectModelView):
         latest = template.versions[-1] if template.versions else None
         if latest is not None and latest.document is not None:
             # Saving HTML here would silently drop the blocks: converting is a deliberate step.
-            return redirect(url_for("visual_editor.index", template_id=template.id))
+            return redirect(url_for("visual_editor.edit_view", template_id=template.id))
         form = VersionForm(obj=latest)
         if request.method == "GET" and latest is not None:
             form.locale_variants.data = json.dumps(

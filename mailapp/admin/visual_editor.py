@@ -51,7 +51,7 @@ def _problems(exc: ServiceError) -> list[dict[str, Any]]:
     if not problems:
         return [{"part": "", "message": str(exc), "text": str(exc)}]
     return [
-        {"part": p.part or "", "message": p.message, "text": str(p)}
+        {"part": p.part or "", "message": p.reason, "text": str(p)}
         for p in problems  # the page puts each next to the block its part names
     ]
 
@@ -81,8 +81,13 @@ class VisualEditorView(ProjectView):
     def is_visible(self) -> bool:
         return False  # opened from a template, not from the menu
 
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        """Visual templates are opened from the template list."""
+        return redirect(url_for("template.index_view"))
+
     @expose("/<template_id>/")
-    def index(self, template_id: str) -> ResponseReturnValue:
+    def edit_view(self, template_id: str) -> ResponseReturnValue:
         template = self._template(template_id)
         latest = template.versions[-1] if template.versions else None
         if latest is not None and latest.document is None:
@@ -113,7 +118,7 @@ class VisualEditorView(ProjectView):
                 "versions": url_for("template.versions_view", template_id=template.id),
             },
         }
-        return self.render("admin/visual_editor.html", template=template, data=data)
+        return self.render("admin/visual_editor.html", current=template, data=data)
 
     @expose("/<template_id>/save", methods=("GET", "POST"))
     def save(self, template_id: str) -> ResponseReturnValue:
@@ -143,7 +148,7 @@ class VisualEditorView(ProjectView):
         project = current_project()
         contact = _contact(project, body.get("contact_id"))
         try:
-            version = unsaved_version(template, _content(body))
+            version = unsaved_version(project, template, _content(body))
             rendered = render_preview(
                 project, version, contact_id=contact.id if contact is not None else None
             )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm.attributes import set_committed_value
 
+from mailapp.content.brand import brand_for
 from mailapp.content.submission import Content, prepare_content
-from mailapp.models import Template, TemplateVersion, VersionStatus
+from mailapp.models import Project, Template, TemplateVersion, VersionStatus
 
 
-def unsaved_version(template: Template, content: Content) -> TemplateVersion:
+def unsaved_version(project: Project, template: Template, content: Content) -> TemplateVersion:
     """The version `content` would be once saved, kept out of the session (never stored)."""
-    prepared = prepare_content(content)
+    prepared = prepare_content(content, brand_for(project))
     version = TemplateVersion(
         template_id=template.id,
         number=0,
@@ -26,6 +27,7 @@ def unsaved_version(template: Template, content: Content) -> TemplateVersion:
         text=prepared.text,
         locale=prepared.locale,
         locale_variants={},
+        document=prepared.document,
     )
     # Without events: a backref would put the version in template.versions, and a flush
     # would then store it.
