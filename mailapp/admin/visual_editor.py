@@ -208,7 +208,8 @@ class VisualEditorView(ProjectView):
     @expose("/upload", methods=("GET", "POST"))
     def upload(self) -> ResponseReturnValue:
         """Upload one image into the asset library, from the image block."""
-        post_only()
+        if request.method != "POST":
+            return redirect(url_for("asset_library.index"))  # the library lists them
         file = request.files.get("file")
         if file is None or not file.filename:
             return jsonify({"error": "Choose an image to upload."}), 400
