@@ -134,3 +134,42 @@ def test_marketer_builds_a_newsletter_from_blocks_and_test_sends_it(app, page, t
         assert "Acme Ltd, 1 Harbour Road, Bristol" in html
     finally:
         sink.stop()
+
+
+def test_brand_settings_and_the_one_way_conversion(app, page, tmp_path):
+    from mailapp.access.audit import Actor
+    from mailapp.content.blocks import new_document
+    from mailapp.content.brand import brand_for
+    from mailapp.content.templates import Content, create_template
+
+    project = make_project("acme")
+    project.postal_address = "Acme Ltd, 1 Harbour Road, Bristol"
+    make_user(project, "marketer", email="marketer@example.com")
+    template = create_template(
+        project,
+        "Spring sale",
+        Content(subject="Spring", html="", document=new_document()),
+        actor=Actor.system(),
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, "marketer@example.com")
+
+    page.goto("/admin/brand/")
+    page.fill("#primary", "#aa3300")
+    page.select_option("#font", "georgia")
+    page.fill("#width", "640")
+    _shot(page, tmp_path, "10-brand.png")
+    page.click("#brand-form button[type=submit]")
+    page.wait_for_selector("text=Brand saved")
+    db.session.expire_all()
+    brand = brand_for(project)
+    assert (brand.primary, brand.font, brand.width) == ("#aa3300", "georgia", 640)
+
+    page.goto(f"/admin/template/{template.id}/versions/")
+    assert page.inner_text("#versions").count("Visual editor") == 1
+    _shot(page, tmp_path, "11-versions-visual.png")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#convert-to-html")
+    page.wait_for_url("**/draft/")
+    assert "Converted to HTML" in page.inner_text("body")
+    _shot(page, tmp_path, "12-converted.png")
