@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
+from jinja2.utils import htmlsafe_json_dumps
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectView
@@ -194,16 +195,16 @@ class VisualEditorView(ProjectView):
                 )
             )
         found = db.session.scalars(query.order_by(Contact.email).limit(10)).all()
-        return jsonify(
-            [
-                {
-                    "id": c.id,
-                    "email": c.email,
-                    "name": " ".join(n for n in (c.first_name, c.last_name) if n),
-                }
-                for c in found
-            ]
-        )
+        people = [
+            {
+                "id": c.id,
+                "email": c.email,
+                "name": " ".join(n for n in (c.first_name, c.last_name) if n),
+            }
+            for c in found
+        ]
+        # Names are whatever an import brought: "<" stays out of the body even as JSON.
+        return Response(htmlsafe_json_dumps(people), mimetype="application/json")
 
     @expose("/upload", methods=("GET", "POST"))
     def upload(self) -> ResponseReturnValue:

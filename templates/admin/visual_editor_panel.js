@@ -233,5 +233,10 @@
     panel.appendChild(el("h6", {text: E.NAMES[at.block.type] || at.block.type}));
     (FORMS[at.block.type] || function () { return []; })(at.block).forEach(function (n) { panel.appendChild(n); });
   }
+  // The subject line and preview text take tags too.
+  ["ve-subject", "ve-preheader"].forEach(function (id) {
+    var target = document.getElementById(id);
+    target.parentNode.insertBefore(tagPicker(function (tag) { insertInto(target, tag); }), target);
+  });
   window.visualEditorPanel = {draw: draw, clean: clean};
 })();
