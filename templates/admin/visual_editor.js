@@ -133,7 +133,7 @@
     }
     selected = {kind: "block", id: block.id};
     changed(); drawPanel(); focusCard(block.id);
-    status(NAMES[type] + " added: edit it on the right.");
+    status(NAMES[type] + " added: edit it in the panel beside the email.");
   }
   function addSection() {
     var section = {id: newId("s"), background: null, columns: [{id: newId("c"), blocks: []}]};

@@ -9,12 +9,14 @@
 
   function refresh() {
     var mine = ++asked, state = E.state();
+    clearTimeout(timer); waitingSince = null;
     E.post(data.urls.preview, {
       document: state.doc, subject: state.subject, preheader: state.preheader,
       contact_id: contactId, dark: $("ve-dark").checked,
       sender_id: $("ve-sender") ? +$("ve-sender").value : null
     }).then(function (r) {
       if (mine !== asked) { return; } // a newer edit is already on its way
+      $("ve-preview-box").classList.remove("ve-stale");
       var checks = $("ve-checks");
       checks.innerHTML = "";
       if (r.html) {
@@ -33,7 +35,15 @@
       });
     });
   }
-  function schedule() { clearTimeout(timer); timer = setTimeout(refresh, 400); }
+  // 400 ms after the last edit, and at least every 1.5 s while edits keep coming.
+  var waitingSince = null;
+  function schedule() {
+    clearTimeout(timer);
+    $("ve-preview-box").classList.add("ve-stale");
+    var now = Date.now();
+    waitingSince = waitingSince || now;
+    timer = setTimeout(refresh, now - waitingSince > 1500 ? 0 : 400);
+  }
 
   $("ve-widths").addEventListener("click", function (e) {
     var w = e.target.getAttribute("data-width");

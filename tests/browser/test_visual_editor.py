@@ -76,12 +76,25 @@ def test_marketer_builds_a_newsletter_from_blocks_and_test_sends_it(app, page, t
             files=[{"name": "hero.png", "mimeType": "image/png", "buffer": png.getvalue()}],
         )
         page.wait_for_selector("#ve-status:has-text('Uploaded hero.png')")
+        # Saved without alt text: refused, the reason shown on the image's card.
+        page.click("#ve-save")
+        page.wait_for_selector("#ve-status:has-text('Nothing was saved')")
+        assert "alt" in page.inner_text(".ve-block.ve-bad[data-type=image]")
+        _shot(page, tmp_path, "03a-refused-without-alt.png")
         page.fill("#ve-panel [data-field=alt]", "Our harbour at dawn")
         page.click("[data-add=button]")
         page.fill("#ve-panel [data-field=label]", "Read the stories")
         page.fill("#ve-panel [data-field=href]", "https://acme.example/june")
         assert _order(page) == ["heading", "text", "image", "button", "footer"]
+        page.frame_locator("#ve-frame").locator("text=Read the stories").wait_for()
         _shot(page, tmp_path, "03-blocks.png")
+        # Dragged by its handle: the button goes above the text, and back with Ctrl+Z.
+        page.locator(".ve-block[data-type=button]").drag_to(
+            page.locator(".ve-block[data-type=text]"), target_position={"x": 20, "y": 4}
+        )
+        assert _order(page) == ["heading", "button", "text", "image", "footer"]
+        page.click("#ve-undo")
+        assert _order(page) == ["heading", "text", "image", "button", "footer"]
 
         # Keyboard: Alt+ArrowUp moves the focused button above the image; Ctrl+Z undoes it.
         page.focus(".ve-block[data-type=button]")
