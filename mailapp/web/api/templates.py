@@ -2,7 +2,9 @@
 
 A version moves draft -> review -> published (the one before is archived); an archived one
 can be restored. Content is checked as in the editor: a template that does not compile is
-refused with 422 and `error.problems`, each with its part, line and reason.
+refused with 422 and `error.problems`, each with its part, line and reason. A visual
+template sends its editor `document` instead of `html` (the server compiles it; a block that
+does not validate is refused naming the block); it can be converted to HTML, one way.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 from flask import Response, g, jsonify
 
 from mailapp.access.permissions import Permission
+from mailapp.content.conversion import convert_to_html
 from mailapp.content.starters import MARKETING_STARTERS
-from mailapp.content.submission import Content, TemplateRefused, starter_content
+from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import (
     create_template,
     get_template,
@@ -25,6 +28,7 @@ from mailapp.content.templates import (
     save_draft,
     submit_for_review,
 )
+from mailapp.content.visual_starters import VISUAL_STARTERS
 from mailapp.extensions import db
 from mailapp.models import Template, TemplateKind, TemplateVersion, VersionStatus
 from mailapp.web.api import ERROR, bp, document, require
@@ -35,6 +39,18 @@ PARTS = {
     "html": {"type": "string", "minLength": 1},
     "text": {"type": ["string", "null"], "description": "made from the HTML when empty"},
 }
+DOCUMENT = {
+    "type": "object",
+    "required": ["version", "sections"],
+    "description": "the visual editor's document (sections, columns, blocks); sent instead of "
+    "html, compiled to html by the server when saved",
+    "properties": {"version": {"const": 1}, "sections": {"type": "array"}},
+}
+# A body has html or a document, not both.
+HTML_OR_DOCUMENT = {
+    "anyOf": [{"required": ["html"]}, {"required": ["document"]}],
+    "not": {"required": ["html", "document"]},
+}
 CONTENT_FIELDS: dict[str, Any] = {
     **PARTS,
     "locale": {"type": "string", "maxLength": 16, "default": "en"},
@@ -44,29 +60,33 @@ CONTENT_FIELDS: dict[str, Any] = {
         "additionalProperties": {
             "type": "object",
             "additionalProperties": False,
-            "properties": PARTS,
+            "properties": {**PARTS, "document": DOCUMENT},
         },
     },
     "comment": {"type": ["string", "null"], "description": "what changed, for the reviewer"},
+    "document": DOCUMENT,
 }
 CONTENT_IN = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["subject", "html"],
+    "required": ["subject"],
+    **HTML_OR_DOCUMENT,
     "properties": CONTENT_FIELDS,
 }
 CREATE_IN = {
     "type": "object",
     "additionalProperties": False,
     "required": ["name"],
-    "dependentRequired": {"html": ["subject"], "subject": ["html"]},
+    "dependentRequired": {"html": ["subject"], "document": ["subject"]},
+    "dependentSchemas": {"subject": HTML_OR_DOCUMENT},
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "kind": {"type": "string", "enum": [k.value for k in TemplateKind], "default": "marketing"},
         "starter": {
             "type": "string",
-            "enum": sorted(MARKETING_STARTERS),
-            "description": "start from a gallery layout instead of sending subject and html",
+            "enum": sorted(MARKETING_STARTERS) + sorted(VISUAL_STARTERS),
+            "description": "start from a gallery layout instead of sending subject and html "
+            "(the visual_* ones are visual templates)",
         },
         **CONTENT_FIELDS,
     },
@@ -97,6 +117,11 @@ VERSION_OUT = {
         "template_id": {"type": "integer"},
         "preheader": {"type": ["string", "null"]},
         "html": {"type": "string", "description": "as stored: sanitized, CSS inlined"},
+        "document": {
+            "type": ["object", "null"],
+            "description": "the visual editor's document the html was compiled from; null for "
+            "a template written as HTML",
+        },
         "text": {"type": ["string", "null"]},
         "locale_variants": {"type": "object"},
     },
@@ -159,6 +184,7 @@ def version_json(version: TemplateVersion) -> dict[str, Any]:
         "html": version.html,
         "text": version.text,
         "locale_variants": version.locale_variants or {},
+        "document": version.document,
     }
 
 
@@ -176,11 +202,12 @@ def template_json(template: Template) -> dict[str, Any]:
 def _content(body: dict[str, Any]) -> Content:
     return Content(
         subject=body["subject"],
-        html=body["html"],
+        html=body.get("html") or "",
         text=body.get("text"),
         preheader=body.get("preheader"),
         locale=body.get("locale") or "en",
         locale_variants=body.get("locale_variants") or {},
+        document=body.get("document"),
     )
 
 
@@ -217,9 +244,15 @@ def templates_list() -> Response:
 def templates_create() -> tuple[Response, int]:
     body = g.body
     kind = TemplateKind(body.get("kind") or "marketing")
-    content = _content(body) if "html" in body else starter_content(kind, body.get("starter"))
+    content = _content(body) if "subject" in body else None
     template = create_template(
-        g.project, body["name"], content, actor=g.actor, kind=kind, comment=body.get("comment")
+        g.project,
+        body["name"],
+        content,
+        actor=g.actor,
+        kind=kind,
+        comment=body.get("comment"),
+        starter=body.get("starter"),
     )
     return jsonify(template_json(template)), 201
 
@@ -245,6 +278,19 @@ def templates_save(template_id: int) -> Response:
         g.project, template_id, _content(g.body), actor=g.actor, comment=g.body.get("comment")
     )
     return jsonify(version_json(version))
+
+
+@bp.post("/templates/<int:template_id>/convert-to-html")
+@document(
+    "Turn a visual template into an HTML one (one way)",
+    description="A draft whose html is what the latest version's document compiled to, with "
+    "no document: from then on the template is edited as HTML. Earlier versions keep theirs.",
+    responses={200: VERSION_OUT, 404: ERROR, 422: ERROR},
+    tags=TAGS,
+)
+@require(Permission.TEMPLATES_WRITE)
+def templates_convert(template_id: int) -> Response:
+    return jsonify(version_json(convert_to_html(g.project, template_id, actor=g.actor)))
 
 
 @bp.get("/templates/versions/<int:version_id>")
