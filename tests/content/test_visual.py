@@ -269,3 +269,20 @@ BLOCK0 = ["sections", 0, "columns", 0, "blocks", 0]
 def test_bad_documents_are_refused_naming_the_block(change, part, reason):
     problems = check_document(change(new_document()))
     assert any(p.part == part and reason in p.reason for p in problems), problems
+
+
+def test_rich_text_cannot_run_into_the_next_block():
+    doc = with_block("text", html="<p>Hello <b>bold")
+    html = compile_document(doc, Brand())
+    text_block = html.split('class="rich"')[1].split("</div>")[0]
+    assert text_block.endswith("<p>Hello <b>bold</b></p>")
+
+
+def test_tags_in_social_links_and_image_addresses_are_checked():
+    links = [{"network": "x", "href": "https://x.com/{{ contact.phone }}"}]
+    problems = check_document(with_block("social", links=links))
+    assert [(p.part, p.reason.split(" (")[0]) for p in problems] == [
+        ("block s1/c1/x1 (social)", "x link: unknown variable 'contact.phone'")
+    ]
+    problems = check_document(with_block("image", src="https://e.com/{{contact.email}}.png"))
+    assert [p.reason for p in problems] == ["src must be an http(s) address of an image"]
