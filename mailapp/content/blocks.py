@@ -129,7 +129,7 @@ def check_document(doc: Any) -> list[Problem]:
 def check_block(block: dict[str, Any], part: str) -> list[Problem]:
     """Problems of one block (fields, values, rich text, personalization tags)."""
     kind = block.get("type")
-    if kind not in BLOCK_TYPES:
+    if not isinstance(kind, str) or kind not in BLOCK_TYPES:
         return [Problem(part, None, f"unknown block type {kind!r}")]
     spec = BLOCK_TYPES[kind]
     reasons: list[str] = []

@@ -286,3 +286,11 @@ def test_tags_in_social_links_and_image_addresses_are_checked():
     ]
     problems = check_document(with_block("image", src="https://e.com/{{contact.email}}.png"))
     assert [p.reason for p in problems] == ["src must be an http(s) address of an image"]
+
+
+def test_odd_json_is_refused_not_crashed():
+    doc = with_block("heading")
+    doc["sections"][0]["columns"][0]["blocks"][0]["type"] = ["heading"]
+    problems = check_document(doc)
+    assert problems[0].reason == "unknown block type ['heading']"
+    assert check_document([]) == check_document({"version": 2, "sections": []})
