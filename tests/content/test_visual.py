@@ -6,6 +6,7 @@ import copy
 import re
 
 import pytest
+from mjml import mjml2html
 
 from mailapp.access.audit import Actor
 from mailapp.content.blocks import BLOCK_TYPES, check_document, new_document
@@ -294,3 +295,15 @@ def test_odd_json_is_refused_not_crashed():
     problems = check_document(doc)
     assert problems[0].reason == "unknown block type ['heading']"
     assert check_document([]) == check_document({"version": 2, "sections": []})
+
+
+def test_mjml_itself_leaves_tags_alone_in_text_and_links():
+    """compile_document sets tags aside anyway (a `"` inside one would end an attribute)."""
+    html = mjml2html(
+        "<mjml><mj-body><mj-section><mj-column>"
+        '<mj-text>Hi {{ contact.first_name | default("there") }} {% if x %}y{% endif %}</mj-text>'
+        "<mj-button href=\"https://e.com/?p={{ contact.attributes.plan | default('') }}\">Go"
+        "</mj-button></mj-column></mj-section></mj-body></mjml>"
+    )
+    assert 'Hi {{ contact.first_name | default("there") }} {% if x %}y{% endif %}' in html
+    assert "href=\"https://e.com/?p={{ contact.attributes.plan | default('') }}\"" in html
