@@ -36,7 +36,7 @@ NETWORKS = ("facebook", "instagram", "linkedin", "x", "youtube", "tiktok", "mast
 RICH_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "u", "a", "ul", "ol", "li"})
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 LINK_RE = re.compile(r"^(https?://\S+|mailto:\S+|tel:[0-9+()\s.-]+|xjx\S*)$")
-SRC_RE = re.compile(r"^https?://[^\s\"'<>]+$")
+SRC_RE = re.compile(r"^https?://[^\s\"'<>{}]+$")  # no tags: an image is the same for all
 JINJA_TEXT_FIELDS = ("text", "html", "label", "alt", "href")
 MAX_SECTIONS, MAX_BLOCKS, MAX_WIDTH = 60, 400, 720
 
@@ -129,7 +129,7 @@ def check_document(doc: Any) -> list[Problem]:
 def check_block(block: dict[str, Any], part: str) -> list[Problem]:
     """Problems of one block (fields, values, rich text, personalization tags)."""
     kind = block.get("type")
-    if kind not in BLOCK_TYPES:
+    if not isinstance(kind, str) or kind not in BLOCK_TYPES:
         return [Problem(part, None, f"unknown block type {kind!r}")]
     spec = BLOCK_TYPES[kind]
     reasons: list[str] = []
@@ -141,12 +141,17 @@ def check_block(block: dict[str, Any], part: str) -> list[Problem]:
     reasons += [r for r in _values(kind, block) if r]
     problems = [Problem(part, None, r) for r in reasons]
     if not problems:
-        for name in JINJA_TEXT_FIELDS:
-            value = block.get(name)
-            if isinstance(value, str) and ("{" in value):
-                for found in check_source(value, html=True, part=part):
-                    problems.append(Problem(part, None, f"{name}: {found.reason}"))
+        for name, value in _tagged_fields(block):
+            for found in check_source(value, html=True, part=part):
+                problems.append(Problem(part, None, f"{name}: {found.reason}"))
     return problems
+
+
+def _tagged_fields(block: dict[str, Any]) -> list[tuple[str, str]]:
+    """The block's texts and links that hold personalization tags, with their field names."""
+    fields = [(name, block.get(name)) for name in JINJA_TEXT_FIELDS]
+    fields += [(f"{link['network']} link", link["href"]) for link in block.get("links") or []]
+    return [(name, value) for name, value in fields if isinstance(value, str) and "{" in value]
 
 
 def _values(kind: str, block: dict[str, Any]) -> list[str | None]:

@@ -99,7 +99,11 @@ def _compiled(document: Any, brand: Brand, prefix: str, problems: list[Problem])
     if found:
         problems.extend(Problem(prefix + p.part, p.line, p.reason) for p in found)
         return ""
-    return compile_document(document, brand)
+    try:
+        return compile_document(document, brand)
+    except ValueError as exc:  # MJML's parser; checked documents should never get here
+        problems.append(Problem(prefix + "document", None, f"cannot be compiled: {exc}"))
+        return ""
 
 
 def _parts(content: Content) -> dict[str, str]:

@@ -15,10 +15,12 @@ import re
 from html import escape
 from typing import Any
 
+import bleach
 from mjml import mjml2html
 
+from mailapp.content.blocks import RICH_TAGS
 from mailapp.content.brand import Brand
-from mailapp.content.htmlprep import JINJA_RE
+from mailapp.content.htmlprep import JINJA_RE, protect_jinja
 
 PLACEHOLDER_RE = re.compile(r"mjv(\d+)vjm")
 HEADING_SIZES = {1: 28, 2: 22, 3: 18}
@@ -106,10 +108,8 @@ def _block(block: dict[str, Any], brand: Brand, tags: _Tags) -> str:
             f'font-weight:bold">{tags.text(block["text"])}</h{level}></mj-text>'
         )
     if kind == "text":
-        # Checked rich text (content.blocks): only inline tags and links, kept as written.
-        return (
-            f'<mj-text align="{align}"><div class="rich">{tags.hide(block["html"])}</div></mj-text>'
-        )
+        rich = tags.hide(_balanced(block["html"]))
+        return f'<mj-text align="{align}"><div class="rich">{rich}</div></mj-text>'
     if kind == "image":
         width = min(int(block.get("width") or brand.width), brand.width)
         alt = "" if block.get("decorative") else block.get("alt")
@@ -138,6 +138,20 @@ def _block(block: dict[str, Any], brand: Brand, tags: _Tags) -> str:
     if kind == "footer":
         return _footer(block, tags)
     raise ValueError(f"unknown block type {kind!r}")  # check_document refuses it first
+
+
+def _balanced(html: str) -> str:
+    """Checked rich text (content.blocks) with every tag closed, so that an unclosed <b>
+    cannot run into the next block; nothing else changes (only allowed tags are left)."""
+    protected = protect_jinja(html)
+    clean = bleach.clean(
+        protected.html,
+        tags=RICH_TAGS,
+        attributes={"a": ["href"]},
+        protocols=["http", "https", "mailto", "tel"],
+        strip_comments=False,
+    )
+    return protected.restore(clean)
 
 
 def _footer(block: dict[str, Any], tags: _Tags) -> str:

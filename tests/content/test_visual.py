@@ -6,6 +6,7 @@ import copy
 import re
 
 import pytest
+from mjml import mjml2html
 
 from mailapp.access.audit import Actor
 from mailapp.content.blocks import BLOCK_TYPES, check_document, new_document
@@ -269,3 +270,40 @@ BLOCK0 = ["sections", 0, "columns", 0, "blocks", 0]
 def test_bad_documents_are_refused_naming_the_block(change, part, reason):
     problems = check_document(change(new_document()))
     assert any(p.part == part and reason in p.reason for p in problems), problems
+
+
+def test_rich_text_cannot_run_into_the_next_block():
+    doc = with_block("text", html="<p>Hello <b>bold")
+    html = compile_document(doc, Brand())
+    text_block = html.split('class="rich"')[1].split("</div>")[0]
+    assert text_block.endswith("<p>Hello <b>bold</b></p>")
+
+
+def test_tags_in_social_links_and_image_addresses_are_checked():
+    links = [{"network": "x", "href": "https://x.com/{{ contact.phone }}"}]
+    problems = check_document(with_block("social", links=links))
+    assert [(p.part, p.reason.split(" (")[0]) for p in problems] == [
+        ("block s1/c1/x1 (social)", "x link: unknown variable 'contact.phone'")
+    ]
+    problems = check_document(with_block("image", src="https://e.com/{{contact.email}}.png"))
+    assert [p.reason for p in problems] == ["src must be an http(s) address of an image"]
+
+
+def test_odd_json_is_refused_not_crashed():
+    doc = with_block("heading")
+    doc["sections"][0]["columns"][0]["blocks"][0]["type"] = ["heading"]
+    problems = check_document(doc)
+    assert problems[0].reason == "unknown block type ['heading']"
+    assert check_document([]) == check_document({"version": 2, "sections": []})
+
+
+def test_mjml_itself_leaves_tags_alone_in_text_and_links():
+    """compile_document sets tags aside anyway (a `"` inside one would end an attribute)."""
+    html = mjml2html(
+        "<mjml><mj-body><mj-section><mj-column>"
+        '<mj-text>Hi {{ contact.first_name | default("there") }} {% if x %}y{% endif %}</mj-text>'
+        "<mj-button href=\"https://e.com/?p={{ contact.attributes.plan | default('') }}\">Go"
+        "</mj-button></mj-column></mj-section></mj-body></mjml>"
+    )
+    assert 'Hi {{ contact.first_name | default("there") }} {% if x %}y{% endif %}' in html
+    assert "href=\"https://e.com/?p={{ contact.attributes.plan | default('') }}\"" in html
