@@ -16,13 +16,12 @@ from flask_admin import expose
 from jinja2.utils import htmlsafe_json_dumps
 
 from mailapp.access.permissions import Permission
+from mailapp.admin import visual_editor_parts as parts
 from mailapp.admin.base import ProjectView
 from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.urlargs import post_only, url_id
-from mailapp.audience.segments.choices import attribute_choices
-from mailapp.content.assets import asset_url, list_assets, upload_asset
+from mailapp.content.assets import upload_asset
 from mailapp.content.blocks import BLOCK_TYPES, new_document
-from mailapp.content.brand import brand_for
 from mailapp.content.preview import (
     MAX_TEST_RECIPIENTS,
     preview_document,
@@ -33,18 +32,10 @@ from mailapp.content.rendering import RenderError
 from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import get_template, get_version, save_draft
 from mailapp.content.visual_preview import unsaved_version
-from mailapp.delivery.checklist import Check
 from mailapp.delivery.preflight import content_checks
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact, Sender
-
-PREVIEW_TEXT_CHARS = (40, 130)  # what inboxes show after the subject, phone to desktop
-CONTACT_FIELDS = [
-    ("first_name", "First name", "there"),
-    ("last_name", "Last name", ""),
-    ("email", "Email address", ""),
-]
 
 
 def _problems(exc: ServiceError) -> list[dict[str, Any]]:
@@ -102,11 +93,11 @@ class VisualEditorView(ProjectView):
             "document": latest.document if latest is not None else new_document(),
             "subject": latest.subject if latest is not None else "",
             "preheader": (latest.preheader or "") if latest is not None else "",
-            "version": _version_info(latest),
+            "version": parts.version_info(latest),
             "blockTypes": list(BLOCK_TYPES),
-            "brand": _brand(project),
-            "tags": _tags(project.id),
-            "assets": _assets(project),
+            "brand": parts.brand(project),
+            "tags": parts.tags(project.id),
+            "assets": parts.assets(project),
             "senders": [{"id": s.id, "name": str(s)} for s in senders],
             "canSend": has_permission(Permission.CAMPAIGNS_SEND),
             "maxRecipients": MAX_TEST_RECIPIENTS,
@@ -138,7 +129,7 @@ class VisualEditorView(ProjectView):
         except ServiceError as exc:
             db.session.rollback()
             return jsonify({"saved": False, "problems": _problems(exc)}), 422
-        return jsonify({"saved": True, "version": _version_info(version)})
+        return jsonify({"saved": True, "version": parts.version_info(version)})
 
     @expose("/<template_id>/preview", methods=("GET", "POST"))
     def preview(self, template_id: str) -> ResponseReturnValue:
@@ -147,7 +138,7 @@ class VisualEditorView(ProjectView):
         template = self._template(template_id)
         body = _body()
         project = current_project()
-        contact = _contact(project, body.get("contact_id"))
+        contact = parts.contact(project, body.get("contact_id"))
         try:
             version = unsaved_version(project, template, _content(body))
             rendered = render_preview(
@@ -156,9 +147,9 @@ class VisualEditorView(ProjectView):
         except (ServiceError, RenderError) as exc:
             db.session.rollback()
             return jsonify({"html": None, "problems": _problems(exc), "checks": []})
-        sender = _sender(project, body.get("sender_id"))
+        sender = parts.sender(project, body.get("sender_id"))
         checks = content_checks(version, sender, project, contact=contact)
-        checks += _editor_checks(rendered.preheader)
+        checks += parts.editor_checks(rendered.preheader)
         return jsonify(
             {
                 "html": preview_document(rendered.html, dark=bool(body.get("dark"))),
@@ -221,7 +212,7 @@ class VisualEditorView(ProjectView):
         except ServiceError as exc:
             db.session.rollback()
             return jsonify({"error": str(exc)}), 422
-        return jsonify(_asset(asset))
+        return jsonify(parts.asset_info(asset))
 
     @expose("/<template_id>/test-send", methods=("GET", "POST"))
     def test_send(self, template_id: str) -> ResponseReturnValue:
@@ -261,84 +252,3 @@ class VisualEditorView(ProjectView):
             return get_template(current_project(), url_id(template_id))
         except NotFound:
             abort(404)
-
-
-def _editor_checks(preheader: str) -> list[Check]:
-    """What only the editor knows: alt text (a document without it is not rendered at all)
-    and the preview text's length as a recipient reads it."""
-    length = len(" ".join((preheader or "").split()))
-    low, high = PREVIEW_TEXT_CHARS
-    if not length:
-        text = Check("preview_text", False, False, "empty: inboxes show the first words instead")
-    elif not low <= length <= high:
-        text = Check(
-            "preview_text",
-            False,
-            False,
-            f"{length} characters as a recipient reads it; inboxes show {low} to {high}",
-        )
-    else:
-        text = Check("preview_text", True, False, f"{length} characters as a recipient reads it")
-    return [
-        Check("alt_text", True, False, "every image has alt text or is marked decorative"),
-        text,
-    ]
-
-
-def _contact(project: Any, contact_id: Any) -> Contact | None:
-    """The contact picked for the preview, if it is one of this project's."""
-    if not isinstance(contact_id, int):
-        return None
-    return db.session.scalar(
-        sa.select(Contact).where(Contact.id == contact_id, Contact.project_id == project.id)
-    )
-
-
-def _sender(project: Any, sender_id: Any) -> Sender | None:
-    """The sender the checks are made with: the one picked, else the project's first."""
-    senders = db.session.scalars(
-        sa.select(Sender).where(Sender.project_id == project.id).order_by(Sender.id)
-    ).all()
-    return next((s for s in senders if s.id == sender_id), senders[0] if senders else None)
-
-
-def _version_info(version: Any) -> dict[str, Any] | None:
-    if version is None:
-        return None
-    return {"id": version.id, "number": version.number, "status": str(version.status)}
-
-
-def _asset(asset: Any) -> dict[str, Any]:
-    return {
-        "id": asset.id,
-        "url": asset_url(asset),
-        "filename": asset.filename,
-        "width": asset.width,
-        "size": asset.size,
-    }
-
-
-def _assets(project: Any) -> list[dict[str, Any]]:
-    return [_asset(a) for a in list_assets(project) if a.content_type.startswith("image/")]
-
-
-def _brand(project: Any) -> dict[str, Any]:
-    brand = brand_for(project)
-    return {"width": brand.width, "primary": brand.primary}
-
-
-def _tags(project_id: int) -> list[dict[str, str]]:
-    """The personalization tags the picker offers, each with a safe default."""
-    tags = [
-        {"label": label, "tag": f'{{{{ contact.{name} | default("{default}") }}}}'}
-        for name, label, default in CONTACT_FIELDS
-    ]
-    tags += [
-        {
-            "label": a["key"].replace("_", " ").capitalize(),
-            "tag": f'{{{{ contact.attributes.{a["key"]} | default("") }}}}',
-        }
-        for a in attribute_choices(project_id)
-        if a["key"].isidentifier()  # a key with spaces or dashes is no Jinja attribute name
-    ]
-    return tags
