@@ -1,5 +1,5 @@
-/* The visual editor: the document (sections > columns > blocks, format in
-   /work/briefs/editor-contract.md, checked by mailapp/content/blocks.py) drawn as cards,
+/* The visual editor: the document (sections > columns > blocks; its format is the one
+   mailapp/content/blocks.py checks, described in docs/editor.md) drawn as cards,
    edited in a side panel, moved by drag or keyboard, with undo/redo and a debounced live
    preview rendered by the server. No framework, no network beyond this app. */
 (function () {
@@ -159,7 +159,7 @@
   // --- the document as cards ---------------------------------------------------------------
   // A tag reads as its name on the card: «first name».
   function tagged(text) {
-    return (text || "").replace(/\{\{\s*contact\.(?:attributes\.)?(\w+)[^}]*\}\}/g, function (_, name) { return "«" + name.replace(/_/g, " ") + "»"; });
+    return (text || "").replace(/\{\{\s*(?:contact\.(?:attributes\.)?)?([\w.]+)[^}]*\}\}/g, function (_, name) { return "«" + name.replace(/[_.]/g, " ") + "»"; });
   }
   function summary(b) { return tagged(describe(b)); }
   function describe(b) {
