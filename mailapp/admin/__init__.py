@@ -38,6 +38,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.apikeys import ApiKeyAdmin
     from mailapp.admin.assets import AssetsView
     from mailapp.admin.audit import AuditLogAdmin
+    from mailapp.admin.brand_settings import BrandView
     from mailapp.admin.campaigns import CampaignAdmin
     from mailapp.admin.contacts import ContactAdmin
     from mailapp.admin.dkim import DkimView
@@ -59,6 +60,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.suppression import SuppressionAdmin
     from mailapp.admin.templates import TemplateAdmin
     from mailapp.admin.users import MembershipAdmin
+    from mailapp.admin.visual_editor import VisualEditorView
     from mailapp.admin.warmup import WarmupView
     from mailapp.admin.webhooks import (
         InboundMessageAdmin,
@@ -77,6 +79,9 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(InboundMessageAdmin(m.InboundMessage, name="Returned mail", category=audience))
     admin.add_view(TemplateAdmin(m.Template, name="Templates", category=content))
     admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
+    admin.add_view(
+        VisualEditorView(name="Visual editor", endpoint="visual_editor", url="/admin/visual")
+    )
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
@@ -90,6 +95,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(DomainSetupView(name="Domain set-up", endpoint="domains", category=settings))
     admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))
     admin.add_view(SendingRulesView(name="Sending rules", endpoint="settings", category=settings))
+    admin.add_view(BrandView(name="Brand", endpoint="brand", category=settings))
     admin.add_view(GuardrailsView(name="Guardrails", endpoint="guardrails", category=settings))
     admin.add_view(AlertsView(name="Alerts", endpoint="alerts", category=settings))
     admin.add_view(WebhookEndpointAdmin(m.WebhookEndpoint, name="Webhooks", category=settings))

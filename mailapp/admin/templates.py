@@ -16,14 +16,15 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.admin.template_starts import add_start_fields, start_content
 from mailapp.admin.urlargs import post_only, url_id
+from mailapp.content.conversion import convert_to_html
 from mailapp.content.preview import (
     MAX_TEST_RECIPIENTS,
     PREVIEW_WIDTHS,
@@ -32,8 +33,7 @@ from mailapp.content.preview import (
     send_test,
 )
 from mailapp.content.rendering import AUTHOR_VARIABLES, RenderError
-from mailapp.content.starters import DEFAULT_STARTER, MARKETING_STARTERS
-from mailapp.content.submission import Content, TemplateRefused, starter_content
+from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import (
     create_template,
     get_template,
@@ -114,6 +114,7 @@ class TemplateAdmin(ProjectModelView):
         "versions_view": Permission.TEMPLATES_WRITE,
         "edit_version_view": Permission.TEMPLATES_WRITE,
         "version_action": Permission.TEMPLATES_WRITE,
+        "convert_view": Permission.TEMPLATES_WRITE,
         "preview_view": Permission.TEMPLATES_WRITE,
         "preview_body": Permission.TEMPLATES_WRITE,
         "test_send_view": Permission.CAMPAIGNS_SEND,
@@ -126,36 +127,31 @@ class TemplateAdmin(ProjectModelView):
     column_details_list = ["name", "kind", "published_version", "created_at"]
     column_formatters = {"name": lambda _v, _c, model, _n: _versions_link(model)}
     form_columns = ["name", "kind"]
-    form_widget_args = {"starter": {"class": "list-unstyled mb-0"}}  # a list of radios, not a box
+    # Lists of radios, not boxes.
+    form_widget_args = {
+        name: {"class": "list-unstyled mb-0"} for name in ("editor", "visual_starter", "starter")
+    }
     # Name and kind are edited here; content only through versions.
     form_args = {
         "name": {"description": "A new template starts with a layout to edit as its first draft."}
     }
 
     def get_create_form(self) -> Any:
-        form = super().get_create_form()
-        form.starter = RadioField(
-            "Start from",
-            choices=[
-                SelectChoice(s.key, f"{s.name}: {s.description}")
-                for s in MARKETING_STARTERS.values()
-            ],
-            default=DEFAULT_STARTER,
-            description="Marketing templates only; a transactional one starts from a plain note.",
-        )
-        return form
+        return add_start_fields(super().get_create_form())
 
     def save_new(self, form: Any, model: Any) -> Any:
         kind = TemplateKind(model.kind or TemplateKind.MARKETING)
         return create_template(
             current_project(),
             model.name or "",
-            starter_content(kind, form.starter.data if hasattr(form, "starter") else None),
+            start_content(form, kind, model.name or ""),
             actor=current_actor(),
             kind=kind,
         )
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
+        if is_created and model.versions and model.versions[-1].document is not None:
+            return url_for("visual_editor.edit_view", template_id=model.id)
         if is_created:
             return url_for(".edit_version_view", template_id=model.id)
         return super().get_save_return_url(model, is_created)
@@ -175,6 +171,9 @@ class TemplateAdmin(ProjectModelView):
     def edit_version_view(self, template_id: str) -> ResponseReturnValue:
         template = self._template(template_id)
         latest = template.versions[-1] if template.versions else None
+        if latest is not None and latest.document is not None:
+            # Saving HTML here would silently drop the blocks: converting is a deliberate step.
+            return redirect(url_for("visual_editor.edit_view", template_id=template.id))
         form = VersionForm(obj=latest)
         if request.method == "GET" and latest is not None:
             form.locale_variants.data = json.dumps(
@@ -198,6 +197,22 @@ class TemplateAdmin(ProjectModelView):
         return self.render(
             "admin/template_edit.html", form=form, current=template, variables=AUTHOR_VARIABLES
         )
+
+    @expose("/<template_id>/convert/", methods=("GET", "POST"))
+    def convert_view(self, template_id: str) -> ResponseReturnValue:
+        """Turn the visual draft into an HTML one (one way: the blocks are not kept)."""
+        post_only()
+        template = self._template(template_id)
+        try:
+            version = convert_to_html(current_project(), template.id, actor=current_actor())
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".versions_view", template_id=template.id))
+        flash(
+            f"Converted to HTML as draft v{version.number}: edit it in the HTML editor.", "success"
+        )
+        return redirect(url_for(".edit_version_view", template_id=template.id))
 
     @expose("/version/<version_id>/<action>/", methods=("GET", "POST"))
     def version_action(self, version_id: str, action: str) -> ResponseReturnValue:

@@ -20,6 +20,8 @@ import bleach
 import css_inline
 from bleach.css_sanitizer import CSSSanitizer
 
+from mailapp.content.mediacss import responsive_rules
+
 JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 STYLE_RE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
@@ -174,6 +176,7 @@ def sanitize_html(source: str) -> str:
     protected = protect_jinja(source)
     html = protected.html
     css = "\n".join(STYLE_RE.findall(html))
+    media = responsive_rules(css, ALLOWED_CSS) if "@media" in css else ""
     html = DROP_RE.sub("", STYLE_RE.sub("", html))
     try:
         html = _INLINER.inline_fragment(html, css) if css.strip() else html
@@ -183,7 +186,9 @@ def sanitize_html(source: str) -> str:
     if not re.search(r"<tbody\b", source, re.IGNORECASE):
         # The parsers add <tbody>; inside a Jinja loop over rows it would open once per row.
         html = TBODY_RE.sub("", html)
-    return protected.restore(html)
+    html = protected.restore(html)
+    # Media queries cannot be inlined; kept first, rendering puts them in the <head>.
+    return f"<style>\n{media}\n</style>\n{html.lstrip()}" if media else html
 
 
 def html_to_text(html: str) -> str:
@@ -215,7 +220,9 @@ class _TextParser(HTMLParser):
         if tag in ("br", "img", "hr", "col", "meta", "link"):
             self._void(tag, attr)
             return
-        hides = "display:none" in (attr.get("style") or "").replace(" ", "").lower()
+        hides = (
+            tag == "style" or "display:none" in (attr.get("style") or "").replace(" ", "").lower()
+        )
         self.stack.append((tag, hides))
         self.hidden += hides
         if tag in _BLOCK:

@@ -222,6 +222,10 @@ _PREHEADER_FILL = "&#847;&zwnj;&nbsp;" * 30
 
 
 def _document(body: str, subject: str, preheader: str) -> str:
+    style = ""
+    if body.startswith("<style>"):  # the media queries htmlprep kept; clients want them in <head>
+        end = body.find("</style>") + len("</style>")
+        style, body = body[:end], body[end:].lstrip("\n")
     hidden = (
         '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
         f"{htmllib.escape(preheader)}{_PREHEADER_FILL}</div>\n"
@@ -229,7 +233,7 @@ def _document(body: str, subject: str, preheader: str) -> str:
         else ""
     )
     return (
-        f"{_HEAD}<title>{htmllib.escape(subject)}</title></head>\n"
+        f"{_HEAD}<title>{htmllib.escape(subject)}</title>{style}</head>\n"
         f'<body style="margin:0;padding:0">\n{hidden}{body}\n</body></html>\n'
     )
 

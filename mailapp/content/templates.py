@@ -15,7 +15,8 @@ from sqlalchemy.orm import selectinload
 from mailapp.access.audit import Actor, record_audit
 from mailapp.access.grants import actor_has
 from mailapp.access.permissions import Permission
-from mailapp.content.submission import Content, prepare_content
+from mailapp.content.brand import brand_for
+from mailapp.content.submission import Content, prepare_content, starter_content
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.models import Project, Template, TemplateKind, TemplateVersion, VersionStatus
@@ -57,17 +58,20 @@ def get_version(project: Project, version_id: int) -> TemplateVersion:
 def create_template(
     project: Project,
     name: str,
-    content: Content,
+    content: Content | None = None,
     *,
     actor: Actor,
     kind: TemplateKind = TemplateKind.MARKETING,
     comment: str | None = None,
+    starter: str | None = None,
 ) -> Template:
-    """A new template with its first version as a draft."""
+    """A new template with its first version as a draft (from `content`, else a starter's)."""
     name = name.strip()
     if not name:
         raise ServiceError("a template needs a name")
-    prepared = prepare_content(content)
+    if content is None:
+        content = starter_content(kind, starter)
+    prepared = prepare_content(content, brand_for(project))
     template = Template(project_id=project.id, name=name, kind=kind)
     db.session.add(template)
     db.session.flush()
@@ -93,7 +97,7 @@ def save_draft(
 ) -> TemplateVersion:
     """Save content as the template's draft: the open draft is updated, else a new one made."""
     template = get_template(project, template_id)
-    prepared = prepare_content(content)
+    prepared = prepare_content(content, brand_for(project))
     latest = _latest(template)
     if latest is not None and latest.status == VersionStatus.DRAFT:
         version = latest
@@ -274,3 +278,4 @@ def _assign(version: TemplateVersion, content: Content) -> None:
     version.text = content.text
     version.locale = content.locale
     version.locale_variants = content.locale_variants
+    version.document = content.document

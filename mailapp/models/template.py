@@ -74,6 +74,9 @@ class TemplateVersion(TimestampMixin, ProjectScoped, Base):
     locale: Mapped[str] = mapped_column(sa.String(16), default="en")
     # {"de": {"subject": ..., "preheader": ..., "html": ..., "text": ...}, ...}
     locale_variants: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # The visual editor's document (content.blocks); NULL for a template written as HTML.
+    # `html` then holds what it compiled to when saved, so sending never runs MJML.
+    document: Mapped[dict | None] = mapped_column(JSONType)
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

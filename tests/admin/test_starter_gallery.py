@@ -20,6 +20,7 @@ def test_the_create_form_offers_the_gallery_and_uses_the_pick(app, client):
             "csrf_token": csrf_token(client),
             "name": "June news",
             "kind": "marketing",
+            "editor": "html",
             "starter": "newsletter",
         },
     )
@@ -34,7 +35,13 @@ def test_an_unknown_starter_is_refused_on_the_field(app, client):
     login(client, make_user(project, "marketer"))
     page = client.post(
         "/admin/template/new/",
-        data={"csrf_token": csrf_token(client), "name": "X", "kind": "marketing", "starter": "no"},
+        data={
+            "csrf_token": csrf_token(client),
+            "name": "X",
+            "kind": "marketing",
+            "editor": "html",
+            "starter": "no",
+        },
     )
     assert page.status_code == 200
     assert b"Not a valid choice" in page.data

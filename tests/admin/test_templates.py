@@ -32,7 +32,8 @@ def marketer(app, client):
 def test_create_edit_review_publish_through_pages(app, client, marketer):
     token = csrf_token(client)
     response = client.post(
-        "/admin/template/new/", data={"csrf_token": token, "name": "Welcome", "kind": "marketing"}
+        "/admin/template/new/",
+        data={"csrf_token": token, "name": "Welcome", "kind": "marketing", "editor": "html"},
     )
     assert response.status_code == 302
     template = db.session.scalar(db.select(Template).where(Template.project_id == marketer.id))

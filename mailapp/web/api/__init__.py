@@ -250,6 +250,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     access,
     alerts,
     assets,
+    brand,
     campaigns,
     contact_tags,
     contacts,

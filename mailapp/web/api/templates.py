@@ -2,7 +2,9 @@
 
 A version moves draft -> review -> published (the one before is archived); an archived one
 can be restored. Content is checked as in the editor: a template that does not compile is
-refused with 422 and `error.problems`, each with its part, line and reason.
+refused with 422 and `error.problems`, each with its part, line and reason. A visual
+template sends its editor `document` instead of `html` (the server compiles it; a block that
+does not validate is refused naming the block); it can be converted to HTML, one way.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any
 from flask import Response, g, jsonify
 
 from mailapp.access.permissions import Permission
-from mailapp.content.starters import MARKETING_STARTERS
-from mailapp.content.submission import Content, TemplateRefused, starter_content
+from mailapp.content.conversion import convert_to_html
+from mailapp.content.submission import Content, TemplateRefused
 from mailapp.content.templates import (
     create_template,
     get_template,
@@ -26,115 +28,17 @@ from mailapp.content.templates import (
     submit_for_review,
 )
 from mailapp.extensions import db
-from mailapp.models import Template, TemplateKind, TemplateVersion, VersionStatus
+from mailapp.models import Template, TemplateKind, TemplateVersion
 from mailapp.web.api import ERROR, bp, document, require
+from mailapp.web.api.template_schemas import (
+    COMMENT_IN,
+    CONTENT_IN,
+    CREATE_IN,
+    REFUSED,
+    TEMPLATE_OUT,
+    VERSION_OUT,
+)
 
-PARTS = {
-    "subject": {"type": "string", "minLength": 1, "maxLength": 998},
-    "preheader": {"type": ["string", "null"], "maxLength": 500},
-    "html": {"type": "string", "minLength": 1},
-    "text": {"type": ["string", "null"], "description": "made from the HTML when empty"},
-}
-CONTENT_FIELDS: dict[str, Any] = {
-    **PARTS,
-    "locale": {"type": "string", "maxLength": 16, "default": "en"},
-    "locale_variants": {
-        "type": "object",
-        "description": 'other languages, e.g. {"de": {"subject": ..., "html": ...}}',
-        "additionalProperties": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": PARTS,
-        },
-    },
-    "comment": {"type": ["string", "null"], "description": "what changed, for the reviewer"},
-}
-CONTENT_IN = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["subject", "html"],
-    "properties": CONTENT_FIELDS,
-}
-CREATE_IN = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name"],
-    "dependentRequired": {"html": ["subject"], "subject": ["html"]},
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "kind": {"type": "string", "enum": [k.value for k in TemplateKind], "default": "marketing"},
-        "starter": {
-            "type": "string",
-            "enum": sorted(MARKETING_STARTERS),
-            "description": "start from a gallery layout instead of sending subject and html",
-        },
-        **CONTENT_FIELDS,
-    },
-}
-COMMENT_IN = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"comment": {"type": ["string", "null"]}},
-}
-VERSION_SUMMARY = {
-    "type": "object",
-    "required": ["id", "number", "status", "subject"],
-    "properties": {
-        "id": {"type": "integer"},
-        "number": {"type": "integer"},
-        "status": {"type": "string", "enum": [s.value for s in VersionStatus]},
-        "subject": {"type": "string"},
-        "locale": {"type": "string"},
-        "comment": {"type": ["string", "null"]},
-        "published_at": {"type": ["string", "null"], "format": "date-time"},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-VERSION_OUT = {
-    **VERSION_SUMMARY,
-    "properties": {
-        **VERSION_SUMMARY["properties"],
-        "template_id": {"type": "integer"},
-        "preheader": {"type": ["string", "null"]},
-        "html": {"type": "string", "description": "as stored: sanitized, CSS inlined"},
-        "text": {"type": ["string", "null"]},
-        "locale_variants": {"type": "object"},
-    },
-}
-TEMPLATE_OUT = {
-    "type": "object",
-    "required": ["id", "name", "kind", "published_version_id", "versions"],
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "kind": {"type": "string", "enum": [k.value for k in TemplateKind]},
-        "published_version_id": {"type": ["integer", "null"]},
-        "versions": {"type": "array", "items": VERSION_SUMMARY},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-REFUSED = {
-    "allOf": [ERROR],
-    "description": "the content does not compile or breaks a rule: error.problems says where",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "problems": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "part": {"type": "string"},
-                            "line": {"type": ["integer", "null"]},
-                            "reason": {"type": "string"},
-                        },
-                    },
-                }
-            },
-        }
-    },
-}
 TAGS = ["templates"]
 
 
@@ -159,6 +63,7 @@ def version_json(version: TemplateVersion) -> dict[str, Any]:
         "html": version.html,
         "text": version.text,
         "locale_variants": version.locale_variants or {},
+        "document": version.document,
     }
 
 
@@ -176,11 +81,12 @@ def template_json(template: Template) -> dict[str, Any]:
 def _content(body: dict[str, Any]) -> Content:
     return Content(
         subject=body["subject"],
-        html=body["html"],
+        html=body.get("html") or "",
         text=body.get("text"),
         preheader=body.get("preheader"),
         locale=body.get("locale") or "en",
         locale_variants=body.get("locale_variants") or {},
+        document=body.get("document"),
     )
 
 
@@ -217,9 +123,15 @@ def templates_list() -> Response:
 def templates_create() -> tuple[Response, int]:
     body = g.body
     kind = TemplateKind(body.get("kind") or "marketing")
-    content = _content(body) if "html" in body else starter_content(kind, body.get("starter"))
+    content = _content(body) if "subject" in body else None
     template = create_template(
-        g.project, body["name"], content, actor=g.actor, kind=kind, comment=body.get("comment")
+        g.project,
+        body["name"],
+        content,
+        actor=g.actor,
+        kind=kind,
+        comment=body.get("comment"),
+        starter=body.get("starter"),
     )
     return jsonify(template_json(template)), 201
 
@@ -245,6 +157,19 @@ def templates_save(template_id: int) -> Response:
         g.project, template_id, _content(g.body), actor=g.actor, comment=g.body.get("comment")
     )
     return jsonify(version_json(version))
+
+
+@bp.post("/templates/<int:template_id>/convert-to-html")
+@document(
+    "Turn a visual template into an HTML one (one way)",
+    description="A draft whose html is what the latest version's document compiled to, with "
+    "no document: from then on the template is edited as HTML. Earlier versions keep theirs.",
+    responses={200: VERSION_OUT, 404: ERROR, 422: ERROR},
+    tags=TAGS,
+)
+@require(Permission.TEMPLATES_WRITE)
+def templates_convert(template_id: int) -> Response:
+    return jsonify(version_json(convert_to_html(g.project, template_id, actor=g.actor)))
 
 
 @bp.get("/templates/versions/<int:version_id>")
