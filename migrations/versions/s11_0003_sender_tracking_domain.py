@@ -1,7 +1,7 @@
 """senders.tracking_domain: a sender's own host name for links (a CNAME to us)
 
 Revision ID: s11_0003
-Revises: s10_0002
+Revises: s11_0002
 Create Date: 2026-12-04 21:50:00
 
 Empty for every existing sender: their links stay on BASE_URL as before.
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 's11_0003'
-down_revision = 's10_0002'
+down_revision = 's11_0002'
 branch_labels = None
 depends_on = None
 
