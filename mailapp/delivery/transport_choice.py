@@ -60,7 +60,7 @@ def ordered(routes: list[Route], key: str) -> list[Route]:
 def _score(route: Route, key: str) -> float:
     """-w / ln(u), u uniform in (0, 1) from the key and route: the highest wins with
     probability weight / total weight, and removing one route moves only its share."""
-    digest = hashlib.blake2b(f"{key}:{route.id}:{route.url}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{key}:{route.id}".encode(), digest_size=8).digest()
     u = (int.from_bytes(digest, "big") + 1) / (2**64 + 1)
     return -route.weight / math.log(u)
 
