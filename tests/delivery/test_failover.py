@@ -10,10 +10,18 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.delivery import batches
+from mailapp.delivery.transactional_send import send_message
 from mailapp.delivery.transport_choice import shared_health
 from mailapp.extensions import db
-from mailapp.models import Contact, Delivery, DeliveryStatus, SenderTransport
-from tests.factories import make_campaign, make_list, make_project, make_sender, make_template
+from mailapp.models import Contact, Delivery, DeliveryStatus, Message, SenderTransport
+from tests.factories import (
+    make_campaign,
+    make_list,
+    make_project,
+    make_sender,
+    make_template,
+    submit_tx,
+)
 from tests.support.failing_smtp import ClosingAtMail, Dropper, LostAfterData
 from tests.support.http_receiver import Receiver
 from tests.support.pipeline import launch, run_pipeline
@@ -189,3 +197,15 @@ def test_mailgun_answering_503_fails_over_to_smtp_and_a_working_one_sends(server
     assert len(api.requests) == 2  # the first answered 503, the second went through
     assert len(backup.messages) == 1
     assert b"DKIM-Signature:" in api.requests[1][2]  # signed by us, posted as it is
+
+
+def test_a_transactional_message_fails_over_too(servers):
+    dead, backup = servers(ClosingAtMail()), servers(SmtpSink())
+    project, sender, _ = sender_with([("Dead", dead.url, 1), ("Backup", backup.url, 0)])
+    message = submit_tx(project, sender_id=sender.id)
+    assert send_message(message.id) == "sent"
+    db.session.expire_all()
+    stored = db.session.get(Message, message.id)
+    assert (stored.status, stored.attempts) == (DeliveryStatus.SENT, 1)
+    assert received(backup) == ["ada@example.org"]
+    assert dead.mails == 1
