@@ -18,6 +18,7 @@ from mailapp.runtime.redaction import redact
 WINDOW_MINUTES = 15
 # How long a half-open trial may take before another worker may try.
 TRIAL_SECONDS = 60
+KEEP_SECONDS = 86_400
 _ERROR_TEXT = 300
 
 
@@ -46,10 +47,13 @@ class TransportHealth:
 
     def available(self, transport_id: int) -> bool:
         """Closed, or half-open and this caller won the one trial."""
-        if self.redis.exists(_key(transport_id, "open")):
+        pipe = self.redis.pipeline()
+        pipe.exists(_key(transport_id, "open"))
+        pipe.get(_key(transport_id, "consecutive"))
+        is_open, consecutive = pipe.execute()
+        if is_open:
             return False
-        consecutive = int(self.redis.get(_key(transport_id, "consecutive")) or 0)
-        if consecutive < self.errors_to_open:
+        if int(consecutive or 0) < self.errors_to_open:
             return True
         return bool(self.redis.set(_key(transport_id, "trial"), "1", nx=True, ex=TRIAL_SECONDS))
 
@@ -74,6 +78,9 @@ class TransportHealth:
         pipe.set(_key(transport_id, "failing_since"), str(now), nx=True)
         text = redact(reply)[:_ERROR_TEXT]
         pipe.hset(_key(transport_id, "last_error"), mapping={"text": text, "at": str(now)})
+        for part in ("consecutive", "failing_since", "last_error"):
+            # A transport removed, or quiet for a day, leaves nothing behind.
+            pipe.expire(_key(transport_id, part), KEEP_SECONDS)
         consecutive = pipe.execute()[2]
         if consecutive >= self.errors_to_open:
             pipe = self.redis.pipeline()

@@ -256,14 +256,19 @@ def transport_url_for(sender: Sender | None) -> str:
 def open_transport(url: str, *, timeout: float = 30.0) -> Transport:
     """The transport a URL names: smtp(s):// or mailgun+https://."""
     if url.split("://", 1)[0] in MAILGUN_SCHEMES:
-        return MailgunTransport(url, timeout=timeout, allow_private=_private_allowed())
+        return MailgunTransport(url, timeout=timeout, allow_private=_private_allowed(url))
     return SmtpTransport(url, timeout=timeout)
 
 
-def _private_allowed() -> bool:
-    """An ESP API on a private address only outside production (a local test server); SMTP
-    relays are not checked: a relay on the local network is the usual set-up."""
-    return has_app_context() and current_app.config.get("MAILAPP_ENV") != "production"
+def _private_allowed(url: str) -> bool:
+    """An ESP API on a private address only outside production (a local test server) or on
+    the configured relay's host; SMTP relays are not checked: a relay on the local network
+    is the usual set-up."""
+    if not has_app_context():
+        return False
+    config = current_app.config
+    relay = urlsplit(config.get("SMTP_URL") or "").hostname
+    return config.get("MAILAPP_ENV") != "production" or urlsplit(url).hostname == relay
 
 
 class TransportPool:
