@@ -29,6 +29,7 @@ from mailapp.models import Sender
 
 log = logging.getLogger(__name__)
 ALL_PAUSED = "every transport of this sender is paused after repeated errors"
+ALL_OFF = "every transport of this sender is switched off"
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,12 @@ class Route:
 
 
 def routes_for(sender: Sender | None) -> list[Route]:
-    """The sender's enabled transports, else the one URL mail went to before transports."""
-    routes = [
-        Route(t.id, t.name, t.url, t.weight, t.position)
-        for t in (sender.transports if sender else [])
-        if t.enabled
-    ]
-    return routes or [Route(None, "default", transport_url_for(sender), 1)]
+    """The sender's switched-on transports; without any transport, the one URL mail went to
+    before (its old transport_url, else SMTP_URL). All switched off: none (mail waits)."""
+    transports = sender.transports if sender else []
+    if not transports:
+        return [Route(None, "default", transport_url_for(sender), 1)]
+    return [Route(t.id, t.name, t.url, t.weight, t.position) for t in transports if t.enabled]
 
 
 def ordered(routes: list[Route], key: str) -> list[Route]:
@@ -96,7 +96,9 @@ class Failover:
                 return result
             last = result
             log.warning("transport %s could not take message %s: %s", route.name, key, result.reply)
-        return last or SendResult("deferred", None, ALL_PAUSED, True)
+        if last is None:
+            return SendResult("deferred", None, ALL_PAUSED if self.routes else ALL_OFF, True)
+        return last
 
     def _available(self, transport_id: int) -> bool:
         # Health is advice: with Redis unreachable every transport is tried (the rate

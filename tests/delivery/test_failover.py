@@ -209,3 +209,18 @@ def test_a_transactional_message_fails_over_too(servers):
     assert (stored.status, stored.attempts) == (DeliveryStatus.SENT, 1)
     assert received(backup) == ["ada@example.org"]
     assert dead.mails == 1
+
+
+def test_with_every_transport_switched_off_mail_waits_rather_than_use_smtp_url(app, servers):
+    default = servers(SmtpSink())
+    app.config["SMTP_URL"] = default.url
+    off = servers(SmtpSink())
+    project, sender, _ = sender_with([("Off", off.url, 1)])
+    sender.transports[0].enabled = False
+    db.session.commit()
+    campaign = launched(project, sender, 2)
+    run_pipeline(campaign.id)
+    deliveries = rows(campaign.id)
+    assert {d.status for d in deliveries} == {DeliveryStatus.DEFERRED}
+    assert {d.last_reply for d in deliveries} == {"every transport of this sender is switched off"}
+    assert default.messages == off.messages == []
