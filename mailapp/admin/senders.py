@@ -13,7 +13,7 @@ from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
 from mailapp.admin.context import current_project
 from mailapp.admin.fields import SecretField, SecretTextField
-from mailapp.delivery.sender_transports import transport_rows
+from mailapp.delivery.transport_status import transport_rows
 from mailapp.models import Sender
 
 SECRETS = ["dkim_private_key", "transport_url"]

@@ -21,10 +21,10 @@ from mailapp.delivery.sender_transports import (
     get_transport,
     move_transport,
     remove_transport,
-    transport_rows,
     update_transport,
 )
 from mailapp.delivery.senders import get_sender
+from mailapp.delivery.transport_status import transport_rows
 from mailapp.errors import NotFound
 from mailapp.extensions import db
 from mailapp.models import Sender, SenderTransport

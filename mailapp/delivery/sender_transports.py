@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import redis
 import sqlalchemy as sa
@@ -30,7 +28,7 @@ from mailapp.extensions import db
 from mailapp.integrations.webhooks import Refused, resolve_public
 from mailapp.mail.mailgun import SCHEMES as MAILGUN_SCHEMES
 from mailapp.mail.transports import open_transport
-from mailapp.models import Project, Sender, SenderTransport
+from mailapp.models import Project, SenderTransport
 
 FIELDS = ("name", "url", "weight", "enabled")
 MAX_WEIGHT = 1000
@@ -88,7 +86,7 @@ def add_transport(
         actor,
         "sender.transport.add",
         project_id=project.id,
-        obj=sender,
+        obj=transport,
         context=_context(transport),
     )
     db.session.commit()
@@ -108,6 +106,8 @@ def update_transport(
             actor, "sender.transport.update", project_id=project.id, obj=transport, context=context
         )
     db.session.commit()
+    if "url" in changed or "enabled" in changed:
+        _forget_health(transport.id)  # a new server, or back on: its old errors are not its own
     return transport
 
 
@@ -123,7 +123,11 @@ def remove_transport(project: Project, sender_id: int, transport_id: int, *, act
     )
     db.session.delete(transport)
     db.session.commit()
-    with contextlib.suppress(redis.RedisError):  # counts expire on their own anyway
+    _forget_health(transport_id)
+
+
+def _forget_health(transport_id: int) -> None:
+    with contextlib.suppress(redis.RedisError):  # the counts expire on their own anyway
         shared_health().forget(transport_id)
 
 
@@ -222,76 +226,3 @@ def _private_target(url: str) -> str | None:
     if not address.is_global or address.is_multicast:
         return f"{address} is not a public address: private addresses are refused"
     return None
-
-
-def transport_status(transport: SenderTransport, timezone: str = "UTC") -> dict[str, Any]:
-    """The transport's health over the last 15 minutes, in numbers and in plain words."""
-    if not transport.enabled:
-        return {"state": "off", "summary": "Switched off: no mail goes here"}
-    try:
-        health = shared_health().read(transport.id)
-    except redis.RedisError:
-        return {"state": "unknown", "summary": "Health unknown: Redis cannot be reached"}
-    status: dict[str, Any] = {
-        "sent_15min": health.sent,
-        "errors_15min": health.errors,
-        "errors_in_a_row": health.consecutive,
-        "last_error": health.last_error,
-        "last_error_at": _iso(health.last_error_at),
-        "failing_since": _iso(health.failing_since),
-        "paused_seconds": round(health.paused_for),
-    }
-    if health.paused_for > 0:
-        status["state"] = "paused"
-        status["summary"] = (
-            f"Paused for {_duration(health.paused_for)} after {health.consecutive} errors in a "
-            "row — mail goes to the next transport"
-        )
-    elif health.consecutive:
-        status["state"] = "failing"
-        since = _clock(health.failing_since or health.last_error_at, timezone)
-        status["summary"] = (
-            f"Failing since {since}: {health.last_error or 'no answer'} — mail goes to the "
-            "next transport"
-        )
-    else:
-        status["state"] = "healthy"
-        errors = f", {health.errors:,} errors" if health.errors else ""
-        status["summary"] = f"Healthy: {health.sent:,} sent in the last 15 min{errors}"
-    return status
-
-
-def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
-
-
-def _clock(stamp: float | None, timezone: str) -> str:
-    if stamp is None:
-        return "just now"
-    try:
-        zone = ZoneInfo(timezone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return datetime.fromtimestamp(stamp, zone).strftime("%H:%M")
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 90:
-        return f"{round(seconds / 60)} min"
-    return f"{max(round(seconds), 1)} s"
-
-
-def transport_rows(project: Project, sender: Sender) -> list[dict[str, Any]]:
-    """The sender's transports as pages show them: no URL, the health in words."""
-    return [
-        {
-            "id": t.id,
-            "name": t.name,
-            "kind": kind_of(t.url),
-            "host": host_of(t.url),
-            "weight": t.weight,
-            "enabled": t.enabled,
-            "health": transport_status(t, project.timezone),
-        }
-        for t in sender.transports
-    ]

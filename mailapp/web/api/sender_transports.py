@@ -20,9 +20,9 @@ from mailapp.delivery.sender_transports import (
     kind_of,
     remove_transport,
     sender_transports,
-    transport_status,
     update_transport,
 )
+from mailapp.delivery.transport_status import transport_status
 from mailapp.models import SenderTransport
 from mailapp.web.api import ERROR, bp, document, require
 
