@@ -49,6 +49,10 @@ def test_transports_are_added_listed_with_health_changed_and_removed(setup):
     assert health["state"] == "failing"
     assert health["summary"].startswith("Failing since ")
     assert "Connection refused — mail goes to the next transport" in health["summary"]
+    # A new server address starts with a clean health.
+    fixed = api.patch(f"{path}/{listed[0]['id']}", json={"url": SMTP.replace("587", "465")})
+    assert fixed.json["health"]["state"] == "healthy"
+    assert fixed.json["host"] == "relay.example.net:465"
 
     changed = api.patch(f"{path}/{listed[1]['id']}", json={"weight": 2, "enabled": False})
     assert (changed.json["weight"], changed.json["enabled"]) == (2, False)
@@ -70,6 +74,7 @@ def test_transports_are_added_listed_with_health_changed_and_removed(setup):
     assert [e.action for e in entries] == [
         "sender.transport.add",
         "sender.transport.add",
+        "sender.transport.update",
         "sender.transport.update",
         "sender.transport.remove",
     ]
