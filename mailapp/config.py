@@ -155,6 +155,10 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         raise ConfigError(f"TRANSACTIONAL_UNSUBSCRIBES: {unsubscribes!r} is not ignore or respect")
 
     return {
+        # A transport failing this many times in a row is paused for TRANSPORT_PAUSE_SECONDS
+        # (mail goes to the sender's other transports), then gets one trial message.
+        "TRANSPORT_BREAKER_ERRORS": number("TRANSPORT_BREAKER_ERRORS", "5"),
+        "TRANSPORT_PAUSE_SECONDS": number("TRANSPORT_PAUSE_SECONDS", "120"),
         # Rows one send step claims at once: the most a killed worker can leave `unknown`.
         "SEND_GROUP_SIZE": number("SEND_GROUP_SIZE", "50"),
         "DISPATCH_BATCH_SIZE": number("DISPATCH_BATCH_SIZE", "500"),

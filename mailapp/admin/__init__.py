@@ -59,6 +59,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.settings import SendingRulesView
     from mailapp.admin.suppression import SuppressionAdmin
     from mailapp.admin.templates import TemplateAdmin
+    from mailapp.admin.transports import TransportsView
     from mailapp.admin.users import MembershipAdmin
     from mailapp.admin.visual_editor import VisualEditorView
     from mailapp.admin.warmup import WarmupView
@@ -94,6 +95,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(DkimView(name="DKIM keys", endpoint="dkim", category=settings))
     admin.add_view(DomainSetupView(name="Domain set-up", endpoint="domains", category=settings))
     admin.add_view(WarmupView(name="Warm-up", endpoint="warmup", category=settings))
+    admin.add_view(TransportsView(name="Transports", endpoint="transports", category=settings))
     admin.add_view(SendingRulesView(name="Sending rules", endpoint="settings", category=settings))
     admin.add_view(BrandView(name="Brand", endpoint="brand", category=settings))
     admin.add_view(GuardrailsView(name="Guardrails", endpoint="guardrails", category=settings))

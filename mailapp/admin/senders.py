@@ -1,4 +1,5 @@
-"""Sending identities; the DKIM key and the transport URL are write-only."""
+"""Sending identities; the DKIM key is write-only. Transports: mailapp/admin/transports.py,
+summed up with their health on the sender's page."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from wtforms.validators import DataRequired, Email, Optional, ValidationError
 
 from mailapp.access.permissions import Permission
 from mailapp.admin.base import ProjectModelView
+from mailapp.admin.context import current_project
 from mailapp.admin.fields import SecretField, SecretTextField
 from mailapp.delivery.sender_setup import HOSTNAME, tracking_at_apex
+from mailapp.delivery.transport_status import transport_rows
 from mailapp.models import Sender
 
 SECRETS = ["dkim_private_key", "transport_url"]
@@ -33,9 +36,10 @@ class SenderAdmin(ProjectModelView):
     permission = Permission.SENDERS_MANAGE
 
     column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "warmup_plan"]
-    column_list += ["created_at"]
+    column_list += ["transports", "created_at"]
     column_labels = {"warmup_plan": "Warm-up"}
     column_formatters = {
+        "transports": lambda _v, _c, model, _n: _transports_link(model),
         "warmup_plan": lambda _v, _c, model, _n: _warmup_link(model),
         "domain": lambda _v, _c, model, _n: _domain_link(model),
     }
@@ -75,11 +79,27 @@ class SenderAdmin(ProjectModelView):
             "filters": [_lower],
         },
         "transport_url": {
-            "description": "smtp://user:password@host:587?starttls=1 — stored encrypted; "
-            "leave empty to keep the current one (or use SMTP_URL)."
+            "label": "Single transport (old)",
+            "description": "Used only while this sender has no transports in the Transports "
+            "section below (several, with failover). Stored encrypted; leave empty to keep it.",
         },
     }
     form_widget_args = {"dkim_private_key": {"rows": 6}}
+    # The edit page ends with the sender's transports and their health.
+    edit_template = "admin/sender_edit.html"
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        if template == self.edit_template and kwargs.get("model") is not None:
+            kwargs["transport_rows"] = transport_rows(current_project(), kwargs["model"])
+        return super().render(template, **kwargs)
+
+
+def _transports_link(sender: Sender) -> Markup:
+    """How many transports the sender has, linked to the page that manages them."""
+    count = sum(1 for t in sender.transports if t.enabled)
+    text = f"{count} switched on" if sender.transports else "server's relay"
+    href = url_for("transports.sender", sender_id=sender.id)
+    return Markup('<a href="{}">{}</a>').format(href, text)
 
 
 def _warmup_link(sender: Sender) -> Markup:

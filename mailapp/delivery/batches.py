@@ -26,13 +26,13 @@ from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composed, Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
-from mailapp.delivery.handover import hand_over
 from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.retries import RetryPolicy
+from mailapp.delivery.transport_choice import Failover
 from mailapp.delivery.windows import quiet_until, zone
 from mailapp.extensions import db, get_redis
-from mailapp.mail.transports import TransportPool, transport_url_for
+from mailapp.mail.transports import TransportPool
 from mailapp.models import (
     Campaign,
     Contact,
@@ -57,7 +57,7 @@ _pools: dict[int, TransportPool] = {}
 
 
 def transport_pool() -> TransportPool:
-    """The worker process's pool of open SMTP connections, shared by its threads."""
+    """The worker process's pool of open transport connections, shared by its threads."""
     config = current_app.config
     with _pool_lock:
         key = id(current_app._get_current_object())
@@ -107,7 +107,7 @@ class CampaignSend:
             throttle_rate=config["THROTTLE_RATE"],
             throttle_seconds=config["THROTTLE_SECONDS"],
         )
-        self.transport_url = transport_url_for(self.sender)
+        self.transports = Failover(self.sender, transport_pool())
         self.retries = RetryPolicy.for_project(project)
         self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
         settings = project.settings or {}
@@ -290,14 +290,14 @@ def _deliver(
                 # Composed before a connection is borrowed: while this thread renders and
                 # signs, another one uses the connection.
                 messages, allowed = _compose_all(send, allowed, contacts, outcomes)
-                with transport_pool().connection(send.transport_url) as transport:
-                    for row, composed in zip(allowed, messages, strict=True):
-                        if stopping():
-                            return  # the rows not sent go back untouched
-                        result = hand_over(transport, composed, "campaign")
-                        outcomes.result(row, composed, result)
-                        if asks_to_slow_down(result):
-                            send.limiter.slow_down(group)
+                for row, composed in zip(allowed, messages, strict=True):
+                    if stopping():
+                        return  # the rows not sent go back untouched
+                    # Each message borrows a connection of the transport chosen for it.
+                    result = send.transports.send(composed, f"d{row.id}", "campaign")
+                    outcomes.result(row, composed, result)
+                    if asks_to_slow_down(result):
+                        send.limiter.slow_down(group)
             if rows and grant.retry_at is not None:
                 wait = (grant.retry_at - utcnow()).total_seconds()
                 if stopping() or not _still_sendable(send.campaign.id):

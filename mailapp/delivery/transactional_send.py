@@ -18,14 +18,13 @@ from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
-from mailapp.delivery.handover import hand_over
 from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
 from mailapp.delivery.ratelimits import RateLimiter, domain_group
 from mailapp.delivery.retries import RetryPolicy, expired_reason
 from mailapp.delivery.transactional import OPEN, Recipient, blocking_suppression, inline_version
+from mailapp.delivery.transport_choice import Failover
 from mailapp.extensions import db, get_redis
 from mailapp.feedback.message_stats import fold_message_events
-from mailapp.mail.transports import transport_url_for
 from mailapp.models import (
     Contact,
     DeliveryStatus,
@@ -95,8 +94,7 @@ def send_message(message_id: int) -> str | None:
         return _finish(
             message, DeliveryStatus.FAILED, reason="not rendered", last_reply=str(exc)[:2000]
         )
-    with transport_pool().connection(transport_url_for(sender)) as transport:
-        result = hand_over(transport, composed, "transactional")
+    result = Failover(sender, transport_pool()).send(composed, f"m{message.id}", "transactional")
     if asks_to_slow_down(result):
         limiter.slow_down(group)
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]

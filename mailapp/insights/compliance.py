@@ -229,6 +229,8 @@ def tls_line(sender: Sender) -> Line:
     host = parts.hostname or ""
     verified = options.get("verify", "1") in ("1", "true", "yes")
     where = f"{host}:{parts.port}" if parts.port else host  # never the credentials
+    if parts.scheme == "mailgun+https":
+        return Line("tls", label, "green", f"HTTPS to the Mailgun API at {where}.")
     if parts.scheme == "smtps" or options.get("starttls", "0") in ("1", "true", "yes"):
         how = "implicit TLS" if parts.scheme == "smtps" else "STARTTLS"
         if verified:

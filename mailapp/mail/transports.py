@@ -15,35 +15,20 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import current_app
+from flask import current_app, has_app_context
 
+from mailapp.mail.mailgun import SCHEMES as MAILGUN_SCHEMES
+from mailapp.mail.mailgun import MailgunTransport
+from mailapp.mail.results import Outcome, SendResult
 from mailapp.models import Sender
 
-# "unknown": the connection died after the message data went out, so the server may have
-# taken it; retrying could deliver twice, so a person decides (resend action).
-Outcome = Literal["sent", "deferred", "failed", "unknown"]
+__all__ = ["Outcome", "SendResult", "SmtpTransport", "Transport", "TransportPool"]
+
 # A pooled connection unused for longer is closed and opened again before the next message.
 MAX_IDLE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class SendResult:
-    outcome: Outcome
-    code: int | None
-    reply: str
-
-    @property
-    def enhanced_code(self) -> str | None:
-        """The RFC 3463 code at the start of the reply text, e.g. '5.1.1'."""
-        head = self.reply.split(" ", 1)[0]
-        parts = head.split(".")
-        if len(parts) == 3 and all(p.isdigit() for p in parts) and head[0] in "245":
-            return head
-        return None
 
 
 class Transport(Protocol):
@@ -123,13 +108,13 @@ class SmtpTransport:
             except _LostBeforeData as exc:
                 self._drop()
                 if attempt == 2:
-                    return SendResult("deferred", None, f"connection lost: {exc}")
+                    return SendResult("deferred", None, f"connection lost: {exc}", True)
             except _LostAfterData as exc:
                 self._drop()
                 return SendResult("unknown", None, f"connection lost after DATA: {exc}")
             except (smtplib.SMTPException, OSError) as exc:
                 self._drop()
-                return SendResult("deferred", None, f"{type(exc).__name__}: {exc}")
+                return SendResult("deferred", None, f"{type(exc).__name__}: {exc}", True)
         raise AssertionError("unreachable")
 
     def _transaction(
@@ -159,7 +144,7 @@ class SmtpTransport:
             code, reply = conn.getreply()
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise _LostAfterData(str(exc)) from exc
-        return SendResult(outcome_for(code), code, _text(reply))
+        return _result(code, reply, relay_stage=True)
 
     def _sequential_replies(
         self, conn: smtplib.SMTP, mail_from: str, rcpt_to: str
@@ -170,8 +155,8 @@ class SmtpTransport:
             code, reply = conn.getreply()
             if code not in expected:
                 if command.startswith("MAIL") and code == 421:
-                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply)))
-                return self._refused(conn, code, reply)
+                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply), True))
+                return self._refused(conn, code, reply, relay_stage=not command.startswith("RCPT"))
         return None
 
     def _pipelined_replies(self, conn: smtplib.SMTP) -> SendResult | None:
@@ -181,17 +166,21 @@ class SmtpTransport:
             code, reply = conn.getreply()
             if refusal is None and code not in expected:
                 if code == 421 and stage == 0:
-                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply)))
+                    raise _ClosingAtMail(SendResult("deferred", code, _text(reply), True))
                 if code == 421:  # closing: the later replies never come
-                    return self._refused(conn, code, reply)
-                refusal = (code, reply)
+                    return self._refused(conn, code, reply, relay_stage=stage != 1)
+                refusal = (code, reply, stage != 1)
             elif refusal is not None and code == 354:
                 # DATA accepted after a refused command: end an empty message, then reset.
                 conn.send(b".\r\n")
                 conn.getreply()
-        return None if refusal is None else self._refused(conn, *refusal)
+        if refusal is None:
+            return None
+        return self._refused(conn, refusal[0], refusal[1], relay_stage=refusal[2])
 
-    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes) -> SendResult:
+    def _refused(
+        self, conn: smtplib.SMTP, code: int, reply: bytes, *, relay_stage: bool
+    ) -> SendResult:
         if code == 421:  # the server is closing the connection
             self._drop()
         else:
@@ -199,7 +188,7 @@ class SmtpTransport:
                 conn.rset()
             except (smtplib.SMTPException, OSError):
                 self._drop()
-        return SendResult(outcome_for(code), code, _text(reply))
+        return _result(code, reply, relay_stage=relay_stage)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -240,20 +229,46 @@ class _ClosingAtMail(Exception):
         self.result = result
 
 
+def _result(code: int, reply: bytes, *, relay_stage: bool) -> SendResult:
+    """The reply as a result; a 4xx at MAIL or DATA is the relay's own unless it names a
+    policy (4.7.x: throttling, for the rate limiter), while one at RCPT is about the address."""
+    result = SendResult(outcome_for(code), code, _text(reply))
+    policy = (result.enhanced_code or "").startswith("4.7.")
+    if relay_stage and result.outcome == "deferred" and not policy:
+        return SendResult(result.outcome, code, result.reply, True)
+    return result
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def transport_url_for(sender: Sender | None) -> str:
-    """The sender's own transport, else SMTP_URL."""
-    url = (sender.transport_url if sender else None) or current_app.config.get("SMTP_URL")
+    """The sender's first enabled transport, else its old single URL, else SMTP_URL (for
+    one-off mail such as previews; campaigns and transactional mail fail over between all)."""
+    first = next((t.url for t in sender.transports if t.enabled), None) if sender else None
+    url = first or (sender.transport_url if sender else None) or current_app.config.get("SMTP_URL")
     if not url:
         raise RuntimeError("no transport: set SMTP_URL or the sender's transport")
     return url
 
 
 def open_transport(url: str, *, timeout: float = 30.0) -> Transport:
+    """The transport a URL names: smtp(s):// or mailgun+https://."""
+    if url.split("://", 1)[0] in MAILGUN_SCHEMES:
+        return MailgunTransport(url, timeout=timeout, allow_private=_private_allowed(url))
     return SmtpTransport(url, timeout=timeout)
+
+
+def _private_allowed(url: str) -> bool:
+    """An ESP API on a private address only outside production (a local test server) or on
+    the configured relay's host; SMTP relays are not checked: a relay on the local network
+    is the usual set-up."""
+    if not has_app_context():
+        return False
+    config = current_app.config
+    relay = urlsplit(config.get("SMTP_URL") or "").hostname
+    return config.get("MAILAPP_ENV") != "production" or urlsplit(url).hostname == relay
 
 
 class TransportPool:

@@ -15,6 +15,7 @@ from mailapp.models.lists import List, ListMemberCount, ListMembership, Membersh
 from mailapp.models.message_log import MessageAttempt, MessageStat, MessageTag
 from mailapp.models.segment import Segment, SegmentMember
 from mailapp.models.sender import Sender
+from mailapp.models.sender_transport import SenderTransport
 from mailapp.models.signin import RecoveryCode, UserSession
 from mailapp.models.stats import CampaignBreakdown, HourlyStat
 from mailapp.models.suppression import Suppression, SuppressionReason
@@ -84,6 +85,7 @@ __all__ = [
     "Segment",
     "SegmentMember",
     "Sender",
+    "SenderTransport",
     "Suppression",
     "SuppressionReason",
     "Template",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailapp.models.base import Base, EncryptedText, JSONType, ProjectScoped, TimestampMixin
+from mailapp.models.sender_transport import SenderTransport
 
 
 class Sender(TimestampMixin, ProjectScoped, Base):
@@ -31,8 +32,15 @@ class Sender(TimestampMixin, ProjectScoped, Base):
     rate_per_second: Mapped[int | None] = mapped_column()
     rate_per_hour: Mapped[int | None] = mapped_column()
     rate_per_day: Mapped[int | None] = mapped_column()
-    # Per-sender transport (smtp://user:pass@host:port?starttls=1); None = SMTP_URL.
+    # The single transport of old (smtp://...), used only while `transports` is empty;
+    # migration s11_0001 moved every one into a SenderTransport. None = SMTP_URL.
     transport_url: Mapped[str | None] = mapped_column(EncryptedText)
+
+    transports: Mapped[list[SenderTransport]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="SenderTransport.position, SenderTransport.id",
+        passive_deletes=True,
+    )
 
     def __str__(self) -> str:
         return f"{self.from_name} <{self.from_email}>"

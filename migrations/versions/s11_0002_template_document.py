@@ -1,7 +1,7 @@
 """template_versions.document: the visual editor's document of a version (NULL: HTML)
 
 Revision ID: s11_0002
-Revises: s10_0002
+Revises: s11_0001
 Create Date: 2026-12-04 21:30:00
 
 A version made with the visual editor keeps its block document next to the HTML compiled
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 's11_0002'
-down_revision = 's10_0002'
+down_revision = 's11_0001'
 branch_labels = None
 depends_on = None
 

@@ -223,3 +223,24 @@ def test_a_long_idle_connection_is_replaced_before_use(sink, monkeypatch):
     transport.close()
     assert sink.connections == 2
     assert len(sink.messages) == 3
+
+
+@pytest.mark.parametrize(
+    ("rules", "relay_fault"),
+    [
+        ({"rcpt_rules": {"x@example.org": "452 4.2.2 mailbox full"}}, False),  # the address
+        ({"rcpt_rules": {"x@example.org": "550 5.1.1 user unknown"}}, False),
+        ({"data_rules": {"x@example.org": "451 4.3.0 queue full, try later"}}, True),  # relay's
+        ({"data_rules": {"x@example.org": "451 4.7.1 slow down"}}, False),  # throttling
+        ({"data_rules": {"x@example.org": "554 5.7.1 rejected as spam"}}, False),
+    ],
+)
+def test_replies_say_whether_the_relay_or_the_recipient_is_at_fault(rules, relay_fault):
+    sink = SmtpSink(**rules).start()
+    transport = SmtpTransport(sink.url, timeout=5)
+    try:
+        result = transport.send("a@example.com", "x@example.org", MESSAGE)
+    finally:
+        transport.close()
+        sink.stop()
+    assert result.relay_fault is relay_fault

@@ -262,6 +262,7 @@ from mailapp.web.api import (  # noqa: E402, F401
     messages,
     openapi,
     segments,
+    sender_transports,
     senders,
     settings,
     suppression,

@@ -67,7 +67,8 @@ SENDER_IN = {
         "transport_url": {
             "type": ["string", "null"],
             "description": "smtp://user:password@host:587?starttls=1; stored encrypted, never "
-            "shown; null: the server's SMTP_URL",
+            "shown; used only while the sender has no transports (/senders/{id}/transports, "
+            "several with weights and failover); null: the server's SMTP_URL",
             "writeOnly": True,
         },
     },
@@ -81,7 +82,10 @@ SENDER_OUT = {
         **SENDER_FIELDS,
         "domain": {"type": "string"},
         "has_dkim_key": {"type": "boolean"},
-        "has_transport": {"type": "boolean", "description": "false: mail goes via SMTP_URL"},
+        "has_transport": {
+            "type": "boolean",
+            "description": "false: mail goes via SMTP_URL; the list: /senders/{id}/transports",
+        },
         "warmup_plan": {"type": "object"},
         "created_at": {"type": "string", "format": "date-time"},
     },
@@ -117,7 +121,7 @@ def sender_json(sender: Sender) -> dict[str, Any]:
         "rate_per_hour": sender.rate_per_hour,
         "rate_per_day": sender.rate_per_day,
         "has_dkim_key": bool(sender.dkim_private_key),
-        "has_transport": bool(sender.transport_url),
+        "has_transport": bool(sender.transport_url or sender.transports),
         "warmup_plan": sender.warmup_plan or {},
         "created_at": sender.created_at.isoformat(),
     }
