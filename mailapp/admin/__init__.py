@@ -45,6 +45,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.guardrails import GuardrailsView
     from mailapp.admin.imports import ImportView
     from mailapp.admin.inbound import StrayInboundAdmin
+    from mailapp.admin.journeys import JourneysView
     from mailapp.admin.lists import ListAdmin
     from mailapp.admin.message_dashboard import MessageDashboardView
     from mailapp.admin.messages import MessageLogView
@@ -78,6 +79,7 @@ def _add_views(admin: Admin) -> None:
     admin.add_view(TemplateAdmin(m.Template, name="Templates", category=content))
     admin.add_view(AssetsView(name="Assets", endpoint="asset_library", category=content))
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
+    admin.add_view(JourneysView(name="Journeys", endpoint="journeys"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
     transactional = "Transactional"

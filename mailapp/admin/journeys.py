@@ -1,0 +1,163 @@
+"""Journeys in the back office: the list, "New journey" from a starter, the visual builder
+(saved as JSON through `update_draft`), publish, pause / resume / stop, and the walk of one
+contact. Building needs campaigns.write; publishing and the controls need campaigns.send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from mailapp.access.permissions import Permission
+from mailapp.admin.base import ProjectView
+from mailapp.admin.context import current_actor, current_project, has_permission
+from mailapp.admin.journey_pages import (
+    builder_page,
+    index_rows,
+    problems_json,
+    starter_defaults,
+    walk_page,
+)
+from mailapp.errors import ServiceError
+from mailapp.extensions import db
+from mailapp.journeys import journeys as service
+from mailapp.journeys.starters import STARTERS, starter
+
+WRITE, SEND = Permission.CAMPAIGNS_WRITE, Permission.CAMPAIGNS_SEND
+CONTROLS = {
+    "pause": (service.pause_journey, "paused: nobody moves on until you resume it"),
+    "resume": (service.resume_journey, "running again"),
+    "stop": (service.stop_journey, "stopped: everyone still in it has left"),
+}
+
+
+def _journey_id(value: str) -> int:
+    if not value.isdigit():
+        raise ServiceError("No such journey.")
+    return int(value)
+
+
+class JourneysView(ProjectView):
+    permission = WRITE
+    SEND_METHODS = frozenset({"publish", "control"})
+
+    def permission_for(self, name: str) -> Permission | None:
+        return SEND if name in self.SEND_METHODS else WRITE
+
+    def _get(self, journey_id: str) -> Any:
+        try:
+            return service.get_journey(current_project(), _journey_id(journey_id))
+        except ServiceError:
+            return None
+
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        project = current_project()
+        return self.render(
+            "admin/journey_list.html",
+            rows=index_rows(project),
+            starters=list(STARTERS.values()),
+        )
+
+    @expose("/new", methods=("GET", "POST"))
+    def new(self) -> ResponseReturnValue:
+        """POST: a new draft from a starter (or blank); a GET changes nothing."""
+        if request.method != "POST":
+            return redirect(url_for(".index"))
+        project, key = current_project(), request.form.get("starter", "")
+        name = request.form.get("name", "").strip()
+        fields: dict[str, Any] = {}
+        if key in STARTERS:
+            chosen = starter(key, **starter_defaults(project.id))
+            fields = {"trigger": chosen.trigger, "graph": chosen.graph, "settings": chosen.settings}
+            name = name or chosen.name
+        try:
+            journey = service.create_journey(
+                project, name or "New journey", actor=current_actor(), **fields
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".index"))
+        return redirect(url_for(".builder", journey_id=journey.id))
+
+    @expose("/<journey_id>/")
+    def builder(self, journey_id: str) -> ResponseReturnValue:
+        journey = self._get(journey_id)
+        if journey is None:
+            abort(404)
+        return self.render(
+            "admin/journey_builder.html",
+            **builder_page(current_project(), journey),
+            can_send=has_permission(SEND),
+        )
+
+    @expose("/<journey_id>/draft", methods=("GET", "POST"))
+    def draft(self, journey_id: str) -> ResponseReturnValue:
+        """POST the edited journey as JSON: saved, or refused with each step's problems."""
+        journey = self._get(journey_id)
+        if journey is None:
+            return jsonify(problems=[{"step": None, "message": "No such journey."}]), 404
+        if request.method != "POST":
+            return redirect(url_for(".builder", journey_id=journey.id))
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(problems=[{"step": None, "message": "Send the journey as JSON."}]), 400
+        changes = {k: body[k] for k in ("name", "trigger", "graph", "settings") if k in body}
+        try:
+            service.update_draft(current_project(), journey.id, actor=current_actor(), **changes)
+        except ServiceError as exc:
+            db.session.rollback()
+            return jsonify(problems=problems_json(exc)), 422
+        return jsonify(saved=True)
+
+    @expose("/<journey_id>/publish", methods=("GET", "POST"))
+    def publish(self, journey_id: str) -> ResponseReturnValue:
+        """POST: publish the saved draft as a new version, or say what stops it."""
+        journey = self._get(journey_id)
+        if journey is None:
+            return jsonify(problems=[{"step": None, "message": "No such journey."}]), 404
+        if request.method != "POST":
+            return redirect(url_for(".builder", journey_id=journey.id))
+        try:
+            version = service.publish_journey(current_project(), journey.id, actor=current_actor())
+        except ServiceError as exc:
+            db.session.rollback()
+            return jsonify(problems=problems_json(exc)), 422
+        flash(f"“{journey.name}” version {version.number} is published and running.", "success")
+        return jsonify(published=version.number, url=url_for(".builder", journey_id=journey.id))
+
+    @expose("/<journey_id>/control", methods=("GET", "POST"))
+    def control(self, journey_id: str) -> ResponseReturnValue:
+        """POST pause, resume or stop; a GET changes nothing."""
+        journey = self._get(journey_id)
+        if journey is None:
+            return redirect(url_for(".index"))
+        verb = request.form.get("verb", "")
+        if request.method == "POST" and verb in CONTROLS:
+            act, done = CONTROLS[verb]
+            try:
+                act(current_project(), journey.id, actor=current_actor())
+                flash(f"“{journey.name}” is {done}.", "success")
+            except ServiceError as exc:
+                db.session.rollback()
+                flash(f"{journey.name}: {exc}", "error")
+        return redirect(url_for(".builder", journey_id=journey.id))
+
+    @expose("/<journey_id>/walk")
+    def walk(self, journey_id: str) -> ResponseReturnValue:
+        """Pick a contact (search by email or name) and see the path they would take."""
+        journey = self._get(journey_id)
+        if journey is None:
+            abort(404)
+        return self.render(
+            "admin/journey_walk.html",
+            **walk_page(
+                current_project(),
+                journey,
+                query=request.args.get("q", "").strip(),
+                contact_id=request.args.get("contact_id", ""),
+            ),
+        )

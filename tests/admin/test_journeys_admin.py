@@ -1,0 +1,233 @@
+"""The journeys back office: who may build and publish, CSRF, a refused save names the step and
+saves nothing, publishing makes a version, and each step's counts reach the builder."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.journeys import journeys as service
+from mailapp.journeys.enrollment import enroll
+from mailapp.models import Journey, JourneyStatus, JourneyVersion
+from tests.admin.conftest import csrf_token, login
+from tests.factories import (
+    TEST_ACTOR,
+    make_contact,
+    make_list,
+    make_project,
+    make_sender,
+    make_template,
+    make_user,
+)
+
+DATA = re.compile(r'<script type="application/json" id="journey-data">(.*?)</script>', re.S)
+
+
+def _three_steps(template_id: int, sender_id: int) -> dict:
+    return {
+        "start": "hello",
+        "steps": {
+            "hello": {
+                "type": "email",
+                "template_id": template_id,
+                "sender_id": sender_id,
+                "subject": None,
+                "next": "pause",
+            },
+            "pause": {"type": "wait", "mode": "duration", "minutes": 2880, "next": "again"},
+            "again": {
+                "type": "email",
+                "template_id": template_id,
+                "sender_id": sender_id,
+                "subject": None,
+                "next": None,
+            },
+        },
+    }
+
+
+@pytest.fixture
+def desk(client):
+    project = make_project("acme")
+    news, template, sender = make_list(project), make_template(project), make_sender(project)
+    news.name, template.name = "Newsletter", "Welcome"
+    db.session.commit()
+    user = make_user(project, "marketer", email="marketer@example.com")
+    login(client, user)
+    return {
+        "project": project,
+        "list": news,
+        "template": template,
+        "sender": sender,
+        "token": csrf_token(client),
+        "user": user,
+    }
+
+
+def _journey(desk: dict, **fields: object) -> Journey:
+    journey = service.create_journey(desk["project"], "Onboarding", actor=TEST_ACTOR, **fields)
+    db.session.commit()
+    return journey
+
+
+def _builder_data(client, journey_id: int) -> dict:
+    page = client.get(f"/admin/journeys/{journey_id}/")
+    assert page.status_code == 200
+    return json.loads(DATA.search(page.get_data(as_text=True)).group(1))
+
+
+@pytest.mark.parametrize("role", ["analyst", "support"])
+def test_analyst_and_support_may_not_see_or_change_journeys(app, client, role):
+    project = make_project("acme")
+    journey = service.create_journey(project, "Onboarding", actor=TEST_ACTOR)
+    db.session.commit()
+    login(client, make_user(project, role))
+    token = csrf_token(client)
+    assert client.get("/admin/journeys/").status_code == 403
+    assert client.get(f"/admin/journeys/{journey.id}/").status_code == 403
+    refused = client.post(
+        f"/admin/journeys/{journey.id}/draft",
+        json={"name": "Taken over"},
+        headers={"X-CSRFToken": token},
+    )
+    assert refused.status_code == 403
+    assert (
+        client.post(
+            "/admin/journeys/new", data={"csrf_token": token, "starter": "blank"}
+        ).status_code
+        == 403
+    )
+    db.session.expire_all()
+    assert db.session.get(Journey, journey.id).name == "Onboarding"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Journey)) == 1
+
+
+def test_posts_without_a_csrf_token_are_refused(app, client, desk):
+    journey = _journey(desk)
+    assert client.post("/admin/journeys/new", data={"starter": "welcome"}).status_code == 400
+    response = client.post(f"/admin/journeys/{journey.id}/draft", json={"name": "Changed"})
+    assert response.status_code == 400
+    response = client.post(f"/admin/journeys/{journey.id}/control", data={"verb": "stop"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Journey, journey.id).name == "Onboarding"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Journey)) == 1
+
+
+def test_new_journey_from_the_welcome_starter_fills_the_project_list_and_template(
+    app, client, desk
+):
+    response = client.post(
+        "/admin/journeys/new", data={"csrf_token": desk["token"], "starter": "welcome"}
+    )
+    assert response.status_code == 302
+    journey = db.session.scalars(sa.select(Journey)).one()
+    assert response.headers["Location"].endswith(f"/admin/journeys/{journey.id}/")
+    assert journey.name == "Welcome series"
+    assert journey.trigger == {"type": "list_joined", "list_id": desk["list"].id}
+    assert journey.graph["steps"]["welcome"]["template_id"] == desk["template"].id
+    listing = client.get("/admin/journeys/").get_data(as_text=True)
+    assert "When someone joins Newsletter" in listing
+    assert "Draft" in listing
+    for starter in ("Welcome series", "Re-engagement", "Birthday", "Abandoned cart", "Blank"):
+        assert starter in listing
+
+
+def test_refused_save_names_the_step_and_its_reason_and_saves_nothing(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    journey = _journey(desk, graph=graph)
+    broken = json.loads(json.dumps(graph))
+    broken["steps"]["again"]["next"] = "hello"  # a loop back to the start
+    response = client.post(
+        f"/admin/journeys/{journey.id}/draft",
+        json={"name": "Renamed", "graph": broken},
+        headers={"X-CSRFToken": desk["token"]},
+    )
+    assert response.status_code == 422
+    problems = response.get_json()["problems"]
+    assert problems
+    assert all(p["message"] for p in problems)
+    assert {p["step"] for p in problems} & {"hello", "pause", "again"}
+    db.session.expire_all()
+    saved = db.session.get(Journey, journey.id)
+    assert saved.name == "Onboarding"
+    assert saved.graph == graph
+
+
+def test_save_then_publish_makes_version_one_and_the_list_says_running(app, client, desk):
+    journey = _journey(desk)
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    trigger = {"type": "list_joined", "list_id": desk["list"].id}
+    saved = client.post(
+        f"/admin/journeys/{journey.id}/draft",
+        json={
+            "name": "Onboarding",
+            "trigger": trigger,
+            "graph": graph,
+            "settings": {"reentry": "once", "goal": None},
+        },
+        headers={"X-CSRFToken": desk["token"]},
+    )
+    assert saved.get_json() == {"saved": True}
+    published = client.post(
+        f"/admin/journeys/{journey.id}/publish", json={}, headers={"X-CSRFToken": desk["token"]}
+    )
+    assert published.status_code == 200, published.get_json()
+    assert published.get_json()["published"] == 1
+    db.session.expire_all()
+    version = db.session.scalars(sa.select(JourneyVersion)).one()
+    assert version.graph == graph
+    assert db.session.get(Journey, journey.id).status is JourneyStatus.ACTIVE
+    listing = client.get("/admin/journeys/").get_data(as_text=True)
+    assert "Running since" in listing
+    page = client.get(f"/admin/journeys/{journey.id}/").get_data(as_text=True)
+    assert "Contacts already in the journey keep the version they started" in page
+
+    paused = client.post(
+        f"/admin/journeys/{journey.id}/control", data={"csrf_token": desk["token"], "verb": "pause"}
+    )
+    assert paused.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Journey, journey.id).status is JourneyStatus.PAUSED
+    assert "Paused" in client.get("/admin/journeys/").get_data(as_text=True)
+
+
+def test_builder_gets_each_steps_counts_and_the_email_report_link(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    journey = _journey(desk, graph=graph, trigger={"type": "manual"})
+    service.publish_journey(desk["project"], journey.id, actor=TEST_ACTOR)
+    db.session.commit()
+    contacts = [make_contact(desk["project"]).id for _ in range(3)]
+    assert enroll(desk["project"], journey.id, contacts, actor=TEST_ACTOR) == 3
+    db.session.commit()
+    data = _builder_data(client, journey.id)
+    assert data["published"] is True
+    expected = service.step_counts(desk["project"], journey.id)
+    assert data["counts"] == json.loads(json.dumps(expected))
+    assert sum(n["waiting"] for n in data["counts"].values()) == 3
+    assert set(data["reports"]) == {"hello", "again"}
+    report = client.get(data["reports"]["hello"])
+    assert report.status_code == 200
+    listing = client.get("/admin/journeys/").get_data(as_text=True)
+    assert re.search(r'<td class="text-right">3</td>\s*<td class="text-right">3</td>', listing)
+
+
+def test_walk_finds_a_contact_by_name_and_shows_their_path(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    journey = _journey(desk, graph=graph, trigger={"type": "manual"})
+    ada = make_contact(desk["project"], "ada@example.org", first_name="Ada", timezone="Europe/Oslo")
+    make_contact(make_project("other"), "ada@other.example", first_name="Ada")
+    found = client.get(f"/admin/journeys/{journey.id}/walk", query_string={"q": "ada"})
+    text = found.get_data(as_text=True)
+    assert "ada@example.org" in text
+    assert "ada@other.example" not in text  # another project's contact is never offered
+    walked = client.get(
+        f"/admin/journeys/{journey.id}/walk", query_string={"q": "ada", "contact_id": ada.id}
+    ).get_data(as_text=True)
+    assert "Path of ada@example.org" in walked
+    assert "Europe/Oslo" in walked
+    assert walked.count('class="list-group-item') >= 3

@@ -1,0 +1,91 @@
+"""A marketer builds a three-step journey (email, wait 2 days, email) in the builder, saves it,
+publishes it and sees it running, with each step's counts on its card."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from mailapp.extensions import db
+from mailapp.models import Journey, JourneyStatus, JourneyVersion
+from tests.factories import make_list, make_project, make_sender, make_template, make_user
+from tests.support.browser import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def _project():
+    project = make_project("acme")
+    make_user(project, "marketer", email="marketer@example.com")
+    news, welcome, tips = make_list(project), make_template(project), make_template(project)
+    news.name, welcome.name, tips.name = "Newsletter", "Welcome", "Tips for week one"
+    make_sender(project, name="News desk")
+    db.session.commit()
+    return project
+
+
+def _add(page, index: int, kind: str) -> None:
+    """Open the n-th "+" on the canvas and pick a step type."""
+    page.locator("[data-role=add]").nth(index).click()
+    page.click(f".jb-menu [data-type={kind}]")
+
+
+def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path):
+    _project()
+    log_in(page, "marketer@example.com")
+    page.click("text=Journeys")
+    page.wait_for_url("**/admin/journeys/")
+    page.fill("#journey-name", "Newsletter welcome")
+    page.check("input[name=starter][value=blank]")
+    page.screenshot(path=tmp_path / "01-list.png", full_page=True)
+    page.click("text=Create and open the builder")
+    page.wait_for_selector("#journey-canvas .jb-trigger")
+
+    # The trigger card is selected first: pick "joins a list" and the list, in words.
+    page.select_option("#jp-trigger_type", "list_joined")
+    page.select_option("#jp-list_id", label="Newsletter")
+    assert "When someone joins Newsletter" in page.inner_text(".jb-trigger")
+    page.screenshot(path=tmp_path / "02-trigger.png", full_page=True)
+
+    _add(page, 0, "email")
+    page.select_option("#jp-template_id", label="Welcome")
+    page.select_option("#jp-sender_id", index=1)
+    _add(page, 1, "wait")
+    assert page.input_value("#jp-minutes") == "2"
+    assert page.input_value("#jp-minutes_unit") == "days"
+    _add(page, 2, "email")
+    page.select_option("#jp-template_id", label="Tips for week one")
+    cards = page.locator("#journey-canvas .jb-card[data-step]:not(.jb-trigger)")
+    texts = [t for t in cards.all_inner_texts() if "Rules for the whole journey" not in t]
+    assert len(texts) == 3
+    assert "Send “Welcome” from News desk" in texts[0]
+    assert "Wait 2 days" in texts[1]
+    assert "Send “Tips for week one”" in texts[2]
+    # Top to bottom: each card sits below the one before it.
+    boxes = [cards.nth(i).bounding_box() for i in range(3)]
+    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]
+    page.screenshot(path=tmp_path / "03-three-steps.png", full_page=True)
+
+    page.click("#save-draft")
+    page.wait_for_selector("text=Draft saved")
+    journey = db.session.scalars(sa.select(Journey)).one()
+    db.session.refresh(journey)
+    assert [s["type"] for s in journey.graph["steps"].values()] == ["email", "wait", "email"]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#publish")
+    page.wait_for_selector("#journey-status:has-text('Running since')")
+    page.screenshot(path=tmp_path / "04-published.png", full_page=True)
+    counts = page.locator("[data-role=counts]").all_inner_texts()
+    assert len(counts) == 3
+    assert all("0 waiting · 0 passed · 0 left" in c for c in counts)
+    assert page.locator("[data-role=counts] a").count() == 2  # each email's report
+    db.session.expire_all()
+    assert db.session.get(Journey, journey.id).status is JourneyStatus.ACTIVE
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(JourneyVersion)) == 1
+
+    page.click("text=All journeys")
+    row = page.locator("#journeys tbody tr", has_text="Newsletter welcome")
+    assert "Running since" in row.inner_text()
+    assert "When someone joins Newsletter" in row.inner_text()
+    page.screenshot(path=tmp_path / "05-running.png", full_page=True)
