@@ -16,6 +16,7 @@ from mailapp.admin.journey_words import (
     project_names,
     settings_words,
     status_words,
+    step_words,
     trigger_words,
 )
 from mailapp.errors import ServiceError
@@ -128,18 +129,31 @@ def builder_page(project: Project, journey: Any) -> dict[str, Any]:
     }
 
 
+SETTINGS_WORDS = ("re-entry", "say after how many days", "a goal", "goal:", "settings")
+
+
+def _card(step: str | None, message: str) -> str | None:
+    """The card a problem belongs on: its step, else the trigger or the journey's rules."""
+    if step:
+        return step
+    if message.startswith("the trigger"):
+        return "trigger"
+    return "settings" if message.startswith(SETTINGS_WORDS) else None
+
+
+def problem_rows(problems: list[Any]) -> list[dict[str, Any]]:
+    """Problems as [{step, message}] for the builder, each on the card it is about."""
+    rows = []
+    for p in problems:
+        message = getattr(p, "message", None) or str(p)
+        rows.append({"step": _card(getattr(p, "step", None), message), "message": message})
+    return rows
+
+
 def problems_json(exc: ServiceError) -> list[dict[str, Any]]:
-    """A refusal as [{step, message}]: each problem names its step (or none: the journey)."""
+    """A refusal as [{step, message}]; a refusal without problems is one general message."""
     problems = getattr(exc, "problems", None) or []
-    if not problems:
-        return [{"step": None, "message": str(exc)}]
-    return [
-        {
-            "step": getattr(p, "step", None),
-            "message": getattr(p, "message", None) or getattr(p, "reason", None) or str(p),
-        }
-        for p in problems
-    ]
+    return problem_rows(problems) if problems else [{"step": None, "message": str(exc)}]
 
 
 def find_contacts(project: Project, query: str) -> list[Contact]:
@@ -178,7 +192,9 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
     path, problem = [], None
     if contact is not None:
         try:
-            path = service.walk(project, journey.id, contact.id, now=utcnow())
+            path = _walk_rows(
+                project, journey, service.walk(project, journey.id, contact.id, now=utcnow())
+            )
         except ServiceError as exc:
             problem = str(exc)
     zone = viewer_zone()
@@ -194,6 +210,23 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
         "zone": zone.key,
         "when": lambda at: _in_zone(at, zone),
     }
+
+
+def _walk_rows(project: Project, journey: Any, path: list[Any]) -> list[dict[str, Any]]:
+    """Each WalkStep as the page shows it: the step in words, when, why, and if it happened."""
+    graph = journey.graph or {}
+    if journey.published_version_id is not None:
+        graph = db.session.get(JourneyVersion, journey.published_version_id).graph
+    names = project_names(project.id)
+    return [
+        {
+            "what": step_words(getattr(ws, "step", ""), graph, names),
+            "at": getattr(ws, "at", None),
+            "why": getattr(ws, "reason", None) or getattr(ws, "outcome", None),
+            "done": bool(getattr(ws, "happened", False)),
+        }
+        for ws in path
+    ]
 
 
 def _in_zone(at: datetime | None, zone: ZoneInfo) -> str:

@@ -142,3 +142,51 @@ def builder_choices(project_id: int) -> dict[str, Any]:
         "attributes": [a["key"] for a in attributes],
         "date_attributes": [a["key"] for a in attributes if a["kind"] == "attribute_date"],
     }
+
+
+def _duration(minutes: Any) -> str:
+    minutes = int(minutes or 0)
+    if minutes and minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day" if days == 1 else f"{days} days"
+    if minutes and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def step_words(key: str, graph: dict, names: dict[str, dict[int, str]]) -> str:
+    """One step as the builder's card says it: 'Send “Welcome”', 'Wait 2 days' ..."""
+    step = (graph.get("steps") or {}).get(key) or {}
+    kind = step.get("type")
+    template = names.get("templates", {}).get(step.get("template_id") or 0, "an email")
+    if kind == "email":
+        return f"Send “{template}”"
+    if kind == "wait":
+        if step.get("mode") == "until":
+            days = step.get("weekdays") or []
+            on = ", ".join(WEEKDAYS[d] for d in days if d in range(7)) or "any day"
+            return f"Wait until {on} at {step.get('time') or '09:00'}"
+        if step.get("mode") == "event":
+            limit = _duration(step.get("timeout_minutes"))
+            return f"Wait up to {limit} for “{step.get('event')}”"
+        return f"Wait {_duration(step.get('minutes'))}"
+    if kind == "condition":
+        rule = step.get("rule") or {}
+        if "engagement" in rule:
+            spec = rule["engagement"] or {}
+            shown = step_words(spec.get("step") or "", graph, names).removeprefix("Send ")
+            verb = "clicked a link in" if spec.get("action") == "clicked" else "opened"
+            return f"Has {verb} {shown}?"
+        return "Yes / no question"
+    return STEP_NAMES.get(kind, str(kind))
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+STEP_NAMES = {
+    "split": "Random split",
+    "update": "Update the contact",
+    "webhook": "Tell another system (webhook)",
+    "goal": "Goal reached",
+    "exit": "Leave the journey",
+}

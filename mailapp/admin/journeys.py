@@ -16,6 +16,7 @@ from mailapp.admin.context import current_actor, current_project, has_permission
 from mailapp.admin.journey_pages import (
     builder_page,
     index_rows,
+    problem_rows,
     problems_json,
     starter_defaults,
     walk_page,
@@ -106,12 +107,16 @@ class JourneysView(ProjectView):
         if not isinstance(body, dict):
             return jsonify(problems=[{"step": None, "message": "Send the journey as JSON."}]), 400
         changes = {k: body[k] for k in ("name", "trigger", "graph", "settings") if k in body}
+        project = current_project()
         try:
-            service.update_draft(current_project(), journey.id, actor=current_actor(), **changes)
+            saved = service.update_draft(project, journey.id, actor=current_actor(), **changes)
         except ServiceError as exc:
             db.session.rollback()
             return jsonify(problems=problems_json(exc)), 422
-        return jsonify(saved=True)
+        # Saved; what would still stop publishing is shown on its step straight away.
+        return jsonify(
+            saved=True, before_publish=problem_rows(service.draft_problems(project, saved))
+        )
 
     @expose("/<journey_id>/publish", methods=("GET", "POST"))
     def publish(self, journey_id: str) -> ResponseReturnValue:

@@ -310,26 +310,37 @@
     }
     message.appendChild(div);
   }
-  function refused(list) {
+  function sentence(text) { return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : "."); }
+  function mark(list) {
     problems = {};
     var general = [];
     list.forEach(function (p) {
       var key = p.step && (steps()[p.step] || p.step === "trigger" || p.step === "settings") ? p.step : null;
-      if (key) { (problems[key] = problems[key] || []).push(p.message); } else { general.push(p.message); }
+      if (key) { (problems[key] = problems[key] || []).push(sentence(p.message)); } else { general.push(sentence(p.message)); }
     });
-    var n = list.length;
-    show("danger", "Nothing was saved: " + n + (n === 1 ? " thing needs" : " things need") +
-      " fixing (each is shown in red on its step)." , general);
+    return general;
+  }
+  function things(n) { return n + (n === 1 ? " thing needs" : " things need"); }
+  function refused(list, what) {
+    var general = mark(list);
+    show("danger", what + ": " + things(list.length) + " fixing" +
+      (general.length < list.length ? " (shown in red on its card)." : "."), general);
     draw();
   }
   function save() {
     var name = document.getElementById("journey-name").value;
     return post(box.getAttribute("data-save-url"),
       {name: name, trigger: state.trigger, graph: state.graph, settings: state.settings}).then(function (r) {
-      if (!r.ok) { refused(r.body.problems || []); return false; }
-      problems = {};
+      if (!r.ok) { refused(r.body.problems || [], "Nothing was saved"); return false; }
       document.getElementById("journey-dirty").textContent = "";
-      show("success", "Draft saved. It runs only once you publish it.");
+      var todo = r.body.before_publish || [];
+      var general = mark(todo);
+      if (todo.length) {
+        show("warning", "Draft saved. Before you can publish it, " + things(todo.length) + " fixing" +
+          (general.length < todo.length ? " (shown in red on its card)." : "."), general);
+      } else {
+        show("success", "Draft saved. It runs only once you publish it.");
+      }
       draw();
       return true;
     });
@@ -340,9 +351,9 @@
     publish.addEventListener("click", function () {
       if (!window.confirm(publish.getAttribute("data-confirm"))) { return; }
       save().then(function (ok) {
-        if (!ok) { return; }
+        if (!ok || Object.keys(problems).length) { return; }
         post(box.getAttribute("data-publish-url"), {}).then(function (r) {
-          if (!r.ok) { refused(r.body.problems || []); return; }
+          if (!r.ok) { refused(r.body.problems || [], "Not published"); return; }
           window.location = r.body.url;
         });
       });

@@ -89,3 +89,22 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     assert "Running since" in row.inner_text()
     assert "When someone joins Newsletter" in row.inner_text()
     page.screenshot(path=tmp_path / "05-running.png", full_page=True)
+
+
+def test_a_starter_shows_its_branches_side_by_side(app, page, tmp_path):
+    _project()
+    log_in(page, "marketer@example.com")
+    page.goto("/admin/journeys/")
+    page.check("input[name=starter][value=abandoned_cart]")
+    page.click("text=Create and open the builder")
+    page.wait_for_selector("#journey-canvas .jb-trigger")
+    assert "When your system reports the event “cart_abandoned”" in page.inner_text(".jb-trigger")
+    arrived = page.locator(".jb-branch[data-branch=next]").first.bounding_box()
+    late = page.locator(".jb-branch[data-branch=timeout_next]").first.bounding_box()
+    assert arrived["y"] == late["y"]
+    assert arrived["x"] + arrived["width"] <= late["x"]  # side by side, not stacked
+    assert "Wait up to 1 day for “purchase”" in page.inner_text("#journey-canvas")
+    page.click(".jb-card[data-step=bought]")
+    assert page.inner_text("#panel-title") == "Wait"
+    assert page.input_value("#jp-wait_event") == "purchase"
+    page.screenshot(path=tmp_path / "starter-abandoned-cart.png", full_page=True)
