@@ -3,12 +3,12 @@ builder's pickers offer for one project (lists, tags, segments, templates, sende
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from mailapp.admin.display import format_when
+from mailapp.admin.display import viewer_zone
 from mailapp.audience.segments.choices import attribute_choices, tag_choices
 from mailapp.extensions import db
 from mailapp.models import Campaign, List, Segment, Sender, Template, WebhookEndpoint
@@ -32,7 +32,10 @@ def status_words(journey: Any, published_at: datetime | None) -> str:
     """'Running since 3 Dec', 'Paused', 'Stopped' or 'Draft'."""
     status = getattr(journey.status, "value", journey.status)
     if status == "active":
-        return f"Running since {format_when(published_at, '%-d %b')}" if published_at else "Running"
+        if published_at is None:
+            return "Running"
+        local = published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)
+        return f"Running since {local.astimezone(viewer_zone()).strftime('%-d %b')}"
     return {"paused": "Paused", "stopped": "Stopped"}.get(status, "Draft")
 
 

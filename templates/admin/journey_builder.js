@@ -240,7 +240,7 @@
       text: (n.waiting || 0) + " waiting \u00b7 " + (n.passed || 0) + " passed \u00b7 " + (n.left || 0) + " left"});
     if (data.reports[key]) {
       line.appendChild(document.createTextNode(" \u00b7 "));
-      var a = el("a", {href: data.reports[key], text: "this email's report"});
+      var a = el("a", {href: data.reports[key], text: "see this email's report"});
       a.addEventListener("click", function (e) { e.stopPropagation(); });
       line.appendChild(a);
     }

@@ -172,7 +172,7 @@ def test_save_then_publish_makes_version_one_and_the_list_says_running(app, clie
         },
         headers={"X-CSRFToken": desk["token"]},
     )
-    assert saved.get_json() == {"saved": True}
+    assert saved.get_json() == {"saved": True, "before_publish": []}
     published = client.post(
         f"/admin/journeys/{journey.id}/publish", json={}, headers={"X-CSRFToken": desk["token"]}
     )
