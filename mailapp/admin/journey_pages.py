@@ -13,6 +13,7 @@ from flask import url_for
 from mailapp.admin.display import viewer_zone
 from mailapp.admin.journey_words import (
     builder_choices,
+    outcome_words,
     project_names,
     settings_words,
     status_words,
@@ -190,7 +191,9 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
     """The walk page's arguments: search results, the chosen contact and their path."""
     contact = _contact(project, contact_id)
     path, problem = [], None
-    if contact is not None:
+    if contact is not None and journey.published_version_id is None:
+        problem = "Publish the journey first: the walk follows its published version."
+    elif contact is not None:
         try:
             path = _walk_rows(
                 project, journey, service.walk(project, journey.id, contact.id, now=utcnow())
@@ -214,19 +217,14 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
 
 def _walk_rows(project: Project, journey: Any, path: list[Any]) -> list[dict[str, Any]]:
     """Each WalkStep as the page shows it: the step in words, when, why, and if it happened."""
-    graph = journey.graph or {}
-    if journey.published_version_id is not None:
-        graph = db.session.get(JourneyVersion, journey.published_version_id).graph
+    graph = db.session.get(JourneyVersion, journey.published_version_id).graph
     names = project_names(project.id)
-    return [
-        {
-            "what": step_words(getattr(ws, "step", ""), graph, names),
-            "at": getattr(ws, "at", None),
-            "why": getattr(ws, "reason", None) or getattr(ws, "outcome", None),
-            "done": bool(getattr(ws, "happened", False)),
-        }
-        for ws in path
-    ]
+    rows = []
+    for ws in path:
+        what = step_words(ws.step, graph, names, ws.type)
+        why = outcome_words(what, ws.type, ws.outcome, ws.done)
+        rows.append({"what": what, "at": ws.at, "why": why, "done": ws.done})
+    return rows
 
 
 def _in_zone(at: datetime | None, zone: ZoneInfo) -> str:

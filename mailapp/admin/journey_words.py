@@ -158,9 +158,11 @@ def _duration(minutes: Any) -> str:
     return f"{minutes} minutes"
 
 
-def step_words(key: str, graph: dict, names: dict[str, dict[int, str]]) -> str:
+def step_words(
+    key: str, graph: dict, names: dict[str, dict[int, str]], kind: str | None = None
+) -> str:
     """One step as the builder's card says it: 'Send “Welcome”', 'Wait 2 days' ..."""
-    step = (graph.get("steps") or {}).get(key) or {}
+    step = (graph.get("steps") or {}).get(key) or {"type": kind}
     kind = step.get("type")
     template = names.get("templates", {}).get(step.get("template_id") or 0, "an email")
     if kind == "email":
@@ -183,6 +185,27 @@ def step_words(key: str, graph: dict, names: dict[str, dict[int, str]]) -> str:
             return f"Has {verb} {shown}?"
         return "Yes / no question"
     return STEP_NAMES.get(kind, str(kind))
+
+
+def outcome_words(question: str, kind: str, outcome: str | None, done: bool) -> str:
+    """Why a walked step went the way it did: 'Has opened “Welcome”? → yes', 'Sent' ..."""
+    outcome = outcome or ""
+    if kind == "condition" and outcome in ("yes", "no"):
+        return f"{question} → {outcome}"
+    if outcome.startswith("branch:"):
+        return f"Placed at random in branch {outcome.removeprefix('branch:').upper()}"
+    if kind == "wait":
+        return "Waited until then" if done else "Waits until then"
+    ahead = {
+        "would send": "The email would go out then",
+        "would update": "Would be updated",
+        "would call": "The webhook would be called",
+    }
+    if outcome in ahead:
+        return ahead[outcome]
+    if kind in ("goal", "exit") and not done:
+        return "Leaves the journey here"
+    return outcome[:1].upper() + outcome[1:]
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -284,8 +284,9 @@
   }
   function settingsWords() {
     var s = state.settings, r = s.reentry || "once";
-    var words = {once: "Once per contact, ever", one_at_a_time: "Again, but never twice at the same time",
-      after_days: "Again after " + (s.reentry_days || 30) + " days"}[r];
+    var words = {once: "Each contact goes through it once, ever",
+      one_at_a_time: "Contacts can start it again, but never twice at once",
+      after_days: "Contacts can start it again " + (s.reentry_days || 30) + " days after they last started"}[r];
     var goal = s.goal && s.goal.event ? "; goal: the event " + q(s.goal.event) : "; no goal";
     return words + goal;
   }

@@ -158,6 +158,48 @@ def test_refused_save_names_the_step_and_its_reason_and_saves_nothing(app, clien
     assert saved.graph == graph
 
 
+def test_refused_save_says_why_and_saves_nothing(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    journey = _journey(desk, graph=graph)
+    changed = json.loads(json.dumps(graph))
+    changed["steps"]["pause"]["minutes"] = 60
+    response = client.post(
+        f"/admin/journeys/{journey.id}/draft",
+        json={"name": "  ", "graph": changed},
+        headers={"X-CSRFToken": desk["token"]},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["problems"] == [
+        {"step": None, "message": "a journey needs a name of at most 200 characters"}
+    ]
+    db.session.expire_all()
+    assert db.session.get(Journey, journey.id).graph == graph
+
+
+def test_saved_draft_and_refused_publish_name_each_step_and_its_reason(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    graph["steps"]["again"]["template_id"] = None
+    journey = _journey(desk, graph=graph, trigger={"type": "list_joined", "list_id": None})
+    saved = client.post(
+        f"/admin/journeys/{journey.id}/draft",
+        json={"graph": graph},
+        headers={"X-CSRFToken": desk["token"]},
+    ).get_json()
+    assert saved["saved"] is True  # a half-built draft is kept ...
+    assert {"step": "again", "message": "choose a template of this project"} in saved[
+        "before_publish"
+    ]  # ... and says on which card what is missing
+    assert {"step": "trigger", "message": "the trigger needs a list of this project"} in saved[
+        "before_publish"
+    ]
+    refused = client.post(
+        f"/admin/journeys/{journey.id}/publish", json={}, headers={"X-CSRFToken": desk["token"]}
+    )
+    assert refused.status_code == 422
+    assert refused.get_json()["problems"] == saved["before_publish"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(JourneyVersion)) == 0
+
+
 def test_save_then_publish_makes_version_one_and_the_list_says_running(app, client, desk):
     journey = _journey(desk)
     graph = _three_steps(desk["template"].id, desk["sender"].id)
@@ -216,18 +258,32 @@ def test_builder_gets_each_steps_counts_and_the_email_report_link(app, client, d
     assert re.search(r'<td class="text-right">3</td>\s*<td class="text-right">3</td>', listing)
 
 
-def test_walk_finds_a_contact_by_name_and_shows_their_path(app, client, desk):
+def test_walk_finds_a_contact_by_name_and_shows_their_path_and_why(app, client, desk):
     graph = _three_steps(desk["template"].id, desk["sender"].id)
+    graph["steps"]["pause"]["next"] = "opened"
+    graph["steps"]["opened"] = {
+        "type": "condition",
+        "rule": {"engagement": {"step": "hello", "action": "opened"}},
+        "yes": None,
+        "no": "again",
+    }
     journey = _journey(desk, graph=graph, trigger={"type": "manual"})
-    ada = make_contact(desk["project"], "ada@example.org", first_name="Ada", timezone="Europe/Oslo")
+    ada = make_contact(desk["project"], "ada@example.org", first_name="Ada", timezone="Asia/Tokyo")
     make_contact(make_project("other"), "ada@other.example", first_name="Ada")
-    found = client.get(f"/admin/journeys/{journey.id}/walk", query_string={"q": "ada"})
-    text = found.get_data(as_text=True)
+    walk = f"/admin/journeys/{journey.id}/walk"
+    draft = client.get(walk, query_string={"contact_id": ada.id}).get_data(as_text=True)
+    assert "Publish the journey first" in draft
+    service.publish_journey(desk["project"], journey.id, actor=TEST_ACTOR)
+    db.session.commit()
+
+    text = client.get(walk, query_string={"q": "ADA"}).get_data(as_text=True)
     assert "ada@example.org" in text
     assert "ada@other.example" not in text  # another project's contact is never offered
-    walked = client.get(
-        f"/admin/journeys/{journey.id}/walk", query_string={"q": "ada", "contact_id": ada.id}
-    ).get_data(as_text=True)
-    assert "Path of ada@example.org" in walked
-    assert "Europe/Oslo" in walked
-    assert walked.count('class="list-group-item') >= 3
+    walked = client.get(walk, query_string={"q": "ada", "contact_id": ada.id})
+    text = re.sub(r"\s+", " ", walked.get_data(as_text=True))
+    assert "Path of ada@example.org" in text
+    assert "Asia/Tokyo" in text
+    steps = re.findall(r"<strong>(.*?)</strong>", text.split('id="walk-path"')[1])
+    assert steps == ["Send “Welcome”", "Wait 2 days", "Has opened “Welcome”?", "Send “Welcome”"]
+    assert "Has opened “Welcome”? → no" in text
+    assert "JST" in text  # when, in the contact's own zone

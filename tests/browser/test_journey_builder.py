@@ -70,7 +70,12 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     page.wait_for_selector("text=Draft saved")
     journey = db.session.scalars(sa.select(Journey)).one()
     db.session.refresh(journey)
-    assert [s["type"] for s in journey.graph["steps"].values()] == ["email", "wait", "email"]
+    path, key = [], journey.graph["start"]
+    while key:
+        path.append(journey.graph["steps"][key])
+        key = path[-1]["next"]
+    assert [s["type"] for s in path] == ["email", "wait", "email"]
+    assert path[1]["minutes"] == 2 * 24 * 60
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
