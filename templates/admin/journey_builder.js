@@ -346,7 +346,8 @@
       return true;
     });
   }
-  document.getElementById("save-draft").addEventListener("click", function () { save(); });
+  var saveButton = document.getElementById("save-draft");
+  if (saveButton) { saveButton.addEventListener("click", function () { save(); }); }
   var publish = document.getElementById("publish");
   if (publish) {
     publish.addEventListener("click", function () {

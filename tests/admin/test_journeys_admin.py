@@ -287,3 +287,26 @@ def test_walk_finds_a_contact_by_name_and_shows_their_path_and_why(app, client, 
     assert steps == ["Send “Welcome”", "Wait 2 days", "Has opened “Welcome”?", "Send “Welcome”"]
     assert "Has opened “Welcome”? → no" in text
     assert "JST" in text  # when, in the contact's own zone
+
+
+def test_another_projects_journey_and_contact_stay_out_of_reach(app, client, desk):
+    other = make_project("other")
+    theirs = service.create_journey(other, "Theirs", actor=TEST_ACTOR)
+    db.session.commit()
+    stranger = make_contact(other, "stranger@other.example")
+    mine = _journey(desk, trigger={"type": "manual"})
+    base = f"/admin/journeys/{theirs.id}"
+    headers = {"X-CSRFToken": desk["token"]}
+    assert client.get(f"{base}/").status_code == 404
+    assert client.get(f"{base}/walk").status_code == 404
+    assert client.post(f"{base}/draft", json={"name": "Mine"}, headers=headers).status_code == 404
+    assert client.post(f"{base}/publish", json={}, headers=headers).status_code == 404
+    client.post(f"{base}/control", data={"csrf_token": desk["token"], "verb": "stop"})
+    db.session.expire_all()
+    assert db.session.get(Journey, theirs.id).name == "Theirs"
+    assert db.session.get(Journey, theirs.id).status is JourneyStatus.DRAFT
+    page = client.get(
+        f"/admin/journeys/{mine.id}/walk", query_string={"contact_id": stranger.id}
+    ).get_data(as_text=True)
+    assert "stranger@other.example" not in page
+    assert "Theirs" not in client.get("/admin/journeys/").get_data(as_text=True)

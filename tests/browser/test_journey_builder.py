@@ -7,8 +7,16 @@ import pytest
 import sqlalchemy as sa
 
 from mailapp.extensions import db
+from mailapp.journeys.enrollment import enroll
 from mailapp.models import Journey, JourneyStatus, JourneyVersion
-from tests.factories import make_list, make_project, make_sender, make_template, make_user
+from tests.factories import (
+    make_contact,
+    make_list,
+    make_project,
+    make_sender,
+    make_template,
+    make_user,
+)
 from tests.support.browser import log_in
 
 pytestmark = pytest.mark.browser
@@ -31,7 +39,7 @@ def _add(page, index: int, kind: str) -> None:
 
 
 def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path):
-    _project()
+    project = _project()
     log_in(page, "marketer@example.com")
     page.click("text=Journeys")
     page.wait_for_url("**/admin/journeys/")
@@ -88,6 +96,11 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     db.session.expire_all()
     assert db.session.get(Journey, journey.id).status is JourneyStatus.ACTIVE
     assert db.session.scalar(sa.select(sa.func.count()).select_from(JourneyVersion)) == 1
+
+    # Once someone is in it, the step's card says so.
+    assert enroll(project, journey.id, [make_contact(project).id]) == 1
+    page.reload()
+    assert page.inner_text("[data-role=counts] >> nth=0").startswith("1 waiting · 0 passed")
 
     page.click("text=All journeys")
     row = page.locator("#journeys tbody tr", has_text="Newsletter welcome")
