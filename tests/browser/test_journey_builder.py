@@ -98,15 +98,28 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(JourneyVersion)) == 1
 
     # Once someone is in it, the step's card says so.
-    assert enroll(project, journey.id, [make_contact(project).id]) == 1
+    ada = make_contact(project, "ada@example.org", first_name="Ada", timezone="Europe/Oslo")
+    assert enroll(project, journey.id, [ada.id]) == 1
     page.reload()
     assert page.inner_text("[data-role=counts] >> nth=0").startswith("1 waiting · 0 passed")
 
-    page.click("text=All journeys")
+    # Walk it for Ada: found by her name, her path in her own time zone.
+    page.click("#walk-link")
+    page.fill("#walk-q", "Ada")
+    page.click("#walk-search button")
+    page.click("#walk-found >> text=ada@example.org")
+    path = page.locator("#walk-path li").all_inner_texts()
+    assert len(path) == 3
+    assert "Send “Welcome”" in path[0]
+    assert "Wait 2 days" in path[1]
+    assert "Europe/Oslo" in page.inner_text("#walk-contact + p")
+    page.screenshot(path=tmp_path / "05-walk.png", full_page=True)
+
+    page.goto("/admin/journeys/")
     row = page.locator("#journeys tbody tr", has_text="Newsletter welcome")
     assert "Running since" in row.inner_text()
     assert "When someone joins Newsletter" in row.inner_text()
-    page.screenshot(path=tmp_path / "05-running.png", full_page=True)
+    page.screenshot(path=tmp_path / "06-running.png", full_page=True)
 
 
 def test_a_starter_shows_its_branches_side_by_side(app, page, tmp_path):
