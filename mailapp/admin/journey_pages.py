@@ -20,14 +20,14 @@ from mailapp.admin.journey_words import (
     step_words,
     trigger_words,
 )
+from mailapp.delivery.backing import backing_campaigns
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.journeys import journeys as service
 from mailapp.models import (
-    Campaign,
+    OPEN_ENROLLMENTS,
     Contact,
     Enrollment,
-    EnrollmentStatus,
     JourneyVersion,
     List,
     Project,
@@ -36,7 +36,6 @@ from mailapp.models import (
 )
 from mailapp.models.base import utcnow
 
-STILL_IN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.WAITING)
 SEARCH_LIMIT = 10
 
 
@@ -51,7 +50,7 @@ def _published_at(project: Project) -> dict[int, Any]:
 
 def index_rows(project: Project) -> list[dict[str, Any]]:
     """One row per journey: name, status and trigger in words, enrolled and still-in counts."""
-    still_in = sa.func.sum(sa.case((Enrollment.status.in_(STILL_IN), 1), else_=0))
+    still_in = sa.func.sum(sa.case((Enrollment.status.in_(OPEN_ENROLLMENTS), 1), else_=0))
     counts = {
         journey_id: (total, int(active or 0))
         for journey_id, total, active in db.session.execute(
@@ -93,17 +92,12 @@ def starter_defaults(project_id: int) -> dict[str, int | None]:
     }
 
 
-def _report_urls(project: Project, journey: Any) -> dict[str, str]:
+def _report_urls(journey: Any) -> dict[str, str]:
     """Email step key -> its backing campaign's report, for the published version."""
     if journey.published_version_id is None:
         return {}
-    rows = db.session.execute(
-        sa.select(Campaign.journey_step, Campaign.id).where(
-            Campaign.project_id == project.id,
-            Campaign.journey_version_id == journey.published_version_id,
-        )
-    ).all()
-    return {step: url_for("analytics.campaign", campaign_id=i) for step, i in rows if step}
+    steps = backing_campaigns(journey.published_version_id)
+    return {key: url_for("analytics.campaign", campaign_id=i) for key, i in steps.items() if key}
 
 
 def builder_page(project: Project, journey: Any) -> dict[str, Any]:
@@ -124,7 +118,7 @@ def builder_page(project: Project, journey: Any) -> dict[str, Any]:
             "settings": journey.settings or {"reentry": "once", "goal": None},
             "published": published,
             "counts": counts,
-            "reports": _report_urls(project, journey),
+            "reports": _report_urls(journey),
             "choices": builder_choices(project.id),
         },
     }
