@@ -24,6 +24,7 @@ from mailapp.admin.journey_pages import (
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.journeys import journeys as service
+from mailapp.journeys.enrollment import enroll
 from mailapp.journeys.starters import STARTERS, starter
 
 WRITE, SEND = Permission.CAMPAIGNS_WRITE, Permission.CAMPAIGNS_SEND
@@ -34,6 +35,12 @@ CONTROLS = {
 }
 
 
+NOBODY_ENTERED = (
+    "Nobody entered: they are in it already, went through it before (see the re-entry rule), "
+    "or are unsubscribed, bounced or suppressed."
+)
+
+
 def _journey_id(value: str) -> int:
     if not value.isdigit():
         raise ServiceError("No such journey.")
@@ -42,7 +49,7 @@ def _journey_id(value: str) -> int:
 
 class JourneysView(ProjectView):
     permission = WRITE
-    SEND_METHODS = frozenset({"publish", "control"})
+    SEND_METHODS = frozenset({"publish", "control", "add_contacts"})
 
     def permission_for(self, name: str) -> Permission | None:
         return SEND if name in self.SEND_METHODS else WRITE
@@ -151,6 +158,37 @@ class JourneysView(ProjectView):
                 flash(f"{journey.name}: {exc}", "error")
         return redirect(url_for(".builder", journey_id=journey.id))
 
+    @expose("/<journey_id>/add", methods=("GET", "POST"))
+    def add_contacts(self, journey_id: str) -> ResponseReturnValue:
+        """POST: start the running journey now for one contact or a segment's contacts."""
+        journey = self._get(journey_id)
+        if journey is None:
+            abort(404)
+        contact_id, segment_id = (
+            request.form.get("contact_id", ""),
+            request.form.get("segment_id", ""),
+        )
+        back = url_for(".builder", journey_id=journey.id)
+        if contact_id.isdigit():
+            back = url_for(".walk", journey_id=journey.id, contact_id=contact_id)
+        if request.method != "POST" or not (contact_id.isdigit() or segment_id.isdigit()):
+            return redirect(back)
+        targets: list[int] | int = [int(contact_id)] if contact_id.isdigit() else int(segment_id)
+        try:
+            entered = enroll(current_project(), journey.id, targets, actor=current_actor())
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(f"Nobody was added: {exc}.", "error")
+            return redirect(back)
+        if entered:
+            flash(
+                f"{entered:,} {'contact' if entered == 1 else 'contacts'} entered the journey.",
+                "success",
+            )
+        else:
+            flash(NOBODY_ENTERED, "warning")
+        return redirect(back)
+
     @expose("/<journey_id>/walk")
     def walk(self, journey_id: str) -> ResponseReturnValue:
         """Pick a contact (search by email or name) and see the path they would take."""
@@ -165,4 +203,5 @@ class JourneysView(ProjectView):
                 query=request.args.get("q", "").strip(),
                 contact_id=request.args.get("contact_id", ""),
             ),
+            can_send=has_permission(SEND),
         )

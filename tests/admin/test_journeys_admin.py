@@ -101,6 +101,12 @@ def test_analyst_and_support_may_not_see_or_change_journeys(app, client, role):
         ).status_code
         == 403
     )
+    for action in ("publish", "control", "add"):
+        response = client.post(
+            f"/admin/journeys/{journey.id}/{action}",
+            data={"csrf_token": token, "verb": "stop", "segment_id": "1"},
+        )
+        assert response.status_code == 403, action
     db.session.expire_all()
     assert db.session.get(Journey, journey.id).name == "Onboarding"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Journey)) == 1
@@ -310,3 +316,22 @@ def test_another_projects_journey_and_contact_stay_out_of_reach(app, client, des
     ).get_data(as_text=True)
     assert "stranger@other.example" not in page
     assert "Theirs" not in client.get("/admin/journeys/").get_data(as_text=True)
+
+
+def test_start_the_journey_by_hand_for_one_contact_or_a_segment(app, client, desk):
+    graph = _three_steps(desk["template"].id, desk["sender"].id)
+    journey = _journey(desk, graph=graph, trigger={"type": "manual"})
+    ada = make_contact(desk["project"], "ada@example.org")
+    add = f"/admin/journeys/{journey.id}/add"
+    refused = client.post(add, data={"csrf_token": desk["token"], "contact_id": ada.id})
+    assert refused.status_code == 302  # a draft takes nobody in: said, not crashed
+    service.publish_journey(desk["project"], journey.id, actor=TEST_ACTOR)
+    db.session.commit()
+    walk = client.get(f"/admin/journeys/{journey.id}/walk", query_string={"contact_id": ada.id})
+    assert "Start the journey for this contact now" in walk.get_data(as_text=True)
+    client.post(add, data={"csrf_token": desk["token"], "contact_id": ada.id})
+    again = client.post(
+        add, data={"csrf_token": desk["token"], "contact_id": ada.id}, follow_redirects=True
+    )
+    assert "Nobody entered: they are in it already" in again.get_data(as_text=True)
+    assert service.step_counts(desk["project"], journey.id)["hello"]["waiting"] == 1
