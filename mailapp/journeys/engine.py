@@ -11,6 +11,7 @@ back and the rows are due again. Waits are rows with a wake time, never delayed 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import datetime
@@ -132,17 +133,61 @@ def _run_chains(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion]
         run.wake_at = wake.now
 
 
+_TS = postgresql.TIMESTAMP(timezone=True)
+_LEDGER_TYPES = {"project_id": sa.Integer(), "enrollment_id": sa.BigInteger(), "seq": sa.Integer()}
+_LEDGER_TYPES |= {"step": sa.Text(), "outcome": sa.Text(), "detail": postgresql.JSONB(), "at": _TS}
+_DELIVERY_TYPES = {"project_id": sa.Integer(), "campaign_id": sa.Integer()}
+_DELIVERY_TYPES |= {"contact_id": sa.BigInteger(), "round": sa.Integer(), "variant": sa.Text()}
+_DELIVERY_TYPES |= {"scheduled_at": _TS, "status": sa.Text(), "attempts": sa.Integer()}
+_DELIVERY_TYPES |= {"updated_at": _TS}
+
+
+def _insert_all(
+    model: type, rows: list[dict], types: dict, conflict: list[str] | None = None
+) -> None:
+    """Insert many rows in one statement: on PostgreSQL one array per column, unnested (an
+    executemany would be one round trip a row)."""
+    statement = insert_for(model)
+    if dialect() != "postgresql":
+        if conflict:
+            statement = statement.on_conflict_do_nothing(index_elements=conflict)
+        db.session.execute(statement, rows)
+        return
+    arrays, constants = {}, {}
+    for name, kind in types.items():
+        column = [row[name] for row in rows]
+        if isinstance(kind, postgresql.JSONB):
+            column = [json.dumps(value, sort_keys=True) for value in column]
+        if all(value == column[0] for value in column):
+            constants[name] = column[0]  # bound once, not an array of the same value
+        else:
+            arrays[name] = (sa.Text() if isinstance(kind, postgresql.JSONB) else kind, column)
+    given = unnest_rows(arrays) if arrays else None
+    values = []
+    for name, kind in types.items():
+        value = (
+            sa.literal(constants[name], sa.Text() if isinstance(kind, postgresql.JSONB) else kind)
+            if name in constants
+            else given.c[name]
+        )
+        values.append(sa.cast(value, kind) if isinstance(kind, postgresql.JSONB) else value)
+    select = sa.select(*values)
+    if given is None:
+        select = select.select_from(sa.func.generate_series(1, len(rows)).alias("n"))
+    statement = statement.from_select(list(types), select)
+    if conflict:
+        statement = statement.on_conflict_do_nothing(index_elements=conflict)
+    db.session.execute(statement)
+
+
 def _write(runs: list[Run], wake: Wake) -> int:
     """The ledger, the deliveries and the enrollments; returns how many were written."""
     ledger = [row for run in runs for row in run.ledger]
     if ledger:
-        db.session.execute(sa.insert(EnrollmentStep.__table__), ledger)
+        _insert_all(EnrollmentStep, ledger, _LEDGER_TYPES)
     if wake.deliveries:
-        db.session.execute(
-            insert_for(Delivery).on_conflict_do_nothing(
-                index_elements=["campaign_id", "contact_id", "round"]
-            ),
-            wake.deliveries,
+        _insert_all(
+            Delivery, wake.deliveries, _DELIVERY_TYPES, ["campaign_id", "contact_id", "round"]
         )
     for run in runs:
         if run.status == EnrollmentStatus.ACTIVE.value and run.moving:

@@ -66,7 +66,7 @@ def _email(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
                 "updated_at": wake.now,
             }
         )
-        run.record(key, "sent", wake.now, {"campaign_id": campaign_id})
+        run.record(key, "sent", wake.now)
         run.advance(step.get("next"), wake.now)
     wake.count("emails", len(runs))
 
