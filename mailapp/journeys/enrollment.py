@@ -142,9 +142,8 @@ def enroll(
             "journey.enroll",
             project_id=project.id,
             obj=journey,
-            context={"entered": len(entered), "segment_id": targets}
-            if isinstance(targets, int)
-            else {"entered": len(entered)},
+            context={"entered": len(entered)}
+            | ({"segment_id": targets} if isinstance(targets, int) else {}),
         )
     if commit:
         db.session.commit()
