@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 E = Enrollment.__table__
 # A chain of instant steps longer than this is cut: the rest runs at the next wake.
 MAX_CHAIN = 50
+RETRY_MINUTES = 15
 _CLAIMED = (E.c.id, E.c.project_id, E.c.journey_id, E.c.version_id, E.c.contact_id, E.c.round)
 _CLAIMED += (E.c.status, E.c.step, E.c.seq, E.c.data, E.c.waiting_for)
 
@@ -114,6 +115,31 @@ def _reach_goals(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion
                 wake.count("goal")
 
 
+def _run_group(wake: Wake, key: str, step: dict, group: list[Run]) -> None:
+    """One step for a group; a step that fails (a list gone, a database refusal) sets its
+    group aside for RETRY_MINUTES, undone, instead of failing the whole batch again and
+    again at the head of the queue."""
+    saved = [(r.seq, r.step, r.status, r.waiting_for, len(r.ledger)) for r in group]
+    queued = len(wake.deliveries)
+    savepoint = db.session.begin_nested() if dialect() == "postgresql" else None
+    try:
+        HANDLERS[step["type"]](wake, key, step, group)
+    except Exception:
+        if savepoint is not None:
+            savepoint.rollback()
+        log.exception("journey step %r failed for %d enrollments; retried later", key, len(group))
+        del wake.deliveries[queued:]
+        for run, (seq, at_step, status, waiting_for, written) in zip(group, saved, strict=True):
+            run.seq, run.step, run.status, run.waiting_for = seq, at_step, status, waiting_for
+            del run.ledger[written:]
+            run.left_at = run.exit_reason = None
+            run.wake_at, run.moving = wake.now + timedelta(minutes=RETRY_MINUTES), False
+        wake.count("failed", len(group))
+        return
+    if savepoint is not None:
+        savepoint.commit()
+
+
 def _run_chains(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion]) -> None:
     moving = [run for run in runs if run.moving]
     for _ in range(MAX_CHAIN):
@@ -123,8 +149,7 @@ def _run_chains(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion]
         for run in moving:
             groups[(run.version_id, run.step)].append(run)
         for (version_id, key), group in groups.items():
-            step = versions[version_id].graph["steps"][key]
-            HANDLERS[step["type"]](wake, key, step, group)
+            _run_group(wake, key, versions[version_id].graph["steps"][key], group)
         moving = [run for run in moving if run.moving]
     for run in moving:  # a chain this long runs on at the next wake
         run.wake_at = wake.now
