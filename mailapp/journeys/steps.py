@@ -51,7 +51,12 @@ class Wake:
 
 
 def _email(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
-    campaign_id = wake.campaigns(runs[0].version_id)[key]
+    campaign_id = wake.campaigns(runs[0].version_id).get(key)
+    if campaign_id is None:  # someone deleted the step's campaign: its mail cannot go
+        for run in runs:
+            run.record(key, "skipped: its campaign was deleted", wake.now)
+            run.advance(step.get("next"), wake.now)
+        return
     for run in runs:
         wake.deliveries.append(
             {
@@ -66,7 +71,7 @@ def _email(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
                 "updated_at": wake.now,
             }
         )
-        run.record(key, "sent", wake.now, {"campaign_id": campaign_id})
+        run.record(key, "sent", wake.now)
         run.advance(step.get("next"), wake.now)
     wake.count("emails", len(runs))
 

@@ -299,3 +299,27 @@ def test_a_goal_rule_ends_the_enrollment_at_its_next_wake(app):
     entry = enrollment(journey.id, contact.id)
     assert entry.status == EnrollmentStatus.GOAL
     assert "late" not in set(db.session.scalars(sa.select(ContactTag.tag)))
+
+
+def test_a_failing_step_is_set_aside_and_the_batch_goes_on(app):
+    from mailapp.models import JourneyVersion
+
+    project = make_project()
+    broken_contact, fine_contact = make_contact(project), make_contact(project)
+    steps = {"tag": {"type": "update", "action": "add_tag", "tag": "ok", "next": None}}
+    broken, fine = published(project, steps), published(project, steps)
+    version = db.session.get(JourneyVersion, broken.published_version_id)
+    version.graph = {"start": "tag", "steps": {"tag": {"type": "update", "action": "add_tag"}}}
+    db.session.commit()
+    now = utcnow()
+    enroll(project, broken.id, [broken_contact.id], now=now)
+    enroll(project, fine.id, [fine_contact.id], now=now)
+    counts = wake_due(now=now)
+    assert counts["failed"] == 1
+    assert enrollment(fine.id, fine_contact.id).status == EnrollmentStatus.COMPLETED
+    parked = enrollment(broken.id, broken_contact.id)
+    assert parked.status == EnrollmentStatus.ACTIVE
+    assert parked.seq == 0
+    assert parked.wake_at == now + timedelta(minutes=15)
+    assert ledger(parked.id) == []
+    assert wake_due(now=now + timedelta(minutes=1))["claimed"] == 0
