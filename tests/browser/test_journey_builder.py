@@ -139,3 +139,19 @@ def test_a_starter_shows_its_branches_side_by_side(app, page, tmp_path):
     assert page.inner_text("#panel-title") == "Wait"
     assert page.input_value("#jp-wait_event") == "purchase"
     page.screenshot(path=tmp_path / "starter-abandoned-cart.png", full_page=True)
+
+
+def test_a_refused_publish_shows_the_problem_on_its_card(app, page, tmp_path):
+    _project()
+    log_in(page, "marketer@example.com")
+    page.goto("/admin/journeys/")
+    page.check("input[name=starter][value=reengagement]")
+    page.click("text=Create and open the builder")
+    page.wait_for_selector("#journey-canvas .jb-trigger")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#publish")
+    page.wait_for_selector(".jb-trigger.jb-has-problem")
+    assert "The trigger needs a campaign." in page.inner_text(".jb-trigger")
+    assert "Before you can publish it, 1 thing needs fixing" in page.inner_text("#journey-message")
+    assert page.inner_text("#journey-status") == "Draft"
+    page.screenshot(path=tmp_path / "refused.png", full_page=True)
