@@ -100,6 +100,12 @@ def _report_urls(journey: Any) -> dict[str, str]:
     return {key: url_for("analytics.campaign", campaign_id=i) for key, i in steps.items() if key}
 
 
+def _published_graph(journey: Any) -> dict:
+    if journey.published_version_id is None:
+        return {}
+    return db.session.get(JourneyVersion, journey.published_version_id).graph or {}
+
+
 def builder_page(project: Project, journey: Any) -> dict[str, Any]:
     """The builder's template arguments and the JSON its script starts from."""
     published = journey.published_version_id is not None
@@ -117,6 +123,7 @@ def builder_page(project: Project, journey: Any) -> dict[str, Any]:
             "graph": journey.graph or {"start": None, "steps": {}},
             "settings": journey.settings or {"reentry": "once", "goal": None},
             "published": published,
+            "published_steps": sorted(_published_graph(journey).get("steps") or {}),
             "counts": counts,
             "reports": _report_urls(journey),
             "choices": builder_choices(project.id),
@@ -211,8 +218,7 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
 
 def _walk_rows(project: Project, journey: Any, path: list[Any]) -> list[dict[str, Any]]:
     """Each WalkStep as the page shows it: the step in words, when, why, and if it happened."""
-    graph = db.session.get(JourneyVersion, journey.published_version_id).graph
-    names = project_names(project.id)
+    graph, names = _published_graph(journey), project_names(project.id)
     rows = []
     for ws in path:
         what = step_words(ws.step, graph, names, ws.type)

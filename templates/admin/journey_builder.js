@@ -234,7 +234,8 @@
     return box;
   }
   function countsLine(key) {
-    if (!data.published) { return null; }
+    // Counts belong to the published version: a step only in the draft has none yet.
+    if (!data.published || data.published_steps.indexOf(key) < 0) { return null; }
     var n = data.counts[key] || {waiting: 0, passed: 0, left: 0};
     var line = el("div", {"class": "jb-counts", "data-role": "counts",
       text: (n.waiting || 0) + " waiting \u00b7 " + (n.passed || 0) + " passed \u00b7 " + (n.left || 0) + " left"});
@@ -292,7 +293,8 @@
   }
   function changed(structural) {
     markDirty();
-    if (structural) { draw(); } else { drawCanvas(); }
+    // A structural change (a wait's mode, a split's branches) can cut a path off: its steps go.
+    if (structural) { prune(); draw(); } else { drawCanvas(); }
   }
 
   // --- saving and publishing -----------------------------------------------------------------
