@@ -238,14 +238,12 @@
     if (!data.published || data.published_steps.indexOf(key) < 0) { return null; }
     var n = data.counts[key] || {waiting: 0, passed: 0, left: 0};
     var line = el("div", {"class": "jb-counts", "data-role": "counts",
+      title: "Waiting: at this step now. Passed: went through it. Left: left the journey here.",
       text: (n.waiting || 0) + " waiting \u00b7 " + (n.passed || 0) + " passed \u00b7 " + (n.left || 0) + " left"});
-    if (data.reports[key]) {
-      line.appendChild(document.createTextNode(" \u00b7 "));
-      var a = el("a", {href: data.reports[key], text: "see this email's report"});
-      a.addEventListener("click", function (e) { e.stopPropagation(); });
-      line.appendChild(a);
-    }
-    return line;
+    if (!data.reports[key]) { return line; }
+    var a = el("a", {href: data.reports[key], "class": "small", "data-role": "report", text: "See this email's report"});
+    a.addEventListener("click", function (e) { e.stopPropagation(); });
+    return el("div", {}, [line, a]);
   }
   function chain(key, into, seen, from, slot) {
     into.appendChild(link(from, slot, !key));
