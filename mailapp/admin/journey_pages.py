@@ -201,6 +201,16 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
             )
         except ServiceError as exc:
             problem = str(exc)
+    inside = None
+    if contact is not None:
+        inside = db.session.scalar(
+            sa.select(Enrollment.entered_at).where(
+                Enrollment.project_id == project.id,
+                Enrollment.journey_id == journey.id,
+                Enrollment.contact_id == contact.id,
+                Enrollment.status.in_(OPEN_ENROLLMENTS),
+            )
+        )
     zone = viewer_zone()
     if contact is not None and contact.timezone:
         zone = _zone(contact.timezone) or zone
@@ -211,6 +221,7 @@ def walk_page(project: Project, journey: Any, *, query: str, contact_id: str) ->
         "contact": contact,
         "path": path,
         "problem": problem,
+        "inside_since": inside,
         "zone": zone.key,
         "when": lambda at: _in_zone(at, zone),
     }

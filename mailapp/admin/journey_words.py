@@ -195,7 +195,7 @@ def outcome_words(question: str, kind: str, outcome: str | None, done: bool) -> 
     if outcome.startswith("branch:"):
         return f"Placed at random in branch {outcome.removeprefix('branch:').upper()}"
     if kind == "wait":
-        return "Waited until then" if done else "Waits until then"
+        return "Waited" if done else "Waits until then"
     ahead = {
         "would send": "The email would go out then",
         "would update": "Would be updated",

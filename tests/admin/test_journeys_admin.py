@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from mailapp.extensions import db
 from mailapp.journeys import journeys as service
+from mailapp.journeys.engine import wake_due
 from mailapp.journeys.enrollment import enroll
 from mailapp.models import Journey, JourneyStatus, JourneyVersion
 from tests.admin.conftest import csrf_token, login
@@ -293,6 +294,14 @@ def test_walk_finds_a_contact_by_name_and_shows_their_path_and_why(app, client, 
     assert steps == ["Send “Welcome”", "Wait 2 days", "Has opened “Welcome”?", "Send “Welcome”"]
     assert "Has opened “Welcome”? → no" in text
     assert "JST" in text  # when, in the contact's own zone
+
+    # Once in the journey, what already happened comes first, marked as such.
+    assert enroll(desk["project"], journey.id, [ada.id], actor=TEST_ACTOR) == 1
+    wake_due()
+    walked = client.get(walk, query_string={"contact_id": ada.id}).get_data(as_text=True)
+    done = walked.split('id="walk-path"')[1].split("list-group-item-light")
+    assert len(done) >= 2
+    assert "happened" in done[1]
 
 
 def test_another_projects_journey_and_contact_stay_out_of_reach(app, client, desk):
