@@ -26,6 +26,7 @@ from mailapp.extensions import db
 from mailapp.journeys import journeys as service
 from mailapp.journeys.enrollment import enroll
 from mailapp.journeys.starters import STARTERS, starter
+from mailapp.models import Journey
 
 WRITE, SEND = Permission.CAMPAIGNS_WRITE, Permission.CAMPAIGNS_SEND
 CONTROLS = {
@@ -54,7 +55,7 @@ class JourneysView(ProjectView):
     def permission_for(self, name: str) -> Permission | None:
         return SEND if name in self.SEND_METHODS else WRITE
 
-    def _get(self, journey_id: str) -> Any:
+    def _get(self, journey_id: str) -> Journey | None:
         try:
             return service.get_journey(current_project(), _journey_id(journey_id))
         except ServiceError:
