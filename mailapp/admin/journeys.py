@@ -21,6 +21,7 @@ from mailapp.admin.journey_pages import (
     starter_defaults,
     walk_page,
 )
+from mailapp.admin.journey_shape import shape_problems
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.journeys import journeys as service
@@ -116,6 +117,8 @@ class JourneysView(ProjectView):
             return jsonify(problems=[{"step": None, "message": "Send the journey as JSON."}]), 400
         changes = {k: body[k] for k in ("name", "trigger", "graph", "settings") if k in body}
         project = current_project()
+        if "graph" in changes and (broken := shape_problems(changes["graph"])):
+            return jsonify(problems=problem_rows(broken)), 422
         try:
             saved = service.update_draft(project, journey.id, actor=current_actor(), **changes)
         except ServiceError as exc:

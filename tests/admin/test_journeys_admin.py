@@ -144,21 +144,38 @@ def test_new_journey_from_the_welcome_starter_fills_the_project_list_and_templat
         assert starter in listing
 
 
-def test_refused_save_names_the_step_and_its_reason_and_saves_nothing(app, client, desk):
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"again": {"next": "hello"}},
+            {"step": "again", "message": "leads back to “hello”: a loop never ends"},
+        ),
+        (
+            {"pause": {"next": "gone"}},
+            {"step": "pause", "message": "leads to “gone”, which is not a step"},
+        ),
+        (
+            {"again": {"type": "teleport"}},
+            {"step": "again", "message": "is not a step the builder knows"},
+        ),
+    ],
+)
+def test_refused_save_names_the_step_and_its_reason_and_saves_nothing(
+    app, client, desk, change, expected
+):
     graph = _three_steps(desk["template"].id, desk["sender"].id)
     journey = _journey(desk, graph=graph)
     broken = json.loads(json.dumps(graph))
-    broken["steps"]["again"]["next"] = "hello"  # a loop back to the start
+    for key, fields in change.items():
+        broken["steps"][key].update(fields)
     response = client.post(
         f"/admin/journeys/{journey.id}/draft",
         json={"name": "Renamed", "graph": broken},
         headers={"X-CSRFToken": desk["token"]},
     )
     assert response.status_code == 422
-    problems = response.get_json()["problems"]
-    assert problems
-    assert all(p["message"] for p in problems)
-    assert {p["step"] for p in problems} & {"hello", "pause", "again"}
+    assert response.get_json()["problems"] == [expected]
     db.session.expire_all()
     saved = db.session.get(Journey, journey.id)
     assert saved.name == "Onboarding"
