@@ -15,7 +15,6 @@ from mailapp.admin.journey_words import (
     builder_choices,
     outcome_words,
     project_names,
-    settings_words,
     status_words,
     step_words,
     trigger_words,
@@ -110,13 +109,10 @@ def builder_page(project: Project, journey: Any) -> dict[str, Any]:
     """The builder's template arguments and the JSON its script starts from."""
     published = journey.published_version_id is not None
     counts = service.step_counts(project, journey.id) if published else {}
-    names = project_names(project.id)
     return {
         "journey": journey,
         "status": status_words(journey, _published_at(project).get(journey.published_version_id)),
         "status_code": getattr(journey.status, "value", journey.status),
-        "trigger_text": trigger_words(journey.trigger, names),
-        "settings_text": settings_words(journey.settings),
         "data": {
             "name": journey.name,
             "trigger": journey.trigger or {"type": "manual"},

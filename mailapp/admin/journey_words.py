@@ -1,4 +1,4 @@
-"""Journeys in a marketer's words: a status, a trigger and settings as sentences, and what the
+"""Journeys in a marketer's words: a status, a trigger and a step as sentences, and what the
 builder's pickers offer for one project (lists, tags, segments, templates, senders ...)."""
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ from mailapp.extensions import db
 from mailapp.models import Campaign, List, Segment, Sender, Template, WebhookEndpoint
 
 ACTIONS = {"opened": "opened", "clicked": "clicked a link in", "not_opened": "did not open"}
-REENTRY = {
-    "once": "A contact goes through this journey once, ever.",
-    "one_at_a_time": "A contact can go through it again, but never twice at the same time.",
-    "after_days": "A contact can go through it again {days} days after they last entered.",
-}
 
 
 def _names(model: Any, project_id: int, label: Any) -> dict[int, str]:
@@ -68,23 +63,6 @@ def trigger_words(trigger: dict | None, names: dict[str, dict[int, str]]) -> str
     if kind == "manual":
         return "Only contacts you add by hand or through the API"
     return "No trigger yet"
-
-
-def settings_words(settings: dict | None) -> list[str]:
-    """Re-entry and goal as sentences."""
-    settings = settings or {}
-    reentry = REENTRY.get(settings.get("reentry") or "once", REENTRY["once"])
-    lines = [reentry.format(days=settings.get("reentry_days") or 30)]
-    goal = settings.get("goal") or {}
-    if goal.get("event"):
-        lines.append(
-            f"The goal is reached when the event “{goal['event']}” arrives; it ends there."
-        )
-    elif goal.get("rule"):
-        lines.append("The goal is reached when the contact matches the goal rule; it ends there.")
-    else:
-        lines.append("No goal: contacts go to the end of the journey.")
-    return lines
 
 
 def project_names(project_id: int) -> dict[str, dict[int, str]]:

@@ -287,7 +287,8 @@
       one_at_a_time: "Contacts can start it again, but never twice at once",
       after_days: "Contacts can start it again " + (s.reentry_days || 30) + " days after they last started"}[r];
     var goal = s.goal && s.goal.event ? "; goal: the event " + q(s.goal.event) : "; no goal";
-    return words + goal;
+    var leave = s.exit_on_event ? "; leaves on the event " + q(s.exit_on_event) : "";
+    return words + goal + leave;
   }
   function changed(structural) {
     markDirty();

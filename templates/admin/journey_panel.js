@@ -30,7 +30,8 @@
       document.body.appendChild(dl);
       i.setAttribute("list", dl.id);
     }
-    i.addEventListener("change", function () { onchange(i.value); api.changed(false); });
+    // Typing updates the card as it goes; the panel itself is not redrawn, so focus stays.
+    i.addEventListener("input", function () { onchange(i.value); api.changed(false); });
     return i;
   }
   function ids(list, blank) {
@@ -104,6 +105,9 @@
     if (goal === "event") {
       out.push(group("Goal event name", text("goal_event", s.goal.event, function (v) { s.goal.event = v.trim(); })));
     }
+    out.push(group("Leave when this event arrives (optional)", text("exit_on_event", s.exit_on_event, function (v) {
+      s.exit_on_event = v.trim() || null;
+    }), "e.g. unsubscribed_elsewhere. Unsubscribing or being suppressed always ends the journey."));
   }
 
   // --- steps -------------------------------------------------------------------------------------

@@ -75,6 +75,14 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]
     page.screenshot(path=tmp_path / "03-three-steps.png", full_page=True)
 
+    page.click(".jb-card[data-step=settings]")
+    page.select_option("#jp-reentry", "after_days")
+    page.fill("#jp-reentry_days", "60")
+    page.fill("#jp-exit_on_event", "account_closed")
+    rules = page.inner_text(".jb-card[data-step=settings]")
+    assert "start it again 60 days after they last started" in rules
+    assert "leaves on the event “account_closed”" in rules
+
     page.click("#save-draft")
     page.wait_for_selector("text=Draft saved")
     journey = db.session.scalars(sa.select(Journey)).one()
@@ -85,6 +93,9 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
         key = path[-1]["next"]
     assert [s["type"] for s in path] == ["email", "wait", "email"]
     assert path[1]["minutes"] == 2 * 24 * 60
+    assert journey.settings["reentry"] == "after_days"
+    assert journey.settings["reentry_days"] == 60
+    assert journey.settings["exit_on_event"] == "account_closed"
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
