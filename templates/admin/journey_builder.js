@@ -247,6 +247,10 @@
   }
   function chain(key, into, seen, from, slot) {
     into.appendChild(link(from, slot, !key));
+    if (from === null && !key) {
+      into.appendChild(el("div", {"class": "jb-stop", text: "No steps yet: click + to add the first one (an email, a wait ...)."}));
+      return;
+    }
     while (key) {
       var step = steps()[key];
       if (!step) { break; }
