@@ -75,6 +75,8 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    # Journeys' durable waits: due rows woken in set-based batches (never delayed messages).
+    Job("wake-journeys", "workers.actors.journeys:wake_journeys", "interval", {"seconds": 10}),
     Job("check-alerts", "workers.actors.alerts:check_alerts", "interval", {"minutes": 1}),
     # A DNS record changed or removed by someone else shows within 6 hours (an alert).
     Job(

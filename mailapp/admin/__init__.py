@@ -46,6 +46,7 @@ def _add_views(admin: Admin) -> None:
     from mailapp.admin.guardrails import GuardrailsView
     from mailapp.admin.imports import ImportView
     from mailapp.admin.inbound import StrayInboundAdmin
+    from mailapp.admin.journeys import JourneysView
     from mailapp.admin.lists import ListAdmin
     from mailapp.admin.message_dashboard import MessageDashboardView
     from mailapp.admin.messages import MessageLogView
@@ -84,6 +85,7 @@ def _add_views(admin: Admin) -> None:
         VisualEditorView(name="Visual editor", endpoint="visual_editor", url="/admin/visual")
     )
     admin.add_view(CampaignAdmin(m.Campaign, name="Campaigns"))
+    admin.add_view(JourneysView(name="Journeys", endpoint="journeys"))
     admin.add_view(SendingView(name="Sending", endpoint="sending"))
     admin.add_view(AnalyticsView(name="Analytics", endpoint="analytics"))
     transactional = "Transactional"
