@@ -75,6 +75,13 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    # Who starts a journey: joins, tags, segments, events, opens, dates (mailapp.journeys.triggers).
+    Job(
+        "scan-journey-triggers",
+        "workers.actors.journeys:scan_journey_triggers",
+        "interval",
+        {"seconds": 30},
+    ),
     Job("check-alerts", "workers.actors.alerts:check_alerts", "interval", {"minutes": 1}),
     # A DNS record changed or removed by someone else shows within 6 hours (an alert).
     Job(
