@@ -40,6 +40,7 @@ AUTHOR_VARIABLES: dict[str, frozenset[str] | None] = {
     "campaign": frozenset({"id", "name"}),
     "project": frozenset({"name", "postal_address"}),
     "data": None,  # transactional payload: any key
+    "event": None,  # a journey's trigger or event data: any key (empty outside journeys)
 }
 
 
@@ -242,6 +243,7 @@ def template_context(
     campaign: Any = None,
     project: Any = None,
     data: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a template sees for one recipient (a Contact, or any object/mapping alike)."""
     # Missing values are left out, so `{{ contact.first_name | default("there") }}` works.
@@ -254,6 +256,7 @@ def template_context(
         "campaign": _pick(campaign, "campaign"),
         "project": _pick(project, "project"),
         "data": dict(data or {}),
+        "event": dict(event or {}),
     }
 
 

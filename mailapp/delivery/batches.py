@@ -22,6 +22,7 @@ from flask import current_app
 
 from mailapp.audience.suppression import email_hash
 from mailapp.content.rendering import RenderError
+from mailapp.delivery.backing import journey_data
 from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composed, Composer, Variant
@@ -191,9 +192,10 @@ def send_group(send: CampaignSend, ids: list[int]) -> dict[str, int] | None:
         )
     }
     outcomes = Outcomes(send.project.id, send.campaign.id, send.retries, now)
+    events = journey_data(send.campaign, claimed)
     try:
         ready = _recheck(send, claimed, contacts, outcomes, now)
-        _deliver(send, ready, contacts, outcomes)
+        _deliver(send, ready, contacts, outcomes, events)
     except (Unrenderable, redis.RedisError) as exc:
         # Rate limits unreachable, or the template keeps being refused: nothing more goes
         # out, untouched rows go back; a refused template pauses the campaign, saying why.
@@ -261,7 +263,11 @@ def _recheck(
 
 
 def _compose_all(
-    send: CampaignSend, rows: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+    send: CampaignSend,
+    rows: list[Claimed],
+    contacts: dict[int, Contact],
+    outcomes: Outcomes,
+    events: dict[tuple[int, int], dict],
 ) -> tuple[list[Composed], list[Claimed]]:
     """The rows' messages; a row the sandbox refuses fails alone (Unrenderable after a few
     in a row), the others still go."""
@@ -269,7 +275,15 @@ def _compose_all(
     for row in rows:
         try:
             composed.append(
-                (send.composer.compose(row.id, contacts[row.contact_id], row.variant), row)
+                (
+                    send.composer.compose(
+                        row.id,
+                        contacts[row.contact_id],
+                        row.variant,
+                        event=events.get((row.contact_id, row.round)),
+                    ),
+                    row,
+                )
             )
         except RenderError as exc:
             outcomes.not_rendered(row, str(exc))
@@ -277,7 +291,11 @@ def _compose_all(
 
 
 def _deliver(
-    send: CampaignSend, ready: list[Claimed], contacts: dict[int, Contact], outcomes: Outcomes
+    send: CampaignSend,
+    ready: list[Claimed],
+    contacts: dict[int, Contact],
+    outcomes: Outcomes,
+    events: dict[tuple[int, int], dict],
 ) -> None:
     by_group: dict[str, list[Claimed]] = {}
     for row in ready:
@@ -289,7 +307,7 @@ def _deliver(
             if allowed:
                 # Composed before a connection is borrowed: while this thread renders and
                 # signs, another one uses the connection.
-                messages, allowed = _compose_all(send, allowed, contacts, outcomes)
+                messages, allowed = _compose_all(send, allowed, contacts, outcomes, events)
                 with transport_pool().connection(send.transport_url) as transport:
                     for row, composed in zip(allowed, messages, strict=True):
                         if stopping():

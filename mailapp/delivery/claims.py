@@ -60,7 +60,9 @@ def claim_rows(campaign_id: int, ids: list[int], now: datetime) -> list[Claimed]
         sa.update(D)
         .where(due)
         .values(status=DeliveryStatus.SENDING.value, claimed_at=now, attempts=D.c.attempts + 1)
-        .returning(D.c.id, D.c.contact_id, D.c.variant, D.c.attempts, D.c.first_deferred_at)
+        .returning(
+            D.c.id, D.c.contact_id, D.c.variant, D.c.attempts, D.c.first_deferred_at, D.c.round
+        )
     ).all()
     db.session.commit()
     return [Claimed(*row) for row in rows]

@@ -129,7 +129,12 @@ class Composer:
         return slotted
 
     def compose(
-        self, item_id: int, contact: Addressee, key: str, data: dict | None = None
+        self,
+        item_id: int,
+        contact: Addressee,
+        key: str,
+        data: dict | None = None,
+        event: dict | None = None,
     ) -> Composed:
         variant = self.variants[key]
         compiled = compile_content(variant.version, contact.locale, variant.subject)
@@ -141,6 +146,7 @@ class Composer:
             campaign=self.campaign,
             project=self.project,
             data=data,
+            event=event,
         )
         rendered = self.render(compiled, context)
         click_url = self._click_url(item_id)

@@ -170,6 +170,30 @@ def _freeze_links(campaign: Campaign, versions: list[TemplateVersion]) -> list[s
     return urls
 
 
+def freeze_snapshot(
+    campaign: Campaign, sender: Sender, chosen: list[tuple[str, TemplateVersion, str | None]]
+) -> dict:
+    """What the send step reads instead of the live rows: variants, links (stored as the
+    campaign's Link rows, so flush the campaign first), sender and audience."""
+    return {
+        "variants": [
+            {"key": key, "version_id": version.id, "subject": subject}
+            for key, version, subject in chosen
+        ],
+        "links": _freeze_links(campaign, [version for _key, version, _subject in chosen]),
+        "sender": {
+            "id": sender.id,
+            "from_name": sender.from_name,
+            "from_email": sender.from_email,
+            "reply_to": sender.reply_to,
+            "domain": sender.domain,
+            "bounce_domain": sender.bounce_domain or sender.domain,
+            "dkim_selector": sender.dkim_selector,
+        },
+        "audience": dict(campaign.audience or {}),
+    }
+
+
 def launch_campaign(
     project: Project,
     campaign_id: int,
@@ -197,22 +221,7 @@ def launch_campaign(
         raise ServiceError("pre-flight failed: " + "; ".join(c.message for c in blockers))
     sender = db.session.get(Sender, campaign.sender_id)
     chosen = _variant_versions(campaign)
-    campaign.snapshot = {
-        "variants": [
-            {"key": key, "version_id": version.id, "subject": subject}
-            for key, version, subject in chosen
-        ],
-        "links": _freeze_links(campaign, [version for _key, version, _subject in chosen]),
-        "sender": {
-            "id": sender.id,
-            "from_name": sender.from_name,
-            "from_email": sender.from_email,
-            "reply_to": sender.reply_to,
-            "domain": sender.domain,
-            "bounce_domain": sender.bounce_domain or sender.domain,
-            "dkim_selector": sender.dkim_selector,
-        },
-        "audience": dict(campaign.audience or {}),
+    campaign.snapshot = freeze_snapshot(campaign, sender, chosen) | {
         "confirmed_recipients": confirmed_recipients,
         "prepared_at": None,
     }

@@ -105,6 +105,7 @@ class Claimed:
     variant: str
     attempts: int
     first_deferred_at: datetime | None = None
+    round: int = 0  # a journey enrollment's round (0 for campaigns)
 
 
 RENDER_REFUSALS_TO_PAUSE = 3

@@ -127,6 +127,8 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.snapshot is None or campaign.snapshot.get("prepared_at"):
         return 0
+    if campaign.journey_version_id is not None:
+        return 0  # a journey's backing campaign gets its rows from the journey engine
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.SENT):
         return 0
     project = db.session.get(Project, campaign.project_id)
@@ -153,7 +155,7 @@ def prepare_deliveries(campaign_id: int, *, now: datetime | None = None) -> int:
     postgres = db.engine.dialect.name == "postgresql"
     insert = (postgresql if postgres else sqlite).insert(table)
     statement = insert.from_select(columns, rows).on_conflict_do_nothing(
-        index_elements=["campaign_id", "contact_id"]
+        index_elements=["campaign_id", "contact_id", "round"]
     )
     db.session.execute(statement)
     # (SQLite reports no rowcount for an upsert from a SELECT: count what is there.)
@@ -216,7 +218,7 @@ def plan_dispatch(*, now: datetime | None = None) -> DispatchPlan:
     ).all()
     for campaign in campaigns:
         snapshot = campaign.snapshot or {}
-        if not snapshot.get("prepared_at"):
+        if not snapshot.get("prepared_at") and campaign.journey_version_id is None:
             if _prepare_due(snapshot, now):
                 campaign.snapshot = dict(snapshot, prepare_requested_at=now.isoformat())
                 plan.prepare.append(campaign.id)
@@ -230,7 +232,8 @@ def plan_dispatch(*, now: datetime | None = None) -> DispatchPlan:
         if batches and campaign.status == CampaignStatus.SCHEDULED:
             move(campaign, CampaignStatus.SENDING)
         plan.batches += [(campaign.id, ids) for ids in batches]
-        if not batches:
+        if not batches and campaign.journey_version_id is None:
+            # A journey's backing campaign never ends by itself: its journey adds rows.
             _finish_if_done(campaign, now)
     db.session.commit()
     return plan

@@ -144,6 +144,46 @@ def publish_event(project_id: int, event_type: str, data: dict[str, Any]) -> int
     return len(wanted)
 
 
+def queue_for_endpoint(
+    project_id: int, endpoint_id: int, event_type: str, items: list[dict[str, Any]]
+) -> int:
+    """Queue one event per item for one endpoint, in the caller's transaction (a journey's
+    webhook step: the step and its call are written together, the call is made later,
+    signed and with its own retries). Nothing is queued for an inactive endpoint."""
+    active = db.session.scalar(
+        sa.select(WebhookEndpoint.id).where(
+            WebhookEndpoint.project_id == project_id,
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.active.is_(True),
+        )
+    )
+    if active is None or not items:
+        return 0
+    now = utcnow()
+    db.session.execute(
+        sa.insert(WebhookAttempt),
+        [
+            {
+                "project_id": project_id,
+                "endpoint_id": endpoint_id,
+                "event_type": event_type,
+                "payload": {
+                    "id": uuid.uuid4().hex,
+                    "type": event_type,
+                    "created_at": now.isoformat(),
+                    "data": data,
+                },
+                "status": AttemptStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for data in items
+        ],
+    )
+    return len(items)
+
+
 def retry_attempts(project_id: int, attempt_ids: list[int], *, actor: Actor) -> int:
     """Send the given events again now (an operator's decision after fixing the receiver)."""
     count = db.session.execute(

@@ -11,6 +11,17 @@ from mailapp.models.delivery import FINAL_STATUSES, Delivery, DeliveryStatus, Me
 from mailapp.models.event import CampaignEngagement, DailyStat, Event, EventType, LinkStat
 from mailapp.models.importjob import DuplicatePolicy, ImportJob, ImportProblem, ImportStatus
 from mailapp.models.inbound import InboundMessage
+from mailapp.models.journey import (
+    OPEN_ENROLLMENTS,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentStep,
+    Journey,
+    JourneyCursor,
+    JourneyEvent,
+    JourneyStatus,
+    JourneyVersion,
+)
 from mailapp.models.lists import List, ListMemberCount, ListMembership, MembershipStatus, OptIn
 from mailapp.models.message_log import MessageAttempt, MessageStat, MessageTag
 from mailapp.models.segment import Segment, SegmentMember
@@ -31,6 +42,7 @@ from mailapp.models.webhook import (
 
 __all__ = [
     "FINAL_STATUSES",
+    "OPEN_ENROLLMENTS",
     "Account",
     "Alert",
     "AlertKind",
@@ -55,6 +67,9 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "DuplicatePolicy",
+    "Enrollment",
+    "EnrollmentStatus",
+    "EnrollmentStep",
     "EspProvider",
     "Event",
     "EventType",
@@ -64,6 +79,11 @@ __all__ = [
     "ImportStatus",
     "InboundMessage",
     "InboundWebhook",
+    "Journey",
+    "JourneyCursor",
+    "JourneyEvent",
+    "JourneyStatus",
+    "JourneyVersion",
     "Link",
     "LinkStat",
     "List",

@@ -71,6 +71,11 @@ class Campaign(TimestampMixin, ProjectScoped, Base):
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # A journey's email step sends through a backing campaign of the version it belongs to.
+    journey_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("journey_versions.id", ondelete="SET NULL"), index=True
+    )
+    journey_step: Mapped[str | None] = mapped_column(sa.String(64))
 
     variants: Mapped[list[CampaignVariant]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignVariant.key"

@@ -37,11 +37,14 @@ FINAL_STATUSES = frozenset(
 
 
 class Delivery(ProjectScoped, Base):
-    """The idempotency key of sending: unique per (campaign, contact)."""
+    """The idempotency key of sending: unique per (campaign, contact, round).
+
+    `round` is 0 for campaigns; a journey's backing campaign sends once per enrollment
+    round, so a contact who re-enters a journey gets the step's mail again."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        sa.UniqueConstraint("campaign_id", "contact_id"),
+        sa.UniqueConstraint("campaign_id", "contact_id", "round"),
         sa.Index(None, "status", "scheduled_at"),
         sa.Index(None, "campaign_id", "status"),
         sa.Index(None, "contact_id"),
@@ -50,6 +53,7 @@ class Delivery(ProjectScoped, Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     variant: Mapped[str | None] = mapped_column(sa.String(8))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[DeliveryStatus] = mapped_column(

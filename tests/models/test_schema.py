@@ -18,6 +18,7 @@ NOT_TENANT_OWNED = {
     "inbound_messages": "a stray bounce maps to no project",
     "user_sessions": "a person's sign-in, across their projects",
     "recovery_codes": "a person's two-factor codes, across their projects",
+    "journey_cursors": "the trigger scans read every project's rows in one pass",
 }
 
 
