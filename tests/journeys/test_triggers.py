@@ -308,3 +308,44 @@ def test_a_paused_journey_is_not_scanned(app):
     add_contacts(project.id, news.id, [ann.id], actor=TEST_ACTOR)
     scan_triggers(now=later())
     assert enrolled(journey) == []
+
+
+def test_a_posted_event_wakes_the_enrollments_waiting_for_it(app):
+    from mailapp.journeys.engine import wake_due
+    from mailapp.journeys.enrollment import enroll
+
+    project = make_project()
+    journey = create_journey(
+        project,
+        "Waits for a purchase",
+        actor=TEST_ACTOR,
+        trigger={"type": "manual"},
+        graph={
+            "start": "await",
+            "steps": {
+                "await": {
+                    "type": "wait",
+                    "mode": "event",
+                    "event": "purchase",
+                    "timeout_minutes": 1440,
+                    "next": None,
+                    "timeout_next": None,
+                }
+            },
+        },
+        settings={"reentry": "once"},
+    )
+    publish_journey(project, journey.id, actor=TEST_ACTOR)
+    ann = make_contact(project)
+    scan_triggers(now=later())
+    enroll(project, journey.id, [ann.id], actor=TEST_ACTOR)
+    wake_due(now=utcnow())
+    waiting = db.session.scalar(sa.select(Enrollment).where(Enrollment.journey_id == journey.id))
+    assert (waiting.status.value, waiting.waiting_for) == ("waiting", "purchase")
+    record_event(project, "purchase", contact_id=ann.id, data={"order_id": 9})
+    scan_triggers(now=later())
+    wake_due(now=later())
+    db.session.expire_all()
+    done = db.session.get(Enrollment, waiting.id)
+    assert done.status.value == "completed"
+    assert done.data == {"order_id": 9}
