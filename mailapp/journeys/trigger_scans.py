@@ -121,22 +121,34 @@ def scan_tags(journeys: list[Armed], now: datetime) -> list[Candidate]:
     return [Candidate(j, c, EVER, {}) for j, c in rows]
 
 
-def _changed_contacts(project_id: int, start: datetime, end: datetime) -> sa.CompoundSelect:
-    """Contacts of a project whose row or list memberships changed in (start, end]."""
-    memberships = ListMembership
-    return sa.union(
-        sa.select(Contact.id).where(
-            Contact.project_id == project_id, _between(Contact.updated_at, start, end)
-        ),
-        sa.select(memberships.contact_id).where(
-            memberships.project_id == project_id,
-            sa.or_(
-                _between(memberships.created_at, start, end),
-                _between(memberships.confirmed_at, start, end),
-                _between(memberships.unsubscribed_at, start, end),
-            ),
+def _mentions_lists(rule: object) -> bool:
+    """Whether a segment rule has a list condition anywhere in its tree."""
+    if isinstance(rule, dict):
+        return rule.get("field") == "list" or any(_mentions_lists(v) for v in rule.values())
+    if isinstance(rule, list):
+        return any(_mentions_lists(v) for v in rule)
+    return False
+
+
+def _changed_contacts(
+    project_id: int, start: datetime, end: datetime, *, lists: bool
+) -> sa.Select | sa.CompoundSelect:
+    """Contacts of a project whose row (or, with `lists`, list memberships) changed in
+    (start, end]: the only ones whose match with a segment can have changed."""
+    changed = sa.select(Contact.id).where(
+        Contact.project_id == project_id, _between(Contact.updated_at, start, end)
+    )
+    if not lists:
+        return changed
+    memberships = sa.select(ListMembership.contact_id).where(
+        ListMembership.project_id == project_id,
+        sa.or_(
+            _between(ListMembership.created_at, start, end),
+            _between(ListMembership.confirmed_at, start, end),
+            _between(ListMembership.unsubscribed_at, start, end),
         ),
     )
+    return sa.union(changed, memberships)
 
 
 def scan_segments(journeys: list[Armed], now: datetime) -> list[Candidate]:
@@ -164,7 +176,9 @@ def scan_segments(journeys: list[Armed], now: datetime) -> list[Candidate]:
             continue
         selects.append(
             query.add_columns(sa.literal(journey.journey_id).label("journey_id")).where(
-                Contact.id.in_(_changed_contacts(journey.project_id, *window)),
+                Contact.id.in_(
+                    _changed_contacts(journey.project_id, *window, lists=_mentions_lists(rule))
+                ),
                 ~sa.exists().where(
                     Enrollment.journey_id == journey.journey_id,
                     Enrollment.contact_id == Contact.id,

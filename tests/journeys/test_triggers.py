@@ -349,3 +349,17 @@ def test_a_posted_event_wakes_the_enrollments_waiting_for_it(app):
     done = db.session.get(Enrollment, waiting.id)
     assert done.status.value == "completed"
     assert done.data == {"order_id": 9}
+
+
+def test_joining_a_list_can_enter_a_segment_made_of_lists(app):
+    project = make_project()
+    news = create_list(project.id, "News", actor=TEST_ACTOR)
+    segment = save_segment(
+        project.id, "Readers", {"field": "list", "op": "in", "value": news.id}, actor=TEST_ACTOR
+    )
+    journey = running(project, {"type": "segment_entered", "segment_id": segment.id})
+    ann = make_contact(project)
+    scan_triggers(now=later())
+    add_contacts(project.id, news.id, [ann.id], actor=TEST_ACTOR)
+    scan_triggers(now=later())
+    assert enrolled(journey) == [ann.id]
