@@ -3,7 +3,6 @@ already answered them, then enrolled in bulk (one `enroll` per journey and data)
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from mailapp.extensions import db
 from mailapp.journeys.enrollment import enroll
 from mailapp.models import Enrollment, Journey, Project
+from mailapp.models.base import UTCDateTime
 from mailapp.upserts import in_values
 
 # Rows younger than this may belong to a transaction not yet committed: the next tick reads them.
@@ -44,32 +44,49 @@ class Candidate:
 
 
 def enroll_candidates(candidates: Iterable[Candidate], now: datetime) -> int:
-    """Enroll each candidate not already answered, one `enroll` per journey and data."""
-    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
-    seen: set[tuple[int, int]] = set()
+    """Enroll each candidate not already answered: one `enroll` per journey, in bulk."""
+    groups: dict[int, dict[int, dict]] = defaultdict(dict)
     for candidate in unanswered(list(candidates)):
         # One start per contact and journey in a tick: the first trigger (oldest row) wins.
-        if (candidate.journey_id, candidate.contact_id) in seen:
-            continue
-        seen.add((candidate.journey_id, candidate.contact_id))
-        key = (candidate.journey_id, json.dumps(candidate.data, sort_keys=True, default=str))
-        groups[key].append(candidate.contact_id)
+        groups[candidate.journey_id].setdefault(candidate.contact_id, candidate.data)
     if not groups:
         return 0
     projects = dict(
         db.session.execute(
-            sa.select(Journey.id, Journey.project_id).where(
-                Journey.id.in_({journey_id for journey_id, _ in groups})
-            )
+            sa.select(Journey.id, Journey.project_id).where(Journey.id.in_(list(groups)))
         ).all()
     )
     enrolled = 0
-    for (journey_id, data), contact_ids in groups.items():
+    for journey_id, data in groups.items():
         project = db.session.get(Project, projects[journey_id])
-        enrolled += enroll(
-            project, journey_id, contact_ids, data=json.loads(data), now=now, commit=False
-        )
+        enrolled += _enroll(project, journey_id, data, now)
     return enrolled
+
+
+def _enroll(project: Project, journey_id: int, data: dict[int, dict], now: datetime) -> int:
+    """`enroll` the contacts at once, then give each new enrollment its own trigger's data
+    (an event's) in one executemany, as `enroll` takes one data for all."""
+    first = next(iter(data.values()))
+    same = all(d == first for d in data.values())
+    entered = enroll(
+        project, journey_id, list(data), data=first if same else {}, now=now, commit=False
+    )
+    if entered and not same:
+        table = Enrollment.__table__
+        rows = db.session.execute(
+            sa.select(table.c.id, table.c.contact_id).where(
+                table.c.journey_id == journey_id,
+                table.c.entered_at == sa.literal(now, UTCDateTime()),
+                in_values(table.c.contact_id, list(data), sa.BigInteger),
+            )
+        ).all()
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("enrollment_id"))
+            .values(data=sa.bindparam("trigger_data")),
+            [{"enrollment_id": i, "trigger_data": data[c]} for i, c in rows],
+        )
+    return entered
 
 
 def unanswered(candidates: list[Candidate]) -> list[Candidate]:

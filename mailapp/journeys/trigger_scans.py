@@ -37,6 +37,7 @@ from mailapp.models import (
 )
 from mailapp.models.base import UTCDateTime
 from mailapp.models.journey import OPEN_ENROLLMENTS
+from mailapp.upserts import in_values
 
 log = logging.getLogger(__name__)
 
@@ -217,16 +218,30 @@ def scan_events(journeys: list[Armed], now: datetime) -> list[Candidate]:
     for journey in journeys:
         if isinstance(journey.trigger.get("name"), str):
             starts[(journey.project_id, journey.trigger["name"])].append(journey.journey_id)
-    projects: dict[int, Project] = {}
+    inside = _inside({row.contact_id for row in rows})
     candidates = []
     for row in rows:
-        project = projects.get(row.project_id) or db.session.get(Project, row.project_id)
-        projects[row.project_id] = project
-        # First the enrollments already waiting, so a journey this event starts is not woken.
-        deliver_event(project, row.contact_id, row.name, row.data or {}, now=now)
+        if (row.project_id, row.contact_id) in inside:
+            # First the enrollments already in, so a journey this event starts is not woken.
+            project = db.session.get(Project, row.project_id)
+            deliver_event(project, row.contact_id, row.name, row.data or {}, now=now)
         for journey_id in starts.get((row.project_id, row.name), []):
             candidates.append(Candidate(journey_id, row.contact_id, row.created_at, row.data or {}))
     return candidates
+
+
+def _inside(contact_ids: set[int]) -> set[tuple[int, int]]:
+    """(project, contact) of those among the contacts with an open enrollment somewhere: only
+    their events can reach a goal, an exit or a wait."""
+    rows = db.session.execute(
+        sa.select(Enrollment.project_id, Enrollment.contact_id)
+        .where(
+            in_values(Enrollment.contact_id, sorted(contact_ids), sa.BigInteger),
+            Enrollment.status.in_(OPEN_ENROLLMENTS),
+        )
+        .distinct()
+    )
+    return {(project_id, contact_id) for project_id, contact_id in rows}
 
 
 def _max_id(model: type) -> int:
