@@ -75,6 +75,8 @@ JOBS: tuple[Job, ...] = (
         "interval",
         {"hours": 1},
     ),
+    # Journeys' durable waits: due rows woken in set-based batches (never delayed messages).
+    Job("wake-journeys", "workers.actors.journeys:wake_journeys", "interval", {"seconds": 10}),
     # Who starts a journey: joins, tags, segments, events, opens, dates (mailapp.journeys.triggers).
     Job(
         "scan-journey-triggers",

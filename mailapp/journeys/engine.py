@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from mailapp.delivery.backing import backing_campaigns, drop_queued
 from mailapp.delivery.campaigns import request_dispatch
@@ -24,14 +23,13 @@ from mailapp.extensions import db
 from mailapp.journeys.conditions import Judge
 from mailapp.journeys.runs import Run
 from mailapp.journeys.steps import HANDLERS, Wake
+from mailapp.journeys.writes import write_wake
 from mailapp.models import (
     OPEN_ENROLLMENTS,
     Contact,
     ContactStatus,
-    Delivery,
     Enrollment,
     EnrollmentStatus,
-    EnrollmentStep,
     Journey,
     JourneyStatus,
     JourneyVersion,
@@ -39,12 +37,13 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.models.base import UTCDateTime, utcnow
-from mailapp.upserts import dialect, in_values, insert_for, json_merge, unnest_rows
+from mailapp.upserts import dialect, in_values, json_merge
 
 log = logging.getLogger(__name__)
 E = Enrollment.__table__
 # A chain of instant steps longer than this is cut: the rest runs at the next wake.
 MAX_CHAIN = 50
+RETRY_MINUTES = 15
 _CLAIMED = (E.c.id, E.c.project_id, E.c.journey_id, E.c.version_id, E.c.contact_id, E.c.round)
 _CLAIMED += (E.c.status, E.c.step, E.c.seq, E.c.data, E.c.waiting_for)
 
@@ -116,6 +115,31 @@ def _reach_goals(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion
                 wake.count("goal")
 
 
+def _run_group(wake: Wake, key: str, step: dict, group: list[Run]) -> None:
+    """One step for a group; a step that fails (a list gone, a database refusal) sets its
+    group aside for RETRY_MINUTES, undone, instead of failing the whole batch again and
+    again at the head of the queue."""
+    saved = [(r.seq, r.step, r.status, r.waiting_for, len(r.ledger)) for r in group]
+    queued = len(wake.deliveries)
+    savepoint = db.session.begin_nested() if dialect() == "postgresql" else None
+    try:
+        HANDLERS[step["type"]](wake, key, step, group)
+    except Exception:
+        if savepoint is not None:
+            savepoint.rollback()
+        log.exception("journey step %r failed for %d enrollments; retried later", key, len(group))
+        del wake.deliveries[queued:]
+        for run, (seq, at_step, status, waiting_for, written) in zip(group, saved, strict=True):
+            run.seq, run.step, run.status, run.waiting_for = seq, at_step, status, waiting_for
+            del run.ledger[written:]
+            run.left_at = run.exit_reason = None
+            run.wake_at, run.moving = wake.now + timedelta(minutes=RETRY_MINUTES), False
+        wake.count("failed", len(group))
+        return
+    if savepoint is not None:
+        savepoint.commit()
+
+
 def _run_chains(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion]) -> None:
     moving = [run for run in runs if run.moving]
     for _ in range(MAX_CHAIN):
@@ -125,92 +149,10 @@ def _run_chains(wake: Wake, runs: list[Run], versions: dict[int, JourneyVersion]
         for run in moving:
             groups[(run.version_id, run.step)].append(run)
         for (version_id, key), group in groups.items():
-            step = versions[version_id].graph["steps"][key]
-            HANDLERS[step["type"]](wake, key, step, group)
+            _run_group(wake, key, versions[version_id].graph["steps"][key], group)
         moving = [run for run in moving if run.moving]
     for run in moving:  # a chain this long runs on at the next wake
         run.wake_at = wake.now
-
-
-def _write(runs: list[Run], wake: Wake) -> int:
-    """The ledger, the deliveries and the enrollments; returns how many were written."""
-    ledger = [row for run in runs for row in run.ledger]
-    if ledger:
-        db.session.execute(sa.insert(EnrollmentStep.__table__), ledger)
-    if wake.deliveries:
-        db.session.execute(
-            insert_for(Delivery).on_conflict_do_nothing(
-                index_elements=["campaign_id", "contact_id", "round"]
-            ),
-            wake.deliveries,
-        )
-    for run in runs:
-        if run.status == EnrollmentStatus.ACTIVE.value and run.moving:
-            run.wake_at = run.wake_at or wake.now
-    if dialect() == "postgresql":
-        return _write_enrollments_pg(runs)
-    statement = (
-        sa.update(E)
-        .where(E.c.id == sa.bindparam("b_id"), E.c.seq == sa.bindparam("b_seq"))
-        .values(
-            status=sa.bindparam("b_status"),
-            step=sa.bindparam("b_step"),
-            seq=sa.bindparam("b_new_seq"),
-            wake_at=sa.bindparam("b_wake_at", type_=UTCDateTime()),
-            waiting_for=sa.bindparam("b_waiting_for"),
-            left_at=sa.bindparam("b_left_at", type_=UTCDateTime()),
-            exit_reason=sa.bindparam("b_exit_reason"),
-        )
-    )
-    result = db.session.execute(
-        statement,
-        [
-            {
-                "b_id": run.id,
-                "b_seq": run.claimed_seq,
-                "b_status": run.status,
-                "b_step": run.step,
-                "b_new_seq": run.seq,
-                "b_wake_at": run.wake_at,
-                "b_waiting_for": run.waiting_for,
-                "b_left_at": run.left_at,
-                "b_exit_reason": run.exit_reason,
-            }
-            for run in runs
-        ],
-    )
-    return result.rowcount
-
-
-def _write_enrollments_pg(runs: list[Run]) -> int:
-    rows = unnest_rows(
-        {
-            "id": (sa.BigInteger(), [run.id for run in runs]),
-            "old_seq": (sa.Integer(), [run.claimed_seq for run in runs]),
-            "status": (sa.Text(), [run.status for run in runs]),
-            "step": (sa.Text(), [run.step for run in runs]),
-            "seq": (sa.Integer(), [run.seq for run in runs]),
-            "wake_at": (postgresql.TIMESTAMP(timezone=True), [run.wake_at for run in runs]),
-            "waiting_for": (sa.Text(), [run.waiting_for for run in runs]),
-            "left_at": (postgresql.TIMESTAMP(timezone=True), [run.left_at for run in runs]),
-            "exit_reason": (sa.Text(), [run.exit_reason for run in runs]),
-        }
-    )
-    written = db.session.execute(
-        sa.update(E)
-        .where(E.c.id == rows.c.id, E.c.seq == rows.c.old_seq)
-        .values(
-            status=rows.c.status,
-            step=rows.c.step,
-            seq=rows.c.seq,
-            wake_at=rows.c.wake_at,
-            waiting_for=rows.c.waiting_for,
-            left_at=rows.c.left_at,
-            exit_reason=rows.c.exit_reason,
-        )
-        .returning(E.c.id)
-    ).all()
-    return len(written)
 
 
 def wake_due(*, now: datetime | None = None, limit: int = 5000) -> dict[str, int]:
@@ -244,7 +186,7 @@ def wake_due(*, now: datetime | None = None, limit: int = 5000) -> dict[str, int
     _leave_unsendable(wake, runs)
     _reach_goals(wake, runs, versions)
     _run_chains(wake, runs, versions)
-    written = _write(runs, wake)
+    written = write_wake(runs, wake)
     if written != len(runs):
         # Somebody else moved one of these (cannot happen under the claim's lock): undo all.
         db.session.rollback()

@@ -31,7 +31,7 @@ from mailapp.models import (
     Suppression,
 )
 from mailapp.models.base import UTCDateTime, utcnow
-from mailapp.upserts import in_values, insert_for
+from mailapp.upserts import dialect, insert_for, unnest_rows
 
 ENGINE = Actor.system("journeys")
 
@@ -41,9 +41,15 @@ def _candidates(project: Project, targets: Iterable[int] | int) -> sa.Select:
     if isinstance(targets, int):
         segment = get_segment(project.id, targets)
         return segment_query(project.id, segment.rule)
-    return sa.select(Contact.id).where(
+    ids = list(targets)
+    if dialect() == "postgresql":
+        # A join on the ids' array: `id = ANY(array)` would search the array for every row.
+        given = unnest_rows({"cid": (sa.BigInteger(), ids)})
+        query = sa.select(Contact.id).select_from(given).join(Contact, Contact.id == given.c.cid)
+    else:
+        query = sa.select(Contact.id).where(Contact.id.in_(ids))
+    return query.where(
         Contact.project_id == project.id,
-        in_values(Contact.id, list(targets), sa.BigInteger),
         Contact.status == ContactStatus.ACTIVE,
         ~sa.exists().where(
             Suppression.project_id == project.id, Suppression.email_hash == Contact.email_hash
@@ -136,9 +142,8 @@ def enroll(
             "journey.enroll",
             project_id=project.id,
             obj=journey,
-            context={"entered": len(entered), "segment_id": targets}
-            if isinstance(targets, int)
-            else {"entered": len(entered)},
+            context={"entered": len(entered)}
+            | ({"segment_id": targets} if isinstance(targets, int) else {}),
         )
     if commit:
         db.session.commit()

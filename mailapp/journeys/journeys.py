@@ -21,8 +21,10 @@ from mailapp.delivery.preflight import content_checks
 from mailapp.errors import NotFound, ServiceError
 from mailapp.extensions import db
 from mailapp.journeys.graph import Problem, check_graph, check_settings, check_trigger
+from mailapp.journeys.walk import WalkStep, trace
 from mailapp.models import (
     OPEN_ENROLLMENTS,
+    Contact,
     Enrollment,
     EnrollmentStatus,
     EnrollmentStep,
@@ -288,3 +290,26 @@ def step_counts(project: Project, journey_id: int) -> dict[str, dict[str, int]]:
     for step, n in passed:
         bump(step, "passed", n)
     return counts
+
+
+def walk(
+    project: Project, journey_id: int, contact_id: int, *, now: datetime | None = None
+) -> list[WalkStep]:
+    """The path this contact took and would take from here (conditions judged as of now);
+    for a contact never enrolled, the whole path of the published version from the start."""
+    journey = get_journey(project, journey_id)
+    contact = db.session.scalar(
+        sa.select(Contact).where(Contact.project_id == project.id, Contact.id == contact_id)
+    )
+    if contact is None:
+        raise NotFound("no such contact")
+    enrollment = db.session.scalars(
+        sa.select(Enrollment)
+        .where(Enrollment.journey_id == journey.id, Enrollment.contact_id == contact_id)
+        .order_by(Enrollment.round.desc())
+    ).first()
+    version_id = enrollment.version_id if enrollment else journey.published_version_id
+    if version_id is None:
+        raise ServiceError("the journey has no published version yet")
+    version = db.session.get(JourneyVersion, version_id)
+    return trace(project, version, contact, enrollment, now or utcnow())

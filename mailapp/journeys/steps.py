@@ -51,7 +51,12 @@ class Wake:
 
 
 def _email(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
-    campaign_id = wake.campaigns(runs[0].version_id)[key]
+    campaign_id = wake.campaigns(runs[0].version_id).get(key)
+    if campaign_id is None:  # someone deleted the step's campaign: its mail cannot go
+        for run in runs:
+            run.record(key, "skipped: its campaign was deleted", wake.now)
+            run.advance(step.get("next"), wake.now)
+        return
     for run in runs:
         wake.deliveries.append(
             {
@@ -66,7 +71,7 @@ def _email(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
                 "updated_at": wake.now,
             }
         )
-        run.record(key, "sent", wake.now, {"campaign_id": campaign_id})
+        run.record(key, "sent", wake.now)
         run.advance(step.get("next"), wake.now)
     wake.count("emails", len(runs))
 
@@ -110,14 +115,18 @@ def _condition(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
 
 def _split(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
     for run in runs:
-        # Deterministic per enrollment and step: a repeated decision picks the same arm.
-        bucket = zlib.crc32(f"{run.id}:{key}".encode()) % 100
-        index = _arm(step["branches"], bucket)
+        bucket = bucket_of(run.id, key)
+        index = arm(step["branches"], bucket)
         run.record(key, f"branch:{chr(ord('a') + index)}", wake.now, {"bucket": bucket})
         run.advance(step["branches"][index].get("next"), wake.now)
 
 
-def _arm(branches: list[dict], bucket: int) -> int:
+def bucket_of(enrollment_id: int, key: str) -> int:
+    """0..99, fixed per enrollment and step: a decision made again picks the same arm."""
+    return zlib.crc32(f"{enrollment_id}:{key}".encode()) % 100
+
+
+def arm(branches: list[dict], bucket: int) -> int:
     """The branch whose share of 0..99 holds the bucket."""
     total = 0
     for index, branch in enumerate(branches):

@@ -6,9 +6,11 @@ Revises: s11_0003
 Create Date: 2026-12-04 21:45:00
 
 Every existing delivery gets round 0, so its (campaign, contact) key is unchanged. On SQLite
-the deliveries table is rebuilt to change its unique key: foreign keys are switched off for
-the rebuild, or dropping the old table would null the events' and returned mails' links.
+the campaigns and deliveries tables are rebuilt (a new foreign key, a new unique key) with
+foreign keys switched off: dropping the old tables would otherwise cascade.
 """
+import contextlib
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -166,48 +168,60 @@ def upgrade():
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_journey_cursors')),
     )
-    with op.batch_alter_table('campaigns') as batch_op:
-        batch_op.add_column(sa.Column('journey_version_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('journey_step', sa.String(length=64), nullable=True))
-        batch_op.create_index(op.f('ix_campaigns_journey_version_id'), ['journey_version_id'])
-        batch_op.create_foreign_key(
-            op.f('fk_campaigns_journey_version_id_journey_versions'), 'journey_versions',
-            ['journey_version_id'], ['id'], ondelete='SET NULL')
-    _rekey_deliveries(('campaign_id', 'contact_id', 'round'), ('campaign_id', 'contact_id'))
-
-
-def _rekey_deliveries(new, old, add_round=True):
-    """Add/drop deliveries.round and swap its unique key (a table rebuild on SQLite)."""
-    bind = op.get_bind()
-    sqlite = bind.dialect.name == 'sqlite'
-    raw = bind.connection.dbapi_connection if sqlite else None
-    if sqlite:
-        raw.commit()  # PRAGMA foreign_keys is ignored inside a transaction
-        raw.execute('PRAGMA foreign_keys=OFF')
-    try:
+    with _foreign_keys_off():
+        with op.batch_alter_table('campaigns') as batch_op:
+            batch_op.add_column(sa.Column('journey_version_id', sa.Integer(), nullable=True))
+            batch_op.add_column(sa.Column('journey_step', sa.String(length=64), nullable=True))
+            batch_op.create_index(op.f('ix_campaigns_journey_version_id'),
+                                  ['journey_version_id'])
+            batch_op.create_foreign_key(
+                op.f('fk_campaigns_journey_version_id_journey_versions'), 'journey_versions',
+                ['journey_version_id'], ['id'], ondelete='SET NULL')
         with op.batch_alter_table('deliveries') as batch_op:
-            if add_round:
-                batch_op.add_column(sa.Column('round', sa.Integer(), server_default=sa.text('0'),
-                                              nullable=False))
-            batch_op.drop_constraint('uq_deliveries_' + '_'.join(old), type_='unique')
-            batch_op.create_unique_constraint('uq_deliveries_' + '_'.join(new), list(new))
-            if not add_round:
-                batch_op.drop_column('round')
+            batch_op.add_column(sa.Column('round', sa.Integer(), server_default=sa.text('0'),
+                                          nullable=False))
+            batch_op.drop_constraint('uq_deliveries_campaign_id_contact_id', type_='unique')
+            batch_op.create_unique_constraint('uq_deliveries_campaign_id_contact_id_round',
+                                              ['campaign_id', 'contact_id', 'round'])
+
+
+@contextlib.contextmanager
+def _foreign_keys_off():
+    """SQLite rebuilds a table to change a constraint; with foreign keys on, dropping the old
+    campaigns table would delete every delivery (ON DELETE CASCADE) and dropping the old
+    deliveries table would null every event's link. PRAGMA foreign_keys is ignored inside a
+    transaction, hence the commits around it."""
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        yield
+        return
+    raw = bind.connection.dbapi_connection
+    raw.commit()
+    raw.execute('PRAGMA foreign_keys=OFF')
+    try:
+        yield
+        raw.commit()
+        problems = [row for table in ('campaigns', 'deliveries', 'events', 'inbound_messages')
+                    for row in raw.execute(f'PRAGMA foreign_key_check({table})').fetchall()]
+        if problems:
+            raise RuntimeError(f'foreign keys broken by the rebuild: {problems[:5]}')
     finally:
-        if sqlite:
-            raw.commit()
-            raw.execute('PRAGMA foreign_keys=ON')
+        raw.execute('PRAGMA foreign_keys=ON')
 
 
 def downgrade():
-    _rekey_deliveries(('campaign_id', 'contact_id'), ('campaign_id', 'contact_id', 'round'),
-                      add_round=False)
-    with op.batch_alter_table('campaigns') as batch_op:
-        batch_op.drop_constraint(op.f('fk_campaigns_journey_version_id_journey_versions'),
-                                 type_='foreignkey')
-        batch_op.drop_index(op.f('ix_campaigns_journey_version_id'))
-        batch_op.drop_column('journey_step')
-        batch_op.drop_column('journey_version_id')
+    with _foreign_keys_off():
+        with op.batch_alter_table('deliveries') as batch_op:
+            batch_op.drop_constraint('uq_deliveries_campaign_id_contact_id_round', type_='unique')
+            batch_op.create_unique_constraint('uq_deliveries_campaign_id_contact_id',
+                                              ['campaign_id', 'contact_id'])
+            batch_op.drop_column('round')
+        with op.batch_alter_table('campaigns') as batch_op:
+            batch_op.drop_constraint(op.f('fk_campaigns_journey_version_id_journey_versions'),
+                                     type_='foreignkey')
+            batch_op.drop_index(op.f('ix_campaigns_journey_version_id'))
+            batch_op.drop_column('journey_step')
+            batch_op.drop_column('journey_version_id')
     op.drop_table('journey_cursors')
     op.drop_table('journey_events')
     op.drop_table('enrollment_steps')

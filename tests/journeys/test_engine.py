@@ -1,11 +1,14 @@
 """The engine: steps run once each, email goes through the campaign path, waits are rows."""
 
 import email
+import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from mailapp.access.project_settings import update_sending_settings
 from mailapp.audience.suppression import suppress
 from mailapp.extensions import db
 from mailapp.journeys.engine import wake_due
@@ -19,7 +22,13 @@ from mailapp.models import (
     SuppressionReason,
 )
 from mailapp.models.base import utcnow
-from tests.factories import TEST_ACTOR, make_contact, make_project
+from tests.factories import (
+    TEST_ACTOR,
+    make_contact,
+    make_delivery,
+    make_project,
+    make_sent_campaign,
+)
 from tests.journeys.helpers import deliveries, email_steps, enrollment, ledger, published
 from tests.support.pipeline import pipeline_sink, run_pipeline
 
@@ -133,8 +142,6 @@ def test_a_suppressed_contact_never_enters(app):
 
 def test_wake_twice_at_once_never_repeats_a_step(app):
     """Two wakes racing over the same due rows (two threads, two connections)."""
-    import threading
-
     project = make_project()
     contacts = [make_contact(project) for _ in range(30)]
     journey = published(project, two_emails(project))
@@ -197,3 +204,42 @@ def test_reentry_policies(app, policy, days, expected):
     if policy == "after_days":
         assert enroll(project, journey.id, [contact.id], now=now + timedelta(days=31)) == 1
         assert enrollment(journey.id, contact.id).round == 2
+
+
+def test_journey_mail_obeys_the_frequency_cap_and_quiet_hours(app):
+    project = make_project()
+    capped, quiet = make_contact(project), make_contact(project)
+    make_delivery(make_sent_campaign(project), capped, sent_minutes_ago=30)
+    update_sending_settings(project, {"frequency_cap_7d": "1"}, actor=TEST_ACTOR)
+    template_id, sender_id = email_steps(project)
+    steps = {
+        "hello": {"type": "email", "template_id": template_id, "sender_id": sender_id, "next": None}
+    }
+    journey = published(project, steps)
+    enroll(project, journey.id, [capped.id])
+    wake_due()
+    with pipeline_sink(app) as sink:
+        run_pipeline(deliveries(capped.id)[-1].campaign_id)
+        assert sink.messages == []
+        assert (deliveries(capped.id)[-1].status, deliveries(capped.id)[-1].reason) == (
+            DeliveryStatus.SUPPRESSED,
+            "frequency cap",
+        )
+        local = utcnow().astimezone(ZoneInfo(project.timezone))
+        update_sending_settings(
+            project,
+            {
+                "frequency_cap_7d": "",
+                "quiet_hours_start": f"{local - timedelta(hours=1):%H:%M}",
+                "quiet_hours_end": f"{local + timedelta(hours=2):%H:%M}",
+            },
+            actor=TEST_ACTOR,
+        )
+        enroll(project, journey.id, [quiet.id])
+        wake_due()
+        [row] = deliveries(quiet.id)
+        run_pipeline(row.campaign_id)
+        assert sink.messages == []
+        [row] = deliveries(quiet.id)
+        assert row.status == DeliveryStatus.QUEUED
+        assert row.scheduled_at > utcnow() + timedelta(hours=1, minutes=50)

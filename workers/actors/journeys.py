@@ -1,16 +1,39 @@
-"""Journey actors: the trigger scan that starts journeys (`scan_journey_triggers`)."""
+"""Journey actors: waking due enrollments (`wake_journeys`) and the trigger scan that starts
+journeys (`scan_journey_triggers`)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 
 import dramatiq
 
 from mailapp.extensions import get_redis
+from mailapp.journeys.engine import wake_due
 from mailapp.journeys.triggers import scan_triggers
 
 log = logging.getLogger(__name__)
+BATCH = 5000
+# A tick stops taking new batches after this long; the scheduler's next tick goes on.
+TICK_SECONDS = 50
+
+
+@dramatiq.actor(queue_name="journeys", max_retries=0, time_limit=120_000)
+def wake_journeys() -> None:
+    """Run due journey steps in batches until none are due or the tick's time is up."""
+    started = time.monotonic()
+    totals: dict[str, int] = {}
+    while True:
+        counts = wake_due(limit=BATCH)
+        for name, count in counts.items():
+            totals[name] = totals.get(name, 0) + count
+        if counts.get("claimed", 0) < BATCH or time.monotonic() - started > TICK_SECONDS:
+            break
+    if totals.get("claimed"):
+        log.info("journeys woken: %s", totals)
+
+
 SCAN_TIME_LIMIT_MS = 10 * 60 * 1000
 # Two scans at once would read the same windows: the second one of a slow tick stands aside.
 SCAN_LOCK_KEY = "mailapp:journeys:trigger-scan"
