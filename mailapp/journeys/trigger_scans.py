@@ -195,7 +195,11 @@ def scan_segments(journeys: list[Armed], now: datetime) -> list[Candidate]:
 
 def scan_events(journeys: list[Armed], now: datetime) -> list[Candidate]:
     """Posted events: each wakes the enrollments waiting for it, and starts event journeys."""
-    after = int(read_cursor("events") or 0)
+    last = read_cursor("events")
+    if last is None:
+        save_cursor("events", str(_max_id(JourneyEvent)), now)
+        return []
+    after = int(last)
     rows = db.session.execute(
         sa.select(
             JourneyEvent.id,
@@ -210,8 +214,6 @@ def scan_events(journeys: list[Armed], now: datetime) -> list[Candidate]:
         .limit(BATCH)
     ).all()
     if not rows:
-        if read_cursor("events") is None:
-            save_cursor("events", str(_max_id(JourneyEvent)), now)
         return []
     save_cursor("events", str(rows[-1].id), now)
     starts: dict[tuple[int, str], list[int]] = defaultdict(list)
