@@ -58,7 +58,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.EVENTS_WRITE,
         }
     ),
-    Role.ANALYST: frozenset({P.CONTACTS_READ, P.ANALYTICS_READ, P.JOURNEYS_READ}),
+    Role.ANALYST: frozenset({P.CONTACTS_READ, P.ANALYTICS_READ}),
     Role.SUPPORT: frozenset(
         {
             P.CONTACTS_READ,
