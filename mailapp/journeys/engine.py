@@ -231,14 +231,16 @@ def deliver_event(
             )
             moved = db.session.execute(
                 sa.update(E)
-                .where(E.c.id == enrollment.id, E.c.seq == enrollment.seq)
+                # Still inside (a wake holding the row moves it on first; seq then moves
+                # again, so a wake that read it before writes nothing over this).
+                .where(E.c.id == enrollment.id, E.c.status.in_([s.value for s in OPEN_ENROLLMENTS]))
                 .values(
                     status=status.value,
                     exit_reason=reason,
                     left_at=now,
                     wake_at=None,
                     waiting_for=None,
-                    seq=enrollment.seq + 1,
+                    seq=E.c.seq + 1,
                 )
             ).rowcount
             if moved:

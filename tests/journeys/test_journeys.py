@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from mailapp.audience.segments.store import save_segment
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.journeys.engine import wake_due
 from mailapp.journeys.enrollment import enroll, unenroll
-from mailapp.journeys.graph import check_graph
+from mailapp.journeys.graph import check_graph, check_settings, check_trigger
 from mailapp.journeys.journeys import (
     PublishRefused,
     create_journey,
@@ -226,3 +227,25 @@ def test_walk_shows_the_history_then_the_path_ahead(app):
         ("pause", "waits", False),
     ]
     assert walked[-1].step == "perk"
+
+
+def test_a_segment_enrolls_in_bulk_and_trigger_and_settings_are_checked(app):
+    project = make_project()
+    berliners = [make_contact(project, attributes={"city": "Berlin"}) for _ in range(3)]
+    make_contact(project, attributes={"city": "Paris"})
+    segment = save_segment(
+        project.id,
+        "Berlin",
+        {"field": "attributes.city", "op": "eq", "value": "Berlin"},
+        actor=TEST_ACTOR,
+    )
+    steps = {"pause": {"type": "wait", "mode": "duration", "minutes": 5, "next": None}}
+    journey = published(project, steps)
+    assert enroll(project, journey.id, segment.id) == 3
+    assert {enrollment(journey.id, c.id).round for c in berliners} == {1}
+    assert check_trigger({"type": "list_joined", "list_id": 999999}, project)
+    assert check_trigger({"type": "event", "name": "cart_abandoned"}, project) == []
+    assert check_trigger({"type": "teleport"}, project)
+    assert check_settings({"reentry": "after_days"})  # how many days?
+    assert check_settings({"reentry": "after_days", "reentry_days": 30}) == []
+    assert check_settings({"goal": {"rule": {"field": "nope", "op": "eq", "value": 1}}})
