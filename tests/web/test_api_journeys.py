@@ -139,6 +139,11 @@ def test_another_projects_journey_is_not_found_and_scopes_are_checked(app, clien
     assert client.get("/api/v1/journeys", headers=auth).json["data"] == []
     reader = headers(acme, "journeys.read")
     journey = running(acme)
+    stranger = make_contact(rival)
+    url = f"/api/v1/journeys/{journey.id}"
+    alien = client.post(f"{url}/enroll", json={"contact_ids": [stranger.id]}, headers=auth)
+    assert alien.json == {"enrolled": 0}  # another project's contact never enters
+    assert client.get(f"{url}/enrollments?contact={stranger.id}", headers=auth).status_code == 404
     assert (
         client.post(
             f"/api/v1/journeys/{journey.id}/enroll", json={"contact_ids": [mine.id]}, headers=reader
