@@ -77,6 +77,13 @@ JOBS: tuple[Job, ...] = (
     ),
     # Journeys' durable waits: due rows woken in set-based batches (never delayed messages).
     Job("wake-journeys", "workers.actors.journeys:wake_journeys", "interval", {"seconds": 10}),
+    # Who starts a journey: joins, tags, segments, events, opens, dates (mailapp.journeys.triggers).
+    Job(
+        "scan-journey-triggers",
+        "workers.actors.journeys:scan_journey_triggers",
+        "interval",
+        {"seconds": 30},
+    ),
     Job("check-alerts", "workers.actors.alerts:check_alerts", "interval", {"minutes": 1}),
     # A DNS record changed or removed by someone else shows within 6 hours (an alert).
     Job(

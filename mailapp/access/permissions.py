@@ -30,6 +30,9 @@ class Permission(enum.StrEnum):
     MESSAGES_READ = "messages.read"
     MESSAGES_RESEND = "messages.resend"
     ALERTS_MANAGE = "alerts.manage"
+    JOURNEYS_READ = "journeys.read"
+    JOURNEYS_WRITE = "journeys.write"
+    EVENTS_WRITE = "events.write"
 
 
 P = Permission
@@ -50,6 +53,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.CAMPAIGNS_SEND,
             P.ANALYTICS_READ,
             P.MESSAGES_READ,
+            P.JOURNEYS_READ,
+            P.JOURNEYS_WRITE,
+            P.EVENTS_WRITE,
         }
     ),
     Role.ANALYST: frozenset({P.CONTACTS_READ, P.ANALYTICS_READ}),
@@ -90,6 +96,9 @@ DESCRIPTIONS: Mapping[Permission, str] = {
     "(addresses masked without contacts.read)",
     P.MESSAGES_RESEND: "Resend a transactional message (as a new message)",
     P.ALERTS_MANAGE: "Choose which alerts the owners get, their thresholds and extra recipients",
+    P.JOURNEYS_READ: "See journeys, their step counts and who is in them",
+    P.JOURNEYS_WRITE: "Put contacts into a journey or take them out",
+    P.EVENTS_WRITE: "Send events (e.g. cart_abandoned) that start or move journeys",
 }
 
 
