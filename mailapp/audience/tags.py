@@ -11,6 +11,7 @@ from mailapp.audience.contacts import get_contact
 from mailapp.errors import ServiceError
 from mailapp.extensions import db
 from mailapp.models import Contact, ContactTag
+from mailapp.models.base import UTCDateTime, utcnow
 from mailapp.upserts import in_values, insert_for
 
 MAX_TAG_LENGTH = 100
@@ -30,10 +31,13 @@ def tag_contacts(project_id: int, contact_ids: Iterable[int], tag: str, *, actor
     tagged = db.session.execute(
         insert_for(ContactTag)
         .from_select(
-            ["project_id", "contact_id", "tag"],
-            sa.select(sa.literal(project_id), Contact.id, sa.literal(tag)).where(
-                Contact.project_id == project_id, in_values(Contact.id, ids, sa.BigInteger)
-            ),
+            ["project_id", "contact_id", "tag", "created_at"],
+            sa.select(
+                sa.literal(project_id),
+                Contact.id,
+                sa.literal(tag),
+                sa.literal(utcnow(), UTCDateTime()),
+            ).where(Contact.project_id == project_id, in_values(Contact.id, ids, sa.BigInteger)),
         )
         .on_conflict_do_nothing()
         .returning(ContactTag.__table__.c.contact_id)

@@ -31,6 +31,7 @@ from mailapp.models import (
     ListMembership,
     MembershipStatus,
 )
+from mailapp.models.base import UTCDateTime
 from mailapp.upserts import in_values, insert_for, json_merge
 
 
@@ -155,8 +156,13 @@ def _update(wake: Wake, key: str, step: dict, runs: list[Run]) -> None:
         db.session.execute(
             insert_for(ContactTag)
             .from_select(
-                ["project_id", "contact_id", "tag"],
-                sa.select(sa.literal(project_id), Contact.id, sa.literal(step["tag"])).where(mine),
+                ["project_id", "contact_id", "tag", "created_at"],
+                sa.select(
+                    sa.literal(project_id),
+                    Contact.id,
+                    sa.literal(step["tag"]),
+                    sa.literal(wake.now, UTCDateTime()),
+                ).where(mine),
             )
             .on_conflict_do_nothing()
         )

@@ -97,29 +97,35 @@ def scan_list_joined(journeys: list[Armed], now: datetime) -> list[Candidate]:
 
 
 def scan_tags(journeys: list[Armed], now: datetime) -> list[Candidate]:
-    """Holders of the tag never in the journey (contact_tags keeps no time of addition)."""
+    """Tags given since the cursor (and since the journey was published)."""
     journeys = [j for j in journeys if isinstance(j.trigger.get("tag"), str)]
     if not journeys:
         return []
+    end = now - SETTLE
+    # The first run starts at the earliest publication: a tag given after it counts.
+    start = read_time("tag_added", min(j.published_at for j in journeys))
+    if end <= start:
+        return []
+    save_time("tag_added", end, now)
     armed = literal_rows(
-        [(j.journey_id, j.project_id, j.trigger["tag"]) for j in journeys],
-        [("journey_id", sa.Integer()), ("project_id", sa.Integer()), ("tag", sa.String())],
+        [(j.journey_id, j.project_id, j.trigger["tag"], j.published_at) for j in journeys],
+        [
+            ("journey_id", sa.Integer()),
+            ("project_id", sa.Integer()),
+            ("tag", sa.String()),
+            ("since", UTCDateTime()),
+        ],
     )
     rows = db.session.execute(
-        sa.select(armed.c.journey_id, ContactTag.contact_id)
+        sa.select(armed.c.journey_id, ContactTag.contact_id, ContactTag.created_at)
         .join(
             armed,
             sa.and_(armed.c.project_id == ContactTag.project_id, armed.c.tag == ContactTag.tag),
         )
-        .where(
-            ~sa.exists().where(
-                Enrollment.journey_id == armed.c.journey_id,
-                Enrollment.contact_id == ContactTag.contact_id,
-            )
-        )
-        .limit(BATCH)
+        .where(_between(ContactTag.created_at, start, end), ContactTag.created_at >= armed.c.since)
+        .order_by(ContactTag.created_at)
     )
-    return [Candidate(j, c, EVER, {}) for j, c in rows]
+    return [Candidate(j, c, at, {}) for j, c, at in rows]
 
 
 def _mentions_lists(rule: object) -> bool:

@@ -35,8 +35,10 @@ class Contact(TimestampMixin, ProjectScoped, Base):
         sa.UniqueConstraint("project_id", "email"),
         sa.Index(None, "project_id", "status"),
         sa.Index(None, "project_id", "created_at"),
+        # The "enters a segment" journey trigger reads the contacts changed since its cursor.
+        sa.Index(None, "project_id", "updated_at"),
     )
-    project_id_indexed = False  # the three above lead with it
+    project_id_indexed = False  # the four above lead with it
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Normalized (trimmed, lower-cased whole: addresses match case-insensitively);
@@ -94,12 +96,18 @@ def _register_sqlite_hash(dbapi_connection, connection_record) -> None:
 
 class ContactTag(ProjectScoped, Base):
     __tablename__ = "contact_tags"
-    __table_args__ = (sa.Index(None, "project_id", "tag"),)
+    __table_args__ = (
+        sa.Index(None, "project_id", "tag"),
+        # The "tag added" journey trigger reads the tags given since its cursor.
+        sa.Index(None, "project_id", "created_at"),
+    )
 
     contact_id: Mapped[int] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    # When the tag was given (NULL only for tags older than revision s11_0005's time).
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConsentRecord(TimestampMixin, ProjectScoped, Base):
