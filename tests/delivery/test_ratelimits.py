@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 from mailapp.delivery.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
+from mailapp.delivery.throttles import ThrottlePolicy
 from mailapp.extensions import get_redis
 from tests.factories import make_project, make_sender
 
@@ -8,15 +9,16 @@ NOW = datetime(2026, 5, 4, 10, 0, 0, 250_000, tzinfo=UTC)
 
 
 def limiter(project, sender):
-    return RateLimiter(get_redis(), project, sender, throttle_rate=4, throttle_seconds=60)
+    return RateLimiter(get_redis(), project, sender, ThrottlePolicy(rate=4))
 
 
-def test_domain_groups():
-    assert domain_group("a@gmail.com") == "gmail"
-    assert domain_group("a@GoogleMail.com") == "gmail"
-    assert domain_group("a@hotmail.co.uk") == "outlook"
+def test_domain_groups_by_name_alone():
+    assert domain_group("a@gmail.com") == "google"
+    assert domain_group("a@GoogleMail.com") == "google"
+    assert domain_group("a@hotmail.co.uk") == "microsoft"
     assert domain_group("a@yahoo.fr") == "yahoo"
-    assert domain_group("a@example.org") == "others"
+    assert domain_group("a@web.de") == "gmx"
+    assert domain_group("a@example.org") == "mx:example.org"
 
 
 def test_per_second_limit_is_shared_and_says_when_to_return(app):
@@ -51,12 +53,13 @@ def test_slow_down_throttles_one_domain_group(app):
     project = make_project()
     sender = make_sender(project)
     rl = limiter(project, sender)
-    assert rl.acquire("gmail", 50, NOW).granted == 50
-    rl.slow_down("gmail")
-    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=1)).granted == 4
-    assert rl.acquire("others", 50, NOW + timedelta(seconds=1)).granted == 50
-    rl.slow_down("gmail")
-    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=2)).granted == 2
+    assert rl.acquire("google", 50, NOW).granted == 50
+    rl.slow_down("google", now=NOW)
+    assert rl.acquire("google", 50, NOW + timedelta(seconds=1)).granted == 4
+    assert rl.acquire("mx:example.org", 50, NOW + timedelta(seconds=1)).granted == 50
+    rl.slow_down("google", now=NOW + timedelta(seconds=3))
+    grant = rl.acquire("google", 50, NOW + timedelta(seconds=4))
+    assert (grant.granted, grant.limit) == (2, "google slow-down")
 
 
 def test_project_quota_counts_and_blocks(app):
