@@ -41,15 +41,16 @@ local h = redis.call('hmget', key, 'base', 'since', 'step', 'step_seconds', 'lif
 local rate = start
 if h[1] and now < tonumber(h[5]) then
   local since = tonumber(h[2])
-  if now - since < hold then return {tonumber(h[1]), tostring(h[5]), 0} end
+  if now - since < hold then return {tonumber(h[1]), h[5], 0} end
   local current = tonumber(h[1]) + math.floor((now - since) / tonumber(h[4])) * tonumber(h[3])
   rate = math.max(1, math.floor(current / 2))
 end
 local lift = now + math.max(1, math.ceil((ceiling - rate) / step)) * step_s
-redis.call('hset', key, 'base', rate, 'since', tostring(now), 'step', step,
-  'step_seconds', step_s, 'ceiling', ceiling, 'lift', tostring(lift), 'reason', ARGV[7])
+local lift_text = string.format('%.6f', lift)
+redis.call('hset', key, 'base', rate, 'since', ARGV[1], 'step', step,
+  'step_seconds', step_s, 'ceiling', ceiling, 'lift', lift_text, 'reason', ARGV[7])
 redis.call('pexpire', key, math.ceil((lift - now) * 1000) + 1000)
-return {rate, tostring(lift), 1}
+return {rate, lift_text, 1}
 """
 
 
