@@ -9,6 +9,7 @@ daily quota. A limit never raises: it grants fewer messages and says when to com
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -86,6 +87,7 @@ class RateLimiter:
         self.sender = sender
         self.policy = policy
         self._take = client.register_script(_TAKE)
+        self._states: dict[str, dict] = {}
 
     @classmethod
     def from_config(cls, client: redis.Redis, project: Project, sender: Sender) -> RateLimiter:
@@ -126,7 +128,10 @@ class RateLimiter:
                     day + timedelta(days=1),
                 )
             )
-        throttle = throttles.current_rate(self.client, sid, group, now)
+        if group in self._states:
+            throttle = throttles.rate_at(self._states[group], now)
+        else:
+            throttle = throttles.current_rate(self.client, sid, group, now)
         if throttle is not None:
             windows.append(
                 _Window(
@@ -165,8 +170,14 @@ class RateLimiter:
         metrics.RATE_LIMIT_WAITS.labels(blocking.name).inc()
         return Grant(granted, blocking.ends_at, blocking.name)
 
+    def read_groups(self, groups: Iterable[str]) -> None:
+        """Read these groups' slow-downs in one round trip, for the acquires of one send
+        group (another worker's new slow-down is seen from the next one, a group later)."""
+        self._states = throttles.read_states(self.client, self.sender.id, groups)
+
     def slow_down(self, group: str, reason: str = "421", now: datetime | None = None) -> int:
         """A 421/4.7.x from this group: halve its per-second rate, then step it back up."""
+        self._states.pop(group, None)  # read again at the next acquire
         return throttles.slow_down(
             self.client, self.sender, group, self.policy, reason=reason, now=now
         )

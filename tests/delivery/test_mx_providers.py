@@ -130,4 +130,4 @@ def test_grouping_off_uses_names_only(client, dns_server):
         "shop.test": "mx:shop.test",
         "hotmail.fr": "microsoft",
     }
-    assert not client.keys(KEY + "*")
+    assert not client.exists(KEY + "shop.test")

@@ -89,3 +89,18 @@ def test_operator_readings_name_providers_and_when_speed_returns(app):
     assert shown.lifted_at == shown.since + timedelta(seconds=120)
     assert hosting.group == "mx:hostingco.net"
     assert slowdowns(get_redis(), {google.sender.id}, now + timedelta(seconds=121)) == []
+
+
+def test_a_send_group_reads_its_groups_once_and_sees_its_own_slow_down_at_once(app):
+    mine, other = limiters()
+    t0 = utcnow().replace(microsecond=0)
+    mine.read_groups(["google", "microsoft"])
+    other.slow_down("google", now=t0)
+    # Another worker's slow-down counts from this worker's next send group ...
+    assert granted(mine, t0 + timedelta(seconds=1)) == 1000
+    mine.read_groups(["google", "microsoft"])
+    assert granted(mine, t0 + timedelta(seconds=2)) == 4
+    assert granted(mine, t0 + timedelta(seconds=2), "microsoft") == 1000
+    # ... its own at the next acquire.
+    mine.slow_down("microsoft", now=t0 + timedelta(seconds=2))
+    assert granted(mine, t0 + timedelta(seconds=3), "microsoft") == 4
