@@ -88,13 +88,15 @@ def name_group(domain: str) -> str:
     return provider_by_name(domain) or f"mx:{domain}"
 
 
-def provider_of_mx(hosts: list[tuple[int, str]]) -> str:
-    """The group of a domain whose MX records are these (preference, host) pairs."""
-    for _, host in sorted(hosts):
+def provider_of_mx(hosts: list[tuple[int, str]]) -> str | None:
+    """The group of a domain whose MX records are these (preference, host) pairs; None for
+    a domain that accepts no mail (null MX, RFC 7505)."""
+    hosts = sorted((p, h) for p, h in hosts if h)
+    for _, host in hosts:
         for provider, suffixes in PROVIDER_MX.items():
             if any(host == s or host.endswith("." + s) for s in suffixes):
                 return provider
-    return f"mx:{org_domain(min(hosts)[1])}"
+    return f"mx:{org_domain(hosts[0][1])}" if hosts else None
 
 
 def metric_label(group: str) -> str:
@@ -182,9 +184,9 @@ class MxGrouper:
 
     def _resolve_one(self, domain: str) -> str:
         answer = self.lookup.mx(domain)
-        if answer.status == Status.FOUND and answer.records:
-            group, ttl = provider_of_mx(answer.records), answer.ttl or MIN_TTL
-            ttl = min(max(ttl, MIN_TTL), MAX_TTL)
+        found = provider_of_mx(answer.records) if answer.status == Status.FOUND else None
+        if found is not None:
+            group, ttl = found, min(max(answer.ttl or MIN_TTL, MIN_TTL), MAX_TTL)
         elif answer.status == Status.NODATA:
             # No MX: mail goes to the domain's own address (RFC 5321 5.1).
             group, ttl = f"mx:{org_domain(domain)}", NEGATIVE_TTL

@@ -4,6 +4,7 @@ production Lookup, cached in the real Redis."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -34,7 +35,13 @@ ZONE = {
 @pytest.fixture
 def client(redis_url):
     mx_providers.forget_local()
-    yield redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    # Look-ups a group stopped waiting for finish in the background: let them, then close.
+    for thread in threading.enumerate():
+        if thread.name.startswith("mx-lookup"):
+            thread.join()
+    client.close()
     mx_providers.forget_local()
 
 
@@ -73,6 +80,7 @@ def test_known_mx_hosts_of_each_provider():
     }
     for host, group in cases.items():
         assert provider_of_mx([(10, host)]) == group
+    assert provider_of_mx([(0, "")]) is None  # null MX: the domain takes no mail
 
 
 def test_answers_are_kept_for_their_ttl_clamped_shared_through_redis(grouper, client, dns_server):
