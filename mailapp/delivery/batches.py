@@ -286,7 +286,7 @@ def _deliver(
     group_of = send.grouper.by_address([contacts[row.contact_id].email for row in ready])
     for row in ready:
         by_group.setdefault(group_of[contacts[row.contact_id].email], []).append(row)
-    send.limiter.read_groups(by_group)
+    send.limiter.prepare_groups({g: len(rows) for g, rows in by_group.items()}, utcnow())
     for group, rows in by_group.items():
         while rows:
             grant = send.limiter.acquire(group, len(rows), utcnow())

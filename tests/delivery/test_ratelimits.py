@@ -69,3 +69,26 @@ def test_project_quota_counts_and_blocks(app):
     grant = limiter(project, sender).acquire("others", 10, NOW)
     assert (grant.granted, grant.limit) == (7, "project daily quota")
     assert quota_used_today(get_redis(), project.id, NOW) == 7
+
+
+def test_a_send_group_takes_the_senders_limits_once_for_its_unthrottled_groups(app):
+    project = make_project()
+    sender = make_sender(project, rate_per_second=5)
+    rl = limiter(project, sender)
+    rl.slow_down("google", now=NOW)
+    rl.prepare_groups({"mx:a.net": 3, "mx:b.net": 3, "google": 2}, NOW)
+    # One take of 5 for the 6 unthrottled rows: counted once, shared by their groups.
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{int(NOW.timestamp())}")) == 5
+    assert rl.acquire("mx:a.net", 3, NOW).granted == 3
+    grant = rl.acquire("mx:b.net", 3, NOW)
+    assert (grant.granted, grant.limit) == (2, "sender per second")
+    assert grant.retry_at == NOW.replace(microsecond=0) + timedelta(seconds=1)
+    # The slowed group takes from the windows itself, its slow-down included.
+    assert rl.acquire("google", 2, NOW).granted == 0
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{int(NOW.timestamp())}")) == 5
+    # What is left of a reserve is not used in a later second.
+    later = NOW + timedelta(seconds=1)
+    rl.prepare_groups({"mx:a.net": 1}, later)
+    assert rl.acquire("mx:b.net", 4, later + timedelta(seconds=1)).granted == 4
+    second = int((later + timedelta(seconds=1)).timestamp())
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{second}")) == 4

@@ -94,11 +94,11 @@ def test_operator_readings_name_providers_and_when_speed_returns(app):
 def test_a_send_group_reads_its_groups_once_and_sees_its_own_slow_down_at_once(app):
     mine, other = limiters()
     t0 = utcnow().replace(microsecond=0)
-    mine.read_groups(["google", "microsoft"])
+    mine.prepare_groups({"google": 0, "microsoft": 0}, t0)
     other.slow_down("google", now=t0)
     # Another worker's slow-down counts from this worker's next send group ...
     assert granted(mine, t0 + timedelta(seconds=1)) == 1000
-    mine.read_groups(["google", "microsoft"])
+    mine.prepare_groups({"google": 0, "microsoft": 0}, t0 + timedelta(seconds=2))
     assert granted(mine, t0 + timedelta(seconds=2)) == 4
     assert granted(mine, t0 + timedelta(seconds=2), "microsoft") == 1000
     # ... its own at the next acquire.
