@@ -154,6 +154,7 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
     if unsubscribes not in ("ignore", "respect"):
         raise ConfigError(f"TRANSACTIONAL_UNSUBSCRIBES: {unsubscribes!r} is not ignore or respect")
 
+    throttle_rate = number("THROTTLE_RATE", "2")
     return {
         # A transport failing this many times in a row is paused for TRANSPORT_PAUSE_SECONDS
         # (mail goes to the sender's other transports), then gets one trial message.
@@ -177,11 +178,27 @@ def sending_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "30")),
         # A rate limit asking to wait longer than this reschedules instead of sleeping.
         "RATE_LIMIT_MAX_WAIT": float(env.get("RATE_LIMIT_MAX_WAIT", "2")),
-        # Per-second cap per recipient domain group after a 421/4.7.x, for THROTTLE_SECONDS.
-        "THROTTLE_RATE": number("THROTTLE_RATE", "2"),
-        "THROTTLE_SECONDS": number("THROTTLE_SECONDS", "600"),
+        # After a 421/4.7.x a provider group's per-second cap starts at THROTTLE_RATE, halves
+        # on each new one, grows by THROTTLE_STEP every THROTTLE_STEP_SECONDS and is lifted
+        # at THROTTLE_CEILING (or the sender's own per-second limit when lower).
+        "THROTTLE_RATE": throttle_rate,
+        "THROTTLE_STEP": number("THROTTLE_STEP", "1"),
+        "THROTTLE_STEP_SECONDS": number("THROTTLE_STEP_SECONDS", "30"),
+        "THROTTLE_CEILING": number("THROTTLE_CEILING", str(throttle_rate * 8)),
+        # Group recipients by their domain's MX (Google Workspace is Google): off in tests,
+        # which turn it on against their own DNS server, so no test asks the real DNS.
+        "MX_GROUPING": _switch(env, "MX_GROUPING", env.get("MAILAPP_ENV") != "testing"),
         "TRANSACTIONAL_UNSUBSCRIBES": unsubscribes,
     }
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = str(env.get(name, "")).strip().lower()
+    if not value:
+        return default
+    if value not in ("1", "0", "on", "off", "true", "false"):
+        raise ConfigError(f"{name}: {value!r} is not on or off")
+    return value in ("1", "on", "true")
 
 
 def dns_settings(env: Mapping[str, str]) -> dict[str, Any]:

@@ -99,10 +99,25 @@ def test_sending_settings_are_validated():
     assert settings["SEND_BACKOFF"] == [1, 2]
     assert settings["SEND_GROUP_SIZE"] == 5
     assert settings["TRANSACTIONAL_UNSUBSCRIBES"] == "ignore"
+    # Slow-downs: 2 a second, +1 every 30 s, lifted at 8 times the first rate.
+    assert [settings[k] for k in ("THROTTLE_RATE", "THROTTLE_STEP", "THROTTLE_STEP_SECONDS")] == [
+        2,
+        1,
+        30,
+    ]
+    assert settings["THROTTLE_CEILING"] == 16
+    assert sending_settings({"THROTTLE_RATE": "5"})["THROTTLE_CEILING"] == 40
+    # MX look-ups on, except in tests (which must not ask the real DNS).
+    assert settings["MX_GROUPING"] is True
+    assert sending_settings({"MAILAPP_ENV": "testing"})["MX_GROUPING"] is False
+    assert sending_settings({"MAILAPP_ENV": "testing", "MX_GROUPING": "on"})["MX_GROUPING"]
+    assert sending_settings({"MX_GROUPING": "0"})["MX_GROUPING"] is False
     for bad in (
         {"SEND_BACKOFF": "1,x"},
         {"SEND_GROUP_SIZE": "0"},
         {"TRANSACTIONAL_UNSUBSCRIBES": "sometimes"},
+        {"THROTTLE_STEP_SECONDS": "0"},
+        {"MX_GROUPING": "maybe"},
     ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             sending_settings(bad)

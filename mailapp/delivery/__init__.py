@@ -17,6 +17,8 @@ Entry points:
 - `senders`: generate_sender_key, dkim_dns_record, set_warmup_plan
 - `guardrail_settings`: guardrail_values, set_guardrails (in percent, validated, audited)
 - `browser_view`: web_copy
+- `mx_providers`: MxGrouper (recipients' provider groups from MX, cached); `throttles`:
+  slow_down, slowdowns, throttled_groups (AIMD slow-downs per sender and provider group)
 - `domain_setup`: check_sender_domain, records_to_publish (the checks: `dns_checks`,
   `auth_checks`; DNS questions only in `dns_lookup`)
 """

@@ -27,8 +27,15 @@ from mailapp.delivery.campaigns import fail_cancelled_rows
 from mailapp.delivery.claims import SENDABLE, claim_rows, release_rows, unclaim_dispatched
 from mailapp.delivery.compose import Composed, Composer, Variant
 from mailapp.delivery.guardrails import enforce_guardrails, pause_unrenderable
-from mailapp.delivery.outcomes import Claimed, Outcomes, Unrenderable, asks_to_slow_down
-from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.mx_providers import MxGrouper
+from mailapp.delivery.outcomes import (
+    Claimed,
+    Outcomes,
+    Unrenderable,
+    asks_to_slow_down,
+    throttle_reason,
+)
+from mailapp.delivery.ratelimits import RateLimiter
 from mailapp.delivery.retries import RetryPolicy
 from mailapp.delivery.transport_choice import Failover
 from mailapp.delivery.windows import quiet_until, zone
@@ -101,13 +108,8 @@ class CampaignSend:
             list_id=f"{project.name} <{project.slug}.{self.sender.domain}>",
             feedback_id=f"{campaign.id}:{project.id}:campaign:mailapp",
         )
-        self.limiter = RateLimiter(
-            get_redis(),
-            project,
-            self.sender,
-            throttle_rate=config["THROTTLE_RATE"],
-            throttle_seconds=config["THROTTLE_SECONDS"],
-        )
+        self.limiter = RateLimiter.from_config(get_redis(), project, self.sender)
+        self.grouper = MxGrouper.from_config(get_redis())
         self.transports = Failover(self.sender, transport_pool())
         self.retries = RetryPolicy.for_project(project)
         self.max_wait = config["RATE_LIMIT_MAX_WAIT"]
@@ -298,8 +300,11 @@ def _deliver(
     events: dict[tuple[int, int], dict],
 ) -> None:
     by_group: dict[str, list[Claimed]] = {}
+    # One look-up per distinct domain of the group, bounded by one DNS timeout.
+    group_of = send.grouper.by_address([contacts[row.contact_id].email for row in ready])
     for row in ready:
-        by_group.setdefault(domain_group(contacts[row.contact_id].email), []).append(row)
+        by_group.setdefault(group_of[contacts[row.contact_id].email], []).append(row)
+    send.limiter.prepare_groups({g: len(rows) for g, rows in by_group.items()}, utcnow())
     for group, rows in by_group.items():
         while rows:
             grant = send.limiter.acquire(group, len(rows), utcnow())
@@ -315,7 +320,7 @@ def _deliver(
                     result = send.transports.send(composed, f"d{row.id}", "campaign")
                     outcomes.result(row, composed, result)
                     if asks_to_slow_down(result):
-                        send.limiter.slow_down(group)
+                        send.limiter.slow_down(group, throttle_reason(result))
             if rows and grant.retry_at is not None:
                 wait = (grant.retry_at - utcnow()).total_seconds()
                 if stopping() or not _still_sendable(send.campaign.id):

@@ -28,6 +28,8 @@ class Answer:
     status: Status
     # TXT: each record's character strings as published (not joined); MX: (preference, host).
     records: list = field(default_factory=list)
+    # Seconds the answer may be kept (the record set's TTL); None when nothing was found.
+    ttl: int | None = None
 
     @property
     def missing(self) -> bool:
@@ -61,27 +63,30 @@ class Lookup:
         config = current_app.config
         return cls(config.get("DNS_RESOLVER"), float(config.get("DNS_TIMEOUT", 3.0)))
 
-    def _ask(self, name: str, rdtype: str) -> tuple[Status, list]:
+    def _ask(self, name: str, rdtype: str) -> tuple[Status, list, int | None]:
         try:
             answer = self.resolver.resolve(name.rstrip(".") + ".", rdtype, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
-            return Status.NXDOMAIN, []
+            return Status.NXDOMAIN, [], None
         except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.exception.DNSException):
-            return Status.FAILED, []
+            return Status.FAILED, [], None
         if answer.rrset is None:
-            return Status.NODATA, []
-        return Status.FOUND, list(answer.rrset)
+            return Status.NODATA, [], None
+        return Status.FOUND, list(answer.rrset), answer.rrset.ttl
 
     def txt(self, name: str) -> Answer:
         """The TXT records at `name`, each as its list of strings."""
-        status, rows = self._ask(name, "TXT")
-        return Answer(status, [[s.decode("utf-8", "replace") for s in r.strings] for r in rows])
+        status, rows, ttl = self._ask(name, "TXT")
+        strings = [[s.decode("utf-8", "replace") for s in r.strings] for r in rows]
+        return Answer(status, strings, ttl)
 
     def mx(self, name: str) -> Answer:
-        """The MX records at `name` as (preference, host without the final dot)."""
-        status, rows = self._ask(name, "MX")
+        """The MX records at `name` as (preference, host without the final dot), with their TTL."""
+        status, rows, ttl = self._ask(name, "MX")
         return Answer(
-            status, sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rows)
+            status,
+            sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rows),
+            ttl,
         )
 
     def cname(self, name: str) -> Answer:

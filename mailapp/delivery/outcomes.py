@@ -98,6 +98,11 @@ def asks_to_slow_down(result: SendResult) -> bool:
     return result.code == 421 or (result.enhanced_code or "").startswith("4.7.")
 
 
+def throttle_reason(result: SendResult) -> str:
+    """The codes of a slow-down reply ("421 4.7.0"), shown to the operator; never its text."""
+    return " ".join(str(part) for part in (result.code, result.enhanced_code) if part)
+
+
 @dataclass
 class Claimed:
     id: int

@@ -1,36 +1,26 @@
 """Rate limits shared by every worker through Redis.
 
 Fixed-window counters, checked and taken in one Lua call, for: the sender (per second,
-hour and day; the day cap is also the warm-up plan's cap), the recipient domain group
-(gmail, outlook, yahoo, others: unlimited until a 421/4.7.x asks us to slow down, then
-THROTTLE_RATE per second for THROTTLE_SECONDS) and the project's daily quota.
-A limit never raises: it grants fewer messages and says when to come back.
+hour and day; the day cap is also the warm-up plan's cap), the recipient's provider group
+(`mx_providers`: unlimited until a 421/4.7.x asks us to slow down, then the per-second
+rate `throttles` sets, halved on each new one and stepped back up) and the project's
+daily quota. A limit never raises: it grants fewer messages and says when to come back.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import redis
+from flask import current_app
 
+from mailapp.delivery import throttles
+from mailapp.delivery.mx_providers import metric_label, name_group
+from mailapp.delivery.throttles import ThrottlePolicy
 from mailapp.models import Project, Sender
 from mailapp.runtime import metrics
-
-DOMAIN_GROUPS = {
-    "gmail": ("gmail.com", "googlemail.com"),
-    "outlook": (
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "hotmail.",
-        "live.",
-        "outlook.",
-    ),
-    "yahoo": ("yahoo.com", "ymail.com", "aol.com", "yahoo."),
-}
 
 _TAKE = """
 local granted = tonumber(ARGV[1])
@@ -50,13 +40,8 @@ return granted
 
 
 def domain_group(address: str) -> str:
-    """gmail, outlook, yahoo or others, from the recipient's domain."""
-    domain = address.rpartition("@")[2].lower()
-    for group, patterns in DOMAIN_GROUPS.items():
-        for pattern in patterns:
-            if domain == pattern or (pattern.endswith(".") and domain.startswith(pattern)):
-                return group
-    return "others"
+    """The recipient's group from its domain name alone (no DNS): `MxGrouper` asks DNS."""
+    return name_group(address.rpartition("@")[2])
 
 
 def warmup_cap(sender: Sender, today: date) -> int | None:
@@ -84,6 +69,7 @@ class _Window:
     key: str
     limit: int
     ends_at: datetime
+    slow_down: bool = False
 
 
 class RateLimiter:
@@ -94,19 +80,45 @@ class RateLimiter:
         client: redis.Redis,
         project: Project,
         sender: Sender,
-        *,
-        throttle_rate: int,
-        throttle_seconds: int,
+        policy: ThrottlePolicy,
     ) -> None:
         self.client = client
         self.project_id = project.id
         self.quota = (project.settings or {}).get("quota_messages_per_day")
         self.sender = sender
-        self.throttle_rate = throttle_rate
-        self.throttle_seconds = throttle_seconds
+        self.policy = policy
         self._take = client.register_script(_TAKE)
+        self._states: dict[str, dict] = {}
+        # Sends taken for the unthrottled groups of this send group, valid in that second.
+        self._reserve, self._reserved_at = 0, 0
+
+    @classmethod
+    def from_config(cls, client: redis.Redis, project: Project, sender: Sender) -> RateLimiter:
+        """The limits of a sender with the configured slow-down policy (THROTTLE_*)."""
+        return cls(client, project, sender, ThrottlePolicy.from_config(current_app.config))
 
     def _windows(self, group: str, now: datetime) -> list[_Window]:
+        """The sender's and project's windows, and the group's slow-down when it has one."""
+        windows = self._shared_windows(now)
+        sid = self.sender.id
+        second = now.replace(microsecond=0)
+        if group in self._states:
+            throttle = throttles.rate_at(self._states[group], now)
+        else:
+            throttle = throttles.current_rate(self.client, sid, group, now)
+        if throttle is not None:
+            windows.append(
+                _Window(
+                    f"{metric_label(group)} slow-down",
+                    f"rl:s:{sid}:{group}:sec:{int(second.timestamp())}",
+                    throttle,
+                    second + timedelta(seconds=1),
+                    slow_down=True,
+                )
+            )
+        return windows
+
+    def _shared_windows(self, now: datetime) -> list[_Window]:
         sid = self.sender.id
         second = now.replace(microsecond=0)
         hour = now.replace(minute=0, second=0, microsecond=0)
@@ -140,16 +152,6 @@ class RateLimiter:
                     day + timedelta(days=1),
                 )
             )
-        throttle = self.client.get(f"rl:throttle:{sid}:{group}")
-        if throttle is not None:
-            windows.append(
-                _Window(
-                    f"{group} slow-down",
-                    f"rl:s:{sid}:{group}:sec:{int(second.timestamp())}",
-                    int(throttle),
-                    second + timedelta(seconds=1),
-                )
-            )
         if self.quota:
             windows.append(
                 _Window(
@@ -166,6 +168,17 @@ class RateLimiter:
         windows = self._windows(group, now)
         if not windows or wanted <= 0:
             return Grant(wanted, None)
+        shared = 0
+        current = self._reserve and self._reserved_at == int(now.timestamp())
+        if current and not any(w.slow_down for w in windows):
+            shared = min(wanted, self._reserve)
+            self._reserve -= shared
+        if shared == wanted:
+            return Grant(wanted, None)
+        grant = self._take_from(windows, wanted - shared, now)
+        return Grant(grant.granted + shared, grant.retry_at, grant.limit)
+
+    def _take_from(self, windows: list[_Window], wanted: int, now: datetime) -> Grant:
         args: list[int] = [wanted]
         for window in windows:
             ttl_ms = int((window.ends_at - now).total_seconds() * 1000) + 1000
@@ -179,37 +192,25 @@ class RateLimiter:
         metrics.RATE_LIMIT_WAITS.labels(blocking.name).inc()
         return Grant(granted, blocking.ends_at, blocking.name)
 
-    def slow_down(self, group: str) -> None:
-        """A 421/4.7.x from this group: halve its per-second rate for a while."""
-        key = f"rl:throttle:{self.sender.id}:{group}"
-        current = self.client.get(key)
-        rate = max(1, int(current) // 2) if current is not None else self.throttle_rate
-        self.client.set(key, rate, ex=self.throttle_seconds)
-        metrics.THROTTLES.labels(group).inc()
-        note_throttled(self.client, self.sender.id, group, self.throttle_seconds)
+    def prepare_groups(self, wanted: Mapping[str, int], now: datetime) -> None:
+        """Before one send group's acquires: read its groups' slow-downs in one round trip,
+        and take the sender's limits for the rows of every group not slowed down in one more
+        (as when they all were "others"), instead of two round trips per provider group.
+        Another worker's new slow-down is seen from the next send group."""
+        self._states = throttles.read_states(self.client, self.sender.id, wanted)
+        self._reserve = 0
+        free = sum(n for g, n in wanted.items() if throttles.rate_at(self._states[g], now) is None)
+        windows = self._shared_windows(now)
+        if free and windows:
+            self._reserve = self._take_from(windows, free, now).granted
+            self._reserved_at = int(now.timestamp())
 
-
-# (sender id, group) pairs under a slow-down, scored by when it ends: what /metrics reads
-# instead of scanning Redis for the slow-down keys.
-THROTTLED_KEY = "mailapp:throttled"
-
-
-def note_throttled(client: redis.Redis, sender_id: int, group: str, seconds: int) -> None:
-    """Record that a sender's group is slowed down for `seconds` (old entries go)."""
-    now = time.time()
-    pipe = client.pipeline(transaction=False)
-    pipe.zremrangebyscore(THROTTLED_KEY, "-inf", now)
-    pipe.zadd(THROTTLED_KEY, {f"{sender_id}:{group}": now + seconds})
-    pipe.execute()
-
-
-def throttled_groups(client: redis.Redis) -> dict[str, int]:
-    """Senders under a slow-down now, per recipient domain group."""
-    groups: dict[str, int] = {}
-    for member in client.zrangebyscore(THROTTLED_KEY, time.time(), "+inf"):
-        group = member.decode().partition(":")[2]
-        groups[group] = groups.get(group, 0) + 1
-    return groups
+    def slow_down(self, group: str, reason: str = "421", now: datetime | None = None) -> int:
+        """A 421/4.7.x from this group: halve its per-second rate, then step it back up."""
+        self._states.pop(group, None)  # read again at the next acquire
+        return throttles.slow_down(
+            self.client, self.sender, group, self.policy, reason=reason, now=now
+        )
 
 
 def quota_used_today(client: redis.Redis, project_id: int, now: datetime | None = None) -> int:

@@ -18,8 +18,9 @@ from mailapp.content.rendering import RenderError
 from mailapp.delivery.batches import transport_pool
 from mailapp.delivery.campaigns import PIPELINE
 from mailapp.delivery.compose import Composer, Variant
-from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce
-from mailapp.delivery.ratelimits import RateLimiter, domain_group
+from mailapp.delivery.mx_providers import MxGrouper
+from mailapp.delivery.outcomes import asks_to_slow_down, is_hard_bounce, throttle_reason
+from mailapp.delivery.ratelimits import RateLimiter
 from mailapp.delivery.retries import RetryPolicy, expired_reason
 from mailapp.delivery.transactional import OPEN, Recipient, blocking_suppression, inline_version
 from mailapp.delivery.transport_choice import Failover
@@ -67,14 +68,8 @@ def send_message(message_id: int) -> str | None:
     if blocked is not None:
         return _finish(message, DeliveryStatus.SUPPRESSED, reason=f"suppressed: {blocked.value}")
     sender = db.session.get(Sender, message.sender_id)
-    limiter = RateLimiter(
-        get_redis(),
-        project,
-        sender,
-        throttle_rate=current_app.config["THROTTLE_RATE"],
-        throttle_seconds=current_app.config["THROTTLE_SECONDS"],
-    )
-    group = domain_group(message.recipient)
+    limiter = RateLimiter.from_config(get_redis(), project, sender)
+    group = MxGrouper.from_config(get_redis()).group_of(message.recipient)
     grant = limiter.acquire(group, 1, utcnow())
     if not grant.granted:
         wait = (grant.retry_at - utcnow()).total_seconds()
@@ -96,7 +91,7 @@ def send_message(message_id: int) -> str | None:
         )
     result = Failover(sender, transport_pool()).send(composed, f"m{message.id}", "transactional")
     if asks_to_slow_down(result):
-        limiter.slow_down(group)
+        limiter.slow_down(group, throttle_reason(result))
     reply = f"{result.code or ''} {result.reply}".strip()[:2000]
     message.message_id = composed.message_id
     db.session.add(

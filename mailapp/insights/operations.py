@@ -2,8 +2,8 @@
 
 Not counters kept per process: each is read from where the state lives, cheaply and bounded.
 - Redis: each Dramatiq queue's depth, delayed messages and the age of the message at its
-  head; tracking hits waiting to be recorded; senders per domain group under a slow-down
-  (a sorted set, `ratelimits.THROTTLED_KEY`, not a scan of the keys); the age of
+  head; tracking hits waiting to be recorded; senders per provider group under a slow-down
+  (a sorted set, `throttles.THROTTLED_KEY`, not a scan of the keys); the age of
   the newest worker and scheduler heartbeats (the scheduler's is its lag: jobs run only
   while it beats).
 - The database: deliveries by status of the campaigns sending now (at most MAX_CAMPAIGNS,
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flask import current_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from mailapp.delivery.ratelimits import throttled_groups
+from mailapp.delivery.throttles import throttled_groups
 from mailapp.extensions import db
 from mailapp.feedback.tracking.event_buffer import pending
 from mailapp.models import Campaign, CampaignStatus, DailyStat, Delivery, DeliveryStatus, EventType
@@ -90,7 +90,7 @@ class OperationsCollector:
         backlog.add_metric([], pending(self.client))
         throttled = _gauge(
             "mailapp_throttled_groups",
-            "Senders under a slow-down per recipient domain group.",
+            "Senders under a slow-down per recipient provider (other: any mx:* group).",
             ["group"],
         )
         for group, count in sorted(throttled_groups(self.client).items()):

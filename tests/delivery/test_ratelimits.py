@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 from mailapp.delivery.ratelimits import RateLimiter, domain_group, quota_used_today, warmup_cap
+from mailapp.delivery.throttles import ThrottlePolicy
 from mailapp.extensions import get_redis
 from tests.factories import make_project, make_sender
 
@@ -8,15 +9,16 @@ NOW = datetime(2026, 5, 4, 10, 0, 0, 250_000, tzinfo=UTC)
 
 
 def limiter(project, sender):
-    return RateLimiter(get_redis(), project, sender, throttle_rate=4, throttle_seconds=60)
+    return RateLimiter(get_redis(), project, sender, ThrottlePolicy(rate=4))
 
 
-def test_domain_groups():
-    assert domain_group("a@gmail.com") == "gmail"
-    assert domain_group("a@GoogleMail.com") == "gmail"
-    assert domain_group("a@hotmail.co.uk") == "outlook"
+def test_domain_groups_by_name_alone():
+    assert domain_group("a@gmail.com") == "google"
+    assert domain_group("a@GoogleMail.com") == "google"
+    assert domain_group("a@hotmail.co.uk") == "microsoft"
     assert domain_group("a@yahoo.fr") == "yahoo"
-    assert domain_group("a@example.org") == "others"
+    assert domain_group("a@web.de") == "gmx"
+    assert domain_group("a@example.org") == "mx:example.org"
 
 
 def test_per_second_limit_is_shared_and_says_when_to_return(app):
@@ -51,12 +53,13 @@ def test_slow_down_throttles_one_domain_group(app):
     project = make_project()
     sender = make_sender(project)
     rl = limiter(project, sender)
-    assert rl.acquire("gmail", 50, NOW).granted == 50
-    rl.slow_down("gmail")
-    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=1)).granted == 4
-    assert rl.acquire("others", 50, NOW + timedelta(seconds=1)).granted == 50
-    rl.slow_down("gmail")
-    assert rl.acquire("gmail", 50, NOW + timedelta(seconds=2)).granted == 2
+    assert rl.acquire("google", 50, NOW).granted == 50
+    rl.slow_down("google", now=NOW)
+    assert rl.acquire("google", 50, NOW + timedelta(seconds=1)).granted == 4
+    assert rl.acquire("mx:example.org", 50, NOW + timedelta(seconds=1)).granted == 50
+    rl.slow_down("google", now=NOW + timedelta(seconds=3))
+    grant = rl.acquire("google", 50, NOW + timedelta(seconds=4))
+    assert (grant.granted, grant.limit) == (2, "google slow-down")
 
 
 def test_project_quota_counts_and_blocks(app):
@@ -66,3 +69,26 @@ def test_project_quota_counts_and_blocks(app):
     grant = limiter(project, sender).acquire("others", 10, NOW)
     assert (grant.granted, grant.limit) == (7, "project daily quota")
     assert quota_used_today(get_redis(), project.id, NOW) == 7
+
+
+def test_a_send_group_takes_the_senders_limits_once_for_its_unthrottled_groups(app):
+    project = make_project()
+    sender = make_sender(project, rate_per_second=5)
+    rl = limiter(project, sender)
+    rl.slow_down("google", now=NOW)
+    rl.prepare_groups({"mx:a.net": 3, "mx:b.net": 3, "google": 2}, NOW)
+    # One take of 5 for the 6 unthrottled rows: counted once, shared by their groups.
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{int(NOW.timestamp())}")) == 5
+    assert rl.acquire("mx:a.net", 3, NOW).granted == 3
+    grant = rl.acquire("mx:b.net", 3, NOW)
+    assert (grant.granted, grant.limit) == (2, "sender per second")
+    assert grant.retry_at == NOW.replace(microsecond=0) + timedelta(seconds=1)
+    # The slowed group takes from the windows itself, its slow-down included.
+    assert rl.acquire("google", 2, NOW).granted == 0
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{int(NOW.timestamp())}")) == 5
+    # What is left of a reserve is not used in a later second.
+    later = NOW + timedelta(seconds=1)
+    rl.prepare_groups({"mx:a.net": 1}, later)
+    assert rl.acquire("mx:b.net", 4, later + timedelta(seconds=1)).granted == 4
+    second = int((later + timedelta(seconds=1)).timestamp())
+    assert int(get_redis().get(f"rl:s:{sender.id}:sec:{second}")) == 4

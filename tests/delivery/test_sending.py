@@ -178,7 +178,7 @@ def test_smtp_outcomes_backoff_and_hard_bounce(app, sink):
     assert full.status == DeliveryStatus.DEFERRED
     assert full.attempts == 1
     assert before + timedelta(seconds=55) < full.scheduled_at < utcnow() + timedelta(seconds=65)
-    assert get_redis().get(f"rl:throttle:{campaign.snapshot['sender']['id']}:gmail") is not None
+    assert get_redis().exists(f"rl:throttle:{campaign.snapshot['sender']['id']}:google")
     # The throttled row is tried again soon, and the throttle is not counted as an attempt.
     slow = by_email["slow@gmail.com"]
     assert (slow.status, slow.attempts) == (DeliveryStatus.DEFERRED, 0)

@@ -1,6 +1,6 @@
 """A small authoritative DNS server on 127.0.0.1 (UDP and TCP), built on dnslib.
 
-Zones are given as records:
+Zones are given as records, each with an optional TTL after the value (60 s when not given):
 `{"name.": [("TXT", ["string", ...]), ("MX", (10, "host.")), ("CNAME", "host.")]}`.
 A name not in the zone answers NXDOMAIN, a name without the asked type NOERROR with no
 answer (NODATA), and a name listed in `broken` answers SERVFAIL (a server failure).
@@ -31,7 +31,7 @@ def _rdata(rtype: str, value: object) -> object:
 
 
 class ZoneResolver(BaseResolver):
-    def __init__(self, zone: dict[str, list[tuple[str, object]]], broken: set[str]) -> None:
+    def __init__(self, zone: dict[str, list[tuple]], broken: set[str]) -> None:
         self.zone = zone
         self.broken = broken
 
@@ -45,9 +45,10 @@ class ZoneResolver(BaseResolver):
         if name not in self.zone:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
-        for kind, value in self.zone[name]:
+        for kind, value, *ttl in self.zone[name]:
             if kind == rtype:
-                reply.add_answer(RR(name, getattr(QTYPE, kind), rdata=_rdata(kind, value), ttl=60))
+                rdata, seconds = _rdata(kind, value), ttl[0] if ttl else 60
+                reply.add_answer(RR(name, getattr(QTYPE, kind), rdata=rdata, ttl=seconds))
         return reply
 
 

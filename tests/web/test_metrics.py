@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mailapp.delivery import pipeline
 from mailapp.delivery.ratelimits import RateLimiter
+from mailapp.delivery.throttles import ThrottlePolicy
 from mailapp.extensions import db
 from mailapp.feedback.tracking import event_buffer
 from mailapp.models import Campaign, CampaignStatus
@@ -134,9 +135,9 @@ def test_readings_of_running_campaigns_queues_throttles_and_heartbeats(app, clie
     connection.sadd(QUEUES_KEY, "probe", "empty")
     beat(connection, "scheduler", "host:1")
     event_buffer.push(connection, [b"hit-1", b"hit-2", b"hit-3"])
-    limiter = RateLimiter(connection, project, sender, throttle_rate=2, throttle_seconds=60)
+    limiter = RateLimiter(connection, project, sender, ThrottlePolicy(rate=2))
     thrown = scrape(client)
-    limiter.slow_down("gmail")
+    limiter.slow_down("google")
 
     samples = scrape(client)
     ids = {"project_id": str(project.id), "campaign_id": str(campaign.id)}
@@ -147,9 +148,9 @@ def test_readings_of_running_campaigns_queues_throttles_and_heartbeats(app, clie
     assert value(samples, "mailapp_queue_messages", queue="empty") == 0
     assert 0 <= value(samples, "mailapp_queue_oldest_age_seconds", queue="probe") < 60
     assert value(samples, "mailapp_tracking_backlog") == 3
-    assert value(samples, "mailapp_throttled_groups", group="gmail") == 1
-    assert value(samples, "mailapp_throttles_total", group="gmail") == (
-        value(thrown, "mailapp_throttles_total", group="gmail") + 1
+    assert value(samples, "mailapp_throttled_groups", group="google") == 1
+    assert value(samples, "mailapp_throttles_total", group="google") == (
+        value(thrown, "mailapp_throttles_total", group="google") + 1
     )
     assert 0 <= value(samples, "mailapp_heartbeat_age_seconds", process="scheduler") < 5
     broker.close()

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from mailapp.audience.imports.runs import run_import
 from mailapp.audience.imports.wizard import create_import, set_mapping, start_import
 from mailapp.delivery.ratelimits import RateLimiter
+from mailapp.delivery.throttles import ThrottlePolicy
 from mailapp.extensions import db, get_redis
 from mailapp.integrations.webhooks import create_endpoint, deliver_due, publish_event
 from mailapp.models.base import utcnow
@@ -87,8 +88,7 @@ def test_a_rate_limit_holding_messages_back_counts_as_a_wait(app):
         get_redis(),
         project,
         make_sender(project, rate_per_second=2),
-        throttle_rate=2,
-        throttle_seconds=60,
+        ThrottlePolicy(rate=2),
     )
     before = sample("mailapp_rate_limit_waits_total", limit="sender per second")
     now = utcnow()
