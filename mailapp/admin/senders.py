@@ -37,7 +37,20 @@ class SenderAdmin(ProjectModelView):
 
     column_list = ["name", "from_name", "from_email", "domain", "dkim_selector", "warmup_plan"]
     column_list += ["transports", "created_at"]
-    column_labels = {"warmup_plan": "Warm-up"}
+    column_labels = {
+        "warmup_plan": "Warm-up",
+        "name": "Name (for your team)",
+        "from_name": "From name",
+        "from_email": "From address",
+        "reply_to": "Reply-to address",
+        "domain": "Sending domain (DKIM signs for it)",
+        "bounce_domain": "Bounce domain (Return-Path)",
+        "dkim_selector": "DKIM selector",
+        "dkim_private_key": "DKIM private key",
+        "rate_per_second": "At most per second",
+        "rate_per_hour": "At most per hour",
+        "rate_per_day": "At most per day",
+    }
     column_formatters = {
         "transports": lambda _v, _c, model, _n: _transports_link(model),
         "warmup_plan": lambda _v, _c, model, _n: _warmup_link(model),

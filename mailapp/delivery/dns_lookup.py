@@ -91,5 +91,5 @@ class Lookup:
 
     def cname(self, name: str) -> Answer:
         """The CNAME target at `name` (one at most), without the final dot."""
-        status, rows = self._ask(name, "CNAME")
-        return Answer(status, [r.target.to_text().rstrip(".").lower() for r in rows])
+        status, rows, ttl = self._ask(name, "CNAME")
+        return Answer(status, [r.target.to_text().rstrip(".").lower() for r in rows], ttl)
