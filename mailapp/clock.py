@@ -36,6 +36,11 @@ def now() -> datetime:
     return datetime.now(UTC) + _current_offset()
 
 
+def offset_seconds() -> float:
+    """The test clock's offset in seconds, for code that reads `time.time()` (0.0 when unset)."""
+    return 0.0 if _file is None else _current_offset().total_seconds()
+
+
 def _current_offset() -> timedelta:
     global _offset, _read_at
     tick = time.monotonic()
