@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -221,7 +222,17 @@ def test_welcome_wait_branch_unsubscribe_and_event_data(web_stack, sink):
     # the worker's drain then adopts it (as after a crash) and records the open.
     web.stop()
     stack.wait_for(human_open(OPENER), timeout=30, every=0.5)
-    time.sleep(11)  # past a wake tick: nobody moves on before the two days
+    # Everyone waits for the two days (wake_at on the row), nobody got a second email yet.
+    with stack.app.app_context():
+        waits = db.session.execute(
+            sa.select(Enrollment.status, Enrollment.wake_at).where(
+                Enrollment.journey_id == journey_id
+            )
+        ).all()
+        db.session.remove()
+    soonest = datetime.now(UTC) + timedelta(days=2) - timedelta(minutes=10)
+    assert [status for status, _ in waits] == [EnrollmentStatus.WAITING] * 3
+    assert all(wake_at > soonest for _, wake_at in waits)
     assert not got(sink, "THANKS-FOR-READING")
     assert not got(sink, "DID-YOU-MISS-IT")
 

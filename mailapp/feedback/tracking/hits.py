@@ -81,7 +81,15 @@ def hit_line(
     ip: str | None,
 ) -> bytes:
     """A hit as one spool line; the agent is classified later, by the drain."""
-    fields = [event, kind, item_id, link_id, round(time.time() + clock.offset_seconds(), 3), user_agent[:512] or None, ip]
+    fields = [
+        event,
+        kind,
+        item_id,
+        link_id,
+        round(time.time() + clock.offset_seconds(), 3),
+        user_agent[:512] or None,
+        ip,
+    ]
     return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
