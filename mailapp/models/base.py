@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from mailapp import crypto
+from mailapp import clock, crypto
 
 # Stable constraint names: Alembic autogenerate and both databases agree on them.
 NAMING_CONVENTION = {
@@ -27,7 +27,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The time in UTC; the testing clock (mailapp.clock) may move it on."""
+    return clock.now()
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -22,6 +22,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from mailapp import clock
 from mailapp.extensions import db, get_redis
 from mailapp.feedback.events import reclassify_as_machine, record_events
 from mailapp.feedback.tracking import event_buffer
@@ -80,7 +81,15 @@ def hit_line(
     ip: str | None,
 ) -> bytes:
     """A hit as one spool line; the agent is classified later, by the drain."""
-    fields = [event, kind, item_id, link_id, round(time.time(), 3), user_agent[:512] or None, ip]
+    fields = [
+        event,
+        kind,
+        item_id,
+        link_id,
+        round(time.time() + clock.offset_seconds(), 3),
+        user_agent[:512] or None,
+        ip,
+    ]
     return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
