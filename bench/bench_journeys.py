@@ -154,10 +154,22 @@ def wake_process(env: dict) -> dict:
         cwd=ROOT,
         env=env,
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes. VmHWM, not getrusage: ru_maxrss survives
+    fork + exec, so a child would report its parent's size (here, the enrolling process's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def wake_loop() -> None:
@@ -173,6 +185,7 @@ def wake_loop() -> None:
     with app.app_context():
         totals: dict[str, int] = {}
         batches = 0
+        booted = peak_rss()
         started = time.perf_counter()
         while True:
             counts = wake_due(limit=5000)
@@ -182,8 +195,18 @@ def wake_loop() -> None:
             for name, n in counts.items():
                 totals[name] = totals.get(name, 0) + n
         elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": elapsed, "batches": batches, "counts": totals, "peak": peak}))
+    peak = peak_rss()
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "batches": batches,
+                "counts": totals,
+                "peak": peak,
+                "booted": booted,
+            }
+        )
+    )
 
 
 def campaign_figure(count: int) -> tuple[float, int]:
@@ -246,7 +269,8 @@ def main() -> None:
             enrolled = time.perf_counter() - t
             print(
                 f"enroll: {entered:,} contacts from a segment in {enrolled:.1f} s"
-                f" ({entered / enrolled:,.0f} a second, one INSERT ... SELECT)",
+                f" ({entered / enrolled:,.0f} a second, one INSERT ... SELECT);"
+                f" this process's peak RSS {peak_rss() / 2**20:.0f} MiB",
                 flush=True,
             )
             analyze("enrollments")
@@ -259,7 +283,8 @@ def main() -> None:
                     f" {result['seconds']:.1f} s (target {TARGET_SECONDS} s), {result['batches']}"
                     f" batches of 5,000, {result['counts'].get('emails', 0):,} emails queued;"
                     f" {result['counts'].get('claimed', 0) / result['seconds']:,.0f} a second,"
-                    f" peak RSS {result['peak'] / 2**20:.0f} MiB",
+                    f" peak RSS {result['peak'] / 2**20:.0f} MiB"
+                    f" ({result['booted'] / 2**20:.0f} MiB before the first batch)",
                     flush=True,
                 )
             queued = db.session.scalar(
