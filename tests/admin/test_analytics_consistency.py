@@ -18,12 +18,13 @@ from tests.admin.conftest import login
 from tests.factories import (
     make_user,
 )
-from tests.support.reports import send_and_track
+from tests.support.reports import midday, send_and_track
 
 
 @pytest.fixture
-def sent(app):
-    return send_and_track(app)
+def sent(app, tmp_path):
+    with midday(tmp_path):
+        yield send_and_track(app)
 
 
 EXPECTED = {"sent": 8, "delivered": 6, "opens": 4, "clicks": 3, "unique_opens": 3}

@@ -9,12 +9,18 @@ import pytest
 from mailapp.admin.charts import SERIES_COLORS
 from tests.factories import make_user
 from tests.support.browser import log_in
-from tests.support.reports import send_and_track
+from tests.support.reports import midday, send_and_track
 
 pytestmark = pytest.mark.browser
 
 
-def test_analyst_reads_the_same_figures_everywhere(app, app_server, page, tmp_path):
+@pytest.fixture
+def at_midday(tmp_path):
+    with midday(tmp_path):
+        yield
+
+
+def test_analyst_reads_the_same_figures_everywhere(app, app_server, page, tmp_path, at_midday):
     project, campaign, _segment, news, docs = send_and_track(app)
     analyst = make_user(project, "analyst", email="analyst@example.com")
     requested_hosts = set()

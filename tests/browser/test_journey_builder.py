@@ -100,6 +100,7 @@ def test_marketer_builds_and_publishes_a_three_step_journey(app, page, tmp_path)
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
     page.wait_for_selector("#journey-status:has-text('Running since')")
+    page.wait_for_selector("[data-role=counts] >> nth=2")  # the published page's step cards
     page.screenshot(path=tmp_path / "04-published.png", full_page=True)
     counts = page.locator("[data-role=counts]").all_inner_texts()
     assert len(counts) == 3

@@ -1,11 +1,15 @@
 """A campaign sent through the real pipeline, then opened, clicked and bounced through the
 real event writer: the data the report tests and the browser test read."""
 
-from datetime import timedelta
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
 
+from mailapp import clock
 from mailapp.delivery.campaigns import create_campaign
 from mailapp.extensions import db
 from mailapp.feedback.events import record_events
@@ -25,6 +29,21 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605
 OUTLOOK = "Mozilla/4.0 (compatible; ms-office; MSOffice 16) Microsoft Outlook 16.0"
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 EMAILS = [f"r{n}@{domain}" for n, domain in enumerate(["gmail.com"] * 5 + ["web.de"] * 3)]
+
+
+@contextlib.contextmanager
+def midday(tmp_path: Path) -> Iterator[None]:
+    """The in-process clock at 10:00 UTC today: the scenario's events, up to 80 minutes after
+    the send, stay in the day the dashboards call today, whenever the suite runs."""
+    start = datetime.now(UTC)
+    target = start.replace(hour=10, minute=0, second=0, microsecond=0)
+    path = tmp_path / "clock"
+    path.write_text(str((target - start).total_seconds()), encoding="ascii")
+    clock.configure({"MAILAPP_ENV": "testing", "MAILAPP_CLOCK_FILE": str(path)})
+    try:
+        yield
+    finally:
+        clock.configure()
 
 
 def send_and_track(app: Flask) -> tuple:
