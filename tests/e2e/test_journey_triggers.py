@@ -15,18 +15,11 @@ from mailapp.extensions import db
 from mailapp.journeys.journeys import create_journey, publish_journey
 from mailapp.journeys.posted_events import record_event
 from mailapp.models import Contact, JourneyCursor, Project
-from tests.e2e.conftest import running_stack
 from tests.e2e.test_send_pipeline import CountingSink, received
 from tests.factories import HTML, TEST_ACTOR, make_list, make_project, make_sender, make_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 CONTACTS = 40
-
-
-@pytest.fixture(scope="module")
-def stack(postgres_server_url, postgres_template, tmp_path_factory):
-    with running_stack(postgres_server_url, postgres_template, tmp_path_factory) as stack:
-        yield stack
 
 
 @pytest.fixture

@@ -22,18 +22,11 @@ from mailapp.models import (
     EnrollmentStep,
     Project,
 )
-from tests.e2e.conftest import running_stack
 from tests.e2e.test_send_pipeline import CountingSink, received
 from tests.factories import TEST_ACTOR, make_list, make_project, make_sender, make_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 CONTACTS = 600
-
-
-@pytest.fixture(scope="module")
-def stack(postgres_server_url, postgres_template, tmp_path_factory):
-    with running_stack(postgres_server_url, postgres_template, tmp_path_factory) as stack:
-        yield stack
 
 
 @pytest.fixture
